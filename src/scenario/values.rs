@@ -52,7 +52,10 @@ macro_rules! str_enum {
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
                     $($s => Ok(Self::$variant),)*
-                    _ => Err(format!("`{}` is not one of: {}", s, Self::ALL.join(", "))),
+                    _ => Err(match crate::scenario::diag::did_you_mean(s, Self::ALL.iter().copied()) {
+                        Some(m) => format!("`{}` is not one of: {}; did you mean `{}`?", s, Self::ALL.join(", "), m),
+                        None => format!("`{}` is not one of: {}", s, Self::ALL.join(", ")),
+                    }),
                 }
             }
         }

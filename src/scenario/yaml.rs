@@ -13,11 +13,10 @@ pub fn read(src: &str) -> Result<Scenario, Diag> {
     de::from_str::<Scenario>(src).map_err(|e| {
         let span = e.span.unwrap_or_default();
         let span = if span.is_empty() && span.start < src.len() { Span::new(span.start, span.start + 1) } else { span };
-        let mut d = Diag::error("vnx::yaml", e.message).at(span, "here");
-        if let Some(h) = e.help {
-            d = d.help(h);
-        }
-        d
+        let d = Diag::error("vnx::yaml", e.message).at(span, "here");
+        d.help(e.help.unwrap_or_else(|| {
+            "correct this value; the README describes the YAML form and `vnx schema` prints every key".into()
+        }))
     })
 }
 
