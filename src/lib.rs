@@ -5,4 +5,6 @@
 //! crates of their own (`state/`, `providers/`).
 
 pub mod cli;
+pub mod engine;
+pub mod plan;
 pub mod scenario;

@@ -4,9 +4,16 @@
 //! Exit codes: 0 success, 1 error (including an invalid scenario), 2 reserved for
 //! `plan --detailed-exitcode` ("changes present").
 
+mod admin;
+mod apply;
+mod common;
 mod convert;
+mod exec;
 mod schema;
+mod show;
 mod validate;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +37,9 @@ scenario file written in VNX 2.0 XML or its YAML form. The scenario is the desir
 Start with `vnx validate FILE` to check a scenario, `vnx convert FILE --to yaml` to see its YAML form."
 )]
 pub struct Cli {
+    /// The state database (default /var/lib/vnx/state.db).
+    #[arg(long, global = true, env = "VNX_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -37,8 +47,22 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Validate(validate::Args),
+    Plan(apply::PlanCmd),
+    Apply(apply::ApplyCmd),
+    Destroy(apply::DestroyCmd),
+    #[command(visible_alias = "status")]
+    Show(show::ShowCmd),
+    List(show::ListCmd),
+    Exec(exec::ExecCmd),
+    Console(exec::ConsoleCmd),
+    Modify(apply::ModifyCmd),
+    History(admin::HistoryCmd),
+    State(admin::StateCmd),
+    ForceUnlock(admin::ForceUnlockCmd),
     Convert(convert::Args),
     Schema(schema::Args),
+    #[command(name = "__init", hide = true)]
+    Init(admin::InitCmd),
 }
 
 /// Whether stderr is a terminal that wants colour.
@@ -49,7 +73,9 @@ pub(crate) fn color_stderr() -> bool {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // Terraform's single-dash `-out FILE` works too.
+    let args = std::env::args().map(|a| if a == "-out" { "--out".to_string() } else if let Some(v) = a.strip_prefix("-out=") { format!("--out={v}") } else { a });
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
@@ -57,9 +83,23 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let color = color_stderr();
+    let st = &cli.state;
     match cli.command {
         Command::Validate(a) => validate::run(a),
+        Command::Plan(a) => apply::run_plan(a, st, color),
+        Command::Apply(a) => apply::run_apply(a, st, color),
+        Command::Destroy(a) => apply::run_destroy(a, st, color),
+        Command::Show(a) => show::run_show(a, st, color),
+        Command::List(a) => show::run_list(a, st),
+        Command::Exec(a) => exec::run_exec(a, st, color),
+        Command::Console(a) => exec::run_console(a, st, color),
+        Command::Modify(a) => apply::run_modify(a, st, color),
+        Command::History(a) => admin::run_history(a, st),
+        Command::State(a) => admin::run_state(a, st),
+        Command::ForceUnlock(a) => admin::run_force_unlock(a, st),
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Init(a) => admin::run_init(a),
     }
 }

@@ -1,5 +1,644 @@
-//! vnx's recorded state: what vnx built, kept in SQLite.
+//! vnx's recorded state: what vnx built, kept in one SQLite database per host.
 //!
-//! Not written yet: this crate will hold the schema and its migrations, the resources
-//! (identity = scenario, kind, name), the apply journal, the history and the lock (see
-//! `ARCHITECTURE.md` and issue "The reconciler"). Nothing uses it so far.
+//! Tables (see `MIGRATIONS`): `scenarios` (each applied scenario, its recorded desired text and
+//! a `serial` that moves on every change), `resources` (identity = scenario, kind, name; the
+//! provider; the attributes as built; a status; runtime facts such as a node's init pid),
+//! `journal` (every action started and finished, with its error), `applies` (the history, with
+//! each plan) and `locks` (one holder per scenario).
+//!
+//! Invariants: the database is opened in WAL mode with mode 0600; every finished action is
+//! written before anything that depends on it starts (the engine's job, through this API); a
+//! lock whose holder process is gone from this host can be taken over.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("state database {path}: {source}")]
+    Db { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create the state directory {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("scenario `{scenario}` is locked by {holder}")]
+    Locked { scenario: String, holder: String },
+    #[error("no lock with id {0}")]
+    NoSuchLock(String),
+    #[error("bad data in the state database: {0}")]
+    Data(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Versioned migrations: `PRAGMA user_version` says how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE scenarios (
+    name        TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,          -- the scenario file it came from, as given
+    format      TEXT NOT NULL,          -- xml | yaml
+    desired     TEXT NOT NULL,          -- the recorded desired scenario (YAML)
+    serial      INTEGER NOT NULL DEFAULT 0,
+    created     TEXT NOT NULL,
+    updated     TEXT NOT NULL
+);
+CREATE TABLE resources (
+    scenario    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    provider    TEXT NOT NULL,
+    attrs       TEXT NOT NULL,          -- JSON: the attributes as built
+    deps        TEXT NOT NULL,          -- JSON: [[kind, name], ...]
+    status      TEXT NOT NULL,          -- ok | creating | updating | deleting
+    runtime     TEXT NOT NULL,          -- JSON: facts of the running object (pid, ...)
+    updated     TEXT NOT NULL,
+    PRIMARY KEY (scenario, kind, name)
+);
+CREATE TABLE journal (
+    id          INTEGER PRIMARY KEY,
+    apply_id    INTEGER NOT NULL,
+    scenario    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    action      TEXT NOT NULL,          -- create | update | delete
+    started     TEXT NOT NULL,
+    finished    TEXT,
+    error       TEXT
+);
+CREATE TABLE applies (
+    id          INTEGER PRIMARY KEY,
+    scenario    TEXT NOT NULL,
+    command     TEXT NOT NULL,          -- apply | destroy | modify
+    started     TEXT NOT NULL,
+    finished    TEXT,
+    status      TEXT NOT NULL,          -- running | ok | failed | interrupted
+    plan        TEXT NOT NULL,          -- JSON
+    summary     TEXT
+);
+CREATE TABLE locks (
+    scenario    TEXT PRIMARY KEY,
+    id          TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    since       TEXT NOT NULL
+);
+"#];
+
+/// A scenario as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRow {
+    pub name: String,
+    pub source: String,
+    pub format: String,
+    pub desired: String,
+    pub serial: i64,
+    pub created: String,
+    pub updated: String,
+}
+
+/// A resource as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRow {
+    pub scenario: String,
+    pub kind: String,
+    pub name: String,
+    pub provider: String,
+    pub attrs: Value,
+    pub deps: Vec<(String, String)>,
+    pub status: String,
+    pub runtime: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRow {
+    pub id: i64,
+    pub scenario: String,
+    pub command: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub status: String,
+    pub plan: Value,
+    pub summary: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalRow {
+    pub id: i64,
+    pub apply_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub action: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LockRow {
+    pub scenario: String,
+    pub id: String,
+    pub pid: i64,
+    pub host: String,
+    pub operation: String,
+    pub since: String,
+}
+
+impl LockRow {
+    pub fn describe(&self) -> String {
+        format!("{} (pid {} on {}, since {}, lock id {})", self.operation, self.pid, self.host, self.since, self.id)
+    }
+}
+
+/// The current time, UTC, RFC 3339 with milliseconds.
+pub fn now() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// The database path when none is given: `$VNX_STATE`, else `/var/lib/vnx/state.db`.
+pub fn default_path() -> PathBuf {
+    match std::env::var_os("VNX_STATE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/var/lib/vnx/state.db"),
+    }
+}
+
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl State {
+    /// Opens (creating when needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<State> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Dir { path: dir.to_path_buf(), source })?;
+        }
+        let fresh = !path.exists();
+        let db = |source| Error::Db { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(db)?;
+        if fresh {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let mut s = State { conn, path: path.to_path_buf() };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self, source: rusqlite::Error) -> Error {
+        Error::Db { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.db(e))?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
+            tx.execute_batch(m).map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
+            tx.commit().map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction (for batched writes).
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| self.db(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    // ---- scenarios ----
+
+    pub fn scenario(&self, name: &str) -> Result<Option<ScenarioRow>> {
+        self.conn
+            .query_row(
+                "SELECT name, source, format, desired, serial, created, updated FROM scenarios WHERE name = ?1",
+                [name],
+                scenario_row,
+            )
+            .optional()
+            .map_err(|e| self.db(e))
+    }
+
+    pub fn scenarios(&self) -> Result<Vec<ScenarioRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, source, format, desired, serial, created, updated FROM scenarios ORDER BY name")
+            .map_err(|e| self.db(e))?;
+        let rows = st.query_map([], scenario_row).map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
+    }
+
+    /// Records the desired scenario (creating its row when new) and moves its serial on.
+    pub fn put_scenario(&self, name: &str, source: &str, format: &str, desired: &str) -> Result<()> {
+        let t = now();
+        self.conn
+            .execute(
+                "INSERT INTO scenarios (name, source, format, desired, serial, created, updated)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)
+                 ON CONFLICT(name) DO UPDATE SET source = ?2, format = ?3, desired = ?4,
+                   serial = serial + 1, updated = ?5",
+                params![name, source, format, desired, t],
+            )
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    /// Forgets a scenario and everything recorded about it (not its history).
+    pub fn delete_scenario(&self, name: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM resources WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
+        self.conn.execute("DELETE FROM scenarios WHERE name = ?1", [name]).map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    /// The scenario's serial: it moves on with every recorded change, so a saved plan can tell
+    /// that the state moved on since it was made.
+    pub fn serial(&self, scenario: &str) -> Result<i64> {
+        Ok(self.scenario(scenario)?.map_or(0, |s| s.serial))
+    }
+
+    fn bump(&self, scenario: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE scenarios SET serial = serial + 1, updated = ?2 WHERE name = ?1", params![scenario, now()])
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    // ---- resources ----
+
+    pub fn resources(&self, scenario: &str) -> Result<Vec<ResourceRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT scenario, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1 ORDER BY rowid")
+            .map_err(|e| self.db(e))?;
+        let rows = st
+            .query_map([scenario], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?))
+            })
+            .map_err(|e| self.db(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (scenario, kind, name, provider, attrs, deps, status, runtime) = row.map_err(|e| self.db(e))?;
+            let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(|e| Error::Data(format!("{kind} {name}: {e}")));
+            out.push(ResourceRow {
+                attrs: parse(&attrs)?,
+                deps: serde_json::from_str(&deps).map_err(|e| Error::Data(format!("{kind} {name}: {e}")))?,
+                runtime: parse(&runtime)?,
+                scenario,
+                kind,
+                name,
+                provider,
+                status,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a resource (insert or replace) and moves the scenario's serial on.
+    pub fn put_resource(&self, r: &ResourceRow) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO resources (scenario, kind, name, provider, attrs, deps, status, runtime, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(scenario, kind, name) DO UPDATE SET provider = ?4, attrs = ?5, deps = ?6,
+                   status = ?7, runtime = ?8, updated = ?9",
+                params![
+                    r.scenario, r.kind, r.name, r.provider, r.attrs.to_string(),
+                    serde_json::to_string(&r.deps).expect("deps serialize"), r.status, r.runtime.to_string(), now()
+                ],
+            )
+            .map_err(|e| self.db(e))?;
+        self.bump(&r.scenario)
+    }
+
+    /// Forgets a resource; returns whether it was recorded.
+    pub fn delete_resource(&self, scenario: &str, kind: &str, name: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM resources WHERE scenario = ?1 AND kind = ?2 AND name = ?3", params![scenario, kind, name])
+            .map_err(|e| self.db(e))?;
+        self.bump(scenario)?;
+        Ok(n > 0)
+    }
+
+    // ---- applies and the journal ----
+
+    pub fn apply_begin(&self, scenario: &str, command: &str, plan: &Value) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO applies (scenario, command, started, status, plan) VALUES (?1, ?2, ?3, 'running', ?4)",
+                params![scenario, command, now(), plan.to_string()],
+            )
+            .map_err(|e| self.db(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn apply_end(&self, id: i64, status: &str, summary: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE applies SET finished = ?2, status = ?3, summary = ?4 WHERE id = ?1", params![id, now(), status, summary])
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    pub fn history(&self, scenario: Option<&str>) -> Result<Vec<ApplyRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, scenario, command, started, finished, status, plan, summary FROM applies
+                      WHERE ?1 IS NULL OR scenario = ?1 ORDER BY id")
+            .map_err(|e| self.db(e))?;
+        let rows = st
+            .query_map([scenario], |r| {
+                Ok(ApplyRow {
+                    id: r.get(0)?,
+                    scenario: r.get(1)?,
+                    command: r.get(2)?,
+                    started: r.get(3)?,
+                    finished: r.get(4)?,
+                    status: r.get(5)?,
+                    plan: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or(Value::Null),
+                    summary: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
+    }
+
+    pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![apply_id, scenario, kind, name, action, now()],
+            )
+            .map_err(|e| self.db(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn journal_finish(&self, id: i64, error: Option<&str>) -> Result<()> {
+        self.conn
+            .execute("UPDATE journal SET finished = ?2, error = ?3 WHERE id = ?1", params![id, now(), error])
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    pub fn journal(&self, scenario: &str, limit: usize) -> Result<Vec<JournalRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, apply_id, kind, name, action, started, finished, error FROM journal
+                      WHERE scenario = ?1 ORDER BY id DESC LIMIT ?2")
+            .map_err(|e| self.db(e))?;
+        let rows = st
+            .query_map(params![scenario, limit as i64], |r| {
+                Ok(JournalRow {
+                    id: r.get(0)?,
+                    apply_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    name: r.get(3)?,
+                    action: r.get(4)?,
+                    started: r.get(5)?,
+                    finished: r.get(6)?,
+                    error: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
+    }
+
+    // ---- the lock ----
+
+    pub fn lock_holder(&self, scenario: &str) -> Result<Option<LockRow>> {
+        self.conn
+            .query_row("SELECT scenario, id, pid, host, operation, since FROM locks WHERE scenario = ?1", [scenario], lock_row)
+            .optional()
+            .map_err(|e| self.db(e))
+    }
+
+    pub fn locks(&self) -> Result<Vec<LockRow>> {
+        let mut st = self.conn.prepare("SELECT scenario, id, pid, host, operation, since FROM locks").map_err(|e| self.db(e))?;
+        let rows = st.query_map([], lock_row).map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
+    }
+
+    /// Takes the scenario's lock for `operation`, waiting up to `timeout` for its holder. A
+    /// holder whose process is gone from this host loses the lock; `on_takeover` hears of it.
+    pub fn lock(&self, scenario: &str, operation: &str, timeout: Duration, mut on_takeover: impl FnMut(&LockRow)) -> Result<LockRow> {
+        let me = LockRow {
+            scenario: scenario.to_string(),
+            id: format!("{:x}-{:x}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & 0xffff_ffff),
+            pid: std::process::id() as i64,
+            host: hostname(),
+            operation: operation.to_string(),
+            since: now(),
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))?;
+            let holder = self.lock_holder(scenario);
+            let outcome = match holder {
+                Err(e) => Err(e),
+                Ok(Some(h)) if !(h.host == me.host && !process_alive(h.pid)) => Ok(Some(h)),
+                Ok(stale) => {
+                    if let Some(h) = &stale {
+                        on_takeover(h);
+                    }
+                    self.conn
+                        .execute(
+                            "INSERT OR REPLACE INTO locks (scenario, id, pid, host, operation, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![me.scenario, me.id, me.pid, me.host, me.operation, me.since],
+                        )
+                        .map(|_| None)
+                        .map_err(|e| self.db(e))
+                }
+            };
+            match outcome {
+                Ok(None) => {
+                    self.conn.execute_batch("COMMIT").map_err(|e| self.db(e))?;
+                    return Ok(me);
+                }
+                Ok(Some(h)) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    if Instant::now() >= deadline {
+                        return Err(Error::Locked { scenario: scenario.to_string(), holder: h.describe() });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Releases a lock this process holds.
+    pub fn unlock(&self, lock: &LockRow) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM locks WHERE scenario = ?1 AND id = ?2", params![lock.scenario, lock.id])
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    /// Removes a lock by id, whoever holds it (`vnx force-unlock`).
+    pub fn force_unlock(&self, id: &str) -> Result<LockRow> {
+        let row = self
+            .conn
+            .query_row("SELECT scenario, id, pid, host, operation, since FROM locks WHERE id = ?1", [id], lock_row)
+            .optional()
+            .map_err(|e| self.db(e))?
+            .ok_or_else(|| Error::NoSuchLock(id.to_string()))?;
+        self.conn.execute("DELETE FROM locks WHERE id = ?1", [id]).map_err(|e| self.db(e))?;
+        Ok(row)
+    }
+}
+
+fn scenario_row(r: &rusqlite::Row) -> rusqlite::Result<ScenarioRow> {
+    Ok(ScenarioRow {
+        name: r.get(0)?,
+        source: r.get(1)?,
+        format: r.get(2)?,
+        desired: r.get(3)?,
+        serial: r.get(4)?,
+        created: r.get(5)?,
+        updated: r.get(6)?,
+    })
+}
+
+fn lock_row(r: &rusqlite::Row) -> rusqlite::Result<LockRow> {
+    Ok(LockRow { scenario: r.get(0)?, id: r.get(1)?, pid: r.get(2)?, host: r.get(3)?, operation: r.get(4)?, since: r.get(5)? })
+}
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a process of this host's pid namespace is alive.
+pub fn process_alive(pid: i64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn open() -> (tempfile::TempDir, State) {
+        let d = tempfile::tempdir().unwrap();
+        let s = State::open(&d.path().join("sub/state.db")).unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn resources_round_trip_and_serial_moves() {
+        let (_d, s) = open();
+        s.put_scenario("lab", "lab.xml", "xml", "name: lab").unwrap();
+        let serial = s.serial("lab").unwrap();
+        let r = ResourceRow {
+            scenario: "lab".into(), kind: "node".into(), name: "h1".into(), provider: "ns".into(),
+            attrs: json!({"hostname": "h1"}), deps: vec![("net".into(), "Net0".into())], status: "ok".into(),
+            runtime: json!({"pid": 42}),
+        };
+        s.put_resource(&r).unwrap();
+        assert_eq!(s.resources("lab").unwrap(), vec![r]);
+        assert!(s.serial("lab").unwrap() > serial);
+        assert!(s.delete_resource("lab", "node", "h1").unwrap());
+        assert!(s.resources("lab").unwrap().is_empty());
+    }
+
+    #[test]
+    fn file_is_private_and_wal() {
+        use std::os::unix::fs::PermissionsExt;
+        let (d, s) = open();
+        let mode = std::fs::metadata(d.path().join("sub/state.db")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let jm: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(jm, "wal");
+        // Reopening runs no migration twice.
+        drop(s);
+        State::open(&d.path().join("sub/state.db")).unwrap();
+    }
+
+    #[test]
+    fn lock_excludes_then_takes_over_a_dead_holder() {
+        let (d, s) = open();
+        let mine = s.lock("lab", "apply", Duration::ZERO, |_| panic!("nothing to take over")).unwrap();
+        let other = State::open(&d.path().join("sub/state.db")).unwrap();
+        // Held by a live process (this one): a second taker fails with the holder's name.
+        let err = other.lock("lab", "apply", Duration::from_millis(150), |_| {}).unwrap_err();
+        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        s.unlock(&mine).unwrap();
+        // A holder that is gone is taken over, with a word.
+        s.conn.execute("INSERT INTO locks VALUES ('lab', 'x', 999999999, ?1, 'apply', 'then')", [hostname()]).unwrap();
+        let mut heard = None;
+        other.lock("lab", "apply", Duration::ZERO, |h| heard = Some(h.id.clone())).unwrap();
+        assert_eq!(heard.as_deref(), Some("x"));
+        // force-unlock removes any lock by id.
+        let id = other.lock_holder("lab").unwrap().unwrap().id;
+        other.force_unlock(&id).unwrap();
+        assert!(other.lock_holder("lab").unwrap().is_none());
+    }
+
+    #[test]
+    fn history_and_journal() {
+        let (_d, s) = open();
+        let a = s.apply_begin("lab", "apply", &json!({"changes": []})).unwrap();
+        let j = s.journal_start(a, "lab", "node", "h1", "create").unwrap();
+        s.journal_finish(j, Some("boom")).unwrap();
+        s.apply_end(a, "failed", "1 failed").unwrap();
+        let h = s.history(Some("lab")).unwrap();
+        assert_eq!(h[0].status, "failed");
+        assert_eq!(s.journal("lab", 10).unwrap()[0].error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn now_is_rfc3339() {
+        let t = now();
+        assert_eq!(t.len(), 24, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

@@ -1,0 +1,634 @@
+//! The lab provider: builds every resource kind of an `ns` lab (nets, nodes, interfaces, p2p
+//! links, addresses, link conditions, routes, forwarding, host interfaces and routes) with
+//! [`netlink`](crate::netlink) and [`ns`](crate::ns). Each operation is idempotent: create
+//! removes a half-built leftover first, delete of something absent succeeds, so an apply that
+//! was killed can simply be run again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ipnet::IpNet;
+use serde_json::{json, Map, Value};
+
+use crate::netlink::{LinkChange, Netlink};
+use crate::ns::{self, Init, NodeSpec};
+use crate::{mark, Error, Result};
+
+/// A resource as the provider sees it: kind, name, attributes, and runtime facts.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub kind: String,
+    pub name: String,
+    pub attrs: Map<String, Value>,
+    pub runtime: Value,
+}
+
+/// What refresh found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seen {
+    Present(Map<String, Value>),
+    Missing,
+}
+
+/// What the engine asks of a provider.
+pub trait Provider: Send + Sync + 'static {
+    fn refresh(&self, items: Vec<Item>) -> impl Future<Output = Vec<Result<Seen>>> + Send;
+    /// Creates; returns the runtime facts to record.
+    fn create(&self, item: Item) -> impl Future<Output = Result<Value>> + Send;
+    fn update(&self, old: Item, new: Item) -> impl Future<Output = Result<Value>> + Send;
+    fn delete(&self, old: Item) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Runs a node's boot sequence (on_boot execs and filetrees); given by the caller, which knows
+/// the scenario language.
+pub type BootRunner = Arc<dyn Fn(&str, &Init, &Map<String, Value>) -> Result<()> + Send + Sync>;
+
+pub struct Lab {
+    scenario: String,
+    dir: PathBuf,
+    exe: PathBuf,
+    host: Netlink,
+    inits: Mutex<HashMap<String, Init>>,
+    node_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
+    boot: BootRunner,
+}
+
+fn s<'a>(attrs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    attrs.get(key).and_then(Value::as_str)
+}
+
+fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
+    s(attrs, key).ok_or_else(|| Error::Other(format!("attribute `{key}` is missing")))
+}
+
+fn strings(attrs: &Map<String, Value>, key: &str) -> Vec<String> {
+    attrs.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let v: Vec<u8> = s.split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
+    v.try_into().ok()
+}
+
+fn nets(list: &[String]) -> Result<Vec<IpNet>> {
+    list.iter().map(|a| a.parse::<IpNet>().map_err(|e| Error::Other(format!("{a}: {e}")))).collect()
+}
+
+/// The same list as `recorded` when it holds the same items (order is the scenario's, not the
+/// kernel's), else the observed list.
+fn as_recorded(observed: Vec<String>, recorded: &[String]) -> Value {
+    let a: BTreeSet<&String> = observed.iter().collect();
+    let b: BTreeSet<&String> = recorded.iter().collect();
+    if a == b {
+        json!(recorded)
+    } else {
+        json!(observed)
+    }
+}
+
+fn route_of(v: &Value) -> Result<(IpNet, IpAddr)> {
+    let to = v["to"].as_str().unwrap_or_default();
+    let gw: IpAddr = v["gw"].as_str().unwrap_or_default().parse().map_err(|e| Error::Other(format!("gateway: {e}")))?;
+    let dest = if to == "default" {
+        if gw.is_ipv4() { "0.0.0.0/0".parse().expect("literal") } else { "::/0".parse().expect("literal") }
+    } else {
+        to.parse().map_err(|e| Error::Other(format!("{to}: {e}")))?
+    };
+    Ok((dest, gw))
+}
+
+fn route_key(dest: &IpNet, gw: &IpAddr) -> String {
+    let to = if dest.prefix_len() == 0 { "default".to_string() } else { dest.trunc().to_string() };
+    json!({"to": to, "gw": gw.to_string()}).to_string()
+}
+
+impl Lab {
+    /// `recorded` gives the nodes that exist already (their init pids).
+    pub fn new(scenario: &str, dir: PathBuf, exe: PathBuf, recorded: &[Item], boot: BootRunner) -> Result<Lab> {
+        let mut inits = HashMap::new();
+        for r in recorded.iter().filter(|r| r.kind == "node") {
+            if let Ok(init) = serde_json::from_value::<Init>(r.runtime.clone()) {
+                inits.insert(r.name.clone(), init);
+            }
+        }
+        Ok(Lab {
+            scenario: scenario.to_string(),
+            dir,
+            exe,
+            host: Netlink::current()?,
+            inits: Mutex::new(inits),
+            node_nl: Default::default(),
+            boot,
+        })
+    }
+
+    fn init(&self, node: &str) -> Result<Init> {
+        let init = self.inits.lock().expect("not poisoned").get(node).copied();
+        match init {
+            Some(i) if i.alive() => Ok(i),
+            _ => Err(Error::Node(format!("node {node} is not running"))),
+        }
+    }
+
+    async fn nl(&self, node: &str) -> Result<Netlink> {
+        let init = self.init(node)?;
+        let mut cache = self.node_nl.lock().await;
+        if let Some(n) = cache.get(node) {
+            return Ok(n.clone());
+        }
+        let n = Netlink::in_netns(init.netns()?).await?;
+        cache.insert(node.to_string(), n.clone());
+        Ok(n)
+    }
+
+    fn alias(&self, kind: &str, name: &str) -> String {
+        mark(&self.scenario, kind, name)
+    }
+
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.dir.join("nodes").join(node)
+    }
+
+    async fn index_in(&self, nl: &Netlink, name: &str) -> Result<u32> {
+        nl.link_by_name(name).await?.map(|l| l.index).ok_or_else(|| Error::Netlink(format!("no link named {name}")))
+    }
+
+    async fn sync_addrs(&self, nl: &Netlink, ifname: &str, want: &[IpNet]) -> Result<()> {
+        let index = self.index_in(nl, ifname).await?;
+        let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        for n in &have {
+            if !want.contains(n) {
+                nl.del_addr(index, *n).await?;
+            }
+        }
+        for n in want {
+            if !have.contains(n) {
+                nl.add_addr(index, *n).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_addrs(&self, nl: &Netlink, ifname: &str, recorded: &Map<String, Value>) -> Result<Seen> {
+        let Some(link) = nl.link_by_name(ifname).await? else { return Ok(Seen::Missing) };
+        let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
+        let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
+        let mut m = Map::new();
+        m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
+        m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
+        Ok(Seen::Present(m))
+    }
+
+    async fn sync_routes(&self, nl: &Netlink, old: &[Value], new: &[Value]) -> Result<()> {
+        let new_keys: BTreeSet<String> = new.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
+        for r in old {
+            let (d, g) = route_of(r)?;
+            if !new_keys.contains(&route_key(&d, &g)) {
+                nl.del_route(d, g).await?;
+            }
+        }
+        for r in new {
+            let (d, g) = route_of(r)?;
+            nl.add_route(d, g).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_routes(&self, nl: &Netlink, recorded: &[Value]) -> Result<Value> {
+        let have: BTreeSet<String> = nl.routes().await?.iter().map(|r| route_key(&r.dest, &r.gw)).collect();
+        let want: BTreeSet<String> = recorded.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
+        // Only our routes count: a route someone else added is not drift, ours missing is.
+        if want.is_subset(&have) {
+            Ok(json!(recorded))
+        } else {
+            let present: Vec<Value> = recorded.iter().filter(|r| route_of(r).is_ok_and(|(d, g)| have.contains(&route_key(&d, &g)))).cloned().collect();
+            Ok(json!(present))
+        }
+    }
+
+    async fn set_up_link(&self, nl: &Netlink, name: &str, c: LinkChange) -> Result<()> {
+        let index = self.index_in(nl, name).await?;
+        nl.set_link(index, c).await
+    }
+
+    fn tc(&self, node: &str, cmds: &Value) -> Result<()> {
+        let init = self.init(node)?;
+        for cmd in cmds.as_array().into_iter().flatten() {
+            let args: Vec<String> = cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
+            ns::run_in_netns(init.netns()?, "tc", &args)?;
+        }
+        Ok(())
+    }
+
+    async fn create_inner(&self, it: &Item) -> Result<Value> {
+        let a = &it.attrs;
+        match it.kind.as_str() {
+            "net" => {
+                let bridge = req(a, "bridge")?;
+                let managed = a.get("managed").and_then(Value::as_bool).unwrap_or(true);
+                let existing = self.host.link_by_name(bridge).await?;
+                if !managed {
+                    if existing.is_none() {
+                        return Err(Error::Other(format!("bridge {bridge} does not exist (the net is managed=\"no\": vnx never creates it)")));
+                    }
+                } else {
+                    if let Some(l) = existing {
+                        if l.alias.as_deref() != Some(&self.alias("net", &it.name)) {
+                            return Err(Error::Other(format!("a link named {bridge} exists and is not vnx's")));
+                        }
+                        self.host.del_link(l.index).await?;
+                    }
+                    let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                    self.host.add_bridge(bridge, mtu, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                    let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                    self.set_up_link(&self.host, bridge, LinkChange { up: Some(up), alias: Some(self.alias("net", &it.name)), ..Default::default() }).await?;
+                }
+                if let Some(ext) = s(a, "external") {
+                    let br = self.index_in(&self.host, bridge).await?;
+                    self.set_up_link(&self.host, ext, LinkChange { up: Some(true), master: Some(br), ..Default::default() }).await?;
+                }
+                Ok(json!({}))
+            }
+            "node" => {
+                if let Some(old) = self.inits.lock().expect("not poisoned").remove(&it.name) {
+                    ns::stop(&old); // a leftover of an interrupted apply
+                }
+                let dir = self.node_dir(&it.name);
+                ns::remove_dir(&dir);
+                let spec = NodeSpec { hostname: req(a, "hostname")?.into(), rootfs: req(a, "rootfs")?.into(), dir, hosts: vec![] };
+                let exe = self.exe.clone();
+                let init = tokio::task::spawn_blocking(move || ns::start(&exe, &spec)).await.map_err(|e| Error::Other(e.to_string()))??;
+                self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
+                self.node_nl.lock().await.remove(&it.name);
+                ns::bind_netns(&init, req(a, "netns")?)?;
+                Ok(json!(init))
+            }
+            "interface" => {
+                let host_name = req(a, "host_name")?;
+                if let Some(l) = self.host.link_by_name(host_name).await? {
+                    self.host.del_link(l.index).await?;
+                }
+                let node = req(a, "node")?;
+                let ifname = req(a, "ifname")?;
+                let init = self.init(node)?;
+                let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                let mac = s(a, "mac").and_then(parse_mac);
+                let nl = self.nl(node).await?;
+                if let Some(l) = nl.link_by_name(ifname).await? {
+                    nl.del_link(l.index).await?;
+                }
+                self.host.add_veth(host_name, ifname, Some(&init.netns()?), mac, mtu).await?;
+                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                let master = match s(a, "bridge") {
+                    Some(b) => Some(self.index_in(&self.host, b).await?),
+                    None => None,
+                };
+                self.set_up_link(&self.host, host_name, LinkChange { up: Some(up), master, alias: Some(self.alias("interface", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(&nl, ifname, LinkChange { up: Some(up), ..Default::default() }).await?;
+                Ok(json!({}))
+            }
+            "p2p" => {
+                let (ea, eb) = (&a["a"], &a["b"]);
+                let (na, nb) = (ea["node"].as_str().unwrap_or_default(), eb["node"].as_str().unwrap_or_default());
+                let (ia, ib) = (ea["ifname"].as_str().unwrap_or_default(), eb["ifname"].as_str().unwrap_or_default());
+                let (nla, nlb) = (self.nl(na).await?, self.nl(nb).await?);
+                if let Some(l) = nla.link_by_name(ia).await? {
+                    nla.del_link(l.index).await?;
+                }
+                if let Some(l) = nlb.link_by_name(ib).await? {
+                    nlb.del_link(l.index).await?;
+                }
+                let fd_b = self.init(nb)?.netns()?;
+                nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None).await?;
+                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                self.set_up_link(&nla, ia, LinkChange { up: Some(up), mac: ea["mac"].as_str().and_then(parse_mac), alias: Some(self.alias("p2p", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(&nlb, ib, LinkChange { up: Some(up), alias: Some(self.alias("p2p", &it.name)), ..Default::default() }).await?;
+                Ok(json!({}))
+            }
+            "addresses" => {
+                let nl = self.nl(req(a, "node")?).await?;
+                let mut want = nets(&strings(a, "ipv4"))?;
+                want.extend(nets(&strings(a, "ipv6"))?);
+                self.sync_addrs(&nl, req(a, "ifname")?, &want).await?;
+                Ok(json!({}))
+            }
+            "conditions" => {
+                self.tc(req(a, "node")?, &a["tc"])?;
+                Ok(json!({}))
+            }
+            "routes" => {
+                let nl = self.nl(req(a, "node")?).await?;
+                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.sync_routes(&nl, &[], &routes).await?;
+                Ok(json!({}))
+            }
+            "forwarding" => {
+                let init = self.init(req(a, "node")?)?;
+                let b = |k: &str| if a.get(k).and_then(Value::as_bool).unwrap_or(false) { "1" } else { "0" };
+                ns::set_net_sysctl(&init, "net/ipv4/ip_forward", b("ipv4"))?;
+                ns::set_net_sysctl(&init, "net/ipv6/conf/all/forwarding", b("ipv6"))?;
+                Ok(json!({}))
+            }
+            "hostif" => {
+                let (ifname, peer, bridge) = (req(a, "ifname")?, req(a, "peer")?, req(a, "bridge")?);
+                if let Some(l) = self.host.link_by_name(ifname).await? {
+                    self.host.del_link(l.index).await?;
+                }
+                self.host.add_veth(ifname, peer, None, None, None).await?;
+                let br = self.index_in(&self.host, bridge).await?;
+                self.set_up_link(&self.host, peer, LinkChange { up: Some(true), master: Some(br), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(&self.host, ifname, LinkChange { up: Some(true), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
+                let mut want = nets(&strings(a, "ipv4"))?;
+                want.extend(nets(&strings(a, "ipv6"))?);
+                self.sync_addrs(&self.host, ifname, &want).await?;
+                Ok(json!({}))
+            }
+            "host-routes" => {
+                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.sync_routes(&self.host, &[], &routes).await?;
+                // Like VNX, forwarding on the host is switched on and never reverted.
+                if a.get("forward_ipv4").and_then(Value::as_bool) == Some(true) {
+                    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| Error::Other(format!("ip_forward: {e}")))?;
+                }
+                if a.get("forward_ipv6").and_then(Value::as_bool) == Some(true) {
+                    std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1").map_err(|e| Error::Other(format!("ipv6 forwarding: {e}")))?;
+                }
+                Ok(json!({}))
+            }
+            "boot" => {
+                let node = req(a, "node")?.to_string();
+                let init = self.init(&node)?;
+                let boot = self.boot.clone();
+                let attrs = a.clone();
+                tokio::task::spawn_blocking(move || boot(&node, &init, &attrs)).await.map_err(|e| Error::Other(e.to_string()))??;
+                Ok(json!({}))
+            }
+            other => Err(Error::Other(format!("no provider for resources of kind `{other}`"))),
+        }
+    }
+
+    async fn update_inner(&self, old: &Item, new: &Item) -> Result<Value> {
+        let (o, a) = (&old.attrs, &new.attrs);
+        let changed = |k: &str| o.get(k) != a.get(k);
+        match new.kind.as_str() {
+            "net" => {
+                let bridge = req(a, "bridge")?;
+                let index = self.index_in(&self.host, bridge).await?;
+                if changed("mtu") || changed("up") {
+                    let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                    self.host.set_link(index, LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() }).await?;
+                }
+                if changed("stp") {
+                    self.host.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                }
+                if changed("external") {
+                    if let Some(old_ext) = s(o, "external") {
+                        if let Some(l) = self.host.link_by_name(old_ext).await? {
+                            self.host.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
+                        }
+                    }
+                    if let Some(ext) = s(a, "external") {
+                        self.set_up_link(&self.host, ext, LinkChange { up: Some(true), master: Some(index), ..Default::default() }).await?;
+                    }
+                }
+                Ok(json!({}))
+            }
+            "node" => {
+                let init = self.init(&new.name)?;
+                ns::bind_netns(&init, req(a, "netns")?)?;
+                Ok(json!(init))
+            }
+            "interface" => {
+                let host_name = req(a, "host_name")?;
+                let mut c = LinkChange::default();
+                if changed("bridge") {
+                    c.master = Some(match s(a, "bridge") {
+                        Some(b) => self.index_in(&self.host, b).await?,
+                        None => 0,
+                    });
+                }
+                if changed("mtu") {
+                    c.mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                }
+                if changed("up") {
+                    c.up = a.get("up").and_then(Value::as_bool);
+                }
+                let node_change = LinkChange { mtu: c.mtu, up: c.up, mac: if changed("mac") { s(a, "mac").and_then(parse_mac) } else { None }, ..Default::default() };
+                self.set_up_link(&self.host, host_name, c).await?;
+                let nl = self.nl(req(a, "node")?).await?;
+                self.set_up_link(&nl, req(a, "ifname")?, node_change).await?;
+                Ok(json!({}))
+            }
+            "addresses" | "hostif" => {
+                let nl = if new.kind == "hostif" { self.host.clone() } else { self.nl(req(a, "node")?).await? };
+                let mut want = nets(&strings(a, "ipv4"))?;
+                want.extend(nets(&strings(a, "ipv6"))?);
+                self.sync_addrs(&nl, req(a, "ifname")?, &want).await?;
+                Ok(json!({}))
+            }
+            "routes" | "host-routes" => {
+                let nl = if new.kind == "host-routes" { self.host.clone() } else { self.nl(req(a, "node")?).await? };
+                let old_r = o.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                let new_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.sync_routes(&nl, &old_r, &new_r).await?;
+                Ok(json!({}))
+            }
+            "conditions" | "forwarding" => self.create_inner(new).await,
+            "boot" => Ok(json!({})), // boot commands run once, when the node is built
+            _ => {
+                self.delete_inner(old).await?;
+                self.create_inner(new).await
+            }
+        }
+    }
+
+    async fn delete_inner(&self, it: &Item) -> Result<()> {
+        let a = &it.attrs;
+        match it.kind.as_str() {
+            "net" => {
+                let bridge = req(a, "bridge")?;
+                if let Some(ext) = s(a, "external") {
+                    if let Some(l) = self.host.link_by_name(ext).await? {
+                        self.host.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
+                    }
+                }
+                if a.get("managed").and_then(Value::as_bool).unwrap_or(true) {
+                    if let Some(l) = self.host.link_by_name(bridge).await? {
+                        if l.alias.as_deref() == Some(&self.alias("net", &it.name)) {
+                            self.host.del_link(l.index).await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            "node" => {
+                let init = self.inits.lock().expect("not poisoned").remove(&it.name).or_else(|| serde_json::from_value(it.runtime.clone()).ok());
+                self.node_nl.lock().await.remove(&it.name);
+                if let Some(init) = init {
+                    tokio::task::spawn_blocking(move || ns::stop(&init)).await.map_err(|e| Error::Other(e.to_string()))?;
+                }
+                if let Some(n) = s(a, "netns") {
+                    ns::unbind_netns(n);
+                }
+                let dir = self.node_dir(&it.name);
+                tokio::task::spawn_blocking(move || ns::remove_dir(&dir)).await.map_err(|e| Error::Other(e.to_string()))?;
+                Ok(())
+            }
+            "interface" | "hostif" => {
+                let name = if it.kind == "interface" { req(a, "host_name")? } else { req(a, "ifname")? };
+                if let Some(l) = self.host.link_by_name(name).await? {
+                    self.host.del_link(l.index).await?;
+                }
+                Ok(())
+            }
+            "p2p" => {
+                let na = a["a"]["node"].as_str().unwrap_or_default();
+                if let Ok(nl) = self.nl(na).await {
+                    if let Some(l) = nl.link_by_name(a["a"]["ifname"].as_str().unwrap_or_default()).await? {
+                        nl.del_link(l.index).await?;
+                    }
+                }
+                Ok(())
+            }
+            // What lives in a node goes with it; when the node still runs, undo it.
+            "addresses" => {
+                if let Ok(nl) = self.nl(req(a, "node")?).await {
+                    if nl.link_by_name(req(a, "ifname")?).await?.is_some() {
+                        self.sync_addrs(&nl, req(a, "ifname")?, &[]).await?;
+                    }
+                }
+                Ok(())
+            }
+            "routes" | "host-routes" => {
+                let nl = if it.kind == "host-routes" { Some(self.host.clone()) } else { self.nl(req(a, "node")?).await.ok() };
+                if let Some(nl) = nl {
+                    let old_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                    self.sync_routes(&nl, &old_r, &[]).await?;
+                }
+                Ok(())
+            }
+            "conditions" => {
+                if let Ok(init) = self.init(req(a, "node")?) {
+                    let _ = ns::run_in_netns(init.netns()?, "tc", &["qdisc".into(), "del".into(), "dev".into(), req(a, "ifname")?.into(), "root".into()]);
+                }
+                Ok(())
+            }
+            "forwarding" => {
+                if let Ok(init) = self.init(req(a, "node")?) {
+                    ns::set_net_sysctl(&init, "net/ipv4/ip_forward", "0")?;
+                    ns::set_net_sysctl(&init, "net/ipv6/conf/all/forwarding", "0")?;
+                }
+                Ok(())
+            }
+            "boot" => Ok(()),
+            other => Err(Error::Other(format!("no provider for resources of kind `{other}`"))),
+        }
+    }
+
+    async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link]) -> Result<Seen> {
+        let a = &it.attrs;
+        let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
+        match it.kind.as_str() {
+            "net" => Ok(match by_name(req(a, "bridge")?) {
+                None => Seen::Missing,
+                Some(l) => {
+                    let mut m = Map::new();
+                    m.insert("up".into(), json!(l.up));
+                    if a.contains_key("mtu") {
+                        m.insert("mtu".into(), json!(l.mtu));
+                    }
+                    Seen::Present(m)
+                }
+            }),
+            "node" => {
+                let init: Option<Init> = serde_json::from_value(it.runtime.clone()).ok();
+                match init {
+                    Some(i) if i.alive() => {
+                        let netns = req(a, "netns")?;
+                        let bound = ns::netns_bound_to(&i, netns);
+                        Ok(Seen::Present([("netns".to_string(), if bound { json!(netns) } else { Value::Null })].into_iter().collect()))
+                    }
+                    _ => Ok(Seen::Missing),
+                }
+            }
+            "interface" => Ok(match by_name(req(a, "host_name")?) {
+                None => Seen::Missing,
+                Some(l) => {
+                    let master = l.master.and_then(|m| host_links.iter().find(|x| x.index == m)).map(|x| x.name.clone());
+                    let mut m = Map::new();
+                    m.insert("bridge".into(), json!(master));
+                    m.insert("up".into(), json!(l.up));
+                    Seen::Present(m)
+                }
+            }),
+            "hostif" => match by_name(req(a, "ifname")?) {
+                None => Ok(Seen::Missing),
+                Some(_) => self.read_addrs(&self.host, req(a, "ifname")?, a).await,
+            },
+            "p2p" => {
+                let na = a["a"]["node"].as_str().unwrap_or_default();
+                let Ok(nl) = self.nl(na).await else { return Ok(Seen::Missing) };
+                Ok(match nl.link_by_name(a["a"]["ifname"].as_str().unwrap_or_default()).await? {
+                    Some(_) => Seen::Present(Map::new()),
+                    None => Seen::Missing,
+                })
+            }
+            "addresses" => {
+                let Ok(nl) = self.nl(req(a, "node")?).await else { return Ok(Seen::Missing) };
+                self.read_addrs(&nl, req(a, "ifname")?, a).await
+            }
+            "routes" => {
+                let Ok(nl) = self.nl(req(a, "node")?).await else { return Ok(Seen::Missing) };
+                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                Ok(Seen::Present([("routes".to_string(), self.read_routes(&nl, &recorded).await?)].into_iter().collect()))
+            }
+            "host-routes" => {
+                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                Ok(Seen::Present([("routes".to_string(), self.read_routes(&self.host, &recorded).await?)].into_iter().collect()))
+            }
+            "forwarding" => {
+                let Ok(init) = self.init(req(a, "node")?) else { return Ok(Seen::Missing) };
+                let v4 = ns::get_net_sysctl(&init, "net/ipv4/ip_forward")? == "1";
+                let v6 = ns::get_net_sysctl(&init, "net/ipv6/conf/all/forwarding")? == "1";
+                Ok(Seen::Present([("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect()))
+            }
+            "conditions" | "boot" => Ok(match self.init(req(a, "node")?) {
+                Ok(_) => Seen::Present(Map::new()),
+                Err(_) => Seen::Missing,
+            }),
+            _ => Ok(Seen::Present(Map::new())),
+        }
+    }
+}
+
+fn is_link_local(n: &IpNet) -> bool {
+    match n.addr() {
+        IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(a) => a.is_link_local(),
+    }
+}
+
+impl Provider for Lab {
+    async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
+        // One dump of the host's links serves every host-side resource.
+        let host_links = match self.host.links().await {
+            Ok(l) => l,
+            Err(e) => return items.iter().map(|_| Err(Error::Netlink(e.to_string()))).collect(),
+        };
+        let futs = items.iter().map(|it| self.refresh_one(it, &host_links));
+        futures::future::join_all(futs).await
+    }
+    async fn create(&self, item: Item) -> Result<Value> {
+        self.create_inner(&item).await
+    }
+    async fn update(&self, old: Item, new: Item) -> Result<Value> {
+        self.update_inner(&old, &new).await
+    }
+    async fn delete(&self, old: Item) -> Result<()> {
+        self.delete_inner(&old).await
+    }
+}

@@ -1,0 +1,405 @@
+//! Netlink, in-process: links, addresses and routes of one network namespace through one
+//! socket, with requests built from `netlink-packet-route` messages (no `ip` fork per object).
+//!
+//! A [`Netlink`] is bound to the namespace its socket was opened in: [`Netlink::current`] for
+//! the namespace vnx runs in ("the host"), [`Netlink::in_netns`] for a node's.
+
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use futures::StreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope};
+use rtnetlink::packet_route::link::{InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use crate::{Error, Result};
+
+/// A link as a dump shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub alias: Option<String>,
+    /// `bridge`, `veth`, … (None for plain devices).
+    pub kind: Option<String>,
+    pub master: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub up: bool,
+}
+
+/// An address as a dump shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Addr {
+    pub index: u32,
+    pub net: IpNet,
+}
+
+/// A route of the main table, as a dump shows it (gateway routes only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub dest: IpNet,
+    pub gw: IpAddr,
+}
+
+/// How a change to an existing link reads.
+#[derive(Clone, Debug, Default)]
+pub struct LinkChange {
+    pub up: Option<bool>,
+    /// `Some(0)` detaches from any bridge.
+    pub master: Option<u32>,
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub alias: Option<String>,
+    pub name: Option<String>,
+    pub netns_fd: Option<i32>,
+}
+
+#[derive(Clone)]
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+    /// A socket runs one dump at a time (a second one fails with EBUSY).
+    dump: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn nl_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Netlink(format!("{what}: {e}"))
+}
+
+impl Netlink {
+    /// A socket in the namespace this thread is in. Needs a tokio runtime.
+    pub fn current() -> Result<Netlink> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle, dump: Default::default() })
+    }
+
+    /// A socket in the network namespace `netns` (a file descriptor of /proc/PID/ns/net or of a
+    /// /run/netns file). The socket is opened from a thread that enters the namespace, so the
+    /// calling thread never changes namespace.
+    pub async fn in_netns(netns: OwnedFd) -> Result<Netlink> {
+        let rt = tokio::runtime::Handle::current();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A short-lived thread of its own enters the namespace (never a pooled one, which
+        // would go on to do other work in the wrong namespace).
+        std::thread::spawn(move || {
+            let r = (|| -> Result<_> {
+                nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| nl_err("entering the node's network namespace", e))?;
+                let _guard = rt.enter();
+                let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
+                Ok((conn, handle))
+            })();
+            let _ = tx.send(r);
+        });
+        let (conn, handle) = rx.await.map_err(|e| nl_err("netns thread", e))??;
+        tokio::spawn(conn);
+        Ok(Netlink { handle, dump: Default::default() })
+    }
+
+    async fn request(&self, payload: RouteNetlinkMessage, flags: u16, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
+        let _one_dump = if flags & NLM_F_DUMP == NLM_F_DUMP { Some(self.dump.lock().await) } else { None };
+        let mut msg = NetlinkMessage::from(payload);
+        msg.header.flags = NLM_F_REQUEST | flags;
+        let mut handle = self.handle.clone();
+        let mut stream = handle.request(msg).map_err(|e| nl_err(what, e))?;
+        let mut out = Vec::new();
+        while let Some(m) = stream.next().await {
+            match m.payload {
+                NetlinkPayload::Error(e) if e.code.is_some() => {
+                    let errno = e.code.map(|c| -c.get()).unwrap_or(0);
+                    return Err(Error::Netlink(format!("{what}: {}", std::io::Error::from_raw_os_error(errno))));
+                }
+                NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every link of the namespace.
+    pub async fn links(&self) -> Result<Vec<Link>> {
+        let msgs = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP, "listing links").await?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// One link, asked for by name (no dump).
+    pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        match self.request(RouteNetlinkMessage::GetLink(m), 0, &format!("looking up {name}")).await {
+            Ok(msgs) => Ok(msgs.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
+                _ => None,
+            })),
+            Err(Error::Netlink(e)) if e.contains("No such device") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn new_link(&self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, what).await.map(|_| ())
+    }
+
+    /// Creates a Linux bridge (down; `set_link` brings it up).
+    pub async fn add_bridge(&self, name: &str, mtu: Option<u32>, stp: bool) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        if let Some(mtu) = mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        let stp = if stp { 1 } else { 0 };
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Bridge),
+            LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::StpState(stp.into())])),
+        ]));
+        self.new_link(m, &format!("creating bridge {name}")).await
+    }
+
+    /// Sets a bridge's STP state.
+    pub async fn set_bridge_stp(&self, index: u32, stp: bool) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Bridge),
+            LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::StpState(if stp { 1u32.into() } else { 0u32.into() })])),
+        ]));
+        self.request(RouteNetlinkMessage::NewLink(m), NLM_F_ACK, "setting STP").await.map(|_| ())
+    }
+
+    /// Creates a veth pair: `name` here, `peer` in the namespace `peer_netns` (or here).
+    pub async fn add_veth(&self, name: &str, peer: &str, peer_netns: Option<&OwnedFd>, peer_mac: Option<[u8; 6]>, mtu: Option<u32>) -> Result<()> {
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.into()));
+        if let Some(fd) = peer_netns {
+            p.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+        }
+        if let Some(mac) = peer_mac {
+            p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(mtu) = mtu {
+            p.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        if let Some(mtu) = mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p)))]));
+        self.new_link(m, &format!("creating veth pair {name}/{peer}")).await
+    }
+
+    /// Changes an existing link.
+    pub async fn set_link(&self, index: u32, c: LinkChange) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        if let Some(up) = c.up {
+            m.header.change_mask = LinkFlags::Up;
+            if up {
+                m.header.flags = LinkFlags::Up;
+            }
+        }
+        if let Some(master) = c.master {
+            m.attributes.push(LinkAttribute::Controller(master));
+        }
+        if let Some(mtu) = c.mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(mac) = c.mac {
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(alias) = c.alias {
+            m.attributes.push(LinkAttribute::IfAlias(alias));
+        }
+        if let Some(name) = c.name {
+            m.attributes.push(LinkAttribute::IfName(name));
+        }
+        if let Some(fd) = c.netns_fd {
+            m.attributes.push(LinkAttribute::NetNsFd(fd));
+        }
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK, &format!("changing link {index}")).await.map(|_| ())
+    }
+
+    pub async fn del_link(&self, index: u32) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK, "deleting a link").await {
+            Err(Error::Netlink(e)) if e.contains("No such device") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Addresses of the namespace (all links).
+    pub async fn addrs(&self) -> Result<Vec<Addr>> {
+        let msgs = self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses").await?;
+        let mut out = Vec::new();
+        for m in msgs {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                let ip = a.attributes.iter().find_map(|x| match x {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                });
+                let ip = ip.or_else(|| a.attributes.iter().find_map(|x| match x {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                }));
+                if let Some(ip) = ip {
+                    if let Ok(net) = IpNet::new(ip, a.header.prefix_len) {
+                        out.push(Addr { index: a.header.index, net });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn addr_msg(index: u32, net: IpNet) -> AddressMessage {
+        let mut m = AddressMessage::default();
+        m.header.index = index;
+        m.header.prefix_len = net.prefix_len();
+        m.header.scope = AddressScope::Universe;
+        match net.addr() {
+            IpAddr::V4(a) => {
+                m.header.family = AddressFamily::Inet;
+                m.attributes.push(AddressAttribute::Local(IpAddr::V4(a)));
+                m.attributes.push(AddressAttribute::Address(IpAddr::V4(a)));
+                if net.prefix_len() < 31 {
+                    if let IpNet::V4(n) = net {
+                        m.attributes.push(AddressAttribute::Broadcast(n.broadcast()));
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                m.header.family = AddressFamily::Inet6;
+                // No duplicate address detection: the address works at once.
+                m.header.flags = AddressHeaderFlags::Nodad;
+                m.attributes.push(AddressAttribute::Address(IpAddr::V6(a)));
+                m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+        }
+        m
+    }
+
+    /// Adds an address (replacing it if present).
+    pub async fn add_addr(&self, index: u32, net: IpNet) -> Result<()> {
+        self.request(RouteNetlinkMessage::NewAddress(Self::addr_msg(index, net)), NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &format!("adding address {net}"))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn del_addr(&self, index: u32, net: IpNet) -> Result<()> {
+        match self.request(RouteNetlinkMessage::DelAddress(Self::addr_msg(index, net)), NLM_F_ACK, &format!("removing address {net}")).await {
+            Err(Error::Netlink(e)) if e.contains("Cannot assign") || e.contains("No such") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn route_msg(dest: IpNet, gw: IpAddr) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        m.header.address_family = if dest.addr().is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+        m.header.destination_prefix_length = dest.prefix_len();
+        m.header.table = RouteHeader::RT_TABLE_MAIN;
+        m.header.protocol = RouteProtocol::Static;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        let ra = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => RouteAddress::Inet(a),
+            IpAddr::V6(a) => RouteAddress::Inet6(a),
+        };
+        if dest.prefix_len() > 0 {
+            m.attributes.push(RouteAttribute::Destination(ra(dest.network())));
+        }
+        m.attributes.push(RouteAttribute::Gateway(ra(gw)));
+        m
+    }
+
+    /// Adds (or replaces) a route through a gateway.
+    pub async fn add_route(&self, dest: IpNet, gw: IpAddr) -> Result<()> {
+        self.request(RouteNetlinkMessage::NewRoute(Self::route_msg(dest, gw)), NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &format!("adding route to {dest} via {gw}"))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn del_route(&self, dest: IpNet, gw: IpAddr) -> Result<()> {
+        match self.request(RouteNetlinkMessage::DelRoute(Self::route_msg(dest, gw)), NLM_F_ACK, &format!("removing route to {dest}")).await {
+            Err(Error::Netlink(e)) if e.contains("No such process") || e.contains("No such") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Gateway routes of the main table, both families.
+    pub async fn routes(&self) -> Result<Vec<Route>> {
+        let mut out = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut m = RouteMessage::default();
+            m.header.address_family = family;
+            let msgs = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP, "listing routes").await?;
+            for msg in msgs {
+                let RouteNetlinkMessage::NewRoute(r) = msg else { continue };
+                if r.header.table != RouteHeader::RT_TABLE_MAIN {
+                    continue;
+                }
+                let addr = |a: &RouteAddress| match a {
+                    RouteAddress::Inet(x) => Some(IpAddr::V4(*x)),
+                    RouteAddress::Inet6(x) => Some(IpAddr::V6(*x)),
+                    _ => None,
+                };
+                let gw = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Gateway(g) => addr(g),
+                    _ => None,
+                });
+                let dst = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Destination(d) => addr(d),
+                    _ => None,
+                });
+                let Some(gw) = gw else { continue };
+                let base = dst.unwrap_or(if family == AddressFamily::Inet { IpAddr::V4(0.into()) } else { IpAddr::V6(0.into()) });
+                if let Ok(dest) = IpNet::new(base, r.header.destination_prefix_length) {
+                    out.push(Route { dest, gw });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn link_of(l: LinkMessage) -> Link {
+    let mut link = Link {
+        index: l.header.index,
+        name: String::new(),
+        alias: None,
+        kind: None,
+        master: None,
+        mac: None,
+        mtu: None,
+        up: l.header.flags.contains(LinkFlags::Up),
+    };
+    for a in l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => link.name = n,
+            LinkAttribute::IfAlias(a) => link.alias = Some(a),
+            LinkAttribute::Controller(m) => link.master = Some(m),
+            LinkAttribute::Mtu(m) => link.mtu = Some(m),
+            LinkAttribute::Address(mac) if mac.len() == 6 => link.mac = Some(mac.try_into().expect("6 bytes")),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let LinkInfo::Kind(k) = i {
+                        link.kind = Some(k.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}

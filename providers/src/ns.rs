@@ -1,0 +1,378 @@
+//! `ns` nodes: a long-lived init process in its own network, UTS, mount, IPC and PID
+//! namespaces, whose root is a copy-on-write overlay of the host's root (or of the scenario's
+//! root filesystem), its network namespace also bound to a name in /run/netns.
+//!
+//! How a node starts: vnx runs itself as `vnx __init …` with the namespaces unshared before
+//! exec; that process forks the node's PID 1 ([`init_main`]), which mounts the overlay,
+//! pivots into it, sets the hostname and says "ready"; the intermediate prints the init's pid
+//! and exits, so the node outlives vnx. Stopping a node is killing its init: the kernel tears
+//! down the PID namespace and everything in it.
+
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{fork, pivot_root, sethostname, ForkResult, Pid};
+
+use crate::{Error, Result};
+
+/// The running init of a node: its pid and its start time (so a reused pid is not mistaken
+/// for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Init {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+/// What a node is made of.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub hostname: String,
+    /// The lower layer of the node's root: `/` (the host's) or a root filesystem directory.
+    pub rootfs: PathBuf,
+    /// The node's own directory: the overlay's upper and work layers live here.
+    pub dir: PathBuf,
+    /// Lines for the node's /etc/hosts (after localhost and its own name).
+    pub hosts: Vec<String>,
+}
+
+/// The start time of a process (clock ticks since boot), from /proc/PID/stat.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The one-letter state of a process (`R`, `S`, `Z` for a zombie, …).
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+impl Init {
+    /// Whether the node's init still runs (a zombie waiting for its reaper does not).
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time) && !matches!(proc_state(self.pid), Some('Z') | Some('X') | None)
+    }
+    /// The node's network namespace.
+    pub fn netns(&self) -> Result<OwnedFd> {
+        open_ns(&format!("/proc/{}/ns/net", self.pid))
+    }
+}
+
+pub fn open_ns(path: &str) -> Result<OwnedFd> {
+    let f = std::fs::File::open(path).map_err(|e| Error::Node(format!("opening {path}: {e}")))?;
+    Ok(OwnedFd::from(f))
+}
+
+/// Starts a node; returns its init. `exe` is the vnx binary (it has the `__init` entry).
+pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
+    std::fs::create_dir_all(&spec.dir).map_err(|e| Error::Node(format!("creating {}: {e}", spec.dir.display())))?;
+    let log = std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::Node(format!("init log: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("__init")
+        .arg("--hostname")
+        .arg(&spec.hostname)
+        .arg("--rootfs")
+        .arg(&spec.rootfs)
+        .arg("--dir")
+        .arg(&spec.dir);
+    for h in &spec.hosts {
+        cmd.arg("--host").arg(h);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // Safety: between fork and exec only async-signal-safe system calls run.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::Node(format!("starting {}'s init: {e}", spec.hostname)))?;
+    // One line: the node's init keeps no copy of this pipe, but read only what is needed.
+    let mut out = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut out).map_err(|e| Error::Node(format!("reading init: {e}")))?;
+    let status = child.wait().map_err(|e| Error::Node(format!("waiting for init: {e}")))?;
+    let line = out.lines().next().unwrap_or_default();
+    match line.strip_prefix("ready ").and_then(|p| p.trim().parse::<i32>().ok()) {
+        Some(pid) if status.success() => {
+            let start_time = start_time(pid).ok_or_else(|| Error::Node(format!("init of {} died at once", spec.hostname)))?;
+            Ok(Init { pid, start_time })
+        }
+        _ => {
+            let log = std::fs::read_to_string(spec.dir.join("init.log")).unwrap_or_default();
+            Err(Error::Node(format!("node {} did not start: {} {}", spec.hostname, line, log.trim())))
+        }
+    }
+}
+
+/// Stops a node: kills its init (and so everything in its PID namespace) and waits for it.
+pub fn stop(init: &Init) {
+    if !init.alive() {
+        return;
+    }
+    let _ = kill(Pid::from_raw(init.pid), Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while init.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Removes a node's directory (its overlay layers).
+pub fn remove_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const NETNS_DIR: &str = "/run/netns";
+
+/// Makes /run/netns a shared mount point, as iproute2 does, so names bound there are seen by
+/// every mount namespace.
+fn prepare_netns_dir() -> Result<()> {
+    std::fs::create_dir_all(NETNS_DIR).map_err(|e| Error::Node(format!("{NETNS_DIR}: {e}")))?;
+    let shared = mount(None::<&str>, NETNS_DIR, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
+    if shared.is_err() {
+        mount(Some(NETNS_DIR), NETNS_DIR, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| Error::Node(format!("bind-mounting {NETNS_DIR}: {e}")))?;
+        mount(None::<&str>, NETNS_DIR, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| Error::Node(format!("sharing {NETNS_DIR}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Binds the init's network namespace to /run/netns/NAME (`ip netns exec NAME` works then).
+pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
+    prepare_netns_dir()?;
+    let path = format!("{NETNS_DIR}/{name}");
+    if netns_bound_to(init, name) {
+        return Ok(());
+    }
+    unbind_netns(name);
+    std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+    mount(Some(format!("/proc/{}/ns/net", init.pid).as_str()), path.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| Error::Node(format!("binding {path}: {e}")))
+}
+
+/// Whether /run/netns/NAME is the init's network namespace.
+pub fn netns_bound_to(init: &Init, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let a = std::fs::metadata(format!("{NETNS_DIR}/{name}"));
+    let b = std::fs::metadata(format!("/proc/{}/ns/net", init.pid));
+    matches!((a, b), (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+pub fn unbind_netns(name: &str) {
+    let path = format!("{NETNS_DIR}/{name}");
+    let _ = umount2(path.as_str(), MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A command run inside a node (all of its namespaces, its root), through nsenter.
+pub fn command_in(init: &Init, program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("nsenter");
+    cmd.arg("-t").arg(init.pid.to_string()).args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "--"]).arg(program).args(args);
+    cmd
+}
+
+/// Runs a shell script in a node, each output line handed to `line` (stdout and stderr both);
+/// returns the exit code.
+pub fn run_in(init: &Init, shell: &str, script: &str, mut line: impl FnMut(&str)) -> Result<i32> {
+    let mut cmd = command_in(init, shell, &["-c", script]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::Node(format!("running nsenter: {e}")))?;
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    let t = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+            let _ = tx2.send(l);
+        }
+    });
+    let stdout = child.stdout.take().expect("piped");
+    let t2 = std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    for l in rx {
+        line(&l);
+    }
+    let _ = t.join();
+    let _ = t2.join();
+    let status = child.wait().map_err(|e| Error::Node(format!("waiting for a command: {e}")))?;
+    Ok(status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
+/// A path inside a node's root, as the host can reach it.
+pub fn host_path_of(init: &Init, inside: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root", init.pid)).join(inside.trim_start_matches('/'))
+}
+
+/// Writes a sysctl of the node's network namespace (`net/ipv4/ip_forward`, …).
+pub fn set_net_sysctl(init: &Init, key: &str, value: &str) -> Result<()> {
+    let ns = init.netns()?;
+    let key = key.to_string();
+    let value = value.to_string();
+    // A thread of its own enters the namespace: /proc/sys/net shows the opener's namespace.
+    std::thread::spawn(move || -> Result<()> {
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+        std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+    })
+    .join()
+    .map_err(|_| Error::Node("sysctl thread panicked".into()))?
+}
+
+/// Reads a sysctl of the node's network namespace.
+pub fn get_net_sysctl(init: &Init, key: &str) -> Result<String> {
+    let ns = init.netns()?;
+    let key = key.to_string();
+    std::thread::spawn(move || -> Result<String> {
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+        std::fs::read_to_string(format!("/proc/sys/{key}")).map(|s| s.trim().to_string()).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+    })
+    .join()
+    .map_err(|_| Error::Node("sysctl thread panicked".into()))?
+}
+
+/// Runs a program inside a network namespace only (e.g. `tc`), waiting for it.
+pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()> {
+    let program = program.to_string();
+    let args = args.to_vec();
+    std::thread::spawn(move || -> Result<()> {
+        nix::sched::setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+        let out = Command::new(&program).args(&args).output().map_err(|e| Error::Node(format!("{program}: {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Node(format!("{program} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+        }
+    })
+    .join()
+    .map_err(|_| Error::Node("thread panicked".into()))?
+}
+
+// ---- the init process ----
+
+fn init_fail(msg: String) -> ! {
+    println!("error {msg}");
+    let _ = std::io::stdout().flush();
+    std::process::exit(1);
+}
+
+/// The `vnx __init` entry: runs in the new network, UTS, mount and IPC namespaces (unshared
+/// before exec); forks the node's PID 1 and reports its pid on stdout.
+pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> ! {
+    let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| init_fail(format!("pipe: {e}")));
+    // Safety: this process is single-threaded here (no runtime has started).
+    match unsafe { fork() } {
+        Err(e) => init_fail(format!("fork: {e}")),
+        Ok(ForkResult::Parent { child }) => {
+            drop(w);
+            let mut msg = String::new();
+            let _ = std::fs::File::from(r).read_to_string(&mut msg);
+            if msg.trim() == "ready" {
+                println!("ready {child}");
+                std::process::exit(0);
+            }
+            init_fail(if msg.is_empty() { "init exited before it was ready".into() } else { msg });
+        }
+        Ok(ForkResult::Child) => {
+            drop(r);
+            // The node must not hold vnx's pipe open: stdout goes nowhere from here on.
+            if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+                unsafe { libc::dup2(null.as_raw_fd(), 1) };
+            }
+            let mut w = std::fs::File::from(w);
+            if let Err(e) = setup_node(hostname, rootfs, dir, hosts) {
+                let _ = write!(w, "{e}");
+                std::process::exit(1);
+            }
+            let _ = w.write_all(b"ready");
+            drop(w);
+            // Be an init: reap whatever ends up here. SIGKILL from the host stops the node.
+            loop {
+                match nix::sys::wait::wait() {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::ECHILD) => std::thread::sleep(Duration::from_secs(3600)),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> std::result::Result<(), String> {
+    fn e(what: &'static str) -> impl Fn(nix::Error) -> String {
+        move |err| format!("{what}: {err}")
+    }
+    // Nothing mounted here may reach the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(e("making / private"))?;
+    let (upper, work, root) = (dir.join("upper"), dir.join("work"), dir.join("root"));
+    for d in [&upper, &work, &root] {
+        std::fs::create_dir_all(d).map_err(|err| format!("{}: {err}", d.display()))?;
+    }
+    let opts = format!("lowerdir={},upperdir={},workdir={}", rootfs.display(), upper.display(), work.display());
+    mount(Some("overlay"), &root, Some("overlay"), MsFlags::empty(), Some(opts.as_str())).map_err(e("mounting the copy-on-write root"))?;
+    let sub = |p: &str| root.join(p);
+    let _ = std::fs::create_dir_all(sub("proc"));
+    mount(Some("proc"), &sub("proc"), Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>).map_err(e("mounting /proc"))?;
+    let _ = std::fs::create_dir_all(sub("sys"));
+    mount(Some("sysfs"), &sub("sys"), Some("sysfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>).map_err(e("mounting /sys"))?;
+    let _ = std::fs::create_dir_all(sub("dev"));
+    mount(Some("/dev"), &sub("dev"), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(e("binding /dev"))?;
+    for t in ["tmp", "run"] {
+        let _ = std::fs::create_dir_all(sub(t));
+        mount(Some("tmpfs"), &sub(t), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777")).map_err(e("mounting a tmpfs"))?;
+    }
+    let _ = std::fs::create_dir_all(sub("run/netns"));
+    // The node's own /etc/hostname and /etc/hosts (written to its upper layer).
+    let _ = std::fs::create_dir_all(sub("etc"));
+    std::fs::write(sub("etc/hostname"), format!("{hostname}\n")).map_err(|err| format!("/etc/hostname: {err}"))?;
+    let mut h = format!("127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for line in hosts {
+        h.push_str(line);
+        h.push('\n');
+    }
+    std::fs::write(sub("etc/hosts"), h).map_err(|err| format!("/etc/hosts: {err}"))?;
+    // Into the new root.
+    let old = sub(".vnx-oldroot");
+    std::fs::create_dir_all(&old).map_err(|err| format!("{}: {err}", old.display()))?;
+    pivot_root(&root, &old).map_err(e("pivot_root"))?;
+    std::env::set_current_dir("/").map_err(|err| format!("chdir /: {err}"))?;
+    umount2("/.vnx-oldroot", MntFlags::MNT_DETACH).map_err(e("detaching the old root"))?;
+    let _ = std::fs::remove_dir("/.vnx-oldroot");
+    sethostname(hostname).map_err(e("sethostname"))?;
+    let _ = CString::new(hostname);
+    // The loopback interface, up.
+    lo_up().map_err(|err| format!("bringing lo up: {err}"))?;
+    Ok(())
+}
+
+/// Brings `lo` up with an ioctl (no netlink runtime in the init).
+fn lo_up() -> std::io::Result<()> {
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `vnx state rm`, `vnx force-unlock`, `vnx history` and the hidden `vnx __init`.
+
+use std::path::PathBuf;
+
+use super::common;
+
+/// Inspect and repair the state database.
+#[derive(clap::Args, Debug)]
+pub struct StateCmd {
+    #[command(subcommand)]
+    pub command: StateSub,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum StateSub {
+    /// Forget a resource without touching it (for an object removed by hand that vnx cannot
+    /// remove). Name it KIND.NAME, as plan shows it: `node.h1`, `interface.h1/1`.
+    Rm {
+        #[arg(value_name = "SCENARIO")]
+        scenario: String,
+        #[arg(value_name = "KIND.NAME", required = true)]
+        resources: Vec<String>,
+    },
+    /// List the recorded resources of a scenario.
+    List {
+        #[arg(value_name = "SCENARIO")]
+        scenario: String,
+    },
+}
+
+/// Remove a lock left by an apply that cannot finish (its id is in the "locked" message).
+#[derive(clap::Args, Debug)]
+pub struct ForceUnlockCmd {
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// The applies of a scenario (or all), with their outcome.
+#[derive(clap::Args, Debug)]
+pub struct HistoryCmd {
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The init of an `ns` node (internal).
+#[derive(clap::Args, Debug)]
+pub struct InitCmd {
+    #[arg(long)]
+    pub hostname: String,
+    #[arg(long)]
+    pub rootfs: PathBuf,
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    super::EXIT_ERROR
+}
+
+pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match c.command {
+        StateSub::Rm { scenario, resources } => {
+            for r in resources {
+                let Some((k, n)) = r.split_once('.') else { return fail(&format!("{r}: write KIND.NAME, such as node.h1")) };
+                match state.delete_resource(&scenario, k, n) {
+                    Ok(true) => println!("Forgot {r}."),
+                    Ok(false) => return fail(&format!("{scenario} has no recorded {r}")),
+                    Err(e) => return fail(&e.to_string()),
+                }
+            }
+            super::EXIT_OK
+        }
+        StateSub::List { scenario } => match state.resources(&scenario) {
+            Ok(rows) => {
+                for r in rows {
+                    println!("{}.{}\t{}\t{}", r.kind, r.name, r.status, r.attrs);
+                }
+                super::EXIT_OK
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+    }
+}
+
+pub fn run_force_unlock(c: ForceUnlockCmd, state_arg: &Option<PathBuf>) -> i32 {
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match state.force_unlock(&c.id) {
+        Ok(row) => {
+            println!("Removed the lock of {}: {}", row.scenario, row.describe());
+            super::EXIT_OK
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match state.history(c.scenario.as_deref()) {
+        Ok(rows) if c.json => {
+            println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+            super::EXIT_OK
+        }
+        Ok(rows) => {
+            for r in rows {
+                println!("{:>4} {} {:<8} {:<20} {:<11} {}", r.id, r.started, r.command, r.scenario, r.status, r.summary.unwrap_or_default());
+            }
+            super::EXIT_OK
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+pub fn run_init(c: InitCmd) -> ! {
+    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts)
+}

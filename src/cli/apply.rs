@@ -1,0 +1,440 @@
+//! `vnx plan`, `vnx apply`, `vnx destroy` and `vnx modify`: plan, confirm, carry out.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::common::{self, PlanArgs, Target};
+use crate::engine::{self, Event, Outcome};
+use crate::plan::{self, render, Op, Plan};
+use crate::scenario::{self, Document, Format};
+
+/// Exit code of an apply stopped by SIGINT.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// `plan --detailed-exitcode`: changes present.
+pub const EXIT_CHANGES: i32 = 2;
+
+/// Show what apply would change.
+///
+/// Reads the scenario, reads back what exists of the lab (refresh), and prints the changes:
+/// `+` create, `-` destroy, `~` update in place, `-/+` replace, with the attributes that
+/// differ. Objects changed outside vnx are listed first. Nothing is changed.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx plan lab.xml\n  vnx plan lab.yaml --json\n  vnx plan lab.xml -out lab.plan && vnx apply lab.plan\n  \
+vnx plan tutorial --destroy   (an applied scenario, by name)\n\n\
+Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes present (--detailed-exitcode).")]
+pub struct PlanCmd {
+    /// A scenario file, or the name of an applied scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Plan the destruction of the whole lab.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when there are changes, 0 when there are none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to a file that `vnx apply FILE` carries out (refused if the lab changed since).
+    #[arg(long = "out", short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Make the lab match the scenario.
+///
+/// Plans as `vnx plan` does, shows the plan, asks for confirmation on a terminal (or needs
+/// `--auto-approve`), then carries it out, N actions at a time. A second apply of the same
+/// scenario says "No changes." and touches nothing. Takes a scenario file, the name of an
+/// applied scenario, or a plan saved with `vnx plan -out FILE`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx apply lab.xml --auto-approve\n  vnx apply lab.plan\n  vnx apply lab.yaml --target r1\n\n\
+Exit codes: 0 success, 1 error (an action failed: the others that do not depend on it finish), 130 interrupted.")]
+pub struct ApplyCmd {
+    /// A scenario file, an applied scenario's name, or a saved plan.
+    #[arg(value_name = "SCENARIO|PLANFILE")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Remove everything of a lab.
+///
+/// Works from the state alone: the scenario file need not exist any more.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx destroy lab.xml --auto-approve\n  vnx destroy tutorial_lxc_ubuntu --auto-approve")]
+pub struct DestroyCmd {
+    /// A scenario file or the name of an applied scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Apply a VNX `<modify_vnx>` document to a running lab.
+///
+/// The document's changes (add_vm, del_vm, add_net, del_net, down_net, up_net) are applied to
+/// the recorded scenario, the result is planned, confirmed and applied, and recorded so that
+/// later plans start from it.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  vnx modify tutorial_ubuntu_modify add-h5.xml --auto-approve")]
+pub struct ModifyCmd {
+    /// The applied scenario (its name or file).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The `<modify_vnx>` document.
+    #[arg(value_name = "PATCH")]
+    pub patch: PathBuf,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How many actions may run at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    /// How long to wait for another apply on the same scenario (0: fail at once).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+/// A plan saved to a file.
+#[derive(Serialize, Deserialize)]
+struct SavedPlan {
+    vnx_plan: String,
+    scenario: String,
+    source: String,
+    /// The state serial the plan was made against.
+    serial: i64,
+    /// The scenario as desired (YAML).
+    desired: String,
+    plan: Plan,
+}
+
+struct Planned {
+    target: Target,
+    plan: Plan,
+}
+
+async fn make_plan(t: Target, args: &PlanArgs, destroy: bool, state: &vnx_state::State, state_path: &std::path::Path, color: bool) -> Result<Planned, String> {
+    let name = t.scenario.name.value.clone();
+    let desired = if destroy { vec![] } else { common::desired_of(&t, &common::desired_options(args)?, color)? };
+    let recorded = common::recorded_of(state, &name)?;
+    let actual = if args.refresh && !recorded.is_empty() {
+        let lab = common::lab(&name, state_path, &recorded)?;
+        common::refresh(&lab, &recorded).await?
+    } else {
+        Default::default()
+    };
+    let plan = plan::plan(&desired, &recorded, &actual, &common::plan_options(args, destroy));
+    Ok(Planned { target: t, plan })
+}
+
+pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let state_path = common::state_path(state_arg);
+    let state = match common::open_state(&state_path) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let rt = common::runtime();
+    let planned = match rt.block_on(make_plan(t, &c.plan, c.destroy, &state, &state_path, color)) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let name = planned.target.scenario.name.value.clone();
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(&render::to_json(&planned.plan, &name)).expect("json"));
+    } else {
+        print!("{}", render::human(&planned.plan, std::io::stdout().is_terminal() && color));
+    }
+    if let Some(out) = &c.out {
+        let saved = SavedPlan {
+            vnx_plan: render::FORMAT_VERSION.into(),
+            scenario: name.clone(),
+            source: planned.target.source.clone(),
+            serial: state.serial(&name).unwrap_or(0),
+            desired: scenario::write(&planned.target.scenario, Format::Yaml),
+            plan: planned.plan.clone(),
+        };
+        if let Err(e) = std::fs::write(out, serde_json::to_string(&saved).expect("json")) {
+            return fail(&format!("cannot write {}: {e}", out.display()));
+        }
+        eprintln!("Saved the plan to {}. To carry it out: vnx apply {}", out.display(), out.display());
+    }
+    if c.detailed_exitcode && !planned.plan.is_empty() {
+        EXIT_CHANGES
+    } else {
+        super::EXIT_OK
+    }
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    super::EXIT_ERROR
+}
+
+fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
+    if run.auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!("{what} needs confirmation: run it on a terminal, or pass --auto-approve"));
+    }
+    eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(answer.trim() == "yes")
+}
+
+/// Carries out a plan (after showing it and asking), recording the desired scenario first.
+fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::State, state_path: &std::path::Path, color: bool, rt: &tokio::runtime::Runtime, forget_when_empty: bool) -> i32 {
+    let name = planned.target.scenario.name.value.clone();
+    let plan = &planned.plan;
+    print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
+    let record = || state.put_scenario(&name, &planned.target.source, if planned.target.format == Format::Xml { "xml" } else { "yaml" }, &scenario::write(&planned.target.scenario, Format::Yaml));
+    if plan.is_empty() {
+        if forget_when_empty {
+            let _ = state.delete_scenario(&name);
+            let _ = std::fs::remove_dir_all(common::lab_dir(state_path, &name));
+        } else if let Err(e) = record() {
+            return fail(&e.to_string());
+        }
+        return super::EXIT_OK;
+    }
+    match confirm(run, command) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("{command} cancelled.");
+            return super::EXIT_ERROR;
+        }
+        Err(e) => return fail(&e),
+    }
+    if !forget_when_empty {
+        if let Err(e) = record() {
+            return fail(&e.to_string());
+        }
+    }
+    let apply_id = match state.apply_begin(&name, command, &render::to_json(plan, &name)) {
+        Ok(i) => i,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let recorded = match common::recorded_of(state, &name) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let total = plan.actions.len();
+    let result = rt.block_on(async {
+        let lab = common::lab(&name, state_path, &recorded)?;
+        let stop2 = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nInterrupted: letting running actions finish, starting no new ones…");
+                stop2.store(true, Ordering::SeqCst);
+            }
+        });
+        let mut finished = 0usize;
+        engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| {
+            if let Event::Finished { op, id, took, outcome } = ev {
+                finished += 1;
+                let verb = match op {
+                    Op::Create => "created",
+                    Op::Update => "updated",
+                    Op::Delete => "destroyed",
+                };
+                match outcome {
+                    Outcome::Done => eprintln!("[{finished}/{total}] {id}: {verb} ({} ms)", took.as_millis()),
+                    Outcome::Failed(e) => eprintln!("[{finished}/{total}] {id}: FAILED: {e}"),
+                    Outcome::Skipped(_) => {}
+                }
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = state.apply_end(apply_id, "failed", &e);
+            return fail(&e);
+        }
+    };
+    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
+    for (i, o) in &report.outcomes {
+        if *o == Outcome::Done {
+            match plan.actions[*i].op {
+                Op::Create => added += 1,
+                Op::Update => changed += 1,
+                Op::Delete => destroyed += 1,
+            }
+        }
+    }
+    let summary = format!("{added} added, {changed} changed, {destroyed} destroyed");
+    let secs = t0.elapsed().as_secs_f64();
+    if report.interrupted {
+        let _ = state.apply_end(apply_id, "interrupted", &summary);
+        eprintln!("Interrupted after {secs:.1}s: {summary}. The state records what exists; apply again to finish.");
+        return EXIT_INTERRUPTED;
+    }
+    if !report.ok() {
+        let _ = state.apply_end(apply_id, "failed", &summary);
+        for (i, o) in &report.outcomes {
+            match o {
+                Outcome::Failed(e) => eprintln!("error: {}: {e}", plan.actions[*i].id),
+                Outcome::Skipped(why) => eprintln!("  not done: {} ({why})", plan.actions[*i].id),
+                Outcome::Done => {}
+            }
+        }
+        eprintln!("{} failed after {secs:.1}s: {summary}, {} failed, {} not started.", capitalize(command), report.failed(), report.skipped());
+        return super::EXIT_ERROR;
+    }
+    let _ = state.apply_end(apply_id, "ok", &summary);
+    if forget_when_empty && state.resources(&name).map(|r| r.is_empty()).unwrap_or(false) {
+        let _ = state.delete_scenario(&name);
+        let _ = std::fs::remove_dir_all(common::lab_dir(state_path, &name));
+    }
+    println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
+    super::EXIT_OK
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+fn open(state_arg: &Option<PathBuf>) -> Result<(PathBuf, vnx_state::State), String> {
+    let p = common::state_path(state_arg);
+    let s = common::open_state(&p)?;
+    Ok((p, s))
+}
+
+/// Runs `f` under the scenario's lock.
+fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunArgs, f: impl FnOnce() -> i32) -> i32 {
+    let timeout = match common::parse_duration(&run.lock_timeout) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let lock = match common::lock(state, name, op, timeout) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let code = f();
+    let _ = state.unlock(&lock);
+    code
+}
+
+pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let (state_path, state) = match open(state_arg) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let rt = common::runtime();
+    // A saved plan?
+    if let Ok(text) = std::fs::read_to_string(&c.scenario) {
+        if let Ok(saved) = serde_json::from_str::<SavedPlan>(&text) {
+            return locked(&state, &saved.scenario.clone(), "apply", &c.run, || {
+                let now = state.serial(&saved.scenario).unwrap_or(0);
+                if now != saved.serial {
+                    return fail(&format!("the saved plan is stale: the state of {} changed since it was made; plan again", saved.scenario));
+                }
+                let (doc, _) = scenario::parse(&saved.desired, Format::Yaml);
+                let Some(Document::Scenario(s)) = doc else { return fail("the saved plan holds no readable scenario") };
+                let t = Target { scenario: s, source: saved.source.clone(), format: Format::Yaml, dir: PathBuf::from("."), report_source: scenario::Source::new(&c.scenario, saved.desired.clone()) };
+                let run = RunArgs { auto_approve: true, ..c.run.clone() };
+                converge(Planned { target: t, plan: saved.plan.clone() }, "apply", &run, &state, &state_path, color, &rt, false)
+            });
+        }
+    }
+    let t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let name = t.scenario.name.value.clone();
+    locked(&state, &name, "apply", &c.run, || match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
+        Ok(p) => converge(p, "apply", &c.run, &state, &state_path, color, &rt, false),
+        Err(e) => fail(&e),
+    })
+}
+
+pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let (state_path, state) = match open(state_arg) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    // By name first: destroying needs only the state.
+    let t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let name = t.scenario.name.value.clone();
+    let rt = common::runtime();
+    locked(&state, &name, "destroy", &c.run, || match rt.block_on(make_plan(t, &c.plan, true, &state, &state_path, color)) {
+        Ok(p) => converge(p, "destroy", &c.run, &state, &state_path, color, &rt, c.plan.target.is_empty()),
+        Err(e) => fail(&e),
+    })
+}
+
+pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let (state_path, state) = match open(state_arg) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let mut t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let loaded = match scenario::load(&c.patch) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot read {}: {e}", c.patch.display())),
+    };
+    eprint!("{}", loaded.report.render(color));
+    let Some(Document::Modify(doc)) = loaded.doc.filter(|_| !loaded.report.has_errors()) else {
+        return fail(&format!("{} is not a valid <modify_vnx> document", c.patch.display()));
+    };
+    let modified = match scenario::modify::apply(&t.scenario, &doc) {
+        Ok(m) => m,
+        Err(d) => {
+            eprint!("{}", scenario::Report { source: loaded.report.source.clone(), diags: vec![d] }.render(color));
+            return super::EXIT_ERROR;
+        }
+    };
+    let errors: Vec<_> = scenario::validate::scenario(&modified.scenario, &scenario::validate::Context { dir: Some(t.dir.clone()) }).into_iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        for d in &errors {
+            eprintln!("error: after {}: {}", c.patch.display(), d.message);
+        }
+        return super::EXIT_ERROR;
+    }
+    t.scenario = modified.scenario;
+    t.source = format!("{} + {}", t.source, c.patch.display());
+    let name = t.scenario.name.value.clone();
+    let rt = common::runtime();
+    let _ = json!(null);
+    locked(&state, &name, "modify", &c.run, || match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
+        Ok(p) => converge(p, "modify", &c.run, &state, &state_path, color, &rt, false),
+        Err(e) => fail(&e),
+    })
+}

@@ -1,0 +1,211 @@
+//! What the lab commands share: finding the scenario (a file or the name of an applied one),
+//! the state database, the lab provider, refresh and planning.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use vnx_providers::lab::{Item, Lab, Provider, Seen};
+use vnx_state::State;
+
+use crate::plan::{self, desired, Actual, Desired, Recorded, ResId};
+use crate::scenario::{self, validate, Diag, Document, Format, Report, Scenario, Source};
+
+/// Options every planning command takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PlanArgs {
+    /// Run nodes of type A with provider B (`lxc=ns`); repeatable. lxc and nsrouter map to ns.
+    #[arg(long = "map", value_name = "TYPE=PROVIDER")]
+    pub map: Vec<String>,
+    /// Only this node or net, what lives in it and what it needs; repeatable.
+    #[arg(long, value_name = "NODE|NET")]
+    pub target: Vec<String>,
+    /// Replace this node (and what lives in it) even if nothing changed; repeatable.
+    #[arg(long, value_name = "NODE")]
+    pub replace: Vec<String>,
+    /// Read what really exists before planning (drift); `--refresh=false` trusts the record.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+/// The state database path: `--state`, else `$VNX_STATE`, else /var/lib/vnx/state.db.
+pub fn state_path(arg: &Option<PathBuf>) -> PathBuf {
+    arg.clone().unwrap_or_else(vnx_state::default_path)
+}
+
+pub fn open_state(path: &Path) -> Result<State, String> {
+    State::open(path).map_err(|e| format!("{e}"))
+}
+
+/// A lab's own directory (node layers, saved states): beside the state database.
+pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
+    state_path.parent().unwrap_or(Path::new(".")).join("labs").join(scenario)
+}
+
+/// A scenario to act on.
+pub struct Target {
+    pub scenario: Scenario,
+    /// The file it was read from, or the recorded scenario's source.
+    pub source: String,
+    pub format: Format,
+    /// Where relative paths resolve.
+    pub dir: PathBuf,
+    /// Its text, for diagnostics.
+    pub report_source: Source,
+}
+
+/// Reads SCENARIO: a file when one exists at that path, else the name of an applied scenario.
+pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, String> {
+    let path = Path::new(arg);
+    if path.exists() {
+        let loaded = scenario::load(path).map_err(|e| format!("cannot read {arg}: {e}"))?;
+        if !loaded.report.diags.is_empty() {
+            eprint!("{}", loaded.report.render(color));
+        }
+        if loaded.report.has_errors() {
+            return Err(format!("{arg} has errors: fix them first (vnx validate {arg})"));
+        }
+        let Some(Document::Scenario(s)) = loaded.doc else {
+            return Err(format!("{arg} is a modify document: use `vnx modify SCENARIO {arg}`"));
+        };
+        let ctx = validate::Context::for_file(path);
+        return Ok(Target {
+            scenario: s,
+            source: arg.to_string(),
+            format: loaded.format,
+            dir: ctx.dir.unwrap_or_else(|| PathBuf::from(".")),
+            report_source: loaded.report.source,
+        });
+    }
+    let Some(state) = state else { return Err(format!("no file named {arg}")) };
+    match state.scenario(arg).map_err(|e| e.to_string())? {
+        Some(row) => {
+            let (doc, diags) = scenario::parse(&row.desired, Format::Yaml);
+            match doc {
+                Some(Document::Scenario(s)) if !diags.iter().any(Diag::is_error) => {
+                    let dir = Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                    Ok(Target { scenario: s, source: row.source, format: Format::Yaml, dir, report_source: Source::new(format!("{arg} (recorded)"), row.desired) })
+                }
+                _ => Err(format!("the recorded scenario {arg} cannot be read back")),
+            }
+        }
+        None => {
+            let names: Vec<String> = state.scenarios().map_err(|e| e.to_string())?.into_iter().map(|s| s.name).collect();
+            Err(if names.is_empty() {
+                format!("{arg} is neither a file nor an applied scenario (none is applied on this host)")
+            } else {
+                format!("{arg} is neither a file nor an applied scenario (applied: {})", names.join(", "))
+            })
+        }
+    }
+}
+
+struct Fs<'a> {
+    cx: validate::Context,
+    _p: std::marker::PhantomData<&'a ()>,
+}
+
+impl desired::HostFs for Fs<'_> {
+    fn rootfs(&self, path: &str) -> Option<String> {
+        let p = Path::new(path);
+        // An LXC container directory holds `rootfs/`; a plain root filesystem has `etc/`.
+        if p.join("rootfs").join("etc").is_dir() {
+            return Some(p.join("rootfs").display().to_string());
+        }
+        p.join("etc").is_dir().then(|| p.display().to_string())
+    }
+    fn source(&self, source: &str, basedir: Option<&str>) -> Option<String> {
+        validate::resolve_source(source, basedir, &self.cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())
+    }
+}
+
+pub fn desired_options(args: &PlanArgs) -> Result<desired::Options, String> {
+    let mut o = desired::Options::default();
+    for m in &args.map {
+        let (a, b) = m.split_once('=').ok_or_else(|| format!("--map {m}: write TYPE=PROVIDER, such as lxc=ns"))?;
+        o.map.insert(a.trim().to_string(), b.trim().to_string());
+    }
+    Ok(o)
+}
+
+/// The scenario's resources, or its "not supported" diagnostics rendered.
+pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Vec<Desired>, String> {
+    let fs = Fs { cx: validate::Context { dir: Some(t.dir.clone()) }, _p: Default::default() };
+    match desired::desired(&t.scenario, opts, &fs) {
+        Ok((d, warnings)) => {
+            if !warnings.is_empty() {
+                eprint!("{}", Report { source: t.report_source.clone(), diags: warnings }.render(color));
+            }
+            Ok(d)
+        }
+        Err(diags) => {
+            let n = diags.len();
+            eprint!("{}", Report { source: t.report_source.clone(), diags }.render(color));
+            Err(format!("{} cannot run here ({n} problem(s) above)", t.source))
+        }
+    }
+}
+
+pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, String> {
+    Ok(state.resources(scenario).map_err(|e| e.to_string())?.iter().map(Recorded::from_row).collect())
+}
+
+/// The lab provider for a scenario.
+pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<Lab, String> {
+    let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the vnx binary: {e}"))?;
+    let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other));
+    Lab::new(scenario, lab_dir(state_path, scenario), exe, &items, boot).map_err(|e| e.to_string())
+}
+
+/// Reads back what exists of the recorded resources.
+pub async fn refresh<P: Provider>(provider: &P, recorded: &[Recorded]) -> Result<HashMap<ResId, Actual>, String> {
+    let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
+    let seen = provider.refresh(items).await;
+    let mut out = HashMap::new();
+    for (r, s) in recorded.iter().zip(seen) {
+        let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
+            Seen::Missing => Actual::Missing,
+            Seen::Present(m) => Actual::Present(m.into_iter().collect()),
+        };
+        out.insert(r.id.clone(), actual);
+    }
+    Ok(out)
+}
+
+pub fn plan_options(args: &PlanArgs, destroy: bool) -> plan::Options {
+    plan::Options { destroy, targets: args.target.clone(), replace: args.replace.clone() }
+}
+
+/// Takes the scenario's lock, saying so when a dead holder's lock is taken over.
+pub fn lock(state: &State, scenario: &str, operation: &str, timeout: Duration) -> Result<vnx_state::LockRow, String> {
+    state
+        .lock(scenario, operation, timeout, |h| eprintln!("warning: taking over the lock of {} (its process is gone)", h.describe()))
+        .map_err(|e| match e {
+            vnx_state::Error::Locked { scenario, holder } => format!(
+                "scenario {scenario} is locked by {holder}\n  wait for it (--lock-timeout 60s), or if that process is stuck: vnx force-unlock <id>"
+            ),
+            other => other.to_string(),
+        })
+}
+
+/// Parses `30s`, `2m`, `500ms` or a number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (n, mult) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = t.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    n.parse::<f64>().map(|x| Duration::from_secs_f64(x * mult)).map_err(|_| format!("`{s}` is not a duration (30s, 2m)"))
+}
+
+/// A tokio runtime for the lab commands.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime")
+}

@@ -1,0 +1,197 @@
+//! `vnx exec` and `vnx console`: commands in running nodes.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use vnx_providers::ns::{self, Init};
+
+use super::common;
+use crate::engine::exec::{filetree, script_for, shell_of};
+use crate::plan::desired::{filetree_json, node_order};
+use crate::plan::kind;
+use crate::scenario::{seq_names, Scenario};
+
+/// Run a sequence (or a command) in the lab's nodes.
+///
+/// `vnx exec SCENARIO SEQ` runs, on each chosen node in order, the `<filetree>`s and then the
+/// `<exec>`s of sequence SEQ (a `<cmd-seq>` expands to its steps), printing each output line
+/// prefixed with the node's name. `vnx exec SCENARIO -M node -- CMD...` runs one command.
+/// Fails with the first non-zero exit status.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx exec tutorial_lxc_ubuntu ls1234 -M h2\n  vnx exec lab.xml start-www\n  vnx exec lab.xml -M r1 -- ip route")]
+pub struct ExecCmd {
+    /// A scenario file or the name of an applied scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The sequence to run (omit it with `-- CMD`).
+    #[arg(value_name = "SEQ")]
+    pub seq: Option<String>,
+    /// Only these nodes (comma-separated); all by default.
+    #[arg(short = 'M', long = "nodes", value_delimiter = ',', value_name = "NODE,...")]
+    pub nodes: Vec<String>,
+    /// A command to run instead of a sequence.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Open an interactive shell in a node.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  vnx console tutorial_lxc_ubuntu -M h1")]
+pub struct ConsoleCmd {
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The node.
+    #[arg(short = 'M', long = "node", value_name = "NODE")]
+    pub node: String,
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    super::EXIT_ERROR
+}
+
+/// The init of every recorded node of a scenario.
+fn inits(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Init)>, String> {
+    Ok(common::recorded_of(state, name)?
+        .into_iter()
+        .filter(|r| r.id.kind == kind::NODE)
+        .filter_map(|r| serde_json::from_value::<Init>(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), i)))
+        .collect())
+}
+
+/// Expands a sequence name through `<cmd-seq>`s (node ones first, then global, as VNX).
+pub fn expand(s: &Scenario, seq: &str) -> Vec<String> {
+    fn go(s: &Scenario, seq: &str, depth: usize, out: &mut Vec<String>) {
+        if depth > 32 {
+            return; // validation refuses cycles; this is a guard
+        }
+        match s.all_sequences().find(|(_, c)| c.name.value == seq) {
+            Some((_, c)) => {
+                for step in &c.steps {
+                    go(s, &step.value, depth + 1, out);
+                }
+            }
+            None => out.push(seq.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    for part in seq.split(',') {
+        go(s, part.trim(), 0, &mut out);
+    }
+    out
+}
+
+pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let state_path = common::state_path(state_arg);
+    let state = match common::open_state(&state_path) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let s = &t.scenario;
+    let running = match inits(&state, &s.name.value) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let wanted: HashSet<&str> = c.nodes.iter().map(String::as_str).collect();
+    for w in &wanted {
+        if s.node(w).is_none() {
+            return fail(&format!("there is no node named {w} in {}", s.name.value));
+        }
+    }
+    let chosen: Vec<&crate::scenario::Node> = node_order(s).into_iter().filter(|n| wanted.is_empty() || wanted.contains(n.name.value.as_str())).collect();
+    let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| *i).filter(Init::alive);
+    // An ad-hoc command.
+    if !c.command.is_empty() {
+        let script = c.command.iter().map(|a| crate::engine::exec::shell_quote(a)).collect::<Vec<_>>().join(" ");
+        let mut worst = 0;
+        for n in &chosen {
+            let Some(init) = init_of(&n.name.value) else { return fail(&format!("node {} is not running", n.name.value)) };
+            let name = n.name.value.clone();
+            let multi = chosen.len() > 1;
+            match ns::run_in(&init, "/bin/sh", &script, |l| if multi { println!("{name} | {l}") } else { println!("{l}") }) {
+                Ok(code) if code != 0 => worst = code,
+                Ok(_) => {}
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        return worst;
+    }
+    let Some(seq) = &c.seq else { return fail("name a sequence to run, or a command after `--`") };
+    let basedir = |n: &crate::scenario::Node| n.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.clone());
+    let cx = crate::scenario::validate::Context { dir: Some(t.dir.clone()) };
+    let mut ran = 0;
+    for step in expand(s, seq) {
+        for n in &chosen {
+            let fts: Vec<_> = n.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == step)).collect();
+            let execs: Vec<_> = n.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == step)).collect();
+            if fts.is_empty() && execs.is_empty() {
+                continue;
+            }
+            let name = n.name.value.as_str();
+            let Some(init) = init_of(name) else { return fail(&format!("node {name} is not running")) };
+            for f in fts {
+                let src = crate::scenario::validate::resolve_source(&f.source.value, basedir(n).as_deref(), &cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
+                let ft = filetree_json(f, src);
+                if let Err(e) = filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}")) {
+                    return fail(&format!("{name}: {e}"));
+                }
+                eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
+                ran += 1;
+            }
+            let shell = shell_of(&init, n.shell.as_deref());
+            for e in execs {
+                let text = if e.kind == crate::scenario::values::ExecType::File {
+                    match std::fs::read_to_string(&e.command.value) {
+                        Ok(t) => t,
+                        Err(err) => return fail(&format!("{name}: cannot read {}: {err}", e.command.value)),
+                    }
+                } else {
+                    e.command.value.clone()
+                };
+                let script = match script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())) {
+                    Ok(s) => s,
+                    Err(msg) => return fail(&format!("{name}: {msg}")),
+                };
+                match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
+                    Ok(0) => ran += 1,
+                    Ok(code) => {
+                        eprintln!("error: {name}: sequence {step} exited with {code}");
+                        return code;
+                    }
+                    Err(err) => return fail(&err.to_string()),
+                }
+            }
+        }
+    }
+    if ran == 0 {
+        return fail(&format!("no command of sequence {seq} on the chosen nodes"));
+    }
+    super::EXIT_OK
+}
+
+pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let t = match common::resolve(&c.scenario, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let running = match inits(&state, &t.scenario.name.value) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let Some((_, init)) = running.into_iter().find(|(n, i)| *n == c.node && i.alive()) else {
+        return fail(&format!("node {} is not running", c.node));
+    };
+    let shell = shell_of(&init, None);
+    eprintln!("Shell in node {} (exit to leave).", c.node);
+    let err = ns::command_in(&init, &shell, &["-l"]).exec();
+    fail(&format!("cannot start a shell: {err}"))
+}

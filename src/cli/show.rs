@@ -1,0 +1,152 @@
+//! `vnx show` (alias `status`) and `vnx list`: what runs on this host.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use vnx_providers::ns::Init;
+
+use super::common;
+use crate::plan::{kind, Recorded};
+
+/// Show the labs on this host, or one lab's nodes and nets.
+///
+/// Without SCENARIO: every applied scenario with its node count. With it: each node (running
+/// or not, its init pid, interfaces and addresses) and each net (its bridge and members).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx show\n  vnx show tutorial_lxc_ubuntu\n  vnx show lab.xml --json")]
+pub struct ShowCmd {
+    /// A scenario file or the name of an applied scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// List the applied scenarios.
+#[derive(clap::Args, Debug)]
+pub struct ListCmd {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn node_running(r: &Recorded) -> (bool, Option<i32>) {
+    match serde_json::from_value::<Init>(r.runtime.clone()) {
+        Ok(i) => (i.alive(), Some(i.pid)),
+        Err(_) => (false, None),
+    }
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
+/// One scenario's nodes and nets, as JSON.
+pub fn describe(recorded: &[Recorded], name: &str) -> Value {
+    let of = |k: &'static str| recorded.iter().filter(move |r| r.id.kind == k);
+    let nodes: Vec<Value> = of(kind::NODE)
+        .map(|n| {
+            let (running, pid) = node_running(n);
+            let ifaces: Vec<Value> = recorded
+                .iter()
+                .filter(|r| (r.id.kind == kind::INTERFACE || r.id.kind == kind::ADDRESSES) && r.attrs.get("node").and_then(Value::as_str) == Some(&n.id.name))
+                .filter(|r| r.id.kind == kind::INTERFACE || !recorded.iter().any(|x| x.id.kind == kind::INTERFACE && x.id.name == r.id.name))
+                .map(|i| {
+                    let addrs = recorded.iter().find(|a| a.id.kind == kind::ADDRESSES && a.id.name == i.id.name);
+                    let mut all = strs(addrs.and_then(|a| a.attrs.get("ipv4")));
+                    all.extend(strs(addrs.and_then(|a| a.attrs.get("ipv6"))));
+                    json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net"), "addresses": all})
+                })
+                .collect();
+            json!({"name": n.id.name, "state": if running { "running" } else { "stopped" }, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
+        })
+        .collect();
+    let nets: Vec<Value> = of(kind::NET)
+        .map(|n| {
+            let members: Vec<String> = of(kind::INTERFACE).filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name)).map(|i| i.id.name.clone()).collect();
+            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "up": n.attrs.get("up"), "members": members})
+        })
+        .collect();
+    json!({"scenario": name, "nodes": nodes, "nets": nets, "resources": recorded.len()})
+}
+
+pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let Some(arg) = c.scenario else { return run_list(ListCmd { json: c.json }, state_arg) };
+    let name = match common::resolve(&arg, Some(&state), color) {
+        Ok(t) => t.scenario.name.value,
+        Err(e) => return fail(&e),
+    };
+    let recorded = match common::recorded_of(&state, &name) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let d = describe(&recorded, &name);
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(&d).expect("json"));
+        return super::EXIT_OK;
+    }
+    if recorded.is_empty() {
+        println!("{name}: nothing is built (apply it first)");
+        return super::EXIT_OK;
+    }
+    println!("Scenario {name}\n");
+    println!("{:<14} {:<9} {:<8} INTERFACES", "NODE", "STATE", "PID");
+    for n in d["nodes"].as_array().into_iter().flatten() {
+        let ifaces: Vec<String> = n["interfaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                let addrs: Vec<&str> = i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                format!("{}@{} {}", i["name"].as_str().unwrap_or("?"), i["net"].as_str().unwrap_or("-"), addrs.join(" "))
+            })
+            .collect();
+        let pid = n["pid"].as_i64().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        println!("{:<14} {:<9} {:<8} {}", n["name"].as_str().unwrap_or(""), n["state"].as_str().unwrap_or(""), pid, ifaces.join("; ").trim());
+    }
+    println!("\n{:<14} {:<12} MEMBERS", "NET", "BRIDGE");
+    for n in d["nets"].as_array().into_iter().flatten() {
+        let m: Vec<&str> = n["members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        println!("{:<14} {:<12} {}", n["name"].as_str().unwrap_or(""), n["bridge"].as_str().unwrap_or(""), m.join(" "));
+    }
+    super::EXIT_OK
+}
+
+pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
+    let state = match common::open_state(&common::state_path(state_arg)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let scenarios = match state.scenarios() {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut rows = Vec::new();
+    for s in &scenarios {
+        let recorded = common::recorded_of(&state, &s.name).unwrap_or_default();
+        let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
+        let running = nodes.iter().filter(|n| node_running(n).0).count();
+        rows.push(json!({"name": s.name, "source": s.source, "nodes": nodes.len(), "running": running, "resources": recorded.len(), "updated": s.updated}));
+    }
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+    } else if rows.is_empty() {
+        println!("No scenario is applied on this host.");
+    } else {
+        println!("{:<24} {:<10} {:<10} SOURCE", "SCENARIO", "NODES", "RESOURCES");
+        for r in rows {
+            println!("{:<24} {:<10} {:<10} {}", r["name"].as_str().unwrap_or(""), format!("{}/{}", r["running"], r["nodes"]), r["resources"], r["source"].as_str().unwrap_or(""));
+        }
+    }
+    super::EXIT_OK
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    super::EXIT_ERROR
+}

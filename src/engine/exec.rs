@@ -1,0 +1,169 @@
+//! Running sequences in nodes: `<exec>` commands and `<filetree>` copies, as VNX does them
+//! (all filetrees of a node first, then its execs, each in document order).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use vnx_providers::ns::{self, Init};
+
+/// VNX's command processing: backslash-newline continuations joined, lines trimmed, empty and
+/// `#` lines dropped, `;` ended.
+pub fn process_command(text: &str) -> String {
+    let joined = text.replace("\\\n", " ");
+    joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| if l.ends_with(';') || l.ends_with('&') { l.to_string() } else { format!("{l};") })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The script to run for an `<exec>` of this `ostype` in an `ns` node.
+pub fn script_for(command: &str, ostype: Option<&str>) -> Result<String, String> {
+    let body = process_command(command);
+    match ostype.unwrap_or("system") {
+        "system" | "cmd" => Ok(body),
+        // Start and do not wait.
+        "exec" => Ok(format!("( {body} ) </dev/null >/dev/null 2>&1 &")),
+        other => Err(format!("ostype `{other}` does not apply to ns nodes (use system, exec or cmd)")),
+    }
+}
+
+/// The shell that runs commands in a node: `<shell>` if given, else bash, else sh.
+pub fn shell_of(init: &Init, shell: Option<&str>) -> String {
+    if let Some(s) = shell {
+        return s.to_string();
+    }
+    if ns::host_path_of(init, "/bin/bash").exists() { "/bin/bash".into() } else { "/bin/sh".into() }
+}
+
+fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for e in std::fs::read_dir(from)? {
+            let e = e?;
+            copy_recursive(&e.path(), &to.join(e.file_name()))?;
+        }
+    } else if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from)?;
+        let _ = std::fs::remove_file(to);
+        std::os::unix::fs::symlink(target, to)?;
+    } else {
+        std::fs::copy(from, to)?;
+    }
+    Ok(())
+}
+
+/// The host paths a filetree source stands for (a trailing `*` means every entry of the
+/// folder; VNX kept only the first match, which loses files).
+fn expand(source: &Path) -> Vec<PathBuf> {
+    match source.file_name().and_then(|f| f.to_str()) {
+        Some(pat) if pat.contains('*') => {
+            let (pre, post) = pat.split_once('*').unwrap_or((pat, ""));
+            let dir = source.parent().unwrap_or(Path::new("."));
+            let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            v.retain(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with(pre) && f.ends_with(post)));
+            v.sort();
+            v
+        }
+        _ => vec![source.to_path_buf()],
+    }
+}
+
+/// Copies a filetree into a node (through /proc/PID/root) and applies its owner and mode.
+pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
+    let written = ft.get("written").and_then(Value::as_str).unwrap_or_default();
+    let source = ft.get("source").and_then(Value::as_str).ok_or_else(|| format!("filetree source `{written}` does not exist"))?;
+    let root = ft.get("root").and_then(Value::as_str).unwrap_or("/");
+    let sources = expand(Path::new(source));
+    if sources.is_empty() {
+        return Err(format!("filetree source `{written}` matches nothing"));
+    }
+    let mut targets = Vec::new();
+    if root.ends_with('/') || sources.len() > 1 || Path::new(source).is_dir() {
+        // A directory: the source's contents (or the matches) go inside it.
+        let dest = ns::host_path_of(init, root);
+        std::fs::create_dir_all(&dest).map_err(|e| format!("{root}: {e}"))?;
+        for s in &sources {
+            if s.is_dir() && !source.contains('*') {
+                for e in std::fs::read_dir(s).map_err(|e| format!("{}: {e}", s.display()))?.flatten() {
+                    copy_recursive(&e.path(), &dest.join(e.file_name())).map_err(|err| format!("copying {}: {err}", e.path().display()))?;
+                    targets.push(format!("{}/{}", root.trim_end_matches('/'), e.file_name().to_string_lossy()));
+                }
+            } else {
+                let name = s.file_name().unwrap_or_default();
+                copy_recursive(s, &dest.join(name)).map_err(|e| format!("copying {}: {e}", s.display()))?;
+                targets.push(format!("{}/{}", root.trim_end_matches('/'), name.to_string_lossy()));
+            }
+        }
+    } else {
+        let dest = ns::host_path_of(init, root);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{root}: {e}"))?;
+        }
+        copy_recursive(&sources[0], &dest).map_err(|e| format!("copying {}: {e}", sources[0].display()))?;
+        targets.push(root.to_string());
+    }
+    let user = ft.get("user").and_then(Value::as_str);
+    let group = ft.get("group").and_then(Value::as_str);
+    let perms = ft.get("perms").and_then(Value::as_str);
+    let mut script = String::new();
+    for t in &targets {
+        let q = shell_quote(t);
+        match (user, group) {
+            (Some(u), Some(g)) => script.push_str(&format!("chown -R {u}:{g} {q}\n")),
+            (Some(u), None) => script.push_str(&format!("chown -R {u} {q}\n")),
+            (None, Some(g)) => script.push_str(&format!("chgrp -R {g} {q}\n")),
+            _ => {}
+        }
+        if let Some(p) = perms {
+            script.push_str(&format!("chmod -R {p} {q}\n"));
+        }
+    }
+    if !script.is_empty() {
+        let code = ns::run_in(init, "/bin/sh", &script, |l| say(l)).map_err(|e| e.to_string())?;
+        if code != 0 {
+            return Err(format!("setting owner and mode of {root} failed ({code})"));
+        }
+    }
+    Ok(())
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Runs a node's boot sequence (the `boot` resource): filetrees, then commands.
+pub fn run_boot(node: &str, init: &Init, attrs: &Map<String, Value>) -> Result<(), String> {
+    for ft in attrs.get("filetrees").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(m) = ft.as_object() {
+            filetree(init, m, |l| eprintln!("{node} | {l}"))?;
+        }
+    }
+    let shell = shell_of(init, attrs.get("shell").and_then(Value::as_str));
+    for c in attrs.get("commands").and_then(Value::as_array).into_iter().flatten() {
+        let script = script_for(c["command"].as_str().unwrap_or_default(), c["ostype"].as_str())?;
+        let code = ns::run_in(init, &shell, &script, |l| eprintln!("{node} | {l}")).map_err(|e| e.to_string())?;
+        if code != 0 {
+            return Err(format!("an on_boot command of {node} exited with {code}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_processed_as_vnx_does() {
+        assert_eq!(process_command("  chmod 644 /x\n\n  # note\n  service a start  \n"), "chmod 644 /x;\nservice a start;");
+        assert_eq!(process_command("echo a \\\n b"), "echo a   b;");
+        assert_eq!(script_for("sleep 1", Some("exec")).unwrap(), "( sleep 1; ) </dev/null >/dev/null 2>&1 &");
+        assert!(script_for("x", Some("xsystem")).is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! The apply executor: walks a plan's action graph with at most N actions at once, through a
+//! provider, and writes every start and finish to the state database before anything that
+//! depends on it starts.
+//!
+//! Crash safety: before an action starts, its resource is recorded with the status
+//! `creating`/`updating`/`deleting`; when it finishes, with `ok` (or removed). A run killed in
+//! between leaves that status behind, and the next plan replaces such a resource. Every provider
+//! operation is idempotent, so doing it again converges.
+
+pub mod exec;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use vnx_providers::lab::{Item, Provider};
+use vnx_state::{ResourceRow, State};
+
+use crate::plan::{Desired, Op, Plan, Recorded, ResId};
+
+/// What happened to one action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not started: something it needs failed, or the run was interrupted.
+    Skipped(String),
+}
+
+/// Progress, for the terminal or the log.
+#[derive(Clone, Debug)]
+pub enum Event<'a> {
+    Started { op: Op, id: &'a ResId },
+    Finished { op: Op, id: &'a ResId, took: Duration, outcome: &'a Outcome },
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub outcomes: BTreeMap<usize, Outcome>,
+    pub interrupted: bool,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.outcomes.values().filter(|o| matches!(o, Outcome::Failed(_))).count()
+    }
+    pub fn skipped(&self) -> usize {
+        self.outcomes.values().filter(|o| matches!(o, Outcome::Skipped(_))).count()
+    }
+    pub fn ok(&self) -> bool {
+        self.failed() == 0 && self.skipped() == 0 && !self.interrupted
+    }
+}
+
+pub fn item_of_desired(d: &Desired) -> Item {
+    Item { kind: d.id.kind.clone(), name: d.id.name.clone(), attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(), runtime: Value::Null }
+}
+
+pub fn item_of_recorded(r: &Recorded) -> Item {
+    Item { kind: r.id.kind.clone(), name: r.id.name.clone(), attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(), runtime: r.runtime.clone() }
+}
+
+fn row(scenario: &str, d: &Desired, status: &str, runtime: Value) -> ResourceRow {
+    ResourceRow {
+        scenario: scenario.to_string(),
+        kind: d.id.kind.clone(),
+        name: d.id.name.clone(),
+        provider: d.provider.clone(),
+        attrs: Value::Object(d.attrs.clone().into_iter().collect()),
+        deps: d.deps.iter().map(|i| (i.kind.clone(), i.name.clone())).collect(),
+        status: status.to_string(),
+        runtime,
+    }
+}
+
+fn recorded_row(scenario: &str, r: &Recorded, status: &str) -> ResourceRow {
+    ResourceRow {
+        scenario: scenario.to_string(),
+        kind: r.id.kind.clone(),
+        name: r.id.name.clone(),
+        provider: r.provider.clone(),
+        attrs: Value::Object(r.attrs.clone().into_iter().collect()),
+        deps: r.deps.iter().map(|i| (i.kind.clone(), i.name.clone())).collect(),
+        status: status.to_string(),
+        runtime: r.runtime.clone(),
+    }
+}
+
+/// Carries out `plan` for `scenario`. `stop` is checked before each action starts (SIGINT).
+pub async fn apply<P: Provider>(
+    plan: &Plan,
+    provider: &P,
+    state: &State,
+    scenario: &str,
+    apply_id: i64,
+    parallelism: usize,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(Event),
+) -> Result<Report, vnx_state::Error> {
+    let n = plan.actions.len();
+    let mut report = Report::default();
+    let mut done: HashSet<usize> = HashSet::new();
+    let mut started: HashSet<usize> = HashSet::new();
+    let mut running = FuturesUnordered::new();
+    // The runtime facts of resources deleted in this run, for a replacement's create.
+    loop {
+        // Start what is ready, up to the bound.
+        if !stop.load(Ordering::SeqCst) {
+            for a in &plan.actions {
+                if running.len() >= parallelism.max(1) {
+                    break;
+                }
+                if started.contains(&a.index) || report.outcomes.contains_key(&a.index) {
+                    continue;
+                }
+                if let Some(bad) = a.after.iter().find(|d| matches!(report.outcomes.get(d), Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)))) {
+                    let why = format!("{} did not happen", plan.actions[*bad].id);
+                    report.outcomes.insert(a.index, Outcome::Skipped(why));
+                    continue;
+                }
+                if !a.after.iter().all(|d| done.contains(d)) {
+                    continue;
+                }
+                started.insert(a.index);
+                let action = a.index;
+                let op = a.op;
+                let id = a.id.clone();
+                let journal = state.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?;
+                // Record the intent first: a crash from here on leaves a tainted resource.
+                let fut: std::pin::Pin<Box<dyn std::future::Future<Output = (usize, i64, Instant, Result<Value, String>)> + '_>> = match op {
+                    Op::Create => {
+                        let d = &plan.desired[&id];
+                        state.put_resource(&row(scenario, d, "creating", Value::Null))?;
+                        let item = item_of_desired(d);
+                        Box::pin(async move { (action, journal, Instant::now(), provider.create(item).await.map_err(|e| e.to_string())) })
+                    }
+                    Op::Update => {
+                        let d = &plan.desired[&id];
+                        let r = &plan.recorded[&id];
+                        state.put_resource(&row(scenario, d, "updating", r.runtime.clone()))?;
+                        let (old, new) = (item_of_recorded(r), item_of_desired(d));
+                        Box::pin(async move { (action, journal, Instant::now(), provider.update(old, new).await.map_err(|e| e.to_string())) })
+                    }
+                    Op::Delete => {
+                        let r = &plan.recorded[&id];
+                        state.put_resource(&recorded_row(scenario, r, "deleting"))?;
+                        let old = item_of_recorded(r);
+                        Box::pin(async move { (action, journal, Instant::now(), provider.delete(old).await.map(|_| Value::Null).map_err(|e| e.to_string())) })
+                    }
+                };
+                progress(Event::Started { op, id: &plan.actions[action].id });
+                running.push(fut);
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let Some((action, journal, t0, result)) = running.next().await else { break };
+        let a = &plan.actions[action];
+        let outcome = match result {
+            Ok(runtime) => {
+                match a.op {
+                    Op::Create | Op::Update => state.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime))?,
+                    Op::Delete => {
+                        state.delete_resource(scenario, &a.id.kind, &a.id.name)?;
+                    }
+                }
+                state.journal_finish(journal, None)?;
+                done.insert(action);
+                Outcome::Done
+            }
+            Err(e) => {
+                // The resource stays recorded as `creating`/`updating`/`deleting`: the truth
+                // is unknown, and the next plan replaces or removes it.
+                state.journal_finish(journal, Some(&e))?;
+                Outcome::Failed(e)
+            }
+        };
+        progress(Event::Finished { op: a.op, id: &a.id, took: t0.elapsed(), outcome: &outcome });
+        report.outcomes.insert(action, outcome);
+    }
+    if stop.load(Ordering::SeqCst) {
+        report.interrupted = true;
+        for a in &plan.actions {
+            report.outcomes.entry(a.index).or_insert_with(|| Outcome::Skipped("interrupted".into()));
+        }
+    }
+    debug_assert!(report.outcomes.len() == n || report.interrupted || n == 0 || report.outcomes.len() <= n);
+    Ok(report)
+}

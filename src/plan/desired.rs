@@ -1,0 +1,406 @@
+//! Scenario → the resources it asks for. Pure: no I/O but the existence check of a node's
+//! root filesystem, which callers pass in as a function.
+//!
+//! Also the place that says what cannot run yet: node types and net modes without a provider
+//! are refused here, with the place they are written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Value};
+
+use super::resource::{kind, Attrs, Desired, ResId};
+use crate::scenario::values::*;
+use crate::scenario::{Diag, Node, Scenario, Span};
+
+/// Choices that are not in the scenario.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Node type → provider (`lxc` → `ns`, …); `--map` on the command line.
+    pub map: BTreeMap<String, String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let map = [("lxc", "ns"), ("nsrouter", "ns"), ("ns", "ns"), ("libvirt", "libvirt"), ("uml", "uml"), ("dynamips", "dynamips")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Options { map }
+    }
+}
+
+/// What planning needs to know of the host's files.
+pub trait HostFs {
+    /// The directory to use as a node's root for `<filesystem>PATH</filesystem>`, when it exists.
+    fn rootfs(&self, path: &str) -> Option<String>;
+    /// The host path of a filetree source, when it exists.
+    fn source(&self, source: &str, basedir: Option<&str>) -> Option<String>;
+}
+
+/// The providers that exist; any other is "not supported yet".
+pub const SUPPORTED_PROVIDERS: &[&str] = &["ns"];
+
+/// A short, stable kernel name: `prefix` + 8 hex digits of a hash of `parts`. Kernel interface
+/// names have 15 characters; scenario, node and net names are longer and must not collide
+/// between scenarios, so vnx never builds kernel names from them directly.
+pub fn kname(prefix: &str, parts: &[&str]) -> String {
+    // FNV-1a, 64 bits, folded to 32: stable across builds and platforms.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for p in parts {
+        for b in p.bytes().chain([0u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
+}
+
+/// The name of a node's network namespace (in /run/netns).
+pub fn netns_name(scenario: &str, node: &str) -> String {
+    format!("vnx-{scenario}-{node}")
+}
+
+/// Nodes in VNX's order: those with a numeric `order` first (sorted), then document order.
+pub fn node_order(s: &Scenario) -> Vec<&Node> {
+    let mut with: Vec<&Node> = s.nodes.iter().filter(|n| n.order.is_some()).collect();
+    with.sort_by_key(|n| n.order.as_ref().map(|o| o.value));
+    with.extend(s.nodes.iter().filter(|n| n.order.is_none()));
+    with
+}
+
+/// VNX's automac: `02:fd:UU:LL:VV:II` from the offset, the node's index and the interface id.
+pub fn automac(offset: u32, node_index: usize, if_id: u32) -> MacAddr {
+    MacAddr([0x02, 0xfd, (offset >> 8) as u8, offset as u8, node_index as u8, if_id as u8])
+}
+
+/// The provider that runs a node: its `provider` attribute, else the map for its type.
+pub fn provider_of<'a>(n: &'a Node, opts: &'a Options) -> &'a str {
+    match &n.provider {
+        Some(p) => &p.value,
+        None => opts.map.get(n.node_type.value.as_str()).map(String::as_str).unwrap_or(n.node_type.value.as_str()),
+    }
+}
+
+/// The interface's name inside an `ns` node: `name` when given and usable, else `eth<id>`.
+pub fn ifname_in_node(node: &Node, iface: &crate::scenario::Interface) -> String {
+    let explicit = node.node_type.value == "ns" || node.provider.as_ref().is_some_and(|p| p.value == "ns");
+    match &iface.name {
+        Some(n) if explicit => n.value.clone(),
+        _ => format!("eth{}", iface.id.value),
+    }
+}
+
+fn not_supported(what: String, span: Span, help: &str) -> Diag {
+    Diag::error("vnx::not-supported", format!("{what} is not supported yet")).at(span, "here").help(help.to_string())
+}
+
+/// Returns the desired resources (and warnings), or the reasons the scenario cannot run here.
+pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Desired>, Vec<Diag>), Vec<Diag>> {
+    let scen = s.name.value.as_str();
+    let mut out: Vec<Desired> = Vec::new();
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let push = |out: &mut Vec<Desired>, k: &str, name: &str, provider: &str, attrs: Value, deps: Vec<ResId>, span: Span| {
+        let attrs: Attrs = match attrs {
+            Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            _ => unreachable!("attributes are objects"),
+        };
+        out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
+    };
+
+    if let Some(m) = &s.mgmt {
+        if m.kind.value != MgmtType::None {
+            errors.push(not_supported(format!("a `{}` management network", m.kind.value), m.kind.span,
+                "use <vm_mgmt type=\"none\"/>; management networks come with a later version"));
+        }
+    }
+
+    // Nets.
+    let mut bridges: HashMap<&str, String> = HashMap::new();
+    for net in &s.nets {
+        let name = net.name.value.as_str();
+        match net.mode.value {
+            NetMode::VirtualBridge => {}
+            NetMode::Veth => continue, // a p2p link, made below from its two ends
+            other => {
+                errors.push(not_supported(format!("net mode `{other}`"), net.mode.span, "use mode=\"virtual_bridge\" (Linux bridge) or mode=\"veth\" (point-to-point)"));
+                continue;
+            }
+        }
+        let managed = net.managed != Some(false);
+        let bridge = if managed { kname("vb", &[scen, name]) } else { name.to_string() };
+        bridges.insert(name, bridge.clone());
+        push(&mut out, kind::NET, name, "net", json!({
+            "bridge": bridge,
+            "managed": managed,
+            "mtu": net.mtu.as_ref().map(|m| m.value),
+            "stp": net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
+            "up": net.up != Some(false),
+            "external": net.external.as_ref().map(|e| match &net.vlan { Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value), None => e.value.clone() }),
+        }), vec![], net.name.span);
+    }
+
+    // Nodes, in VNX's order (automac follows it).
+    let offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
+    let mut p2p_ends: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for (index, node) in node_order(s).into_iter().enumerate() {
+        let nname = node.name.value.as_str();
+        let provider = provider_of(node, opts);
+        if !SUPPORTED_PROVIDERS.contains(&provider) {
+            let span = node.provider.as_ref().map_or(node.node_type.span, |p| p.span);
+            errors.push(not_supported(format!("node `{nname}` of type `{}` (provider `{provider}`)", node.node_type.value), span,
+                "run it as a namespace node with provider=\"ns\" (or --map TYPE=ns); virtual machines come with the libvirt provider"));
+            continue;
+        }
+        let rootfs = match &node.filesystem {
+            Some(f) => match fs.rootfs(&f.path.value) {
+                Some(dir) => dir,
+                None => {
+                    warnings.push(Diag::warning("vnx::rootfs", format!("root filesystem `{}` of node `{nname}` is not on this host: the node sees the host's files, copy-on-write", f.path.value))
+                        .at(f.path.span, "no such directory").help("install the root filesystem there, or remove <filesystem> to say the host's root is meant"));
+                    "/".to_string()
+                }
+            },
+            None => "/".to_string(),
+        };
+        let node_id = ResId::new(kind::NODE, nname);
+        push(&mut out, kind::NODE, nname, provider, json!({
+            "provider": provider,
+            "hostname": nname,
+            "rootfs": rootfs,
+            "netns": netns_name(scen, nname),
+        }), vec![], node.name.span);
+
+        let mut addr_ids = Vec::new();
+        for iface in &node.interfaces {
+            let net = iface.net.value.as_str();
+            if net == "lo" || net == "vm_mgmt" {
+                continue;
+            }
+            let ifname = ifname_in_node(node, iface);
+            let key = format!("{nname}/{}", iface.id.value);
+            let mac = iface.mac.as_ref().map(|m| m.value).or_else(|| offset.map(|o| automac(o, index, iface.id.value))).map(|m| m.to_string());
+            let scen_net = s.net(net);
+            let link_id = match scen_net.map(|n| n.mode.value) {
+                Some(NetMode::Veth) => {
+                    p2p_ends.entry(net).or_default().push(json!({"node": nname, "ifname": ifname, "mac": mac}));
+                    ResId::new(kind::P2P, net)
+                }
+                _ => {
+                    let bridge = bridges.get(net).cloned();
+                    let mut deps = vec![node_id.clone()];
+                    if bridge.is_some() {
+                        deps.push(ResId::new(kind::NET, net));
+                    }
+                    push(&mut out, kind::INTERFACE, &key, "net", json!({
+                        "node": nname,
+                        "net": net,
+                        "bridge": bridge,
+                        "host_name": kname("ve", &[scen, nname, &iface.id.value.to_string()]),
+                        "ifname": ifname,
+                        "mac": mac,
+                        "mtu": scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value),
+                        "up": scen_net.is_none_or(|n| n.up != Some(false)),
+                    }), deps, iface.span);
+                    ResId::new(kind::INTERFACE, key.clone())
+                }
+            };
+            // Addresses.
+            if iface.ipv4.iter().any(|a| a.net().is_none()) || iface.ipv6.iter().any(|a| a.net().is_none()) {
+                let span = iface.ipv4.iter().find(|a| a.net().is_none()).map(|a| a.span).or(iface.ipv6.first().map(|a| a.span)).unwrap_or(iface.span);
+                errors.push(not_supported("DHCP on an `ns` node".into(), span, "give the interface a static address"));
+            }
+            let v4: Vec<String> = iface.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+            let v6: Vec<String> = iface.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+            if !v4.is_empty() || !v6.is_empty() {
+                push(&mut out, kind::ADDRESSES, &key, "net", json!({"node": nname, "ifname": ifname, "ipv4": v4, "ipv6": v6}), vec![link_id.clone()], iface.span);
+                addr_ids.push(ResId::new(kind::ADDRESSES, key.clone()));
+            }
+            // Link conditions: the interface's own, else its net's.
+            let pick = |own: &Option<crate::scenario::Spanned<String>>, of_net: Option<&Option<crate::scenario::Spanned<String>>>| {
+                own.as_ref().or(of_net.and_then(|o| o.as_ref())).map(|v| v.value.clone())
+            };
+            let bw = pick(&iface.bw, scen_net.map(|n| &n.bw));
+            let delay = pick(&iface.delay, scen_net.map(|n| &n.delay));
+            let loss = pick(&iface.loss, scen_net.map(|n| &n.loss));
+            if bw.is_some() || delay.is_some() || loss.is_some() {
+                match tc_commands(&ifname, bw.as_deref(), delay.as_deref(), loss.as_deref()) {
+                    Ok(tc) => push(&mut out, kind::CONDITIONS, &key, "net", json!({"node": nname, "ifname": ifname, "bw": bw, "delay": delay, "loss": loss, "tc": tc}), vec![link_id.clone()], iface.span),
+                    Err(e) => errors.push(Diag::error("vnx::link-condition", e).at(iface.span, "here").help("see the README's section on link conditions")),
+                }
+            }
+        }
+        if !node.routes.is_empty() {
+            let routes = route_list(&node.routes);
+            let mut deps = vec![node_id.clone()];
+            deps.extend(addr_ids.iter().cloned());
+            push(&mut out, kind::ROUTES, nname, "net", json!({"node": nname, "routes": routes}), deps, node.routes[0].span);
+        }
+        if let Some(f) = &node.forwarding {
+            push(&mut out, kind::FORWARDING, nname, "net", json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}), vec![node_id.clone()], f.span);
+        }
+        // on_boot: run once when the node is built, after its network is configured.
+        let boot_execs: Vec<&crate::scenario::Exec> = node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")).collect();
+        let basedir = node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.as_str());
+        let boot_files: Vec<Value> = node
+            .filetrees
+            .iter()
+            .filter(|f| seq_names(&f.seq).any(|q| q == "on_boot"))
+            .map(|f| filetree_json(f, fs.source(&f.source.value, basedir)))
+            .collect();
+        if !boot_execs.is_empty() || !boot_files.is_empty() {
+            let mut deps: Vec<ResId> = out.iter().filter(|d| d.attrs.get("node").and_then(Value::as_str) == Some(nname)).map(|d| d.id.clone()).collect();
+            deps.push(node_id.clone());
+            let commands: Vec<Value> = boot_execs.iter().map(|e| json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())})).collect();
+            push(&mut out, kind::BOOT, nname, "ns", json!({"node": nname, "shell": node.shell, "commands": commands, "filetrees": boot_files}), deps, node.span);
+        }
+    }
+    use crate::scenario::seq_names;
+
+    for (net, ends) in p2p_ends {
+        if ends.len() != 2 {
+            continue; // validation reports it
+        }
+        let deps = ends.iter().map(|e| ResId::new(kind::NODE, e["node"].as_str().unwrap_or_default())).collect();
+        let up = s.net(net).is_none_or(|n| n.up != Some(false));
+        push(&mut out, kind::P2P, net, "net", json!({"a": ends[0], "b": ends[1], "up": up}), deps, s.net(net).map_or(Span::default(), |n| n.span));
+    }
+
+    // The host.
+    if let Some(h) = &s.host {
+        let mut hostifs = Vec::new();
+        for hi in &h.interfaces {
+            let net = hi.net.value.as_str();
+            let Some(bridge) = bridges.get(net) else {
+                errors.push(not_supported(format!("a host interface on net `{net}` (not a bridge)"), hi.net.span, "attach the host to a virtual_bridge net"));
+                continue;
+            };
+            let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+            let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+            push(&mut out, kind::HOSTIF, net, "net", json!({
+                "bridge": bridge, "ifname": kname("vh", &[scen, net]), "peer": kname("vp", &[scen, net]), "ipv4": v4, "ipv6": v6,
+            }), vec![ResId::new(kind::NET, net)], hi.span);
+            hostifs.push(ResId::new(kind::HOSTIF, net));
+        }
+        if !h.routes.is_empty() || h.forwarding.is_some() {
+            let routes = route_list(&h.routes);
+            let f = h.forwarding.as_ref().map(|f| f.value);
+            push(&mut out, kind::HOST_ROUTES, "host", "net", json!({
+                "routes": routes, "forward_ipv4": f.is_some_and(|f| f.ipv4()), "forward_ipv6": f.is_some_and(|f| f.ipv6()),
+            }), hostifs, h.span);
+        }
+    }
+
+    // Two resources must not share a kernel name in the host (a hash collision, however unlikely).
+    let mut names: HashMap<&str, &ResId> = HashMap::new();
+    for d in &out {
+        let keys: &[&str] = match d.id.kind.as_str() {
+            kind::NET => &["bridge"],
+            kind::INTERFACE => &["host_name"],
+            kind::HOSTIF => &["ifname", "peer"],
+            _ => &[],
+        };
+        for key in keys {
+            if let Some(n) = d.attrs.get(*key).and_then(Value::as_str) {
+                if let Some(other) = names.insert(n, &d.id) {
+                    errors.push(Diag::error("vnx::name-collision", format!("{other} and {} would both use the kernel name `{n}`", d.id))
+                        .at(d.span, "here").help("rename one of them"));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok((out, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+/// A filetree for a provider: where it comes from on the host (when it exists) and where it goes.
+pub fn filetree_json(f: &crate::scenario::Filetree, source: Option<String>) -> Value {
+    json!({
+        "source": source, "written": f.source.value, "root": f.root.value,
+        "user": f.user.as_ref().map(|u| u.value.clone()), "group": f.group.as_ref().map(|g| g.value.clone()),
+        "perms": f.perms.as_ref().map(|p| p.value.clone()),
+    })
+}
+
+/// Routes as the kernel will show them: destinations in network form, sorted.
+fn route_list(routes: &[crate::scenario::Route]) -> Vec<Value> {
+    let mut v: Vec<(String, String)> = routes
+        .iter()
+        .map(|r| {
+            let to = match r.to.value {
+                RouteDest::Default => "default".to_string(),
+                RouteDest::Prefix(p) => p.trunc().to_string(),
+            };
+            (to, r.gw.value.to_string())
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v.into_iter().map(|(to, gw)| json!({"to": to, "gw": gw})).collect()
+}
+
+/// The `tc` commands that give an interface its link conditions: one netem qdisc for delay
+/// and loss at the root, a tbf below it (or at the root alone) for the bandwidth.
+pub fn tc_commands(ifname: &str, bw: Option<&str>, delay: Option<&str>, loss: Option<&str>) -> Result<Vec<Vec<String>>, String> {
+    use crate::scenario::linkcond;
+    let mut netem: Vec<String> = Vec::new();
+    if let Some(d) = delay {
+        let d = linkcond::parse_delay(d).map_err(|e| format!("bad delay: {e}"))?;
+        netem.extend(["delay".into(), format!("{}us", d.delay_us)]);
+        if let Some(j) = d.jitter_us {
+            netem.push(format!("{j}us"));
+            if let Some(c) = d.correlation_pct {
+                netem.push(format!("{c}%"));
+            }
+            if let Some(dist) = d.distribution {
+                netem.extend(["distribution".into(), dist]);
+            }
+        }
+    }
+    if let Some(l) = loss {
+        let l = linkcond::parse_loss(l).map_err(|e| format!("bad loss: {e}"))?;
+        netem.extend(["loss".into(), format!("{}%", l.pct)]);
+        if let Some(c) = l.correlation_pct {
+            netem.push(format!("{c}%"));
+        }
+    }
+    let tbf = match bw {
+        None => None,
+        Some(b) => {
+            let b = linkcond::parse_bw(b).map_err(|e| format!("bad bw: {e}"))?;
+            // A burst of 10 ms of traffic (at least 1600 bytes), 50 ms of queue unless given.
+            let burst = b.burst_bytes.unwrap_or((b.bits_per_sec / 8 / 100).max(1600));
+            let mut v = vec!["tbf".to_string(), "rate".into(), format!("{}bit", b.bits_per_sec), "burst".into(), burst.to_string()];
+            match (b.latency_us, b.limit_bytes) {
+                (_, Some(l)) => v.extend(["limit".into(), l.to_string()]),
+                (Some(l), None) => v.extend(["latency".into(), format!("{l}us")]),
+                (None, None) => v.extend(["latency".into(), "50ms".into()]),
+            }
+            Some(v)
+        }
+    };
+    let base = |rest: &[&str]| -> Vec<String> { ["qdisc", "replace", "dev", ifname].iter().chain(rest).map(|s| s.to_string()).collect() };
+    let mut cmds = Vec::new();
+    match (netem.is_empty(), tbf) {
+        (true, None) => {}
+        (true, Some(t)) => {
+            let mut c = base(&["root", "handle", "1:"]);
+            c.extend(t);
+            cmds.push(c);
+        }
+        (false, t) => {
+            let mut c = base(&["root", "handle", "1:", "netem"]);
+            c.extend(netem);
+            cmds.push(c);
+            if let Some(t) = t {
+                let mut c = base(&["parent", "1:1", "handle", "10:"]);
+                c.extend(t);
+                cmds.push(c);
+            }
+        }
+    }
+    Ok(cmds)
+}

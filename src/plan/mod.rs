@@ -1,0 +1,13 @@
+//! Planning: the scenario turned into resources (`desired`), compared with what was recorded
+//! and what refresh saw (`diff`), and shown (`render`).
+//!
+//! **Boundary: no I/O.** Everything here is a pure function of its arguments, tested with
+//! plain tables.
+
+pub mod desired;
+pub mod diff;
+pub mod render;
+pub mod resource;
+
+pub use diff::{plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
+pub use resource::{kind, Actual, Attrs, Desired, Recorded, ResId};

@@ -1,0 +1,115 @@
+//! A plan as people read it (Terraform's style) and as scripts read it (`--json`).
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use super::diff::{ChangeKind, Plan};
+use super::resource::Attrs;
+
+/// The version of the `--json` format; changes that break readers bump it.
+pub const FORMAT_VERSION: &str = "1.0";
+
+fn show(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn attrs_block(out: &mut String, sign: &str, attrs: &Attrs) {
+    let width = attrs.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in attrs {
+        let _ = writeln!(out, "      {sign} {k:width$} = {v}");
+    }
+}
+
+/// The human form. `color` adds ANSI colours for terminals.
+pub fn human(plan: &Plan, color: bool) -> String {
+    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}\n", paint("1", "Changed outside vnx:"));
+        for d in &plan.drift {
+            if d.deleted {
+                let _ = writeln!(out, "  # {} has been deleted", d.id);
+            } else {
+                let _ = writeln!(out, "  # {} has changed", d.id);
+                for a in &d.diffs {
+                    let _ = writeln!(out, "      ~ {} = {} -> {}", a.attr, show(&a.old), show(&a.new));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "{}", paint("1;32", "No changes.") + " The lab matches the scenario.");
+        return out;
+    }
+    let _ = writeln!(out, "vnx will perform the following actions:\n");
+    for c in &plan.changes {
+        let (sign, verb, code) = match c.change {
+            ChangeKind::Create => ("+", "will be created", "32"),
+            ChangeKind::Update => ("~", "will be updated in place", "33"),
+            ChangeKind::Delete => ("-", "will be destroyed", "31"),
+            ChangeKind::Replace => ("-/+", "must be replaced", "35"),
+        };
+        let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let _ = writeln!(out, "  # {} {verb}{why}", c.id);
+        let _ = writeln!(out, "{} {} \"{}\" {{", paint(code, &format!("{sign:>3}")), c.id.kind, c.id.name);
+        match c.change {
+            ChangeKind::Create => {
+                if let Some(d) = plan.desired.get(&c.id) {
+                    attrs_block(&mut out, "+", &d.attrs);
+                }
+            }
+            ChangeKind::Delete => {
+                if let Some(r) = plan.recorded.get(&c.id) {
+                    attrs_block(&mut out, "-", &r.attrs);
+                }
+            }
+            ChangeKind::Update | ChangeKind::Replace => {
+                for a in &c.diffs {
+                    let forces = if a.forces { paint("31", " # forces replacement") } else { String::new() };
+                    let _ = writeln!(out, "      ~ {} = {} -> {}{forces}", a.attr, show(&a.old), show(&a.new));
+                }
+            }
+        }
+        let _ = writeln!(out, "    }}\n");
+    }
+    let (add, change, destroy) = plan.counts();
+    let _ = writeln!(out, "{}", paint("1", &format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")));
+    out
+}
+
+/// The JSON form (`vnx plan --json`).
+pub fn to_json(plan: &Plan, scenario: &str) -> Value {
+    let (add, change, destroy) = plan.counts();
+    let actions_of = |k: ChangeKind| match k {
+        ChangeKind::Create => vec!["create"],
+        ChangeKind::Update => vec!["update"],
+        ChangeKind::Delete => vec!["delete"],
+        ChangeKind::Replace => vec!["delete", "create"],
+    };
+    json!({
+        "format_version": FORMAT_VERSION,
+        "scenario": scenario,
+        "drift": plan.drift.iter().map(|d| json!({
+            "address": d.id.to_string(), "kind": d.id.kind, "name": d.id.name,
+            "deleted": d.deleted,
+            "diffs": d.diffs,
+        })).collect::<Vec<_>>(),
+        "changes": plan.changes.iter().map(|c| json!({
+            "address": c.id.to_string(), "kind": c.id.kind, "name": c.id.name,
+            "actions": actions_of(c.change),
+            "before": plan.recorded.get(&c.id).map(|r| json!(r.attrs)),
+            "after": plan.desired.get(&c.id).filter(|_| c.change != ChangeKind::Delete).map(|d| json!(d.attrs)),
+            "diffs": c.diffs,
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "actions": plan.actions.iter().map(|a| json!({
+            "index": a.index, "op": a.op, "address": a.id.to_string(), "after": a.after,
+        })).collect::<Vec<_>>(),
+        "summary": {"add": add, "change": change, "destroy": destroy},
+    })
+}
