@@ -159,14 +159,16 @@ impl Lab {
     async fn sync_addrs(&self, nl: &Netlink, ifname: &str, want: &[IpNet]) -> Result<()> {
         let index = self.index_in(nl, ifname).await?;
         let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
-        for n in &have {
-            if !want.contains(n) {
-                nl.del_addr(index, *n).await?;
-            }
-        }
+        // Add before removing: removing a subnet's last address makes the kernel drop the
+        // routes through it, which an in-place change must not do.
         for n in want {
             if !have.contains(n) {
                 nl.add_addr(index, *n).await?;
+            }
+        }
+        for n in &have {
+            if !want.contains(n) {
+                nl.del_addr(index, *n).await?;
             }
         }
         Ok(())
@@ -342,6 +344,8 @@ impl Lab {
                 let br = self.index_in(&self.host, bridge).await?;
                 self.set_up_link(&self.host, peer, LinkChange { up: Some(true), master: Some(br), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
                 self.set_up_link(&self.host, ifname, LinkChange { up: Some(true), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
+                // Only on our own interface (the host's other settings are not ours to change).
+                let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries"), "1");
                 let mut want = nets(&strings(a, "ipv4"))?;
                 want.extend(nets(&strings(a, "ipv6"))?);
                 self.sync_addrs(&self.host, ifname, &want).await?;

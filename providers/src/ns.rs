@@ -353,6 +353,11 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
     let _ = CString::new(hostname);
     // The loopback interface, up.
     lo_up().map_err(|err| format!("bringing lo up: {err}"))?;
+    // Removing an IPv4 address must not take the others of its subnet along (in-place address
+    // changes add the new one, then remove the old).
+    for key in ["all", "default"] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{key}/promote_secondaries"), "1");
+    }
     Ok(())
 }
 

@@ -84,7 +84,8 @@ pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str))
         return Err(format!("filetree source `{written}` matches nothing"));
     }
     let mut targets = Vec::new();
-    if root.ends_with('/') || sources.len() > 1 || Path::new(source).is_dir() {
+    // A glob stands for several entries: its root is a directory even without a final `/`.
+    if root.ends_with('/') || source.contains('*') || sources.len() > 1 || Path::new(source).is_dir() {
         // A directory: the source's contents (or the matches) go inside it.
         let dest = ns::host_path_of(init, root);
         std::fs::create_dir_all(&dest).map_err(|e| format!("{root}: {e}"))?;

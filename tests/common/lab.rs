@@ -1,0 +1,176 @@
+//! A test host for lab tests: its own network namespace plays "the host" (bridges, host-side
+//! links, host routes live there), its own state database and lab directory, and scenario
+//! names unique to the test. Dropping it destroys the lab and removes whatever is left,
+//! even when the test failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestHost {
+    pub netns: String,
+    pub dir: tempfile::TempDir,
+    pub scenarios: std::cell::RefCell<Vec<String>>,
+}
+
+impl TestHost {
+    pub fn new() -> TestHost {
+        assert!(nix_is_root(), "lab tests run as root");
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let netns = format!("vnxt-{}-{n}", std::process::id());
+        let out = Command::new("ip").args(["netns", "add", &netns]).output().expect("ip runs");
+        assert!(out.status.success(), "ip netns add: {}", String::from_utf8_lossy(&out.stderr));
+        let h = TestHost { netns, dir: tempfile::Builder::new().prefix("vnxt").tempdir().unwrap(), scenarios: Default::default() };
+        h.ip(&["link", "set", "lo", "up"]);
+        h
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state/state.db")
+    }
+
+    /// A unique scenario name for this test.
+    pub fn unique(&self, base: &str) -> String {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{base}-{}-{n}", std::process::id());
+        self.scenarios.borrow_mut().push(name.clone());
+        name
+    }
+
+    /// Copies a scenario into the test's folder under a unique name (with `conf/` beside it,
+    /// as in the corpus), returns its path and name.
+    pub fn scenario_from(&self, src: &Path) -> (PathBuf, String) {
+        let text = std::fs::read_to_string(src).unwrap();
+        let start = text.find("<scenario_name>").expect("a scenario name") + "<scenario_name>".len();
+        let end = text[start..].find("</scenario_name>").unwrap() + start;
+        let name = self.unique(&text[start..end]);
+        let text = format!("{}{}{}", &text[..start], name, &text[end..]);
+        let dir = self.dir.path().join("scenarios");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = self.dir.path().join("conf");
+        if !conf.exists() {
+            std::os::unix::fs::symlink(super::corpus().join("conf"), &conf).unwrap();
+        }
+        let path = dir.join(src.file_name().unwrap());
+        std::fs::write(&path, text).unwrap();
+        (path, name)
+    }
+
+    /// Runs vnx in the test's "host" namespace with its state.
+    pub fn vnx(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(super::vnx_bin())
+            .args(args)
+            .env("VNX_STATE", self.state())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("vnx runs")
+    }
+
+    /// Runs vnx and requires success.
+    pub fn vnx_ok(&self, args: &[&str]) -> String {
+        let out = self.vnx(args);
+        assert!(out.status.success(), "vnx {args:?} failed ({:?}):\n{}\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip").arg("-n").arg(&self.netns).args(args).output().unwrap();
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a shell command in the test's "host" namespace.
+    pub fn host_sh(&self, script: &str) -> Output {
+        Command::new("ip").args(["netns", "exec", &self.netns, "sh", "-c", script]).output().unwrap()
+    }
+
+    /// `vnx show --json` of a scenario.
+    pub fn show(&self, scenario: &str) -> Value {
+        serde_json::from_str(&self.vnx_ok(&["show", scenario, "--json"])).unwrap()
+    }
+
+    /// Node name → init pid, from `vnx show`.
+    pub fn pids(&self, scenario: &str) -> std::collections::BTreeMap<String, i64> {
+        self.show(scenario)["nodes"].as_array().unwrap().iter().map(|n| (n["name"].as_str().unwrap().to_string(), n["pid"].as_i64().unwrap_or(-1))).collect()
+    }
+
+    /// Pings `target` from `node` (a retry forgives the first packet lost to neighbour discovery).
+    pub fn ping_from(&self, scenario: &str, node: &str, targets: &[&str]) -> Vec<String> {
+        let script: String = targets.iter().map(|t| format!("ping -c1 -W2 {t} >/dev/null 2>&1 || ping -c2 -i0.2 -W1 {t} >/dev/null 2>&1 || echo UNREACHABLE {t}\n")).collect();
+        let out = self.vnx(&["exec", scenario, "-M", node, "--", "sh", "-c", &script]);
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("UNREACHABLE")).map(|l| format!("{node} -> {l}")).collect()
+    }
+
+    /// Leftovers of this test in the kernel and the process table (for the "destroy leaves
+    /// nothing" checks).
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let links = self.ip(&["-o", "link", "show"]);
+        for l in links.lines().filter(|l| !l.contains(" lo:")) {
+            v.push(format!("link: {l}"));
+        }
+        for s in self.scenarios.borrow().iter() {
+            if let Ok(rd) = std::fs::read_dir("/run/netns") {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    if n.starts_with(&format!("vnx-{s}-")) {
+                        v.push(format!("netns: {n}"));
+                    }
+                }
+            }
+        }
+        let dir = self.dir.path().display().to_string();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
+                if cmd.contains("__init") && cmd.contains(&dir) {
+                    v.push(format!("process: {}", p.file_name().to_string_lossy()));
+                }
+            }
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for m in mounts.lines().filter(|m| m.contains(&dir)) {
+            v.push(format!("mount: {m}"));
+        }
+        v
+    }
+}
+
+fn nix_is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        for s in self.scenarios.borrow().iter() {
+            let _ = self.vnx(&["destroy", s, "--auto-approve"]);
+        }
+        // Whatever is still there: kill node inits of this test, unbind names, delete the ns.
+        let dir = self.dir.path().display().to_string();
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for p in rd.flatten() {
+                if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
+                    if cmd.contains("__init") && cmd.contains(&dir) {
+                        let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
+                    }
+                }
+            }
+        }
+        for s in self.scenarios.borrow().iter() {
+            if let Ok(rd) = std::fs::read_dir("/run/netns") {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    if n.starts_with(&format!("vnx-{s}-")) {
+                        let _ = Command::new("ip").args(["netns", "del", &n]).output();
+                    }
+                }
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
+    }
+}
