@@ -145,7 +145,10 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Open::Map(YNode { kind: Kind::Map(vec![]), span: Span::new(start, line_end(start)) }, None, anchor));
+                // yaml-rust2 marks a block mapping after its first key: point at the line's text.
+                let line_start = src[..start.min(src.len())].rfind('\n').map_or(0, |i| i + 1);
+                let text = src[line_start..].find(|c: char| c != ' ' && c != '-').map_or(start, |i| line_start + i).min(start);
+                stack.push(Open::Map(YNode { kind: Kind::Map(vec![]), span: Span::new(text, line_end(text)) }, None, anchor));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
