@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
@@ -253,6 +253,47 @@ impl Lab {
                     let br = self.index_in(&self.host, bridge).await?;
                     self.set_up_link(&self.host, ext, LinkChange { up: Some(true), master: Some(br), ..Default::default() }).await?;
                 }
+                if a.contains_key("host_addrs") {
+                    let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{bridge}/promote_secondaries"), "1");
+                    self.sync_addrs(&self.host, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                }
+                Ok(json!({}))
+            }
+            "mgmt" => {
+                let host_name = req(a, "host_name")?;
+                if let Some(l) = self.host.link_by_name(host_name).await? {
+                    self.host.del_link(l.index).await?;
+                }
+                let node = req(a, "node")?;
+                let ifname = req(a, "ifname")?;
+                let init = self.init(node)?;
+                let nl = self.nl(node).await?;
+                if let Some(l) = nl.link_by_name(ifname).await? {
+                    nl.del_link(l.index).await?;
+                }
+                self.host.add_veth(host_name, ifname, Some(&init.netns()?), s(a, "mac").and_then(parse_mac), None).await?;
+                let master = match s(a, "bridge") {
+                    Some(b) => Some(self.index_in(&self.host, b).await?),
+                    None => None,
+                };
+                self.set_up_link(&self.host, host_name, LinkChange { up: Some(true), master, alias: Some(self.alias("mgmt", &it.name)), ..Default::default() }).await?;
+                if let Some(h) = s(a, "host_addr") {
+                    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{host_name}/autoconf"), "0");
+                    self.sync_addrs(&self.host, host_name, &nets(&[h.to_string()])?).await?;
+                }
+                self.set_up_link(&nl, ifname, LinkChange { up: Some(true), ..Default::default() }).await?;
+                self.sync_addrs(&nl, ifname, &nets(&[req(a, "node_addr")?.to_string()])?).await?;
+                Ok(json!({}))
+            }
+            "hosts" => {
+                let lines = strings(a, "lines");
+                let scen = req(a, "scenario")?;
+                hosts_section(Path::new(req(a, "file")?), scen, Some(&lines)).map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
+                for n in strings(a, "nodes") {
+                    if let Ok(init) = self.init(&n) {
+                        hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, Some(&lines)).map_err(|e| Error::Other(format!("{n}'s /etc/hosts: {e}")))?;
+                    }
+                }
                 Ok(json!({}))
             }
             "node" => {
@@ -389,6 +430,9 @@ impl Lab {
                 if changed("stp") {
                     self.host.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
                 }
+                if changed("host_addrs") {
+                    self.sync_addrs(&self.host, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                }
                 if changed("external") {
                     if let Some(old_ext) = s(o, "external") {
                         if let Some(l) = self.host.link_by_name(old_ext).await? {
@@ -441,7 +485,30 @@ impl Lab {
                 self.sync_routes(&nl, &old_r, &new_r).await?;
                 Ok(json!({}))
             }
-            "conditions" | "forwarding" => self.create_inner(new).await,
+            "conditions" | "forwarding" | "hosts" => self.create_inner(new).await,
+            "mgmt" => {
+                let host_name = req(a, "host_name")?;
+                if changed("bridge") {
+                    let master = match s(a, "bridge") {
+                        Some(b) => self.index_in(&self.host, b).await?,
+                        None => 0,
+                    };
+                    self.set_up_link(&self.host, host_name, LinkChange { master: Some(master), ..Default::default() }).await?;
+                }
+                if changed("host_addr") {
+                    let want: Vec<String> = s(a, "host_addr").map(String::from).into_iter().collect();
+                    self.sync_addrs(&self.host, host_name, &nets(&want)?).await?;
+                }
+                if changed("node_addr") {
+                    let nl = self.nl(req(a, "node")?).await?;
+                    self.sync_addrs(&nl, req(a, "ifname")?, &nets(&[req(a, "node_addr")?.to_string()])?).await?;
+                }
+                if changed("mac") {
+                    let nl = self.nl(req(a, "node")?).await?;
+                    self.set_up_link(&nl, req(a, "ifname")?, LinkChange { mac: s(a, "mac").and_then(parse_mac), ..Default::default() }).await?;
+                }
+                Ok(json!({}))
+            }
             "boot" => Ok(json!({})), // boot commands run once, when the node is built
             _ => {
                 self.delete_inner(old).await?;
@@ -482,8 +549,18 @@ impl Lab {
                 tokio::task::spawn_blocking(move || ns::remove_dir(&dir)).await.map_err(|e| Error::Other(e.to_string()))?;
                 Ok(())
             }
-            "interface" | "hostif" => {
-                let name = if it.kind == "interface" { req(a, "host_name")? } else { req(a, "ifname")? };
+            "hosts" => {
+                let scen = req(a, "scenario")?;
+                hosts_section(Path::new(req(a, "file")?), scen, None).map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
+                for n in strings(a, "nodes") {
+                    if let Ok(init) = self.init(&n) {
+                        let _ = hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, None);
+                    }
+                }
+                Ok(())
+            }
+            "interface" | "hostif" | "mgmt" => {
+                let name = if it.kind == "hostif" { req(a, "ifname")? } else { req(a, "host_name")? };
                 if let Some(l) = self.host.link_by_name(name).await? {
                     self.host.del_link(l.index).await?;
                 }
@@ -559,6 +636,15 @@ impl Lab {
                     _ => Ok(Seen::Missing),
                 }
             }
+            "mgmt" => Ok(match by_name(req(a, "host_name")?) {
+                None => Seen::Missing,
+                Some(_) => Seen::Present(Map::new()),
+            }),
+            "hosts" => {
+                let text = std::fs::read_to_string(req(a, "file")?).unwrap_or_default();
+                let ok = strings(a, "lines").iter().all(|l| text.lines().any(|x| x == l));
+                Ok(if ok { Seen::Present(Map::new()) } else { Seen::Missing })
+            }
             "interface" => Ok(match by_name(req(a, "host_name")?) {
                 None => Seen::Missing,
                 Some(l) => {
@@ -607,6 +693,41 @@ impl Lab {
             _ => Ok(Seen::Present(Map::new())),
         }
     }
+}
+
+/// Writes (or with `None` removes) a scenario's section of a hosts file, between
+/// `# BEGIN vnx SCENARIO` and `# END vnx SCENARIO`, keeping everything else as it was.
+pub fn hosts_section(path: &Path, scenario: &str, lines: Option<&[String]>) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let (begin, end) = (format!("# BEGIN vnx {scenario}"), format!("# END vnx {scenario}"));
+    let mut out = String::new();
+    let mut inside = false;
+    for l in text.lines() {
+        if l == begin {
+            inside = true;
+        } else if l == end {
+            inside = false;
+        } else if !inside {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if let Some(lines) = lines {
+        out.push_str(&begin);
+        out.push('\n');
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str(&end);
+        out.push('\n');
+    }
+    // Written in place: /etc/hosts may be a bind mount that a rename cannot replace.
+    std::fs::write(path, out)
 }
 
 fn is_link_local(n: &IpNet) -> bool {

@@ -122,6 +122,9 @@ impl desired::HostFs for Fs<'_> {
 
 pub fn desired_options(args: &PlanArgs) -> Result<desired::Options, String> {
     let mut o = desired::Options::default();
+    if let Some(f) = std::env::var_os("VNX_HOSTS_FILE").filter(|f| !f.is_empty()) {
+        o.hosts_file = f.to_string_lossy().into_owned();
+    }
     for m in &args.map {
         let (a, b) = m.split_once('=').ok_or_else(|| format!("--map {m}: write TYPE=PROVIDER, such as lxc=ns"))?;
         o.map.insert(a.trim().to_string(), b.trim().to_string());

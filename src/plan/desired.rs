@@ -17,6 +17,8 @@ use crate::scenario::{Diag, Node, Scenario, Span};
 pub struct Options {
     /// Node type → provider (`lxc` → `ns`, …); `--map` on the command line.
     pub map: BTreeMap<String, String>,
+    /// The host's hosts file, for `<host_mapping/>` (`VNX_HOSTS_FILE`, default /etc/hosts).
+    pub hosts_file: String,
 }
 
 impl Default for Options {
@@ -25,7 +27,7 @@ impl Default for Options {
             .into_iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        Options { map }
+        Options { map, hosts_file: "/etc/hosts".into() }
     }
 }
 
@@ -108,12 +110,6 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
     };
 
-    if let Some(m) = &s.mgmt {
-        if m.kind.value != MgmtType::None {
-            errors.push(not_supported(format!("a `{}` management network", m.kind.value), m.kind.span,
-                "use <vm_mgmt type=\"none\"/>; management networks come with a later version"));
-        }
-    }
 
     // Nets.
     let mut bridges: HashMap<&str, String> = HashMap::new();
@@ -256,6 +252,8 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         }
     }
     use crate::scenario::seq_names;
+
+    mgmt(s, opts, &mut out, &mut errors);
 
     for (net, ends) in p2p_ends {
         if ends.len() != 2 {
@@ -403,4 +401,91 @@ pub fn tc_commands(ifname: &str, bw: Option<&str>, delay: Option<&str>, loss: Op
         }
     }
     Ok(cmds)
+}
+
+/// The management network (`<vm_mgmt>`), as VNX addresses it: `private` gives each node a /30
+/// point-to-point link with the host (host = base+1, node = base+2, base = network + offset +
+/// 4 × node index); `net` puts every node on one bridge (node = network + offset + index + 1,
+/// skipping the host's address, network+1). `<host_mapping/>` writes `ADDRESS NODE` lines to
+/// the host's and the nodes' hosts files.
+fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<Diag>) {
+    let Some(m) = &s.mgmt else { return };
+    let kind_ = m.kind.value;
+    if kind_ == MgmtType::None {
+        return;
+    }
+    let scen = s.name.value.as_str();
+    let network = u32::from(m.network.as_ref().map_or(std::net::Ipv4Addr::new(192, 168, 0, 0), |n| n.value));
+    let mask = m.mask.as_ref().map_or(24, |v| v.value);
+    let offset = m.offset.as_ref().map_or(0, |v| v.value);
+    let room = (1u64 << (32 - mask.clamp(1, 31) as u32)).saturating_sub(3);
+    let ip = |x: u32| std::net::Ipv4Addr::from(x).to_string();
+    let automac_offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
+    let default_mng = s.defaults.as_ref().and_then(|d| d.mng_if);
+    let mut lines = Vec::new();
+    let mut deps = Vec::new();
+    let (bridge, host_ip) = match kind_ {
+        MgmtType::Net => {
+            let Some(mn) = &m.mgmt_net else { return };
+            let bridge = mn.net.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("{scen}-mgmt"));
+            // VNX: network+1 when both network and mask are written, else 192.168.0.1.
+            let host_ip = if m.network.is_some() && m.mask.is_some() { network + 1 } else { u32::from(std::net::Ipv4Addr::new(192, 168, 0, 1)) };
+            let attrs = json!({"bridge": bridge, "managed": mn.managed != Some(false), "stp": false, "up": true, "host_addrs": [format!("{}/{mask}", ip(host_ip))]});
+            let Value::Object(map) = attrs else { unreachable!() };
+            out.push(Desired { id: ResId::new(kind::NET, "vm_mgmt"), provider: "net".into(), attrs: map.into_iter().collect(), deps: vec![], span: m.span });
+            (Some(bridge), Some(host_ip))
+        }
+        _ => (None, None),
+    };
+    for (index, node) in node_order(s).into_iter().enumerate() {
+        if node.mng_if.or(default_mng) == Some(false) {
+            continue;
+        }
+        let nname = node.name.value.as_str();
+        let i = index as u32;
+        let (host_addr, node_addr, used) = match kind_ {
+            MgmtType::Private => {
+                let base = network + offset + 4 * i;
+                (Some(format!("{}/30", ip(base + 1))), format!("{}/30", ip(base + 2)), offset as u64 + 4 * i as u64 + 2)
+            }
+            _ => {
+                let mut vm = network + offset + i + 1;
+                if let Some(h) = host_ip {
+                    if h > network + offset && h <= vm {
+                        vm += 1;
+                    }
+                }
+                (None, format!("{}/{mask}", ip(vm)), (vm - network) as u64)
+            }
+        };
+        if used > room {
+            errors.push(Diag::error("vnx::mgmt", format!("the management network has no address left for node `{nname}`"))
+                .at(m.span, "too small").help("widen the mask or lower the offset"));
+            continue;
+        }
+        lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
+        let attrs = json!({
+            "node": nname,
+            "host_name": kname("vm", &[scen, nname]),
+            "ifname": "eth0",
+            "mac": automac_offset.map(|o| automac(o, index, 0).to_string()),
+            "bridge": bridge,
+            "host_addr": host_addr,
+            "node_addr": node_addr,
+        });
+        let Value::Object(map) = attrs else { unreachable!() };
+        let mut d = vec![ResId::new(kind::NODE, nname)];
+        if bridge.is_some() {
+            d.push(ResId::new(kind::NET, "vm_mgmt"));
+        }
+        let id = ResId::new(kind::MGMT, nname);
+        deps.push(id.clone());
+        out.push(Desired { id, provider: "net".into(), attrs: map.into_iter().filter(|(_, v)| !v.is_null()).collect(), deps: d, span: node.span });
+    }
+    if m.host_mapping {
+        let nodes: Vec<Value> = deps.iter().map(|d| json!(d.name)).collect();
+        let attrs = json!({"file": opts.hosts_file, "scenario": scen, "lines": lines, "nodes": nodes});
+        let Value::Object(map) = attrs else { unreachable!() };
+        out.push(Desired { id: ResId::new(kind::HOSTS, "host"), provider: "net".into(), attrs: map.into_iter().collect(), deps, span: m.span });
+    }
 }

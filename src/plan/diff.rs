@@ -120,7 +120,7 @@ impl Plan {
 
 /// The order kinds are listed and built in when nothing else decides.
 pub fn kind_rank(k: &str) -> usize {
-    [kind::NET, kind::NODE, kind::INTERFACE, kind::P2P, kind::ADDRESSES, kind::CONDITIONS, kind::ROUTES, kind::FORWARDING, kind::HOSTIF, kind::HOST_ROUTES, kind::BOOT]
+    [kind::NET, kind::NODE, kind::MGMT, kind::INTERFACE, kind::P2P, kind::ADDRESSES, kind::CONDITIONS, kind::ROUTES, kind::FORWARDING, kind::HOSTIF, kind::HOST_ROUTES, kind::HOSTS, kind::BOOT]
         .iter()
         .position(|x| *x == k)
         .unwrap_or(99)

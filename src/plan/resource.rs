@@ -93,6 +93,8 @@ pub mod kind {
     pub const HOSTIF: &str = "hostif";
     pub const HOST_ROUTES: &str = "host-routes";
     pub const BOOT: &str = "boot";
+    pub const MGMT: &str = "mgmt";
+    pub const HOSTS: &str = "hosts";
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).
@@ -107,6 +109,7 @@ pub fn forces_replacement(kind: &str, attr: &str) -> bool {
         kind::INTERFACE => matches!(attr, "node" | "host_name" | "ifname"),
         kind::P2P => true,
         kind::HOSTIF => matches!(attr, "bridge" | "ifname" | "peer"),
+        kind::MGMT => matches!(attr, "node" | "host_name" | "ifname"),
         kind::ADDRESSES | kind::CONDITIONS => matches!(attr, "node" | "ifname"),
         // Addresses, routes, forwarding and link conditions change in place.
         _ => false,
