@@ -11,3 +11,6 @@ pub mod resource;
 
 pub use diff::{plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
 pub use resource::{kind, Actual, Attrs, Desired, Recorded, ResId};
+
+#[cfg(test)]
+mod tests;
