@@ -239,7 +239,9 @@ impl Lab {
                     }
                 } else {
                     if let Some(l) = existing {
-                        if l.alias.as_deref() != Some(&self.alias("net", &it.name)) {
+                        // Unmarked: a bridge of ours whose creation was interrupted (the name is
+                        // vnx's hash); marked by someone else: not ours to touch.
+                        if l.alias.as_deref().is_some_and(|a| a != self.alias("net", &it.name)) {
                             return Err(Error::Other(format!("a link named {bridge} exists and is not vnx's")));
                         }
                         self.host.del_link(l.index).await?;
@@ -301,6 +303,7 @@ impl Lab {
                     ns::stop(&old); // a leftover of an interrupted apply
                 }
                 let dir = self.node_dir(&it.name);
+                ns::kill_leftovers(&dir);
                 ns::remove_dir(&dir);
                 let spec = NodeSpec { hostname: req(a, "hostname")?.into(), rootfs: req(a, "rootfs")?.into(), dir, hosts: vec![] };
                 let exe = self.exe.clone();
@@ -529,7 +532,7 @@ impl Lab {
                 }
                 if a.get("managed").and_then(Value::as_bool).unwrap_or(true) {
                     if let Some(l) = self.host.link_by_name(bridge).await? {
-                        if l.alias.as_deref() == Some(&self.alias("net", &it.name)) {
+                        if l.alias.is_none() || l.alias.as_deref() == Some(&self.alias("net", &it.name)) {
                             self.host.del_link(l.index).await?;
                         }
                     }
@@ -546,7 +549,12 @@ impl Lab {
                     ns::unbind_netns(n);
                 }
                 let dir = self.node_dir(&it.name);
-                tokio::task::spawn_blocking(move || ns::remove_dir(&dir)).await.map_err(|e| Error::Other(e.to_string()))?;
+                tokio::task::spawn_blocking(move || {
+                    ns::kill_leftovers(&dir);
+                    ns::remove_dir(&dir)
+                })
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
                 Ok(())
             }
             "hosts" => {

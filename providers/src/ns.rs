@@ -127,6 +127,23 @@ pub fn stop(init: &Init) {
     }
 }
 
+/// Kills any init left over for this node directory (an apply killed between starting a
+/// node and recording its pid leaves one): found by its command line, which names the dir.
+pub fn kill_leftovers(dir: &Path) {
+    let needle = format!("--dir\0{}\0", dir.display());
+    let Ok(rd) = std::fs::read_dir("/proc") else { return };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains("\0__init\0") && cmd.contains(&needle) {
+            if let Some(st) = start_time(pid) {
+                stop(&Init { pid, start_time: st });
+            }
+        }
+    }
+}
+
 /// Removes a node's directory (its overlay layers).
 pub fn remove_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
