@@ -42,6 +42,7 @@ fn sigkill_at_twenty_points_then_apply_converges() {
             .arg(common::vnx_bin())
             .args(["apply", f, "--auto-approve"])
             .env("VNX_STATE", host.state())
+            .env("VNX_HOSTS_FILE", host.hosts_file())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -20,8 +20,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[test]
 fn corpus_modify_sequence_on_a_running_lab() {
     let host = TestHost::new();
-    let hosts_file = host.dir.path().join("hosts");
-    std::env::set_var("VNX_HOSTS_FILE", &hosts_file);
+    let hosts_file = host.hosts_file();
     let (file, name) = host.scenario_from(&corpus().join("modify/tutorial_ubuntu_modify.xml"));
     host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
     // host_mapping: every node's management address in the hosts file.

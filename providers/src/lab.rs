@@ -221,7 +221,14 @@ impl Lab {
         let init = self.init(node)?;
         for cmd in cmds.as_array().into_iter().flatten() {
             let args: Vec<String> = cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
-            ns::run_in_netns(init.netns()?, "tc", &args)?;
+            ns::run_in_netns(init.netns()?, "tc", &args).map_err(|e| {
+                let e = e.to_string();
+                if e.contains("qdisc kind is unknown") && args.iter().any(|a| a == "netem") {
+                    Error::Other(format!("this kernel has no netem qdisc (module sch_netem): delay and loss cannot be applied here ({e})"))
+                } else {
+                    Error::Other(e)
+                }
+            })?;
         }
         Ok(())
     }

@@ -29,6 +29,11 @@ impl TestHost {
         h
     }
 
+    /// The hosts file `<host_mapping/>` writes to in tests.
+    pub fn hosts_file(&self) -> PathBuf {
+        self.dir.path().join("hosts")
+    }
+
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state/state.db")
     }
@@ -67,6 +72,8 @@ impl TestHost {
             .arg(super::vnx_bin())
             .args(args)
             .env("VNX_STATE", self.state())
+            // Never the machine's /etc/hosts.
+            .env("VNX_HOSTS_FILE", self.hosts_file())
             .env("NO_COLOR", "1")
             .output()
             .expect("vnx runs")

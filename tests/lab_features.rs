@@ -1,0 +1,140 @@
+//! The rest of the `ns` lab features on real kernel objects: management network and on_boot
+//! (simple_lxc_ubuntu), refusals at plan time, p2p links, link conditions, unmanaged bridges,
+//! external NICs, and two labs with the same names side by side.
+
+mod common;
+
+use common::corpus;
+use common::lab::TestHost;
+
+#[test]
+fn simple_lxc_ubuntu_converges_with_management_and_on_boot() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/simple_lxc_ubuntu.xml"));
+    let f = file.to_str().unwrap();
+    host.vnx_ok(&["apply", f, "--auto-approve"]);
+    let pid = host.pids(&name)["ubuntu"];
+    // on_boot: the filetree landed, then the command copied it.
+    let copied = std::fs::read_to_string(format!("/proc/{pid}/root/root/on_boot2.txt")).expect("on_boot ran");
+    assert_eq!(copied, std::fs::read_to_string(corpus().join("conf/on_boot.txt")).unwrap());
+    // The management /30 (offset 12: host .13, node .14) works from the host.
+    assert!(host.host_sh("ping -c1 -W2 10.250.0.14").status.success());
+    // A sequence with owner and mode.
+    host.vnx_ok(&["exec", &name, "copyfile"]);
+    let meta = std::fs::metadata(format!("/proc/{pid}/root/root/copyfile.txt")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o644);
+    assert!(host.vnx_ok(&["plan", f]).contains("No changes."));
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn what_cannot_run_is_refused_at_plan_time() {
+    let host = TestHost::new();
+    for (file, expect) in [
+        ("example_lxc_vm-as-switch.xml", "DHCP on an `ns` node is not supported yet"),
+        ("simple_ubuntu.xml", "provider `libvirt`) is not supported yet"),
+        ("tutorial_vlan_ovs.xml", "net mode `openvswitch` is not supported yet"),
+    ] {
+        let (path, _) = host.scenario_from(&corpus().join("scenarios").join(file));
+        let out = host.vnx(&["plan", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(err.contains(expect), "{file}: {err}");
+        assert!(err.contains(&format!("{file}:")), "{file}: the message names the place: {err}");
+    }
+}
+
+const FEATURES: &str = r#"
+name: NAME
+version: "2.0"
+automac: {}
+nets:
+  - {name: link, mode: veth, type: p2p}
+  - {name: lan, mode: virtual_bridge, mtu: 1400, external: vnxtdummy0}
+  - {name: outside, mode: virtual_bridge, managed: false}
+nodes:
+  - name: a
+    type: ns
+    interfaces:
+      - {id: 1, net: link, ipv4: [10.9.0.1/30], bw: 2mbit}
+      - {id: 2, net: lan, ipv4: [10.9.1.1/24]}
+      - {id: 3, net: outside, ipv4: [10.9.2.1/24], name: uplink}
+  - name: b
+    type: ns
+    interfaces:
+      - {id: 1, net: link, ipv4: [10.9.0.2/30]}
+      - {id: 2, net: lan, ipv4: [10.9.1.2/24]}
+"#;
+
+#[test]
+fn p2p_conditions_unmanaged_and_external_and_two_labs_side_by_side() {
+    let host = TestHost::new();
+    // The host's own bridge (managed="no") and a NIC to attach (external=).
+    host.ip(&["link", "add", "outside", "type", "bridge"]);
+    host.ip(&["link", "add", "vnxtdummy0", "type", "veth", "peer", "name", "vnxtdummy1"]);
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let name = host.unique("feat");
+        let path = host.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, FEATURES.replace("NAME", &name)).unwrap();
+        host.vnx_ok(&["apply", path.to_str().unwrap(), "--auto-approve"]);
+        names.push((name, path));
+    }
+    for (name, _) in &names {
+        // The p2p link works, shaped to 2 Mbit/s (tbf) on a's side.
+        assert!(host.ping_from(name, "a", &["10.9.0.2"]).is_empty());
+        let tc = host.vnx_ok(&["exec", name, "-M", "a", "--", "tc", "qdisc", "show", "dev", "eth1"]);
+        assert!(tc.contains("tbf") && tc.contains("rate 2Mbit"), "{tc}");
+        assert!(host.ping_from(name, "b", &["10.9.1.1"]).is_empty());
+        // `name` is the interface's name inside an ns node; the MTU follows the net.
+        let links = host.vnx_ok(&["exec", name, "-M", "a", "--", "ip", "-o", "link"]);
+        assert!(links.contains(" uplink@") && links.contains("mtu 1400"), "{links}");
+    }
+    // The unmanaged bridge holds both labs' interfaces; the external NIC joined a lab bridge.
+    let ports = host.ip(&["-o", "link", "show", "master", "outside"]);
+    assert_eq!(ports.lines().count(), 2, "{ports}");
+    let dummy = host.ip(&["-o", "link", "show", "vnxtdummy0"]);
+    assert!(dummy.contains(" master vb"), "{dummy}");
+    // Destroying one lab leaves the other, and never the host's bridge.
+    host.vnx_ok(&["destroy", &names[0].0, "--auto-approve"]);
+    assert!(host.ping_from(&names[1].0, "b", &["10.9.1.1"]).is_empty());
+    host.vnx_ok(&["destroy", &names[1].0, "--auto-approve"]);
+    let left = host.ip(&["-o", "link", "show"]);
+    assert!(left.contains("outside:") && left.contains("vnxtdummy0"), "the host's own links must stay: {left}");
+    assert!(!host.ip(&["-o", "link", "show", "vnxtdummy0"]).contains("master"), "the NIC is released");
+    host.ip(&["link", "del", "outside"]);
+    host.ip(&["link", "del", "vnxtdummy0"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}
+
+/// Delay and loss need the kernel's netem qdisc: where it exists the delay shows in the
+/// round-trip time; where it does not (some cloud kernels), apply says so plainly.
+#[test]
+fn delay_is_applied_or_refused_plainly() {
+    let host = TestHost::new();
+    let name = host.unique("delay");
+    let path = host.dir.path().join(format!("{name}.yaml"));
+    let text = format!("name: {name}\nversion: '2.0'\nnets: [{{name: link, mode: veth, type: p2p}}]\nnodes:\n  - {{name: a, type: ns, interfaces: [{{id: 1, net: link, ipv4: [10.9.0.1/30], delay: 40ms}}]}}\n  - {{name: b, type: ns, interfaces: [{{id: 1, net: link, ipv4: [10.9.0.2/30]}}]}}\n");
+    std::fs::write(&path, text).unwrap();
+    let netem = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ip netns add vnxt-netem-probe && ip -n vnxt-netem-probe link add p0 type veth peer name p1 && tc -n vnxt-netem-probe qdisc add dev p0 root netem delay 1ms; r=$?; ip netns del vnxt-netem-probe; exit $r")
+        .output()
+        .unwrap()
+        .status
+        .success();
+    let out = host.vnx(&["apply", path.to_str().unwrap(), "--auto-approve"]);
+    if netem {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ping = host.vnx_ok(&["exec", &name, "-M", "a", "--", "ping", "-c2", "-i0.2", "-W2", "10.9.0.2"]);
+        let rtt: f64 = ping.lines().find_map(|l| l.split("time=").nth(1)).and_then(|t| t.split(' ').next()).and_then(|t| t.parse().ok()).expect("a reply");
+        assert!(rtt >= 40.0, "rtt {rtt} ms: the delay is not applied");
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(err.contains("conditions.a/1") && err.contains("no netem qdisc"), "{err}");
+    }
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}
