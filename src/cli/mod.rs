@@ -6,6 +6,7 @@
 
 mod admin;
 mod apply;
+mod bench;
 mod common;
 mod convert;
 mod exec;
@@ -59,6 +60,7 @@ pub enum Command {
     History(admin::HistoryCmd),
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
+    Bench(bench::BenchCmd),
     Convert(convert::Args),
     Schema(schema::Args),
     #[command(name = "__init", hide = true)]
@@ -98,6 +100,7 @@ pub fn main() -> i32 {
         Command::History(a) => admin::run_history(a, st),
         Command::State(a) => admin::run_state(a, st),
         Command::ForceUnlock(a) => admin::run_force_unlock(a, st),
+        Command::Bench(a) => bench::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => admin::run_init(a),

@@ -39,6 +39,9 @@ pub trait HostFs {
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String>;
 }
 
+/// The kernel's limit on a Linux bridge's ports (BR_MAX_PORTS - 1).
+pub const MAX_BRIDGE_PORTS: usize = 1023;
+
 /// The providers that exist; any other is "not supported yet".
 pub const SUPPORTED_PROVIDERS: &[&str] = &["ns"];
 
@@ -286,6 +289,26 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             push(&mut out, kind::HOST_ROUTES, "host", "net", json!({
                 "routes": routes, "forward_ipv4": f.is_some_and(|f| f.ipv4()), "forward_ipv6": f.is_some_and(|f| f.ipv6()),
             }), hostifs, h.span);
+        }
+    }
+
+    // A Linux bridge holds at most 1023 ports ("Exchange full" on the next one).
+    let mut ports: HashMap<&str, usize> = HashMap::new();
+    for d in out.iter().filter(|d| d.id.kind == kind::INTERFACE || d.id.kind == kind::HOSTIF || d.id.kind == kind::MGMT) {
+        let net = match d.id.kind.as_str() {
+            kind::HOSTIF => Some(d.id.name.as_str()),
+            kind::MGMT => d.attrs.get("bridge").and_then(Value::as_str).map(|_| "vm_mgmt"),
+            _ => d.attrs.get("net").and_then(Value::as_str).filter(|_| d.attrs.contains_key("bridge")),
+        };
+        if let Some(n) = net {
+            *ports.entry(n).or_default() += 1;
+        }
+    }
+    for (net, n) in ports {
+        if n > MAX_BRIDGE_PORTS {
+            let span = s.net(net).map_or(Span::default(), |x| x.name.span);
+            errors.push(Diag::error("vnx::bridge-ports", format!("net `{net}` has {n} members; a Linux bridge holds at most {MAX_BRIDGE_PORTS}"))
+                .at(span, "too many members").help("split the members over several nets joined by a router node, or by a <connection> between two nets"));
         }
     }
 

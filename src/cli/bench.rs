@@ -1,0 +1,362 @@
+//! `vnx bench`: generated labs of `ns` nodes, timed step by step in-process.
+//!
+//! The benchmark runs in a network namespace of its own (it plays the host, and vanishes with
+//! the process) with a state database of its own, so it leaves nothing behind.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use vnx_providers::ns::Init;
+
+use super::common::{self, Target};
+use crate::engine;
+use crate::plan::{self, kind, Options};
+use crate::scenario::values::{Ipv4Config, NetMode, NetType};
+use crate::scenario::{Format, Interface, Net, Node, Scenario, Source, Spanned};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Topo {
+    /// N nodes in a chain, each neighbour pair on a net of its own (Mininet's linear).
+    Linear,
+    /// N nodes on one net.
+    Star,
+    /// A tree of routers: DEPTH levels, FANOUT children each, a net per parent.
+    Tree,
+    /// N nodes, a point-to-point link between every pair.
+    Mesh,
+}
+
+/// Measure vnx on a generated lab: apply from nothing, a no-op plan with refresh, adding a
+/// node, changing an address, destroy; peak RSS and kernel objects.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx bench linear 100\n  vnx bench linear 1000 --json\n  vnx bench tree 3 --fanout 4\n  vnx bench linear 100 --mininet   (also times Mininet's linear,N when `mn` is installed)")]
+pub struct BenchCmd {
+    #[arg(value_enum)]
+    pub topo: Topo,
+    /// Nodes (linear, star, mesh) or depth (tree).
+    pub n: usize,
+    /// Children per router (tree).
+    #[arg(long, default_value_t = 2)]
+    pub fanout: usize,
+    /// Actions at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Also run Mininet's `mn --topo linear,N --switch lxbr --controller none --test none`.
+    #[arg(long)]
+    pub mininet: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn addr(net: usize, host: u32) -> String {
+    format!("10.{}.{}.{host}/24", 100 + net / 256, net % 256)
+}
+
+fn ipv4(a: &str) -> Spanned<Ipv4Config> {
+    Spanned::bare(a.parse().expect("generated address"))
+}
+
+fn node(name: &str) -> Node {
+    Node { name: Spanned::bare(name.into()), node_type: Spanned::bare("ns".into()), ..Default::default() }
+}
+
+fn iface(id: u32, net: &str, a: &str) -> Interface {
+    Interface { id: Spanned::bare(id), net: Spanned::bare(net.into()), ipv4: vec![ipv4(a)], ..Default::default() }
+}
+
+fn net(name: &str, p2p: bool) -> Net {
+    Net {
+        span: Default::default(),
+        name: Spanned::bare(name.into()),
+        mode: Spanned::bare(if p2p { NetMode::Veth } else { NetMode::VirtualBridge }),
+        kind: p2p.then(|| Spanned::bare(NetType::P2p)),
+        managed: None, external: None, vlan: None, mtu: None, stp: None, hub: None, scope: None, sock: None,
+        uml_switch_binary: None, capture_file: None, capture_expression: None, capture_dev: None, controller: None,
+        of_version: None, hwaddr: None, fail_mode: None, bw: None, delay: None, loss: None, up: None, ppp_bw: None,
+        connections: vec![],
+    }
+}
+
+/// The generated scenario, and the (node, address) pairs to ping to check it works.
+pub fn generate(name: &str, topo: Topo, n: usize, fanout: usize) -> (Scenario, Vec<(String, String)>) {
+    let mut s = Scenario { name: Spanned::bare(name.into()), version: Spanned::bare("2.0".into()), ..Default::default() };
+    let mut pings = Vec::new();
+    match topo {
+        Topo::Linear => {
+            for i in 0..n {
+                let mut nd = node(&format!("n{i}"));
+                if i > 0 {
+                    nd.interfaces.push(iface(1, &format!("l{}", i - 1), &addr(i - 1, 2)));
+                }
+                if i + 1 < n {
+                    s.nets.push(net(&format!("l{i}"), false));
+                    nd.interfaces.push(iface(2, &format!("l{i}"), &addr(i, 1)));
+                    pings.push((format!("n{i}"), addr(i, 2).trim_end_matches("/24").to_string()));
+                }
+                s.nodes.push(nd);
+            }
+        }
+        Topo::Star => {
+            s.nets.push(net("star", false));
+            for i in 0..n {
+                let a = format!("10.{}.{}.{}/16", 100, (i + 1) / 250, (i + 1) % 250 + 1);
+                let mut nd = node(&format!("n{i}"));
+                nd.interfaces.push(Interface { ipv4: vec![ipv4(&a)], ..iface(1, "star", "10.0.0.1/16") });
+                if i > 0 {
+                    pings.push(("n0".into(), a.trim_end_matches("/16").to_string()));
+                }
+                s.nodes.push(nd);
+            }
+        }
+        Topo::Tree => {
+            // Level by level: node k's children are fanout*k+1 ..; each parent has a net.
+            let total: usize = (0..n).map(|d| fanout.pow(d as u32)).sum();
+            for k in 0..total {
+                let mut nd = node(&format!("n{k}"));
+                let first_child = fanout * k + 1;
+                if first_child < total {
+                    s.nets.push(net(&format!("t{k}"), false));
+                    nd.interfaces.push(iface(1, &format!("t{k}"), &addr(k, 1)));
+                }
+                if k > 0 {
+                    let parent = (k - 1) / fanout;
+                    let host = (k - first_of(parent, fanout)) as u32 + 2;
+                    nd.interfaces.push(iface(2, &format!("t{parent}"), &addr(parent, host)));
+                    pings.push((format!("n{parent}"), addr(parent, host).trim_end_matches("/24").to_string()));
+                }
+                s.nodes.push(nd);
+            }
+        }
+        Topo::Mesh => {
+            let mut link = 0;
+            for i in 0..n {
+                s.nodes.push(node(&format!("n{i}")));
+            }
+            for i in 0..n {
+                for j in i + 1..n {
+                    let l = format!("m{i}x{j}");
+                    s.nets.push(net(&l, true));
+                    let a = format!("10.{}.{}.{}/30", 100 + link / 64, (link % 64) * 4 / 256, (link * 4) % 256 + 1);
+                    let b = format!("10.{}.{}.{}/30", 100 + link / 64, (link % 64) * 4 / 256, (link * 4) % 256 + 2);
+                    let id_i = s.nodes[i].interfaces.len() as u32 + 1;
+                    s.nodes[i].interfaces.push(iface(id_i, &l, &a));
+                    let id_j = s.nodes[j].interfaces.len() as u32 + 1;
+                    s.nodes[j].interfaces.push(iface(id_j, &l, &b));
+                    pings.push((format!("n{i}"), b.trim_end_matches("/30").to_string()));
+                    link += 1;
+                }
+            }
+        }
+    }
+    (s, pings)
+}
+
+fn first_of(parent: usize, fanout: usize) -> usize {
+    fanout * parent + 1
+}
+
+fn peak_rss_kb() -> i64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_maxrss
+}
+
+struct Bench {
+    state_path: PathBuf,
+    state: vnx_state::State,
+    parallelism: usize,
+}
+
+impl Bench {
+    fn target(&self, s: &Scenario) -> Target {
+        Target { scenario: s.clone(), source: "bench".into(), format: Format::Yaml, dir: PathBuf::from("."), report_source: Source::new("bench", "") }
+    }
+
+    /// Plan (with refresh) and apply; returns (planning time, total time, changes).
+    async fn converge(&self, s: &Scenario, destroy: bool, apply: bool) -> Result<(Duration, Duration, usize), String> {
+        let t0 = Instant::now();
+        let name = s.name.value.clone();
+        let t = self.target(s);
+        let desired = if destroy { vec![] } else { common::desired_of(&t, &Default::default(), false)? };
+        let recorded = common::recorded_of(&self.state, &name)?;
+        let lab = common::lab(&name, &self.state_path, &recorded)?;
+        let actual = if recorded.is_empty() { Default::default() } else { common::refresh(&lab, &recorded).await? };
+        let p = plan::plan(&desired, &recorded, &actual, &Options { destroy, ..Default::default() });
+        let planned = t0.elapsed();
+        if !apply || p.is_empty() {
+            return Ok((planned, t0.elapsed(), p.changes.len()));
+        }
+        if !destroy {
+            self.state.put_scenario(&name, "bench", "yaml", "").map_err(|e| e.to_string())?;
+        }
+        let id = self.state.apply_begin(&name, if destroy { "destroy" } else { "apply" }, &json!({})).map_err(|e| e.to_string())?;
+        let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {}).await.map_err(|e| e.to_string())?;
+        if !report.ok() {
+            let first = report.outcomes.iter().find_map(|(i, o)| match o {
+                engine::Outcome::Failed(e) => Some(format!("{}: {e}", p.actions[*i].id)),
+                _ => None,
+            });
+            return Err(format!("the apply failed: {}", first.unwrap_or_default()));
+        }
+        if destroy {
+            let _ = self.state.delete_scenario(&name);
+        }
+        Ok((planned, t0.elapsed(), p.changes.len()))
+    }
+
+    fn ping_all(&self, name: &str, pings: &[(String, String)]) -> Result<(), String> {
+        let inits: std::collections::HashMap<String, Init> = common::recorded_of(&self.state, name)?
+            .into_iter()
+            .filter(|r| r.id.kind == kind::NODE)
+            .filter_map(|r| serde_json::from_value(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), i)))
+            .collect();
+        let failures = std::sync::Mutex::new(Vec::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..16 {
+                sc.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((node, target)) = pings.get(i) else { break };
+                    let Some(init) = inits.get(node) else { continue };
+                    let ok = std::process::Command::new("nsenter")
+                        .args(["-t", &init.pid.to_string(), "-n", "ping", "-c1", "-W2", target])
+                        .output()
+                        .is_ok_and(|o| o.status.success());
+                    if !ok {
+                        failures.lock().unwrap().push(format!("{node} -> {target}"));
+                    }
+                });
+            }
+        });
+        let f = failures.into_inner().unwrap();
+        if f.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} of {} pings failed, e.g. {}", f.len(), pings.len(), f[0]))
+        }
+    }
+}
+
+/// Links in the benchmark's host namespace (a netlink dump: /sys shows another namespace).
+async fn host_links() -> usize {
+    match vnx_providers::netlink::Netlink::current() {
+        Ok(nl) => nl.links().await.map(|l| l.len()).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+pub fn run(c: BenchCmd) -> i32 {
+    // A network namespace of our own plays the host: nothing reaches the real one.
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+        eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");
+        return super::EXIT_ERROR;
+    }
+    let dir = std::env::temp_dir().join(format!("vnx-bench-{}", std::process::id()));
+    let state_path = dir.join("state.db");
+    let state = match common::open_state(&state_path) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let b = Bench { state_path, state, parallelism: c.parallelism };
+    let name = format!("bench{}", std::process::id());
+    let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
+    let label = match c.topo {
+        Topo::Tree => format!("tree {} (fanout {}, {} nodes)", c.n, c.fanout, s.nodes.len()),
+        t => format!("{t:?} {}", c.n).to_lowercase(),
+    };
+    eprintln!("vnx bench: {label}: {} nodes, {} nets", s.nodes.len(), s.nets.len());
+    let rt = common::runtime();
+    let mut rows: Vec<(String, f64, String)> = Vec::new();
+    let result: Result<(), String> = rt.block_on(async {
+        let (_, t, n) = b.converge(&s, false, true).await?;
+        let objects = format!("{n} resources, {} links in the host, {} namespaces", host_links().await.saturating_sub(1), s.nodes.len());
+        rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
+        let t0 = Instant::now();
+        b.ping_all(&name, &pings)?;
+        rows.push((format!("check: {} pings", pings.len()), t0.elapsed().as_secs_f64(), "all answered".into()));
+        let (planned, _, n) = b.converge(&s, false, false).await?;
+        if n != 0 {
+            return Err(format!("the no-op plan has {n} changes"));
+        }
+        rows.push(("no-op plan with refresh".into(), planned.as_secs_f64(), "no changes".into()));
+        // Add one node on the first net (or on its own for a mesh).
+        let mut s2 = s.clone();
+        let mut extra = node("added");
+        let first_net = s.nets.first().map(|n| n.name.value.clone()).unwrap_or_default();
+        if c.topo != Topo::Mesh && !first_net.is_empty() {
+            let a = if c.topo == Topo::Star { "10.200.0.1/16".to_string() } else { addr(if c.topo == Topo::Linear { 0 } else { 0 }, 250) };
+            extra.interfaces.push(iface(1, &first_net, &a));
+        }
+        s2.nodes.push(extra);
+        let (_, t, n) = b.converge(&s2, false, true).await?;
+        rows.push(("add one node (plan + apply)".into(), t.as_secs_f64(), format!("{n} changes")));
+        // Change one address.
+        let mut s3 = s2.clone();
+        if let Some(i) = s3.nodes[0].interfaces.first_mut() {
+            let old = i.ipv4[0].to_string();
+            let new = old.replacen(".1/", ".9/", 1).replacen(".2/", ".9/", 1);
+            i.ipv4 = vec![ipv4(&new)];
+        }
+        let (_, t, n) = b.converge(&s3, false, true).await?;
+        rows.push(("change one address (plan + apply)".into(), t.as_secs_f64(), format!("{n} changes")));
+        let (_, t, n) = b.converge(&s3, true, true).await?;
+        rows.push(("destroy".into(), t.as_secs_f64(), format!("{n} resources")));
+        Ok(())
+    });
+    // Whatever happened, nothing stays: destroy what is recorded.
+    if result.is_err() {
+        let _ = rt.block_on(b.converge(&s, true, true));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let rss_mb = peak_rss_kb() as f64 / 1024.0;
+    let mut mininet = None;
+    if c.mininet && c.topo == Topo::Linear {
+        mininet = run_mininet(c.n);
+    }
+    if c.json {
+        let steps: Vec<serde_json::Value> = rows.iter().map(|(s, t, d)| json!({"step": s, "seconds": t, "detail": d})).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({
+            "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
+            "steps": steps, "peak_rss_mb": rss_mb, "mininet_seconds": mininet, "ok": result.is_ok(),
+            "error": result.as_ref().err(),
+        })).expect("json"));
+    } else {
+        println!("{label}: {} nodes, {} nets, parallelism {}", s.nodes.len(), s.nets.len(), c.parallelism);
+        println!("{:<36} {:>10}  {}", "STEP", "SECONDS", "");
+        for (step, t, d) in &rows {
+            println!("{step:<36} {t:>10.3}  {d}");
+        }
+        println!("{:<36} {:>10.1}  MB", "peak RSS of vnx", rss_mb);
+        if let Some(m) = mininet {
+            let ours: f64 = rows.iter().filter(|r| r.0 == "apply from nothing" || r.0 == "destroy").map(|r| r.1).sum();
+            println!("{:<36} {:>10.3}  (vnx up + down: {ours:.3} s, {:.1}× faster)", "mininet linear up + down", m, m / ours.max(1e-9));
+        }
+    }
+    match result {
+        Ok(()) => super::EXIT_OK,
+        Err(e) => fail(&e),
+    }
+}
+
+fn run_mininet(n: usize) -> Option<f64> {
+    let t0 = Instant::now();
+    let out = std::process::Command::new("mn").args(["--topo", &format!("linear,{n}"), "--switch", "lxbr", "--controller", "none", "--test", "none"]).output();
+    match out {
+        Ok(o) if o.status.success() => Some(t0.elapsed().as_secs_f64()),
+        Ok(o) => {
+            eprintln!("mininet failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or_default());
+            None
+        }
+        Err(_) => {
+            eprintln!("mininet is not installed (Debian package mininet)");
+            None
+        }
+    }
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    super::EXIT_ERROR
+}
