@@ -144,6 +144,10 @@ pub async fn apply<P: Provider>(
                         let (old, new) = (item_of_recorded(r), item_of_desired(d));
                         Box::pin(async move { (action, journal, Instant::now(), provider.update(old, new).await.map_err(|e| e.to_string())) })
                     }
+                    Op::Delete if a.goes_with_node => {
+                        // Removed by the kernel with its node: only the record goes.
+                        Box::pin(async move { (action, journal, Instant::now(), Ok(Value::Null)) })
+                    }
                     Op::Delete => {
                         let r = &plan.recorded[&id];
                         state.put_resource(&recorded_row(scenario, r, "deleting"))?;
