@@ -752,6 +752,22 @@ fn is_link_local(n: &IpNet) -> bool {
     }
 }
 
+impl Lab {
+    /// Waits (up to `limit`) until no link of the host carries one of these marks: links that
+    /// die with a node's namespace go asynchronously, after the node's init is gone.
+    pub async fn settle(&self, kind: &str, names: &[String], limit: std::time::Duration) {
+        let marks: BTreeSet<String> = names.iter().map(|n| self.alias(kind, n)).collect();
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            let Ok(links) = self.host.links().await else { return };
+            if !links.iter().any(|l| l.alias.as_ref().is_some_and(|a| marks.contains(a))) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 impl Provider for Lab {
     async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
         // One dump of the host's links serves every host-side resource.

@@ -257,7 +257,7 @@ fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::S
             }
         });
         let mut finished = 0usize;
-        engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| {
+        let report = engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| {
             if let Event::Finished { op, id, took, outcome } = ev {
                 finished += 1;
                 let verb = match op {
@@ -273,7 +273,13 @@ fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::S
             }
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        // Interfaces removed with their nodes leave the host a moment later: wait for them.
+        let gone: Vec<String> = plan.actions.iter().filter(|a| a.goes_with_node && a.id.kind == crate::plan::kind::INTERFACE).map(|a| a.id.name.clone()).collect();
+        if !gone.is_empty() {
+            lab.settle(crate::plan::kind::INTERFACE, &gone, std::time::Duration::from_secs(5)).await;
+        }
+        Ok::<_, String>(report)
     });
     let report = match result {
         Ok(r) => r,
