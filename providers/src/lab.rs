@@ -156,6 +156,21 @@ impl Lab {
         nl.link_by_name(name).await?.map(|l| l.index).ok_or_else(|| Error::Netlink(format!("no link named {name}")))
     }
 
+    /// A veth pair from the host (`host_name`) into a node (`ifname`, with its MAC), after
+    /// removing a half-built leftover on either side. Returns the node's netlink.
+    async fn veth_into_node(&self, host_name: &str, node: &str, ifname: &str, mac: Option<[u8; 6]>, mtu: Option<u32>) -> Result<Netlink> {
+        if let Some(l) = self.host.link_by_name(host_name).await? {
+            self.host.del_link(l.index).await?;
+        }
+        let init = self.init(node)?;
+        let nl = self.nl(node).await?;
+        if let Some(l) = nl.link_by_name(ifname).await? {
+            nl.del_link(l.index).await?;
+        }
+        self.host.add_veth(host_name, ifname, Some(&init.netns()?), mac, mtu).await?;
+        Ok(nl)
+    }
+
     async fn sync_addrs(&self, nl: &Netlink, ifname: &str, want: &[IpNet]) -> Result<()> {
         let index = self.index_in(nl, ifname).await?;
         let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
@@ -269,18 +284,8 @@ impl Lab {
                 Ok(json!({}))
             }
             "mgmt" => {
-                let host_name = req(a, "host_name")?;
-                if let Some(l) = self.host.link_by_name(host_name).await? {
-                    self.host.del_link(l.index).await?;
-                }
-                let node = req(a, "node")?;
-                let ifname = req(a, "ifname")?;
-                let init = self.init(node)?;
-                let nl = self.nl(node).await?;
-                if let Some(l) = nl.link_by_name(ifname).await? {
-                    nl.del_link(l.index).await?;
-                }
-                self.host.add_veth(host_name, ifname, Some(&init.netns()?), s(a, "mac").and_then(parse_mac), None).await?;
+                let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
+                let nl = self.veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), None).await?;
                 let master = match s(a, "bridge") {
                     Some(b) => Some(self.index_in(&self.host, b).await?),
                     None => None,
@@ -321,20 +326,9 @@ impl Lab {
                 Ok(json!(init))
             }
             "interface" => {
-                let host_name = req(a, "host_name")?;
-                if let Some(l) = self.host.link_by_name(host_name).await? {
-                    self.host.del_link(l.index).await?;
-                }
-                let node = req(a, "node")?;
-                let ifname = req(a, "ifname")?;
-                let init = self.init(node)?;
+                let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
                 let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                let mac = s(a, "mac").and_then(parse_mac);
-                let nl = self.nl(node).await?;
-                if let Some(l) = nl.link_by_name(ifname).await? {
-                    nl.del_link(l.index).await?;
-                }
-                self.host.add_veth(host_name, ifname, Some(&init.netns()?), mac, mtu).await?;
+                let nl = self.veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu).await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                 let master = match s(a, "bridge") {
                     Some(b) => Some(self.index_in(&self.host, b).await?),

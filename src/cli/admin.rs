@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::fail;
 use super::common;
 
 /// Inspect and repair the state database.
@@ -57,10 +58,6 @@ pub struct InitCmd {
     pub hosts: Vec<String>,
 }
 
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    super::EXIT_ERROR
-}
 
 pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
     let state = match common::open_state(&common::state_path(state_arg)) {

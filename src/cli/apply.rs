@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::fail;
 use super::common::{self, PlanArgs, Target};
 use crate::engine::{self, Event, Outcome};
 use crate::plan::{self, render, Op, Plan};
@@ -148,13 +149,8 @@ async fn make_plan(t: Target, args: &PlanArgs, destroy: bool, state: &vnx_state:
 }
 
 pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    let state_path = common::state_path(state_arg);
-    let state = match common::open_state(&state_path) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let t = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t,
+    let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
+        Ok(x) => x,
         Err(e) => return fail(&e),
     };
     let rt = common::runtime();
@@ -189,10 +185,6 @@ pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     }
 }
 
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    super::EXIT_ERROR
-}
 
 fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
     if run.auto_approve {

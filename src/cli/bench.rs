@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use vnx_providers::ns::Init;
 
+use super::fail;
 use super::common::{self, Target};
 use crate::engine;
 use crate::plan::{self, kind, Options};
@@ -369,7 +370,3 @@ fn run_mininet(n: usize) -> Option<f64> {
     }
 }
 
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    super::EXIT_ERROR
-}

@@ -38,6 +38,14 @@ pub fn open_state(path: &Path) -> Result<State, String> {
     State::open(path).map_err(|e| format!("{e}"))
 }
 
+/// Opens the state database and reads SCENARIO (a file or an applied scenario's name).
+pub fn open_and_resolve(state_arg: &Option<PathBuf>, scenario: &str, color: bool) -> Result<(PathBuf, State, Target), String> {
+    let path = state_path(state_arg);
+    let state = open_state(&path)?;
+    let t = resolve(scenario, Some(&state), color)?;
+    Ok((path, state, t))
+}
+
 /// A lab's own directory (node layers, saved states): beside the state database.
 pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
     state_path.parent().unwrap_or(Path::new(".")).join("labs").join(scenario)

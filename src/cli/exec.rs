@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use vnx_providers::ns::{self, Init};
 
+use super::fail;
 use super::common;
 use crate::engine::exec::{filetree, script_for, shell_of};
 use crate::plan::desired::{filetree_json, node_order};
@@ -45,10 +46,6 @@ pub struct ConsoleCmd {
     pub node: String,
 }
 
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    super::EXIT_ERROR
-}
 
 /// The init of every recorded node of a scenario.
 fn inits(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Init)>, String> {
@@ -82,13 +79,8 @@ pub fn expand(s: &Scenario, seq: &str) -> Vec<String> {
 }
 
 pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    let state_path = common::state_path(state_arg);
-    let state = match common::open_state(&state_path) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let t = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t,
+    let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
+        Ok(x) => x,
         Err(e) => return fail(&e),
     };
     let s = &t.scenario;

@@ -67,6 +67,12 @@ pub enum Command {
     Init(admin::InitCmd),
 }
 
+/// Prints an error and gives the exit code for it.
+pub(crate) fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    EXIT_ERROR
+}
+
 /// Whether stderr is a terminal that wants colour.
 pub(crate) fn color_stderr() -> bool {
     use std::io::IsTerminal;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use vnx_providers::ns::Init;
 
+use super::fail;
 use super::common;
 use crate::plan::{kind, Recorded};
 
@@ -146,7 +147,3 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     super::EXIT_OK
 }
 
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    super::EXIT_ERROR
-}
