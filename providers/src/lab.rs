@@ -216,16 +216,35 @@ impl Lab {
     }
 
     async fn read_routes(&self, nl: &Netlink, recorded: &[Value]) -> Result<Value> {
-        let have: BTreeSet<String> = nl.routes().await?.iter().map(|r| route_key(&r.dest, &r.gw)).collect();
+        Ok(routes_seen(&nl.routes().await?, recorded))
+    }
+}
+
+/// A refresh's dumps of each node, made once.
+type Views = tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>>>;
+
+struct NodeView {
+    links: Vec<crate::netlink::Link>,
+    addrs: Vec<crate::netlink::Addr>,
+    routes: Vec<crate::netlink::Route>,
+}
+
+/// The recorded routes as the kernel shows them: all of them when all are there.
+fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Value]) -> Value {
+    {
+        let have: BTreeSet<String> = routes.iter().map(|r| route_key(&r.dest, &r.gw)).collect();
         let want: BTreeSet<String> = recorded.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
         // Only our routes count: a route someone else added is not drift, ours missing is.
         if want.is_subset(&have) {
-            Ok(json!(recorded))
+            json!(recorded)
         } else {
             let present: Vec<Value> = recorded.iter().filter(|r| route_of(r).is_ok_and(|(d, g)| have.contains(&route_key(&d, &g)))).cloned().collect();
-            Ok(json!(present))
+            json!(present)
         }
     }
+}
+
+impl Lab {
 
     async fn set_up_link(&self, nl: &Netlink, name: &str, c: LinkChange) -> Result<()> {
         let index = self.index_in(nl, name).await?;
@@ -619,7 +638,33 @@ impl Lab {
         }
     }
 
-    async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link]) -> Result<Seen> {
+    /// One dump of a node's links, addresses and routes, shared by all its resources in a refresh.
+    async fn node_view(&self, node: &str, views: &Views) -> Option<Arc<NodeView>> {
+        let cell = {
+            let mut m = views.lock().await;
+            m.entry(node.to_string()).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
+        };
+        cell.get_or_init(|| async {
+            let nl = self.nl(node).await.ok()?;
+            let (links, addrs, routes) = (nl.links().await.ok()?, nl.addrs().await.ok()?, nl.routes().await.ok()?);
+            Some(Arc::new(NodeView { links, addrs, routes }))
+        })
+        .await
+        .clone()
+    }
+
+    fn addrs_seen(view: &NodeView, ifname: &str, recorded: &Map<String, Value>) -> Seen {
+        let Some(link) = view.links.iter().find(|l| l.name == ifname) else { return Seen::Missing };
+        let have: Vec<IpNet> = view.addrs.iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
+        let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
+        let mut m = Map::new();
+        m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
+        m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
+        Seen::Present(m)
+    }
+
+    async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link], views: &Views) -> Result<Seen> {
         let a = &it.attrs;
         let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
         match it.kind.as_str() {
@@ -677,13 +722,13 @@ impl Lab {
                 })
             }
             "addresses" => {
-                let Ok(nl) = self.nl(req(a, "node")?).await else { return Ok(Seen::Missing) };
-                self.read_addrs(&nl, req(a, "ifname")?, a).await
+                let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
+                Ok(Self::addrs_seen(&view, req(a, "ifname")?, a))
             }
             "routes" => {
-                let Ok(nl) = self.nl(req(a, "node")?).await else { return Ok(Seen::Missing) };
+                let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                Ok(Seen::Present([("routes".to_string(), self.read_routes(&nl, &recorded).await?)].into_iter().collect()))
+                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
             }
             "host-routes" => {
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -769,7 +814,8 @@ impl Provider for Lab {
             Ok(l) => l,
             Err(e) => return items.iter().map(|_| Err(Error::Netlink(e.to_string()))).collect(),
         };
-        let futs = items.iter().map(|it| self.refresh_one(it, &host_links));
+        let views: Views = Default::default();
+        let futs = items.iter().map(|it| self.refresh_one(it, &host_links, &views));
         futures::future::join_all(futs).await
     }
     async fn create(&self, item: Item) -> Result<Value> {
