@@ -10,6 +10,8 @@ mod bench;
 mod common;
 mod convert;
 mod exec;
+mod graph;
+mod legacy;
 mod schema;
 mod show;
 mod validate;
@@ -34,12 +36,12 @@ pub const EXIT_ERROR: i32 = 1;
     long_about = "vnx builds virtual network labs (namespaces, bridges, links, virtual machines) from a \
 scenario file written in VNX 2.0 XML or its YAML form. The scenario is the desired state: \
 `vnx plan` shows what would change, `vnx apply` makes it so.",
-    after_help = "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode).\n\
+    after_help = "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), 130 interrupted.\nVNX's command line works too: vnx -f FILE --create, -x SEQ, --show-status, --destroy.\n\
 Start with `vnx validate FILE` to check a scenario, `vnx convert FILE --to yaml` to see its YAML form."
 )]
 pub struct Cli {
     /// The state database (default /var/lib/vnx/state.db).
-    #[arg(long, global = true, env = "VNX_STATE", value_name = "PATH")]
+    #[arg(long, global = true, env = "VNX_STATE", hide_env_values = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -60,6 +62,16 @@ pub enum Command {
     History(admin::HistoryCmd),
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
+    Graph(graph::GraphCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  vnx completions bash > /etc/bash_completion.d/vnx")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  vnx man > /usr/local/share/man/man1/vnx.1")]
+    Man,
     Bench(bench::BenchCmd),
     Convert(convert::Args),
     Schema(schema::Args),
@@ -81,8 +93,23 @@ pub(crate) fn color_stderr() -> bool {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // VNX's command line, mapped onto the new commands.
+    let mut raw: Vec<String> = std::env::args().collect();
+    if let Some(t) = legacy::translate(&raw[1..]) {
+        match t {
+            Ok(new) => {
+                eprintln!("vnx: VNX's `{}` is `vnx {}` now", raw[1..].join(" "), new.join(" "));
+                raw.truncate(1);
+                raw.extend(new);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    }
     // Terraform's single-dash `-out FILE` works too.
-    let args = std::env::args().map(|a| if a == "-out" { "--out".to_string() } else if let Some(v) = a.strip_prefix("-out=") { format!("--out={v}") } else { a });
+    let args = raw.into_iter().map(|a| if a == "-out" { "--out".to_string() } else if let Some(v) = a.strip_prefix("-out=") { format!("--out={v}") } else { a });
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -106,6 +133,19 @@ pub fn main() -> i32 {
         Command::History(a) => admin::run_history(a, st),
         Command::State(a) => admin::run_state(a, st),
         Command::ForceUnlock(a) => admin::run_force_unlock(a, st),
+        Command::Graph(a) => graph::run(a, st, color),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "vnx", &mut std::io::stdout());
+            EXIT_OK
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
         Command::Bench(a) => bench::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),

@@ -1,0 +1,133 @@
+//! VNX's command line (`vnx -f FILE -v --create`, `-x SEQ`, `--destroy`, …) mapped onto the
+//! new commands. Each use says once, on stderr, what the new command is.
+
+/// The modes of VNX's command line, and what they become.
+const MODES: &[(&str, Option<&str>)] = &[
+    ("--create", Some("apply")),
+    ("-t", Some("apply")),
+    ("--destroy", Some("destroy")),
+    ("-P", Some("destroy")),
+    ("--purge", Some("destroy")),
+    ("--execute", Some("exec")),
+    ("-x", Some("exec")),
+    ("--show-status", Some("show")),
+    ("--show-map", Some("graph")),
+    ("--modify", Some("modify")),
+    ("--console", Some("console")),
+    ("--console-info", Some("show")),
+    ("--exe-info", Some("show")),
+    ("--define", None),
+    ("--start", None),
+    ("--shutdown", None),
+    ("-d", None),
+    ("--reboot", None),
+    ("--reset", None),
+    ("--suspend", None),
+    ("--resume", None),
+    ("--save", None),
+    ("--restore", None),
+];
+
+/// When `args` (without the program name) is a VNX command line, the new one; `Err` for a VNX
+/// mode vnx does not have yet.
+pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
+    let is_legacy = args.iter().any(|a| a == "-f" || a == "-s" || a.starts_with("--file")) && args.iter().any(|a| MODES.iter().any(|(m, _)| a == m));
+    if !is_legacy {
+        return None;
+    }
+    let mut file = None;
+    let mut mode: Option<(&str, Option<&str>)> = None;
+    let mut mode_arg = None;
+    let mut nodes: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        let next = args.get(i + 1).cloned();
+        match a {
+            "-f" | "-s" | "--file" => {
+                file = next;
+                i += 1;
+            }
+            "-M" => {
+                nodes.extend(next.unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from));
+                i += 1;
+            }
+            // Accepted as VNX had them; they change nothing here.
+            "-v" | "-vv" | "-vvv" | "-n" | "--no-console" | "-y" | "-b" | "--intervm-delay" => {
+                if a == "--intervm-delay" {
+                    i += 1;
+                }
+            }
+            "--cfg-dir" | "-c" | "-C" | "-T" => i += 1,
+            m => {
+                if let Some((name, new)) = MODES.iter().find(|(x, _)| *x == m) {
+                    mode = Some((name, *new));
+                    if matches!(*name, "--execute" | "-x" | "--modify") {
+                        mode_arg = next;
+                        i += 1;
+                    }
+                } else {
+                    return Some(Err(format!("`{m}` is not a VNX option vnx knows")));
+                }
+            }
+        }
+        i += 1;
+    }
+    let Some(file) = file else { return Some(Err("-f FILE is missing".into())) };
+    let (name, new) = mode.expect("is_legacy found a mode");
+    let Some(new) = new else {
+        return Some(Err(format!("VNX's `{name}` has no equivalent yet: node lifecycle commands come with a later version")));
+    };
+    let mut out: Vec<String> = vec![new.to_string()];
+    match new {
+        "apply" | "destroy" => {
+            out.push(file);
+            out.push("--auto-approve".into());
+            for n in &nodes {
+                out.extend(["--target".into(), n.clone()]);
+            }
+        }
+        "exec" => {
+            out.push(file);
+            out.push(mode_arg.unwrap_or_default());
+            if !nodes.is_empty() {
+                out.extend(["-M".into(), nodes.join(",")]);
+            }
+        }
+        "modify" => {
+            out.push(file);
+            out.push(mode_arg.unwrap_or_default());
+            out.push("--auto-approve".into());
+        }
+        "console" => {
+            out.push(file);
+            out.extend(["-M".into(), nodes.first().cloned().unwrap_or_default()]);
+        }
+        "graph" => {
+            out.push(file);
+            out.extend(["--format".into(), "dot".into()]);
+        }
+        _ => out.push(file),
+    }
+    Some(Ok(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Option<Result<Vec<String>, String>> {
+        translate(&s.split(' ').map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn vnx_command_lines_become_new_commands() {
+        assert_eq!(t("-f lab.xml -v --create").unwrap().unwrap(), ["apply", "lab.xml", "--auto-approve"]);
+        assert_eq!(t("-f lab.xml -v -x ls1234 -M h2").unwrap().unwrap(), ["exec", "lab.xml", "ls1234", "-M", "h2"]);
+        assert_eq!(t("-f lab.xml --destroy -M h1,h2").unwrap().unwrap(), ["destroy", "lab.xml", "--auto-approve", "--target", "h1", "--target", "h2"]);
+        assert_eq!(t("-f lab.xml --show-status").unwrap().unwrap(), ["show", "lab.xml"]);
+        assert_eq!(t("-s lab --modify add.xml").unwrap().unwrap(), ["modify", "lab", "add.xml", "--auto-approve"]);
+        assert!(t("-f lab.xml --shutdown").unwrap().is_err());
+        assert!(t("plan lab.xml").is_none());
+    }
+}

@@ -1,0 +1,72 @@
+//! The command line as people read it: `--help` of every command, topology maps of the
+//! tutorial, and VNX's own flags walked through on a real lab.
+
+mod common;
+
+use clap::CommandFactory;
+use common::corpus;
+use common::lab::TestHost;
+
+fn all_helps(cmd: &mut clap::Command, path: String, out: &mut Vec<(String, String)>) {
+    let help = cmd.render_long_help().to_string();
+    out.push((path.clone(), help));
+    for sub in cmd.get_subcommands_mut() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        let name = format!("{path} {}", sub.get_name());
+        all_helps(sub, name, out);
+    }
+}
+
+#[test]
+fn help_of_every_command() {
+    let mut cmd = vnx::cli::Cli::command().term_width(100);
+    cmd.build();
+    let mut helps = Vec::new();
+    all_helps(&mut cmd, "vnx".into(), &mut helps);
+    assert!(helps.len() > 20);
+    for (path, help) in helps {
+        assert!(help.len() > 40, "{path}: {help}");
+        insta::assert_snapshot!(format!("help {path}").replace(' ', "_"), help);
+    }
+}
+
+#[test]
+fn maps_of_the_tutorial() {
+    let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    for format in ["dot", "mermaid"] {
+        let out = std::process::Command::new(common::vnx_bin()).args(["graph", "--format", format]).arg(&file).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        for n in ["h1", "h2", "h3", "h4", "r1", "r2", "Net0", "Net3", "10.1.3.2/24"] {
+            assert!(text.contains(n), "{format}: {n} missing");
+        }
+        insta::assert_snapshot!(format!("graph_{format}"), text);
+    }
+}
+
+#[test]
+fn vnx_flags_walk_through_the_tutorial() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    let f = file.to_str().unwrap();
+    // vnx -f FILE -v --create
+    let out = host.vnx(&["-f", f, "-v", "--create"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `vnx apply"), "says the new command");
+    // vnx -f FILE -v -x ls12 -M h2
+    let out = host.vnx_ok(&["-f", f, "-v", "-x", "ls12", "-M", "h2"]);
+    assert!(out.lines().filter(|l| l.starts_with("h2 | total")).count() == 2, "{out}");
+    // vnx -f FILE --show-status
+    let out = host.vnx_ok(&["-f", f, "--show-status"]);
+    assert!(out.contains("h1") && out.contains("running"), "{out}");
+    // --shutdown is not there yet: a plain refusal.
+    let out = host.vnx(&["-f", f, "--shutdown"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no equivalent yet"));
+    // vnx -f FILE -v --destroy
+    host.vnx_ok(&["-f", f, "-v", "--destroy"]);
+    assert!(host.vnx_ok(&["list"]).contains("No scenario"), "{name} destroyed");
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}
