@@ -298,7 +298,8 @@ impl State {
 
     fn bump(&self, scenario: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE scenarios SET serial = serial + 1, updated = ?2 WHERE name = ?1", params![scenario, now()])
+            .prepare_cached("UPDATE scenarios SET serial = serial + 1, updated = ?2 WHERE name = ?1")
+            .and_then(|mut st| st.execute(params![scenario, now()]))
             .map(|_| ())
             .map_err(|e| self.db(e))
     }
@@ -337,16 +338,18 @@ impl State {
     /// Records a resource (insert or replace) and moves the scenario's serial on.
     pub fn put_resource(&self, r: &ResourceRow) -> Result<()> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO resources (scenario, kind, name, provider, attrs, deps, status, runtime, updated)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(scenario, kind, name) DO UPDATE SET provider = ?4, attrs = ?5, deps = ?6,
                    status = ?7, runtime = ?8, updated = ?9",
+            )
+            .and_then(|mut st| st.execute(
                 params![
                     r.scenario, r.kind, r.name, r.provider, r.attrs.to_string(),
                     serde_json::to_string(&r.deps).expect("deps serialize"), r.status, r.runtime.to_string(), now()
                 ],
-            )
+            ))
             .map_err(|e| self.db(e))?;
         self.bump(&r.scenario)
     }
@@ -355,7 +358,8 @@ impl State {
     pub fn delete_resource(&self, scenario: &str, kind: &str, name: &str) -> Result<bool> {
         let n = self
             .conn
-            .execute("DELETE FROM resources WHERE scenario = ?1 AND kind = ?2 AND name = ?3", params![scenario, kind, name])
+            .prepare_cached("DELETE FROM resources WHERE scenario = ?1 AND kind = ?2 AND name = ?3")
+            .and_then(|mut st| st.execute(params![scenario, kind, name]))
             .map_err(|e| self.db(e))?;
         self.bump(scenario)?;
         Ok(n > 0)
@@ -405,17 +409,16 @@ impl State {
 
     pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {
         self.conn
-            .execute(
-                "INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![apply_id, scenario, kind, name, action, now()],
-            )
+            .prepare_cached("INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut st| st.execute(params![apply_id, scenario, kind, name, action, now()]))
             .map_err(|e| self.db(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
     pub fn journal_finish(&self, id: i64, error: Option<&str>) -> Result<()> {
         self.conn
-            .execute("UPDATE journal SET finished = ?2, error = ?3 WHERE id = ?1", params![id, now(), error])
+            .prepare_cached("UPDATE journal SET finished = ?2, error = ?3 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![id, now(), error]))
             .map(|_| ())
             .map_err(|e| self.db(e))
     }
