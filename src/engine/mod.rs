@@ -105,23 +105,22 @@ pub async fn apply<P: Provider>(
     let mut done: HashSet<usize> = HashSet::new();
     let mut started: HashSet<usize> = HashSet::new();
     let mut running = FuturesUnordered::new();
-    // The runtime facts of resources deleted in this run, for a replacement's create.
+    // Kahn's walk: how many prerequisites each action still waits for, and who waits on whom.
+    let mut waiting: Vec<usize> = plan.actions.iter().map(|a| a.after.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for a in &plan.actions {
+        for &d in &a.after {
+            dependents[d].push(a.index);
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> = plan.actions.iter().filter(|a| a.after.is_empty()).map(|a| a.index).collect();
     loop {
         // Start what is ready, up to the bound.
         if !stop.load(Ordering::SeqCst) {
-            for a in &plan.actions {
-                if running.len() >= parallelism.max(1) {
-                    break;
-                }
+            while running.len() < parallelism.max(1) {
+                let Some(i) = ready.pop_front() else { break };
+                let a = &plan.actions[i];
                 if started.contains(&a.index) || report.outcomes.contains_key(&a.index) {
-                    continue;
-                }
-                if let Some(bad) = a.after.iter().find(|d| matches!(report.outcomes.get(d), Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)))) {
-                    let why = format!("{} did not happen", plan.actions[*bad].id);
-                    report.outcomes.insert(a.index, Outcome::Skipped(why));
-                    continue;
-                }
-                if !a.after.iter().all(|d| done.contains(d)) {
                     continue;
                 }
                 started.insert(a.index);
@@ -174,12 +173,26 @@ pub async fn apply<P: Provider>(
                 }
                 state.journal_finish(journal, None)?;
                 done.insert(action);
+                for &d in &dependents[action] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
+                    }
+                }
                 Outcome::Done
             }
             Err(e) => {
                 // The resource stays recorded as `creating`/`updating`/`deleting`: the truth
                 // is unknown, and the next plan replaces or removes it.
                 state.journal_finish(journal, Some(&e))?;
+                // Whatever needs this, directly or not, will not happen.
+                let mut stack = dependents[action].clone();
+                while let Some(d) = stack.pop() {
+                    if !report.outcomes.contains_key(&d) {
+                        report.outcomes.insert(d, Outcome::Skipped(format!("{} did not happen", a.id)));
+                        stack.extend(dependents[d].iter().copied());
+                    }
+                }
                 Outcome::Failed(e)
             }
         };

@@ -306,6 +306,12 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
             }
         }
     }
+    let mut recorded_dependents: HashMap<&ResId, Vec<&ResId>> = HashMap::new();
+    for r in recorded {
+        for d in &r.deps {
+            recorded_dependents.entry(d).or_default().push(&r.id);
+        }
+    }
     for a in &mut actions {
         let mut after = BTreeSet::new();
         match a.op {
@@ -325,11 +331,9 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
             }
             Op::Delete => {
                 // Delete what depends on this first (as recorded).
-                for r in recorded {
-                    if r.deps.contains(&a.id) {
-                        if let Some(&d) = index.get(&(Op::Delete, r.id.clone())) {
-                            after.insert(d);
-                        }
+                for r in recorded_dependents.get(&a.id).into_iter().flatten() {
+                    if let Some(&d) = index.get(&(Op::Delete, (*r).clone())) {
+                        after.insert(d);
                     }
                 }
             }
