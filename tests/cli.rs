@@ -70,3 +70,24 @@ fn vnx_flags_walk_through_the_tutorial() {
     assert!(host.vnx_ok(&["list"]).contains("No scenario"), "{name} destroyed");
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
+    let host = TestHost::new();
+    let name = host.unique("starter");
+    let file = host.dir.path().join(format!("{name}.yaml"));
+    let f = file.to_str().unwrap();
+    host.vnx_ok(&["init", f]);
+    assert!(host.vnx(&["init", f]).status.code() == Some(1), "init never overwrites");
+    let xml = host.dir.path().join("starter.xml");
+    host.vnx_ok(&["init", xml.to_str().unwrap()]);
+    host.vnx_ok(&["validate", f, xml.to_str().unwrap()]);
+    host.vnx_ok(&["apply", f, "--auto-approve"]);
+    let out = host.vnx_ok(&["exec", &name, "hello"]);
+    assert!(out.contains("h1 | hello from h1") && out.contains("h2 | hello from h2"), "{out}");
+    assert!(host.ping_from(&name, "h1", &["10.0.2.10"]).is_empty());
+    let vars = host.vnx_ok(&["output", &name]);
+    assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}

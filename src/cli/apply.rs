@@ -249,6 +249,8 @@ fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::S
             }
         });
         let mut finished = 0usize;
+        // On a terminal, short lines; in logs (CI), each line carries its time.
+        let stamp = || if std::io::stderr().is_terminal() { String::new() } else { format!("{} ", vnx_state::now()) };
         let report = engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| {
             if let Event::Finished { op, id, took, outcome } = ev {
                 finished += 1;
@@ -258,8 +260,8 @@ fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::S
                     Op::Delete => "destroyed",
                 };
                 match outcome {
-                    Outcome::Done => eprintln!("[{finished}/{total}] {id}: {verb} ({} ms)", took.as_millis()),
-                    Outcome::Failed(e) => eprintln!("[{finished}/{total}] {id}: FAILED: {e}"),
+                    Outcome::Done => eprintln!("{}[{finished}/{total}] {id}: {verb} ({} ms)", stamp(), took.as_millis()),
+                    Outcome::Failed(e) => eprintln!("{}[{finished}/{total}] {id}: FAILED: {e}", stamp()),
                     Outcome::Skipped(_) => {}
                 }
             }

@@ -11,6 +11,7 @@ mod common;
 mod convert;
 mod exec;
 mod graph;
+mod init;
 mod legacy;
 mod schema;
 mod show;
@@ -56,6 +57,7 @@ pub enum Command {
     #[command(visible_alias = "status")]
     Show(show::ShowCmd),
     List(show::ListCmd),
+    Output(show::OutputCmd),
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
     Modify(apply::ModifyCmd),
@@ -63,6 +65,7 @@ pub enum Command {
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
     Graph(graph::GraphCmd),
+    Init(init::InitCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  vnx completions bash > /etc/bash_completion.d/vnx")]
     Completions {
@@ -76,7 +79,7 @@ pub enum Command {
     Convert(convert::Args),
     Schema(schema::Args),
     #[command(name = "__init", hide = true)]
-    Init(admin::InitCmd),
+    NodeInit(admin::InitCmd),
 }
 
 /// Prints an error and gives the exit code for it.
@@ -149,6 +152,8 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),
-        Command::Init(a) => admin::run_init(a),
+        Command::NodeInit(a) => admin::run_init(a),
+        Command::Init(a) => init::run(a),
+        Command::Output(a) => show::run_output(a, st, color),
     }
 }

@@ -147,3 +147,47 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     super::EXIT_OK
 }
 
+
+/// Print each node's addresses as shell variables, for `eval`.
+///
+/// One line per address: `NODE_IFNAME=ADDRESS` (IPv4 first), plus `NODE=ADDRESS` for each
+/// node's first address. Names are upper-cased with `-` and `.` turned into `_`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  eval \"$(vnx output lab)\" && ping -c1 $H2")]
+pub struct OutputCmd {
+    /// A scenario file or the name of an applied scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+}
+
+fn var(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let recorded = match common::recorded_of(&state, &t.scenario.name.value) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let d = describe(&recorded, &t.scenario.name.value);
+    for n in d["nodes"].as_array().into_iter().flatten() {
+        let node = n["name"].as_str().unwrap_or_default();
+        let mut first = None;
+        for i in n["interfaces"].as_array().into_iter().flatten() {
+            let ifname = i["name"].as_str().unwrap_or_default();
+            if let Some(a) = i["addresses"].as_array().and_then(|a| a.first()).and_then(Value::as_str) {
+                let ip = a.split('/').next().unwrap_or_default();
+                println!("{}_{}={ip}", var(node), var(ifname));
+                first.get_or_insert(ip.to_string());
+            }
+        }
+        if let Some(ip) = first {
+            println!("{}={ip}", var(node));
+        }
+    }
+    super::EXIT_OK
+}
