@@ -138,3 +138,25 @@ fn delay_is_applied_or_refused_plainly() {
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn del_vm_shutdown_runs_on_shutdown_and_destroy_does_not() {
+    let host = TestHost::new();
+    let name = host.unique("bye");
+    let path = host.dir.path().join(format!("{name}.yaml"));
+    let text = format!("name: {name}\nversion: '2.0'\nnets: [{{name: lan, mode: virtual_bridge}}]\nnodes:\n  - {{name: x, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.0.1/24]}}], execs: [{{seq: on_shutdown, command: 'echo bye from $(hostname)'}}]}}\n  - {{name: y, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.0.2/24]}}], execs: [{{seq: on_shutdown, command: 'echo bye from $(hostname)'}}]}}\n");
+    std::fs::write(&path, text).unwrap();
+    host.vnx_ok(&["apply", path.to_str().unwrap(), "--auto-approve"]);
+    let patch = |body: &str| {
+        let p = host.dir.path().join("patch.xml");
+        std::fs::write(&p, format!("<modify_vnx>{body}</modify_vnx>")).unwrap();
+        p
+    };
+    let out = host.vnx_ok(&["modify", &name, patch(r#"<del_vm name="x" mode="shutdown"/>"#).to_str().unwrap(), "--auto-approve"]);
+    assert!(out.contains("x | bye from x"), "{out}");
+    let out = host.vnx_ok(&["modify", &name, patch(r#"<del_vm name="y" mode="destroy"/>"#).to_str().unwrap(), "--auto-approve"]);
+    assert!(!out.contains("bye from y"), "{out}");
+    assert_eq!(host.pids(&name).len(), 0);
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}

@@ -202,6 +202,12 @@ fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
 
 /// Carries out a plan (after showing it and asking), recording the desired scenario first.
 fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::State, state_path: &std::path::Path, color: bool, rt: &tokio::runtime::Runtime, forget_when_empty: bool) -> i32 {
+    converge_with(planned, command, run, state, state_path, color, rt, forget_when_empty, &|| {})
+}
+
+/// As `converge`, running `before` once the plan is confirmed and before anything changes.
+#[allow(clippy::too_many_arguments)]
+fn converge_with(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::State, state_path: &std::path::Path, color: bool, rt: &tokio::runtime::Runtime, forget_when_empty: bool, before: &dyn Fn()) -> i32 {
     let name = planned.target.scenario.name.value.clone();
     let plan = &planned.plan;
     print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
@@ -223,6 +229,7 @@ fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::S
         }
         Err(e) => return fail(&e),
     }
+    before();
     if !forget_when_empty {
         if let Err(e) = record() {
             return fail(&e.to_string());
@@ -428,13 +435,29 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         }
         return super::EXIT_ERROR;
     }
+    // Nodes removed with mode="shutdown" run their on_shutdown sequence first, as in VNX
+    // (which ran it on every node of the scenario; here only on those being removed).
+    let before_scenario = t.scenario.clone();
+    let shutdown_first = modified.shutdown_first.clone();
+    let dir = t.dir.clone();
     t.scenario = modified.scenario;
     t.source = format!("{} + {}", t.source, c.patch.display());
     let name = t.scenario.name.value.clone();
     let rt = common::runtime();
     let _ = json!(null);
+    let on_shutdown = || {
+        let running = super::exec::running_inits(&state, &name);
+        for node in &shutdown_first {
+            let (Some(n), Some((_, init))) = (before_scenario.node(node), running.iter().find(|(x, _)| x == node)) else { continue };
+            if super::exec::has_step(n, "on_shutdown") {
+                if let Err((msg, _)) = super::exec::run_step(&before_scenario, &dir, n, "on_shutdown", init) {
+                    eprintln!("warning: on_shutdown of {node}: {msg}");
+                }
+            }
+        }
+    };
     locked(&state, &name, "modify", &c.run, || match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
-        Ok(p) => converge(p, "modify", &c.run, &state, &state_path, color, &rt, false),
+        Ok(p) => converge_with(p, "modify", &c.run, &state, &state_path, color, &rt, false, &on_shutdown),
         Err(e) => fail(&e),
     })
 }

@@ -113,48 +113,19 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         return worst;
     }
     let Some(seq) = &c.seq else { return fail("name a sequence to run, or a command after `--`") };
-    let basedir = |n: &crate::scenario::Node| n.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.clone());
-    let cx = crate::scenario::validate::Context { dir: Some(t.dir.clone()) };
     let mut ran = 0;
     for step in expand(s, seq) {
         for n in &chosen {
-            let fts: Vec<_> = n.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == step)).collect();
-            let execs: Vec<_> = n.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == step)).collect();
-            if fts.is_empty() && execs.is_empty() {
+            if !has_step(n, &step) {
                 continue;
             }
             let name = n.name.value.as_str();
             let Some(init) = init_of(name) else { return fail(&format!("node {name} is not running")) };
-            for f in fts {
-                let src = crate::scenario::validate::resolve_source(&f.source.value, basedir(n).as_deref(), &cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
-                let ft = filetree_json(f, src);
-                if let Err(e) = filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}")) {
-                    return fail(&format!("{name}: {e}"));
-                }
-                eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
-                ran += 1;
-            }
-            let shell = shell_of(&init, n.shell.as_deref());
-            for e in execs {
-                let text = if e.kind == crate::scenario::values::ExecType::File {
-                    match std::fs::read_to_string(&e.command.value) {
-                        Ok(t) => t,
-                        Err(err) => return fail(&format!("{name}: cannot read {}: {err}", e.command.value)),
-                    }
-                } else {
-                    e.command.value.clone()
-                };
-                let script = match script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())) {
-                    Ok(s) => s,
-                    Err(msg) => return fail(&format!("{name}: {msg}")),
-                };
-                match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
-                    Ok(0) => ran += 1,
-                    Ok(code) => {
-                        eprintln!("error: {name}: sequence {step} exited with {code}");
-                        return code;
-                    }
-                    Err(err) => return fail(&err.to_string()),
+            match run_step(s, &t.dir, n, &step, &init) {
+                Ok(k) => ran += k,
+                Err((msg, code)) => {
+                    eprintln!("error: {msg}");
+                    return code;
                 }
             }
         }
@@ -163,6 +134,51 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         return fail(&format!("no command of sequence {seq} on the chosen nodes"));
     }
     super::EXIT_OK
+}
+
+/// Whether a node has filetrees or execs for a sequence step.
+pub fn has_step(n: &crate::scenario::Node, step: &str) -> bool {
+    n.filetrees.iter().any(|f| seq_names(&f.seq).any(|q| q == step)) || n.execs.iter().any(|e| seq_names(&e.seq).any(|q| q == step))
+}
+
+/// Runs one sequence step on one running node: its filetrees, then its execs, output prefixed
+/// with the node's name. Returns how many ran, or the error and the exit code to give.
+pub fn run_step(s: &Scenario, dir: &std::path::Path, n: &crate::scenario::Node, step: &str, init: &Init) -> Result<usize, (String, i32)> {
+    let basedir = n.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.clone());
+    let cx = crate::scenario::validate::Context { dir: Some(dir.to_path_buf()) };
+    let name = n.name.value.as_str();
+    let init = *init;
+    let mut ran = 0;
+    let fts: Vec<_> = n.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == step)).collect();
+    let execs: Vec<_> = n.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == step)).collect();
+    let err = |m: String| (m, super::EXIT_ERROR);
+            for f in fts {
+                let src = crate::scenario::validate::resolve_source(&f.source.value, basedir.as_deref(), &cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
+                let ft = filetree_json(f, src);
+                filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}")).map_err(|e| err(format!("{name}: {e}")))?;
+                eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
+                ran += 1;
+            }
+            let shell = shell_of(&init, n.shell.as_deref());
+            for e in execs {
+                let text = if e.kind == crate::scenario::values::ExecType::File {
+                    std::fs::read_to_string(&e.command.value).map_err(|x| err(format!("{name}: cannot read {}: {x}", e.command.value)))?
+                } else {
+                    e.command.value.clone()
+                };
+                let script = script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())).map_err(|m| err(format!("{name}: {m}")))?;
+                match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
+                    Ok(0) => ran += 1,
+                    Ok(code) => return Err((format!("{name}: sequence {step} exited with {code}"), code)),
+                    Err(x) => return Err(err(x.to_string())),
+                }
+            }
+    Ok(ran)
+}
+
+/// The init of every running node of a scenario, by name.
+pub fn running_inits(state: &vnx_state::State, name: &str) -> Vec<(String, Init)> {
+    inits(state, name).unwrap_or_default().into_iter().filter(|(_, i)| i.alive()).collect()
 }
 
 pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
