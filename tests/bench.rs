@@ -11,7 +11,12 @@ fn bench(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn small_benchmarks_run_and_leave_nothing() {
-    for args in [&["linear", "6", "--json"][..], &["star", "5", "--json"], &["tree", "3", "--fanout", "2", "--json"], &["mesh", "4", "--json"]] {
+    for args in [
+        &["linear", "6", "--json"][..],
+        &["star", "5", "--json"],
+        &["tree", "3", "--fanout", "2", "--json"],
+        &["mesh", "4", "--json"],
+    ] {
         let out = bench(args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -20,7 +25,9 @@ fn small_benchmarks_run_and_leave_nothing() {
         assert_eq!(steps.len(), 6, "{steps:?}");
         assert!(steps[1].starts_with("check:"), "{steps:?}");
         assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
-        let left = std::fs::read_dir("/run/netns").map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("vnx-bench")).count()).unwrap_or(0);
+        let left = std::fs::read_dir("/run/netns")
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("vnx-bench")).count())
+            .unwrap_or(0);
         assert_eq!(left, 0, "{args:?} left namespaces");
     }
 }

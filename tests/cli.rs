@@ -36,7 +36,11 @@ fn help_of_every_command() {
 fn maps_of_the_tutorial() {
     let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
     for format in ["dot", "mermaid"] {
-        let out = std::process::Command::new(common::vnx_bin()).args(["graph", "--format", format]).arg(&file).output().unwrap();
+        let out = std::process::Command::new(common::vnx_bin())
+            .args(["graph", "--format", format])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         for n in ["h1", "h2", "h3", "h4", "r1", "r2", "Net0", "Net3", "10.1.3.2/24"] {

@@ -51,7 +51,13 @@ impl Provider for Recording {
 }
 
 fn d(k: &str, name: &str, deps: &[(&str, &str)]) -> Desired {
-    Desired { id: ResId::new(k, name), provider: "test".into(), attrs: [("x".to_string(), json!(1))].into_iter().collect(), deps: deps.iter().map(|(k, n)| ResId::new(k, *n)).collect(), span: Span::default() }
+    Desired {
+        id: ResId::new(k, name),
+        provider: "test".into(),
+        attrs: [("x".to_string(), json!(1))].into_iter().collect(),
+        deps: deps.iter().map(|(k, n)| ResId::new(k, *n)).collect(),
+        span: Span::default(),
+    }
 }
 
 /// Eight nodes, each with an interface on one net and addresses on it.
@@ -67,7 +73,13 @@ fn lab() -> Vec<Desired> {
     v
 }
 
-fn run(provider: &Recording, desired: &[Desired], recorded: &[Recorded], parallelism: usize, state: &vnx_state::State) -> engine::Report {
+fn run(
+    provider: &Recording,
+    desired: &[Desired],
+    recorded: &[Recorded],
+    parallelism: usize,
+    state: &vnx_state::State,
+) -> engine::Report {
     let p = plan::plan(desired, recorded, &HashMap::new(), &Options::default());
     state.put_scenario("lab", "lab.yaml", "yaml", "").unwrap();
     let id = state.apply_begin("lab", "apply", &json!({})).unwrap();
@@ -102,7 +114,10 @@ fn actions_follow_dependencies_within_the_parallelism_bound() {
     let rows = st.resources("lab").unwrap();
     assert_eq!(rows.len(), 25);
     assert!(rows.iter().all(|r| r.status == "ok"));
-    assert_eq!(rows.iter().find(|r| r.kind == "node" && r.name == "h3").unwrap().runtime, json!({"made_by": "create node.h3"}));
+    assert_eq!(
+        rows.iter().find(|r| r.kind == "node" && r.name == "h3").unwrap().runtime,
+        json!({"made_by": "create node.h3"})
+    );
     // Destroy: in reverse order.
     let recorded: Vec<Recorded> = rows.iter().map(Recorded::from_row).collect();
     let p2 = Recording::default();
@@ -141,7 +156,10 @@ fn a_failure_stops_only_what_depends_on_it() {
     let recorded: Vec<Recorded> = rows.iter().map(Recorded::from_row).collect();
     let again = plan::plan(&lab(), &recorded, &HashMap::new(), &Options::default());
     let c: Vec<(String, plan::ChangeKind)> = again.changes.iter().map(|c| (c.id.to_string(), c.change)).collect();
-    assert_eq!(c, vec![("interface.h2/1".into(), plan::ChangeKind::Replace), ("addresses.h2/1".into(), plan::ChangeKind::Create)]);
+    assert_eq!(
+        c,
+        vec![("interface.h2/1".into(), plan::ChangeKind::Replace), ("addresses.h2/1".into(), plan::ChangeKind::Create)]
+    );
     let p2 = Recording::default();
     let report = run(&p2, &lab(), &recorded, 10, &st);
     assert!(report.ok());

@@ -15,10 +15,14 @@ fn count_inits(host: &TestHost) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|p| std::fs::read(p.path().join("cmdline")).map(|c| {
-            let c = String::from_utf8_lossy(&c);
-            c.contains("\0__init\0") && c.contains(&dir)
-        }).unwrap_or(false))
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("\0__init\0") && c.contains(&dir)
+                })
+                .unwrap_or(false)
+        })
         .count()
 }
 
@@ -109,6 +113,10 @@ fn stale_saved_plans_are_refused_and_the_lock_names_its_holder() {
     drop(db);
     let out = host.vnx(&["apply", f, "--auto-approve"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("taking over the lock"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("taking over the lock"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
 }

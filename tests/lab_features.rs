@@ -128,7 +128,12 @@ fn delay_is_applied_or_refused_plainly() {
     if netem {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let ping = host.vnx_ok(&["exec", &name, "-M", "a", "--", "ping", "-c2", "-i0.2", "-W2", "10.9.0.2"]);
-        let rtt: f64 = ping.lines().find_map(|l| l.split("time=").nth(1)).and_then(|t| t.split(' ').next()).and_then(|t| t.parse().ok()).expect("a reply");
+        let rtt: f64 = ping
+            .lines()
+            .find_map(|l| l.split("time=").nth(1))
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
+            .expect("a reply");
         assert!(rtt >= 40.0, "rtt {rtt} ms: the delay is not applied");
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -152,9 +157,19 @@ fn del_vm_shutdown_runs_on_shutdown_and_destroy_does_not() {
         std::fs::write(&p, format!("<modify_vnx>{body}</modify_vnx>")).unwrap();
         p
     };
-    let out = host.vnx_ok(&["modify", &name, patch(r#"<del_vm name="x" mode="shutdown"/>"#).to_str().unwrap(), "--auto-approve"]);
+    let out = host.vnx_ok(&[
+        "modify",
+        &name,
+        patch(r#"<del_vm name="x" mode="shutdown"/>"#).to_str().unwrap(),
+        "--auto-approve",
+    ]);
     assert!(out.contains("x | bye from x"), "{out}");
-    let out = host.vnx_ok(&["modify", &name, patch(r#"<del_vm name="y" mode="destroy"/>"#).to_str().unwrap(), "--auto-approve"]);
+    let out = host.vnx_ok(&[
+        "modify",
+        &name,
+        patch(r#"<del_vm name="y" mode="destroy"/>"#).to_str().unwrap(),
+        "--auto-approve",
+    ]);
     assert!(!out.contains("bye from y"), "{out}");
     assert_eq!(host.pids(&name).len(), 0);
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);

@@ -10,7 +10,13 @@ use common::corpus;
 use common::lab::TestHost;
 
 fn names(v: &serde_json::Value, key: &str) -> BTreeSet<String> {
-    v[key].as_array().unwrap().iter().filter(|n| n["name"] != "vm_mgmt").map(|n| n["name"].as_str().unwrap().to_string()).collect()
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["name"] != "vm_mgmt")
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -60,7 +66,10 @@ fn corpus_modify_sequence_on_a_running_lab() {
         let failures = host.ping_from(&name, "h1", &targets);
         assert!(failures.is_empty(), "after {doc}: {failures:?}");
         if *doc == "down-net4.xml" || *doc == "up-net4.xml" {
-            let bridge = show["nets"].as_array().unwrap().iter().find(|n| n["name"] == "Net4").unwrap()["bridge"].as_str().unwrap().to_string();
+            let bridge = show["nets"].as_array().unwrap().iter().find(|n| n["name"] == "Net4").unwrap()["bridge"]
+                .as_str()
+                .unwrap()
+                .to_string();
             let link = host.ip(&["-o", "link", "show", &bridge]);
             let up = link.contains(",UP") || link.contains("<UP");
             assert_eq!(up, *doc == "up-net4.xml", "Net4 after {doc}: {link}");

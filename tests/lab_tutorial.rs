@@ -4,11 +4,25 @@
 
 mod common;
 
-use common::lab::TestHost;
 use common::corpus;
+use common::lab::TestHost;
 
-const ALL_V4: &[(&str, &str)] = &[("h1", "10.1.0.2"), ("h2", "10.1.0.3"), ("r1", "10.1.1.1"), ("r2", "10.1.2.1"), ("h3", "10.1.2.2"), ("h4", "10.1.2.3")];
-const ALL_V6: &[(&str, &str)] = &[("h1", "2001:db8::2"), ("h2", "2001:db8::3"), ("r1", "2001:db8:1::1"), ("r2", "2001:db8:2::1"), ("h3", "2001:db8:2::2"), ("h4", "2001:db8:2::3")];
+const ALL_V4: &[(&str, &str)] = &[
+    ("h1", "10.1.0.2"),
+    ("h2", "10.1.0.3"),
+    ("r1", "10.1.1.1"),
+    ("r2", "10.1.2.1"),
+    ("h3", "10.1.2.2"),
+    ("h4", "10.1.2.3"),
+];
+const ALL_V6: &[(&str, &str)] = &[
+    ("h1", "2001:db8::2"),
+    ("h2", "2001:db8::3"),
+    ("r1", "2001:db8:1::1"),
+    ("r2", "2001:db8:2::1"),
+    ("h3", "2001:db8:2::2"),
+    ("h4", "2001:db8:2::3"),
+];
 
 #[test]
 fn tutorial_lxc_ubuntu_runs_as_ns_nodes() {
@@ -82,7 +96,11 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     assert!(host.ping_from(&name, "h1", &["10.1.2.33"]).is_empty());
 
     // Change one route: one in-place change.
-    let text = std::fs::read_to_string(&file).unwrap().replacen(r#"<route type="ipv4" gw="10.1.0.1">default</route>"#, r#"<route type="ipv4" gw="10.1.0.1">10.1.0.0/16</route>"#, 1);
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        r#"<route type="ipv4" gw="10.1.0.1">default</route>"#,
+        r#"<route type="ipv4" gw="10.1.0.1">10.1.0.0/16</route>"#,
+        1,
+    );
     std::fs::write(&file, text).unwrap();
     let plan: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["plan", f, "--json"])).unwrap();
     assert_eq!(plan["changes"].as_array().unwrap().len(), 1, "{plan:#}");
@@ -94,7 +112,10 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     let show = host.show(&name);
     let _ = show;
     let links = host.ip(&["-o", "link", "show", "type", "veth"]);
-    let victim = links.lines().find(|l| l.contains(&format!("vnx:{name}:interface:h2/1"))).expect("h2's host link has vnx's mark");
+    let victim = links
+        .lines()
+        .find(|l| l.contains(&format!("vnx:{name}:interface:h2/1")))
+        .expect("h2's host link has vnx's mark");
     let ifname = victim.split(": ").nth(1).unwrap().split('@').next().unwrap().to_string();
     host.ip(&["link", "del", &ifname]);
     let out = host.vnx_ok(&["plan", f]);

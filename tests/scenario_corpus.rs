@@ -76,10 +76,7 @@ fn convert_command_round_trips_through_files() {
 }
 
 fn names(s: &Scenario) -> (BTreeSet<String>, BTreeSet<String>) {
-    (
-        s.nodes.iter().map(|n| n.name.value.clone()).collect(),
-        s.nets.iter().map(|n| n.name.value.clone()).collect(),
-    )
+    (s.nodes.iter().map(|n| n.name.value.clone()).collect(), s.nets.iter().map(|n| n.name.value.clone()).collect())
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -123,7 +120,8 @@ fn corpus_modify_documents_apply_in_order() {
         if file == "del-h5-shutdown.xml" {
             assert_eq!(out.shutdown_first, vec!["h5".to_string()]);
         }
-        let errors: Vec<_> = scenario::validate::scenario(&s, &Default::default()).into_iter().filter(|d| d.is_error()).collect();
+        let errors: Vec<_> =
+            scenario::validate::scenario(&s, &Default::default()).into_iter().filter(|d| d.is_error()).collect();
         assert!(errors.is_empty(), "after {file}: {errors:?}");
     }
     // The destroy variant: h5 goes without a graceful shutdown.
@@ -159,17 +157,22 @@ fn modify_errors_name_what_is_wrong() {
 fn json_schema_file_is_current_and_accepts_every_yaml_form() {
     let generated = vnx::cli::yaml_schema();
     let stored = std::fs::read_to_string(root().join("schemas/vnx-scenario.schema.json")).unwrap();
-    assert_eq!(stored, generated, "schemas/vnx-scenario.schema.json is stale: run `vnx schema > schemas/vnx-scenario.schema.json`");
+    assert_eq!(
+        stored, generated,
+        "schemas/vnx-scenario.schema.json is stale: run `vnx schema > schemas/vnx-scenario.schema.json`"
+    );
     let schema: serde_json::Value = serde_json::from_str(&stored).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for path in all_scenarios() {
         let yaml = scenario::write(&read_scenario(&path), Format::Yaml);
         let value: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
     // And it rejects what the reader rejects.
-    let bad: serde_json::Value = serde_yaml::from_str("name: x\nversion: '2.0'\nnets: [{name: n, mode: bridge}]\n").unwrap();
+    let bad: serde_json::Value =
+        serde_yaml::from_str("name: x\nversion: '2.0'\nnets: [{name: n, mode: bridge}]\n").unwrap();
     assert!(!validator.is_valid(&bad));
 }
 

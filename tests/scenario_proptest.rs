@@ -16,7 +16,9 @@ fn text() -> impl Strategy<Value = String> {
     "[ -~\n]{1,30}".prop_map(|s| s.trim().to_string()).prop_filter("non-empty", |s| !s.is_empty())
 }
 
-fn opt<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> impl Strategy<Value = Option<T>> {
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<T>> {
     prop::option::of(s)
 }
 
@@ -40,7 +42,9 @@ fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![any::<u32>().prop_map(|a| IpAddr::V4(a.into())), any::<u128>().prop_map(|a| IpAddr::V6(a.into()))]
 }
 
-fn enum_of<T: std::str::FromStr + Clone + std::fmt::Debug + 'static>(all: &'static [&'static str]) -> impl Strategy<Value = T>
+fn enum_of<T: std::str::FromStr + Clone + std::fmt::Debug + 'static>(
+    all: &'static [&'static str],
+) -> impl Strategy<Value = T>
 where
     T::Err: std::fmt::Debug,
 {
@@ -63,62 +67,109 @@ fn route() -> impl Strategy<Value = Route> {
 }
 
 fn vlan() -> impl Strategy<Value = Vlan> {
-    (opt(any::<bool>()), prop::collection::vec(1u16..4095, 0..3))
-        .prop_map(|(trunk, tags)| Vlan { trunk, tags: tags.into_iter().map(Spanned::bare).collect(), ..Default::default() })
+    (opt(any::<bool>()), prop::collection::vec(1u16..4095, 0..3)).prop_map(|(trunk, tags)| Vlan {
+        trunk,
+        tags: tags.into_iter().map(Spanned::bare).collect(),
+        ..Default::default()
+    })
 }
 
 fn interface() -> impl Strategy<Value = Interface> {
     (
         (0u32..300, name(), opt(name()), opt(any::<[u8; 6]>().prop_map(|m| Spanned::bare(MacAddr(m))))),
-        (prop::collection::vec(ipv4(), 0..3), prop::collection::vec(ipv6(), 0..3), prop::collection::vec(ip().prop_map(Spanned::bare), 0..2)),
+        (
+            prop::collection::vec(ipv4(), 0..3),
+            prop::collection::vec(ipv6(), 0..3),
+            prop::collection::vec(ip().prop_map(Spanned::bare), 0..2),
+        ),
         (opt(vlan()), opt(text().prop_map(Spanned::bare)), opt(text().prop_map(Spanned::bare))),
     )
         .prop_map(|((id, net, name, mac), (ipv4, ipv6, dns), (vlan, bw, delay))| Interface {
-            id: Spanned::bare(id), net, name, mac, ipv4, ipv6, dns, vlan, bw, delay, ..Default::default()
+            id: Spanned::bare(id),
+            net,
+            name,
+            mac,
+            ipv4,
+            ipv6,
+            dns,
+            vlan,
+            bw,
+            delay,
+            ..Default::default()
         })
 }
 
 fn exec() -> impl Strategy<Value = Exec> {
-    (name(), enum_of::<ExecType>(ExecType::ALL), opt(enum_of::<OsType>(OsType::ALL)), opt(name()), text())
-        .prop_map(|(seq, kind, ostype, user, command)| Exec {
-            seq, kind, ostype: ostype.map(Spanned::bare), user, command: Spanned::bare(command), ..Default::default()
-        })
+    (name(), enum_of::<ExecType>(ExecType::ALL), opt(enum_of::<OsType>(OsType::ALL)), opt(name()), text()).prop_map(
+        |(seq, kind, ostype, user, command)| Exec {
+            seq,
+            kind,
+            ostype: ostype.map(Spanned::bare),
+            user,
+            command: Spanned::bare(command),
+            ..Default::default()
+        },
+    )
 }
 
 fn filetree() -> impl Strategy<Value = Filetree> {
-    (name(), text(), opt(name()), opt("[0-7]{3}".prop_map(Spanned::bare)), text())
-        .prop_map(|(seq, root, user, perms, source)| Filetree {
-            seq, root: Spanned::bare(format!("/{root}")), user, perms, source: Spanned::bare(source), ..Default::default()
-        })
+    (name(), text(), opt(name()), opt("[0-7]{3}".prop_map(Spanned::bare)), text()).prop_map(
+        |(seq, root, user, perms, source)| Filetree {
+            seq,
+            root: Spanned::bare(format!("/{root}")),
+            user,
+            perms,
+            source: Spanned::bare(source),
+            ..Default::default()
+        },
+    )
 }
 
 fn node() -> impl Strategy<Value = Node> {
     (
-        (name(), prop::sample::select(&["lxc", "ns", "libvirt", "nsrouter", "uml", "dynamips"][..]), opt(name()), opt(name())),
-        (opt(1u64..100_000).prop_map(|m| m.map(|mib| Spanned::bare(Memory { mib }))), opt(1u32..64), opt(any::<bool>())),
+        (
+            name(),
+            prop::sample::select(&["lxc", "ns", "libvirt", "nsrouter", "uml", "dynamips"][..]),
+            opt(name()),
+            opt(name()),
+        ),
+        (
+            opt(1u64..100_000).prop_map(|m| m.map(|mib| Spanned::bare(Memory { mib }))),
+            opt(1u32..64),
+            opt(any::<bool>()),
+        ),
         (prop::collection::vec(interface(), 0..4), prop::collection::vec(route(), 0..3)),
         (prop::collection::vec(exec(), 0..3), prop::collection::vec(filetree(), 0..2)),
         (opt(enum_of::<Forwarding>(Forwarding::ALL)), opt(text()), opt(enum_of::<FsType>(FsType::ALL)), text()),
         prop::collection::vec((name(), prop::collection::vec(name(), 1..3)), 0..2),
     )
-        .prop_map(|((name, ty, os, provider), (mem, vcpu, on_boot), (interfaces, routes), (execs, filetrees), (fwd, shell, fs, fspath), seqs)| Node {
-            name,
-            node_type: Spanned::bare(ty.to_string()),
-            os,
-            provider,
-            mem,
-            vcpu: vcpu.map(Spanned::bare),
-            on_boot,
-            interfaces,
-            routes,
-            execs,
-            filetrees,
-            forwarding: fwd.map(Spanned::bare),
-            shell,
-            filesystem: Some(Filesystem { kind: fs, path: Spanned::bare(fspath), ..Default::default() }),
-            sequences: seqs.into_iter().map(|(name, steps)| CmdSeq { name, steps, ..Default::default() }).collect(),
-            ..Default::default()
-        })
+        .prop_map(
+            |(
+                (name, ty, os, provider),
+                (mem, vcpu, on_boot),
+                (interfaces, routes),
+                (execs, filetrees),
+                (fwd, shell, fs, fspath),
+                seqs,
+            )| Node {
+                name,
+                node_type: Spanned::bare(ty.to_string()),
+                os,
+                provider,
+                mem,
+                vcpu: vcpu.map(Spanned::bare),
+                on_boot,
+                interfaces,
+                routes,
+                execs,
+                filetrees,
+                forwarding: fwd.map(Spanned::bare),
+                shell,
+                filesystem: Some(Filesystem { kind: fs, path: Spanned::bare(fspath), ..Default::default() }),
+                sequences: seqs.into_iter().map(|(name, steps)| CmdSeq { name, steps, ..Default::default() }).collect(),
+                ..Default::default()
+            },
+        )
 }
 
 fn net() -> impl Strategy<Value = Net> {
@@ -126,38 +177,43 @@ fn net() -> impl Strategy<Value = Net> {
         (name(), enum_of::<NetMode>(NetMode::ALL), opt(enum_of::<NetType>(NetType::ALL)), opt(any::<bool>())),
         (opt(1u16..4095), opt(68u16..9000), opt(any::<bool>()), opt(any::<bool>())),
         (opt(text()), opt(enum_of::<FailMode>(FailMode::ALL)), opt(any::<[u8; 6]>())),
-        prop::collection::vec((name(), opt(name()), opt(enum_of::<ConnectionType>(ConnectionType::ALL)), opt(vlan())), 0..2),
+        prop::collection::vec(
+            (name(), opt(name()), opt(enum_of::<ConnectionType>(ConnectionType::ALL)), opt(vlan())),
+            0..2,
+        ),
     )
-        .prop_map(|((name, mode, kind, managed), (vlan, mtu, stp, up), (external, fail_mode, hwaddr), conns)| Net {
-            span: Span::default(),
-            name,
-            mode: mode.into(),
-            kind: kind.map(Spanned::bare),
-            managed,
-            external: external.map(Spanned::bare),
-            vlan: vlan.map(Spanned::bare),
-            mtu: mtu.map(Spanned::bare),
-            stp,
-            hub: None,
-            scope: None,
-            sock: None,
-            uml_switch_binary: None,
-            capture_file: None,
-            capture_expression: None,
-            capture_dev: None,
-            controller: None,
-            of_version: None,
-            hwaddr: hwaddr.map(|m| Spanned::bare(MacAddr(m))),
-            fail_mode: fail_mode.map(Spanned::bare),
-            bw: None,
-            delay: None,
-            loss: None,
-            up,
-            ppp_bw: None,
-            connections: conns
-                .into_iter()
-                .map(|(name, net, kind, vlan)| Connection { name, net, kind, vlan, ..Default::default() })
-                .collect(),
+        .prop_map(|((name, mode, kind, managed), (vlan, mtu, stp, up), (external, fail_mode, hwaddr), conns)| {
+            Net {
+                span: Span::default(),
+                name,
+                mode: mode.into(),
+                kind: kind.map(Spanned::bare),
+                managed,
+                external: external.map(Spanned::bare),
+                vlan: vlan.map(Spanned::bare),
+                mtu: mtu.map(Spanned::bare),
+                stp,
+                hub: None,
+                scope: None,
+                sock: None,
+                uml_switch_binary: None,
+                capture_file: None,
+                capture_expression: None,
+                capture_dev: None,
+                controller: None,
+                of_version: None,
+                hwaddr: hwaddr.map(|m| Spanned::bare(MacAddr(m))),
+                fail_mode: fail_mode.map(Spanned::bare),
+                bw: None,
+                delay: None,
+                loss: None,
+                up,
+                ppp_bw: None,
+                connections: conns
+                    .into_iter()
+                    .map(|(name, net, kind, vlan)| Connection { name, net, kind, vlan, ..Default::default() })
+                    .collect(),
+            }
         })
 }
 
@@ -178,7 +234,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     (
         (name(), opt(0u32..60000), opt(mgmt()), prop::collection::vec(text().prop_map(Spanned::bare), 0..2)),
         (prop::collection::vec(net(), 0..4), prop::collection::vec(node(), 0..4)),
-        (prop::collection::vec((name(), text()), 0..2), opt((prop::collection::vec(route(), 0..2), opt(enum_of::<Forwarding>(Forwarding::ALL))))),
+        (
+            prop::collection::vec((name(), text()), 0..2),
+            opt((prop::collection::vec(route(), 0..2), opt(enum_of::<Forwarding>(Forwarding::ALL)))),
+        ),
     )
         .prop_map(|((name, automac, mgmt, keys), (nets, nodes), (help, host))| Scenario {
             name,

@@ -65,7 +65,11 @@ fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
 }
 
 fn strings(attrs: &Map<String, Value>, key: &str) -> Vec<String> {
-    attrs.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+    attrs
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -93,7 +97,11 @@ fn route_of(v: &Value) -> Result<(IpNet, IpAddr)> {
     let to = v["to"].as_str().unwrap_or_default();
     let gw: IpAddr = v["gw"].as_str().unwrap_or_default().parse().map_err(|e| Error::Other(format!("gateway: {e}")))?;
     let dest = if to == "default" {
-        if gw.is_ipv4() { "0.0.0.0/0".parse().expect("literal") } else { "::/0".parse().expect("literal") }
+        if gw.is_ipv4() {
+            "0.0.0.0/0".parse().expect("literal")
+        } else {
+            "::/0".parse().expect("literal")
+        }
     } else {
         to.parse().map_err(|e| Error::Other(format!("{to}: {e}")))?
     };
@@ -158,7 +166,14 @@ impl Lab {
 
     /// A veth pair from the host (`host_name`) into a node (`ifname`, with its MAC), after
     /// removing a half-built leftover on either side. Returns the node's netlink.
-    async fn veth_into_node(&self, host_name: &str, node: &str, ifname: &str, mac: Option<[u8; 6]>, mtu: Option<u32>) -> Result<Netlink> {
+    async fn veth_into_node(
+        &self,
+        host_name: &str,
+        node: &str,
+        ifname: &str,
+        mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+    ) -> Result<Netlink> {
         if let Some(l) = self.host.link_by_name(host_name).await? {
             self.host.del_link(l.index).await?;
         }
@@ -173,7 +188,14 @@ impl Lab {
 
     async fn sync_addrs(&self, nl: &Netlink, ifname: &str, want: &[IpNet]) -> Result<()> {
         let index = self.index_in(nl, ifname).await?;
-        let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        let have: Vec<IpNet> = nl
+            .addrs()
+            .await?
+            .into_iter()
+            .filter(|a| a.index == index)
+            .map(|a| a.net)
+            .filter(|n| !is_link_local(n))
+            .collect();
         // Add before removing: removing a subnet's last address makes the kernel drop the
         // routes through it, which an in-place change must not do.
         for n in want {
@@ -191,7 +213,14 @@ impl Lab {
 
     async fn read_addrs(&self, nl: &Netlink, ifname: &str, recorded: &Map<String, Value>) -> Result<Seen> {
         let Some(link) = nl.link_by_name(ifname).await? else { return Ok(Seen::Missing) };
-        let have: Vec<IpNet> = nl.addrs().await?.into_iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        let have: Vec<IpNet> = nl
+            .addrs()
+            .await?
+            .into_iter()
+            .filter(|a| a.index == link.index)
+            .map(|a| a.net)
+            .filter(|n| !is_link_local(n))
+            .collect();
         let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
         let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
         let mut m = Map::new();
@@ -201,7 +230,8 @@ impl Lab {
     }
 
     async fn sync_routes(&self, nl: &Netlink, old: &[Value], new: &[Value]) -> Result<()> {
-        let new_keys: BTreeSet<String> = new.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
+        let new_keys: BTreeSet<String> =
+            new.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
         for r in old {
             let (d, g) = route_of(r)?;
             if !new_keys.contains(&route_key(&d, &g)) {
@@ -233,19 +263,23 @@ struct NodeView {
 fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Value]) -> Value {
     {
         let have: BTreeSet<String> = routes.iter().map(|r| route_key(&r.dest, &r.gw)).collect();
-        let want: BTreeSet<String> = recorded.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
+        let want: BTreeSet<String> =
+            recorded.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
         // Only our routes count: a route someone else added is not drift, ours missing is.
         if want.is_subset(&have) {
             json!(recorded)
         } else {
-            let present: Vec<Value> = recorded.iter().filter(|r| route_of(r).is_ok_and(|(d, g)| have.contains(&route_key(&d, &g)))).cloned().collect();
+            let present: Vec<Value> = recorded
+                .iter()
+                .filter(|r| route_of(r).is_ok_and(|(d, g)| have.contains(&route_key(&d, &g))))
+                .cloned()
+                .collect();
             json!(present)
         }
     }
 }
 
 impl Lab {
-
     async fn set_up_link(&self, nl: &Netlink, name: &str, c: LinkChange) -> Result<()> {
         let index = self.index_in(nl, name).await?;
         nl.set_link(index, c).await
@@ -254,7 +288,8 @@ impl Lab {
     fn tc(&self, node: &str, cmds: &Value) -> Result<()> {
         let init = self.init(node)?;
         for cmd in cmds.as_array().into_iter().flatten() {
-            let args: Vec<String> = cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
+            let args: Vec<String> =
+                cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
             ns::run_in_netns(init.netns()?, "tc", &args).map_err(|e| {
                 let e = e.to_string();
                 if e.contains("qdisc kind is unknown") && args.iter().any(|a| a == "netem") {
@@ -276,7 +311,9 @@ impl Lab {
                 let existing = self.host.link_by_name(bridge).await?;
                 if !managed {
                     if existing.is_none() {
-                        return Err(Error::Other(format!("bridge {bridge} does not exist (the net is managed=\"no\": vnx never creates it)")));
+                        return Err(Error::Other(format!(
+                            "bridge {bridge} does not exist (the net is managed=\"no\": vnx never creates it)"
+                        )));
                     }
                 } else {
                     if let Some(l) = existing {
@@ -290,11 +327,21 @@ impl Lab {
                     let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
                     self.host.add_bridge(bridge, mtu, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
                     let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
-                    self.set_up_link(&self.host, bridge, LinkChange { up: Some(up), alias: Some(self.alias("net", &it.name)), ..Default::default() }).await?;
+                    self.set_up_link(
+                        &self.host,
+                        bridge,
+                        LinkChange { up: Some(up), alias: Some(self.alias("net", &it.name)), ..Default::default() },
+                    )
+                    .await?;
                 }
                 if let Some(ext) = s(a, "external") {
                     let br = self.index_in(&self.host, bridge).await?;
-                    self.set_up_link(&self.host, ext, LinkChange { up: Some(true), master: Some(br), ..Default::default() }).await?;
+                    self.set_up_link(
+                        &self.host,
+                        ext,
+                        LinkChange { up: Some(true), master: Some(br), ..Default::default() },
+                    )
+                    .await?;
                 }
                 if a.contains_key("host_addrs") {
                     let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{bridge}/promote_secondaries"), "1");
@@ -304,12 +351,24 @@ impl Lab {
             }
             "mgmt" => {
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
-                let nl = self.veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), None).await?;
+                let nl = self
+                    .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), None)
+                    .await?;
                 let master = match s(a, "bridge") {
                     Some(b) => Some(self.index_in(&self.host, b).await?),
                     None => None,
                 };
-                self.set_up_link(&self.host, host_name, LinkChange { up: Some(true), master, alias: Some(self.alias("mgmt", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(
+                    &self.host,
+                    host_name,
+                    LinkChange {
+                        up: Some(true),
+                        master,
+                        alias: Some(self.alias("mgmt", &it.name)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
                 if let Some(h) = s(a, "host_addr") {
                     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{host_name}/autoconf"), "0");
                     self.sync_addrs(&self.host, host_name, &nets(&[h.to_string()])?).await?;
@@ -321,10 +380,12 @@ impl Lab {
             "hosts" => {
                 let lines = strings(a, "lines");
                 let scen = req(a, "scenario")?;
-                hosts_section(Path::new(req(a, "file")?), scen, Some(&lines)).map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
+                hosts_section(Path::new(req(a, "file")?), scen, Some(&lines))
+                    .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
                 for n in strings(a, "nodes") {
                     if let Ok(init) = self.init(&n) {
-                        hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, Some(&lines)).map_err(|e| Error::Other(format!("{n}'s /etc/hosts: {e}")))?;
+                        hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, Some(&lines))
+                            .map_err(|e| Error::Other(format!("{n}'s /etc/hosts: {e}")))?;
                     }
                 }
                 Ok(json!({}))
@@ -336,9 +397,16 @@ impl Lab {
                 let dir = self.node_dir(&it.name);
                 ns::kill_leftovers(&dir);
                 ns::remove_dir(&dir);
-                let spec = NodeSpec { hostname: req(a, "hostname")?.into(), rootfs: req(a, "rootfs")?.into(), dir, hosts: vec![] };
+                let spec = NodeSpec {
+                    hostname: req(a, "hostname")?.into(),
+                    rootfs: req(a, "rootfs")?.into(),
+                    dir,
+                    hosts: vec![],
+                };
                 let exe = self.exe.clone();
-                let init = tokio::task::spawn_blocking(move || ns::start(&exe, &spec)).await.map_err(|e| Error::Other(e.to_string()))??;
+                let init = tokio::task::spawn_blocking(move || ns::start(&exe, &spec))
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))??;
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
                 self.node_nl.lock().await.remove(&it.name);
                 ns::bind_netns(&init, req(a, "netns")?)?;
@@ -347,13 +415,25 @@ impl Lab {
             "interface" => {
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
                 let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                let nl = self.veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu).await?;
+                let nl = self
+                    .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
+                    .await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                 let master = match s(a, "bridge") {
                     Some(b) => Some(self.index_in(&self.host, b).await?),
                     None => None,
                 };
-                self.set_up_link(&self.host, host_name, LinkChange { up: Some(up), master, alias: Some(self.alias("interface", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(
+                    &self.host,
+                    host_name,
+                    LinkChange {
+                        up: Some(up),
+                        master,
+                        alias: Some(self.alias("interface", &it.name)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
                 self.set_up_link(&nl, ifname, LinkChange { up: Some(up), ..Default::default() }).await?;
                 Ok(json!({}))
             }
@@ -371,8 +451,23 @@ impl Lab {
                 let fd_b = self.init(nb)?.netns()?;
                 nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None).await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
-                self.set_up_link(&nla, ia, LinkChange { up: Some(up), mac: ea["mac"].as_str().and_then(parse_mac), alias: Some(self.alias("p2p", &it.name)), ..Default::default() }).await?;
-                self.set_up_link(&nlb, ib, LinkChange { up: Some(up), alias: Some(self.alias("p2p", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(
+                    &nla,
+                    ia,
+                    LinkChange {
+                        up: Some(up),
+                        mac: ea["mac"].as_str().and_then(parse_mac),
+                        alias: Some(self.alias("p2p", &it.name)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.set_up_link(
+                    &nlb,
+                    ib,
+                    LinkChange { up: Some(up), alias: Some(self.alias("p2p", &it.name)), ..Default::default() },
+                )
+                .await?;
                 Ok(json!({}))
             }
             "addresses" => {
@@ -406,8 +501,23 @@ impl Lab {
                 }
                 self.host.add_veth(ifname, peer, None, None, None).await?;
                 let br = self.index_in(&self.host, bridge).await?;
-                self.set_up_link(&self.host, peer, LinkChange { up: Some(true), master: Some(br), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
-                self.set_up_link(&self.host, ifname, LinkChange { up: Some(true), alias: Some(self.alias("hostif", &it.name)), ..Default::default() }).await?;
+                self.set_up_link(
+                    &self.host,
+                    peer,
+                    LinkChange {
+                        up: Some(true),
+                        master: Some(br),
+                        alias: Some(self.alias("hostif", &it.name)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.set_up_link(
+                    &self.host,
+                    ifname,
+                    LinkChange { up: Some(true), alias: Some(self.alias("hostif", &it.name)), ..Default::default() },
+                )
+                .await?;
                 // Only on our own interface (the host's other settings are not ours to change).
                 let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries"), "1");
                 let mut want = nets(&strings(a, "ipv4"))?;
@@ -420,10 +530,12 @@ impl Lab {
                 self.sync_routes(&self.host, &[], &routes).await?;
                 // Like VNX, forwarding on the host is switched on and never reverted.
                 if a.get("forward_ipv4").and_then(Value::as_bool) == Some(true) {
-                    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| Error::Other(format!("ip_forward: {e}")))?;
+                    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                        .map_err(|e| Error::Other(format!("ip_forward: {e}")))?;
                 }
                 if a.get("forward_ipv6").and_then(Value::as_bool) == Some(true) {
-                    std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1").map_err(|e| Error::Other(format!("ipv6 forwarding: {e}")))?;
+                    std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+                        .map_err(|e| Error::Other(format!("ipv6 forwarding: {e}")))?;
                 }
                 Ok(json!({}))
             }
@@ -432,7 +544,9 @@ impl Lab {
                 let init = self.init(&node)?;
                 let boot = self.boot.clone();
                 let attrs = a.clone();
-                tokio::task::spawn_blocking(move || boot(&node, &init, &attrs)).await.map_err(|e| Error::Other(e.to_string()))??;
+                tokio::task::spawn_blocking(move || boot(&node, &init, &attrs))
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))??;
                 Ok(json!({}))
             }
             other => Err(Error::Other(format!("no provider for resources of kind `{other}`"))),
@@ -448,7 +562,12 @@ impl Lab {
                 let index = self.index_in(&self.host, bridge).await?;
                 if changed("mtu") || changed("up") {
                     let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    self.host.set_link(index, LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() }).await?;
+                    self.host
+                        .set_link(
+                            index,
+                            LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() },
+                        )
+                        .await?;
                 }
                 if changed("stp") {
                     self.host.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
@@ -463,7 +582,12 @@ impl Lab {
                         }
                     }
                     if let Some(ext) = s(a, "external") {
-                        self.set_up_link(&self.host, ext, LinkChange { up: Some(true), master: Some(index), ..Default::default() }).await?;
+                        self.set_up_link(
+                            &self.host,
+                            ext,
+                            LinkChange { up: Some(true), master: Some(index), ..Default::default() },
+                        )
+                        .await?;
                     }
                 }
                 Ok(json!({}))
@@ -488,7 +612,12 @@ impl Lab {
                 if changed("up") {
                     c.up = a.get("up").and_then(Value::as_bool);
                 }
-                let node_change = LinkChange { mtu: c.mtu, up: c.up, mac: if changed("mac") { s(a, "mac").and_then(parse_mac) } else { None }, ..Default::default() };
+                let node_change = LinkChange {
+                    mtu: c.mtu,
+                    up: c.up,
+                    mac: if changed("mac") { s(a, "mac").and_then(parse_mac) } else { None },
+                    ..Default::default()
+                };
                 self.set_up_link(&self.host, host_name, c).await?;
                 let nl = self.nl(req(a, "node")?).await?;
                 self.set_up_link(&nl, req(a, "ifname")?, node_change).await?;
@@ -516,7 +645,8 @@ impl Lab {
                         Some(b) => self.index_in(&self.host, b).await?,
                         None => 0,
                     };
-                    self.set_up_link(&self.host, host_name, LinkChange { master: Some(master), ..Default::default() }).await?;
+                    self.set_up_link(&self.host, host_name, LinkChange { master: Some(master), ..Default::default() })
+                        .await?;
                 }
                 if changed("host_addr") {
                     let want: Vec<String> = s(a, "host_addr").map(String::from).into_iter().collect();
@@ -528,7 +658,12 @@ impl Lab {
                 }
                 if changed("mac") {
                     let nl = self.nl(req(a, "node")?).await?;
-                    self.set_up_link(&nl, req(a, "ifname")?, LinkChange { mac: s(a, "mac").and_then(parse_mac), ..Default::default() }).await?;
+                    self.set_up_link(
+                        &nl,
+                        req(a, "ifname")?,
+                        LinkChange { mac: s(a, "mac").and_then(parse_mac), ..Default::default() },
+                    )
+                    .await?;
                 }
                 Ok(json!({}))
             }
@@ -560,10 +695,17 @@ impl Lab {
                 Ok(())
             }
             "node" => {
-                let init = self.inits.lock().expect("not poisoned").remove(&it.name).or_else(|| serde_json::from_value(it.runtime.clone()).ok());
+                let init = self
+                    .inits
+                    .lock()
+                    .expect("not poisoned")
+                    .remove(&it.name)
+                    .or_else(|| serde_json::from_value(it.runtime.clone()).ok());
                 self.node_nl.lock().await.remove(&it.name);
                 if let Some(init) = init {
-                    tokio::task::spawn_blocking(move || ns::stop(&init)).await.map_err(|e| Error::Other(e.to_string()))?;
+                    tokio::task::spawn_blocking(move || ns::stop(&init))
+                        .await
+                        .map_err(|e| Error::Other(e.to_string()))?;
                 }
                 if let Some(n) = s(a, "netns") {
                     ns::unbind_netns(n);
@@ -579,7 +721,8 @@ impl Lab {
             }
             "hosts" => {
                 let scen = req(a, "scenario")?;
-                hosts_section(Path::new(req(a, "file")?), scen, None).map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
+                hosts_section(Path::new(req(a, "file")?), scen, None)
+                    .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
                 for n in strings(a, "nodes") {
                     if let Ok(init) = self.init(&n) {
                         let _ = hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, None);
@@ -613,7 +756,11 @@ impl Lab {
                 Ok(())
             }
             "routes" | "host-routes" => {
-                let nl = if it.kind == "host-routes" { Some(self.host.clone()) } else { self.nl(req(a, "node")?).await.ok() };
+                let nl = if it.kind == "host-routes" {
+                    Some(self.host.clone())
+                } else {
+                    self.nl(req(a, "node")?).await.ok()
+                };
                 if let Some(nl) = nl {
                     let old_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                     self.sync_routes(&nl, &old_r, &[]).await?;
@@ -622,7 +769,11 @@ impl Lab {
             }
             "conditions" => {
                 if let Ok(init) = self.init(req(a, "node")?) {
-                    let _ = ns::run_in_netns(init.netns()?, "tc", &["qdisc".into(), "del".into(), "dev".into(), req(a, "ifname")?.into(), "root".into()]);
+                    let _ = ns::run_in_netns(
+                        init.netns()?,
+                        "tc",
+                        &["qdisc".into(), "del".into(), "dev".into(), req(a, "ifname")?.into(), "root".into()],
+                    );
                 }
                 Ok(())
             }
@@ -655,7 +806,8 @@ impl Lab {
 
     fn addrs_seen(view: &NodeView, ifname: &str, recorded: &Map<String, Value>) -> Seen {
         let Some(link) = view.links.iter().find(|l| l.name == ifname) else { return Seen::Missing };
-        let have: Vec<IpNet> = view.addrs.iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+        let have: Vec<IpNet> =
+            view.addrs.iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
         let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
         let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
         let mut m = Map::new();
@@ -685,7 +837,11 @@ impl Lab {
                     Some(i) if i.alive() => {
                         let netns = req(a, "netns")?;
                         let bound = ns::netns_bound_to(&i, netns);
-                        Ok(Seen::Present([("netns".to_string(), if bound { json!(netns) } else { Value::Null })].into_iter().collect()))
+                        Ok(Seen::Present(
+                            [("netns".to_string(), if bound { json!(netns) } else { Value::Null })]
+                                .into_iter()
+                                .collect(),
+                        ))
                     }
                     _ => Ok(Seen::Missing),
                 }
@@ -702,7 +858,8 @@ impl Lab {
             "interface" => Ok(match by_name(req(a, "host_name")?) {
                 None => Seen::Missing,
                 Some(l) => {
-                    let master = l.master.and_then(|m| host_links.iter().find(|x| x.index == m)).map(|x| x.name.clone());
+                    let master =
+                        l.master.and_then(|m| host_links.iter().find(|x| x.index == m)).map(|x| x.name.clone());
                     let mut m = Map::new();
                     m.insert("bridge".into(), json!(master));
                     m.insert("up".into(), json!(l.up));
@@ -732,13 +889,17 @@ impl Lab {
             }
             "host-routes" => {
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                Ok(Seen::Present([("routes".to_string(), self.read_routes(&self.host, &recorded).await?)].into_iter().collect()))
+                Ok(Seen::Present(
+                    [("routes".to_string(), self.read_routes(&self.host, &recorded).await?)].into_iter().collect(),
+                ))
             }
             "forwarding" => {
                 let Ok(init) = self.init(req(a, "node")?) else { return Ok(Seen::Missing) };
                 let v4 = ns::get_net_sysctl(&init, "net/ipv4/ip_forward")? == "1";
                 let v6 = ns::get_net_sysctl(&init, "net/ipv6/conf/all/forwarding")? == "1";
-                Ok(Seen::Present([("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect()))
+                Ok(Seen::Present(
+                    [("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect(),
+                ))
             }
             "conditions" | "boot" => Ok(match self.init(req(a, "node")?) {
                 Ok(_) => Seen::Present(Map::new()),

@@ -12,9 +12,15 @@ use ipnet::IpNet;
 use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope};
-use rtnetlink::packet_route::link::{InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use rtnetlink::packet_route::link::{
+    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::{Error, Result};
@@ -89,9 +95,11 @@ impl Netlink {
         // would go on to do other work in the wrong namespace).
         std::thread::spawn(move || {
             let r = (|| -> Result<_> {
-                nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| nl_err("entering the node's network namespace", e))?;
+                nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| nl_err("entering the node's network namespace", e))?;
                 let _guard = rt.enter();
-                let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
+                let (conn, handle, _) =
+                    rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
                 Ok((conn, handle))
             })();
             let _ = tx.send(r);
@@ -123,7 +131,8 @@ impl Netlink {
 
     /// Every link of the namespace.
     pub async fn links(&self) -> Result<Vec<Link>> {
-        let msgs = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP, "listing links").await?;
+        let msgs =
+            self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP, "listing links").await?;
         Ok(msgs
             .into_iter()
             .filter_map(|m| match m {
@@ -178,7 +187,14 @@ impl Netlink {
     }
 
     /// Creates a veth pair: `name` here, `peer` in the namespace `peer_netns` (or here).
-    pub async fn add_veth(&self, name: &str, peer: &str, peer_netns: Option<&OwnedFd>, peer_mac: Option<[u8; 6]>, mtu: Option<u32>) -> Result<()> {
+    pub async fn add_veth(
+        &self,
+        name: &str,
+        peer: &str,
+        peer_netns: Option<&OwnedFd>,
+        peer_mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+    ) -> Result<()> {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.into()));
         if let Some(fd) = peer_netns {
@@ -195,7 +211,10 @@ impl Netlink {
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
-        m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p)))]));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
         self.new_link(m, &format!("creating veth pair {name}/{peer}")).await
     }
 
@@ -241,7 +260,9 @@ impl Netlink {
 
     /// Addresses of the namespace (all links).
     pub async fn addrs(&self) -> Result<Vec<Addr>> {
-        let msgs = self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses").await?;
+        let msgs = self
+            .request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses")
+            .await?;
         let mut out = Vec::new();
         for m in msgs {
             if let RouteNetlinkMessage::NewAddress(a) = m {
@@ -249,10 +270,12 @@ impl Netlink {
                     AddressAttribute::Local(ip) => Some(*ip),
                     _ => None,
                 });
-                let ip = ip.or_else(|| a.attributes.iter().find_map(|x| match x {
-                    AddressAttribute::Address(ip) => Some(*ip),
-                    _ => None,
-                }));
+                let ip = ip.or_else(|| {
+                    a.attributes.iter().find_map(|x| match x {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                });
                 if let Some(ip) = ip {
                     if let Ok(net) = IpNet::new(ip, a.header.prefix_len) {
                         out.push(Addr { index: a.header.index, net });
@@ -292,13 +315,24 @@ impl Netlink {
 
     /// Adds an address (replacing it if present).
     pub async fn add_addr(&self, index: u32, net: IpNet) -> Result<()> {
-        self.request(RouteNetlinkMessage::NewAddress(Self::addr_msg(index, net)), NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &format!("adding address {net}"))
-            .await
-            .map(|_| ())
+        self.request(
+            RouteNetlinkMessage::NewAddress(Self::addr_msg(index, net)),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+            &format!("adding address {net}"),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn del_addr(&self, index: u32, net: IpNet) -> Result<()> {
-        match self.request(RouteNetlinkMessage::DelAddress(Self::addr_msg(index, net)), NLM_F_ACK, &format!("removing address {net}")).await {
+        match self
+            .request(
+                RouteNetlinkMessage::DelAddress(Self::addr_msg(index, net)),
+                NLM_F_ACK,
+                &format!("removing address {net}"),
+            )
+            .await
+        {
             Err(Error::Netlink(e)) if e.contains("Cannot assign") || e.contains("No such") => Ok(()),
             other => other.map(|_| ()),
         }
@@ -325,13 +359,24 @@ impl Netlink {
 
     /// Adds (or replaces) a route through a gateway.
     pub async fn add_route(&self, dest: IpNet, gw: IpAddr) -> Result<()> {
-        self.request(RouteNetlinkMessage::NewRoute(Self::route_msg(dest, gw)), NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &format!("adding route to {dest} via {gw}"))
-            .await
-            .map(|_| ())
+        self.request(
+            RouteNetlinkMessage::NewRoute(Self::route_msg(dest, gw)),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+            &format!("adding route to {dest} via {gw}"),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn del_route(&self, dest: IpNet, gw: IpAddr) -> Result<()> {
-        match self.request(RouteNetlinkMessage::DelRoute(Self::route_msg(dest, gw)), NLM_F_ACK, &format!("removing route to {dest}")).await {
+        match self
+            .request(
+                RouteNetlinkMessage::DelRoute(Self::route_msg(dest, gw)),
+                NLM_F_ACK,
+                &format!("removing route to {dest}"),
+            )
+            .await
+        {
             Err(Error::Netlink(e)) if e.contains("No such process") || e.contains("No such") => Ok(()),
             other => other.map(|_| ()),
         }
@@ -363,7 +408,11 @@ impl Netlink {
                     _ => None,
                 });
                 let Some(gw) = gw else { continue };
-                let base = dst.unwrap_or(if family == AddressFamily::Inet { IpAddr::V4(0.into()) } else { IpAddr::V6(0.into()) });
+                let base = dst.unwrap_or(if family == AddressFamily::Inet {
+                    IpAddr::V4(0.into())
+                } else {
+                    IpAddr::V6(0.into())
+                });
                 if let Ok(dest) = IpNet::new(base, r.header.destination_prefix_length) {
                     out.push(Route { dest, gw });
                 }

@@ -93,19 +93,28 @@ pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
     unsafe {
         cmd.pre_exec(|| {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
-            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID)
-                .map_err(std::io::Error::from)
+            unshare(
+                CloneFlags::CLONE_NEWNET
+                    | CloneFlags::CLONE_NEWUTS
+                    | CloneFlags::CLONE_NEWNS
+                    | CloneFlags::CLONE_NEWIPC
+                    | CloneFlags::CLONE_NEWPID,
+            )
+            .map_err(std::io::Error::from)
         });
     }
     let mut child = cmd.spawn().map_err(|e| Error::Node(format!("starting {}'s init: {e}", spec.hostname)))?;
     // One line: the node's init keeps no copy of this pipe, but read only what is needed.
     let mut out = String::new();
-    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut out).map_err(|e| Error::Node(format!("reading init: {e}")))?;
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut out)
+        .map_err(|e| Error::Node(format!("reading init: {e}")))?;
     let status = child.wait().map_err(|e| Error::Node(format!("waiting for init: {e}")))?;
     let line = out.lines().next().unwrap_or_default();
     match line.strip_prefix("ready ").and_then(|p| p.trim().parse::<i32>().ok()) {
         Some(pid) if status.success() => {
-            let start_time = start_time(pid).ok_or_else(|| Error::Node(format!("init of {} died at once", spec.hostname)))?;
+            let start_time =
+                start_time(pid).ok_or_else(|| Error::Node(format!("init of {} died at once", spec.hostname)))?;
             Ok(Init { pid, start_time })
         }
         _ => {
@@ -174,8 +183,14 @@ pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
     }
     unbind_netns(name);
     std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
-    mount(Some(format!("/proc/{}/ns/net", init.pid).as_str()), path.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| Error::Node(format!("binding {path}: {e}")))
+    mount(
+        Some(format!("/proc/{}/ns/net", init.pid).as_str()),
+        path.as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::Node(format!("binding {path}: {e}")))
 }
 
 /// Whether /run/netns/NAME is the init's network namespace.
@@ -195,7 +210,11 @@ pub fn unbind_netns(name: &str) {
 /// A command run inside a node (all of its namespaces, its root), through nsenter.
 pub fn command_in(init: &Init, program: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("nsenter");
-    cmd.arg("-t").arg(init.pid.to_string()).args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "--"]).arg(program).args(args);
+    cmd.arg("-t")
+        .arg(init.pid.to_string())
+        .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "--"])
+        .arg(program)
+        .args(args);
     cmd
 }
 
@@ -253,7 +272,9 @@ pub fn get_net_sysctl(init: &Init, key: &str) -> Result<String> {
     let key = key.to_string();
     std::thread::spawn(move || -> Result<String> {
         nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
-        std::fs::read_to_string(format!("/proc/sys/{key}")).map(|s| s.trim().to_string()).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+        std::fs::read_to_string(format!("/proc/sys/{key}"))
+            .map(|s| s.trim().to_string())
+            .map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
     })
     .join()
     .map_err(|_| Error::Node("sysctl thread panicked".into()))?
@@ -331,23 +352,41 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
         move |err| format!("{what}: {err}")
     }
     // Nothing mounted here may reach the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(e("making / private"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(e("making / private"))?;
     let (upper, work, root) = (dir.join("upper"), dir.join("work"), dir.join("root"));
     for d in [&upper, &work, &root] {
         std::fs::create_dir_all(d).map_err(|err| format!("{}: {err}", d.display()))?;
     }
     let opts = format!("lowerdir={},upperdir={},workdir={}", rootfs.display(), upper.display(), work.display());
-    mount(Some("overlay"), &root, Some("overlay"), MsFlags::empty(), Some(opts.as_str())).map_err(e("mounting the copy-on-write root"))?;
+    mount(Some("overlay"), &root, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
+        .map_err(e("mounting the copy-on-write root"))?;
     let sub = |p: &str| root.join(p);
     let _ = std::fs::create_dir_all(sub("proc"));
-    mount(Some("proc"), &sub("proc"), Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>).map_err(e("mounting /proc"))?;
+    mount(
+        Some("proc"),
+        &sub("proc"),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(e("mounting /proc"))?;
     let _ = std::fs::create_dir_all(sub("sys"));
-    mount(Some("sysfs"), &sub("sys"), Some("sysfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>).map_err(e("mounting /sys"))?;
+    mount(
+        Some("sysfs"),
+        &sub("sys"),
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(e("mounting /sys"))?;
     let _ = std::fs::create_dir_all(sub("dev"));
-    mount(Some("/dev"), &sub("dev"), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(e("binding /dev"))?;
+    mount(Some("/dev"), &sub("dev"), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(e("binding /dev"))?;
     for t in ["tmp", "run"] {
         let _ = std::fs::create_dir_all(sub(t));
-        mount(Some("tmpfs"), &sub(t), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777")).map_err(e("mounting a tmpfs"))?;
+        mount(Some("tmpfs"), &sub(t), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
+            .map_err(e("mounting a tmpfs"))?;
     }
     let _ = std::fs::create_dir_all(sub("run/netns"));
     // The node's own /etc/hostname and /etc/hosts (written to its upper layer).

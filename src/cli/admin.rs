@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::fail;
 use super::common;
+use super::fail;
 
 /// Inspect and repair the state database.
 #[derive(clap::Args, Debug)]
@@ -58,7 +58,6 @@ pub struct InitCmd {
     pub hosts: Vec<String>,
 }
 
-
 pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
     let state = match common::open_state(&common::state_path(state_arg)) {
         Ok(s) => s,
@@ -67,7 +66,9 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
     match c.command {
         StateSub::Rm { scenario, resources } => {
             for r in resources {
-                let Some((k, n)) = r.split_once('.') else { return fail(&format!("{r}: write KIND.NAME, such as node.h1")) };
+                let Some((k, n)) = r.split_once('.') else {
+                    return fail(&format!("{r}: write KIND.NAME, such as node.h1"));
+                };
                 match state.delete_resource(&scenario, k, n) {
                     Ok(true) => println!("Forgot {r}."),
                     Ok(false) => return fail(&format!("{scenario} has no recorded {r}")),
@@ -114,7 +115,15 @@ pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
         }
         Ok(rows) => {
             for r in rows {
-                println!("{:>4} {} {:<8} {:<20} {:<11} {}", r.id, r.started, r.command, r.scenario, r.status, r.summary.unwrap_or_default());
+                println!(
+                    "{:>4} {} {:<8} {:<20} {:<11} {}",
+                    r.id,
+                    r.started,
+                    r.command,
+                    r.scenario,
+                    r.status,
+                    r.summary.unwrap_or_default()
+                );
             }
             super::EXIT_OK
         }

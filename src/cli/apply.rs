@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::fail;
 use super::common::{self, PlanArgs, Target};
+use super::fail;
 use crate::engine::{self, Event, Outcome};
 use crate::plan::{self, render, Op, Plan};
 use crate::scenario::{self, Document, Format};
@@ -26,9 +26,11 @@ pub const EXIT_CHANGES: i32 = 2;
 /// `+` create, `-` destroy, `~` update in place, `-/+` replace, with the attributes that
 /// differ. Objects changed outside vnx are listed first. Nothing is changed.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx plan lab.xml\n  vnx plan lab.yaml --json\n  vnx plan lab.xml -out lab.plan && vnx apply lab.plan\n  \
+#[command(
+    after_help = "Examples:\n  vnx plan lab.xml\n  vnx plan lab.yaml --json\n  vnx plan lab.xml -out lab.plan && vnx apply lab.plan\n  \
 vnx plan tutorial --destroy   (an applied scenario, by name)\n\n\
-Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes present (--detailed-exitcode).")]
+Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes present (--detailed-exitcode)."
+)]
 pub struct PlanCmd {
     /// A scenario file, or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
@@ -56,8 +58,10 @@ pub struct PlanCmd {
 /// scenario says "No changes." and touches nothing. Takes a scenario file, the name of an
 /// applied scenario, or a plan saved with `vnx plan -out FILE`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx apply lab.xml --auto-approve\n  vnx apply lab.plan\n  vnx apply lab.yaml --target r1\n\n\
-Exit codes: 0 success, 1 error (an action failed: the others that do not depend on it finish), 130 interrupted.")]
+#[command(
+    after_help = "Examples:\n  vnx apply lab.xml --auto-approve\n  vnx apply lab.plan\n  vnx apply lab.yaml --target r1\n\n\
+Exit codes: 0 success, 1 error (an action failed: the others that do not depend on it finish), 130 interrupted."
+)]
 pub struct ApplyCmd {
     /// A scenario file, an applied scenario's name, or a saved plan.
     #[arg(value_name = "SCENARIO|PLANFILE")]
@@ -72,7 +76,9 @@ pub struct ApplyCmd {
 ///
 /// Works from the state alone: the scenario file need not exist any more.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx destroy lab.xml --auto-approve\n  vnx destroy tutorial_lxc_ubuntu --auto-approve")]
+#[command(
+    after_help = "Examples:\n  vnx destroy lab.xml --auto-approve\n  vnx destroy tutorial_lxc_ubuntu --auto-approve"
+)]
 pub struct DestroyCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
@@ -134,7 +140,14 @@ struct Planned {
     plan: Plan,
 }
 
-async fn make_plan(t: Target, args: &PlanArgs, destroy: bool, state: &vnx_state::State, state_path: &std::path::Path, color: bool) -> Result<Planned, String> {
+async fn make_plan(
+    t: Target,
+    args: &PlanArgs,
+    destroy: bool,
+    state: &vnx_state::State,
+    state_path: &std::path::Path,
+    color: bool,
+) -> Result<Planned, String> {
     let name = t.scenario.name.value.clone();
     let desired = if destroy { vec![] } else { common::desired_of(&t, &common::desired_options(args)?, color)? };
     let recorded = common::recorded_of(state, &name)?;
@@ -185,7 +198,6 @@ pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     }
 }
 
-
 fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
     if run.auto_approve {
         return Ok(true);
@@ -201,17 +213,43 @@ fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
 }
 
 /// Carries out a plan (after showing it and asking), recording the desired scenario first.
-fn converge(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::State, state_path: &std::path::Path, color: bool, rt: &tokio::runtime::Runtime, forget_when_empty: bool) -> i32 {
+fn converge(
+    planned: Planned,
+    command: &str,
+    run: &RunArgs,
+    state: &vnx_state::State,
+    state_path: &std::path::Path,
+    color: bool,
+    rt: &tokio::runtime::Runtime,
+    forget_when_empty: bool,
+) -> i32 {
     converge_with(planned, command, run, state, state_path, color, rt, forget_when_empty, &|| {})
 }
 
 /// As `converge`, running `before` once the plan is confirmed and before anything changes.
 #[allow(clippy::too_many_arguments)]
-fn converge_with(planned: Planned, command: &str, run: &RunArgs, state: &vnx_state::State, state_path: &std::path::Path, color: bool, rt: &tokio::runtime::Runtime, forget_when_empty: bool, before: &dyn Fn()) -> i32 {
+fn converge_with(
+    planned: Planned,
+    command: &str,
+    run: &RunArgs,
+    state: &vnx_state::State,
+    state_path: &std::path::Path,
+    color: bool,
+    rt: &tokio::runtime::Runtime,
+    forget_when_empty: bool,
+    before: &dyn Fn(),
+) -> i32 {
     let name = planned.target.scenario.name.value.clone();
     let plan = &planned.plan;
     print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
-    let record = || state.put_scenario(&name, &planned.target.source, if planned.target.format == Format::Xml { "xml" } else { "yaml" }, &scenario::write(&planned.target.scenario, Format::Yaml));
+    let record = || {
+        state.put_scenario(
+            &name,
+            &planned.target.source,
+            if planned.target.format == Format::Xml { "xml" } else { "yaml" },
+            &scenario::write(&planned.target.scenario, Format::Yaml),
+        )
+    };
     if plan.is_empty() {
         if forget_when_empty {
             let _ = state.delete_scenario(&name);
@@ -267,7 +305,9 @@ fn converge_with(planned: Planned, command: &str, run: &RunArgs, state: &vnx_sta
                     Op::Delete => "destroyed",
                 };
                 match outcome {
-                    Outcome::Done => eprintln!("{}[{finished}/{total}] {id}: {verb} ({} ms)", stamp(), took.as_millis()),
+                    Outcome::Done => {
+                        eprintln!("{}[{finished}/{total}] {id}: {verb} ({} ms)", stamp(), took.as_millis())
+                    }
                     Outcome::Failed(e) => eprintln!("{}[{finished}/{total}] {id}: FAILED: {e}", stamp()),
                     Outcome::Skipped(_) => {}
                 }
@@ -276,7 +316,12 @@ fn converge_with(planned: Planned, command: &str, run: &RunArgs, state: &vnx_sta
         .await
         .map_err(|e| e.to_string())?;
         // Interfaces removed with their nodes leave the host a moment later: wait for them.
-        let gone: Vec<String> = plan.actions.iter().filter(|a| a.goes_with_node && a.id.kind == crate::plan::kind::INTERFACE).map(|a| a.id.name.clone()).collect();
+        let gone: Vec<String> = plan
+            .actions
+            .iter()
+            .filter(|a| a.goes_with_node && a.id.kind == crate::plan::kind::INTERFACE)
+            .map(|a| a.id.name.clone())
+            .collect();
         if !gone.is_empty() {
             lab.settle(crate::plan::kind::INTERFACE, &gone, std::time::Duration::from_secs(5)).await;
         }
@@ -315,7 +360,12 @@ fn converge_with(planned: Planned, command: &str, run: &RunArgs, state: &vnx_sta
                 Outcome::Done => {}
             }
         }
-        eprintln!("{} failed after {secs:.1}s: {summary}, {} failed, {} not started.", capitalize(command), report.failed(), report.skipped());
+        eprintln!(
+            "{} failed after {secs:.1}s: {summary}, {} failed, {} not started.",
+            capitalize(command),
+            report.failed(),
+            report.skipped()
+        );
         return super::EXIT_ERROR;
     }
     let _ = state.apply_end(apply_id, "ok", &summary);
@@ -365,13 +415,31 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             return locked(&state, &saved.scenario.clone(), "apply", &c.run, || {
                 let now = state.serial(&saved.scenario).unwrap_or(0);
                 if now != saved.serial {
-                    return fail(&format!("the saved plan is stale: the state of {} changed since it was made; plan again", saved.scenario));
+                    return fail(&format!(
+                        "the saved plan is stale: the state of {} changed since it was made; plan again",
+                        saved.scenario
+                    ));
                 }
                 let (doc, _) = scenario::parse(&saved.desired, Format::Yaml);
                 let Some(Document::Scenario(s)) = doc else { return fail("the saved plan holds no readable scenario") };
-                let t = Target { scenario: s, source: saved.source.clone(), format: Format::Yaml, dir: PathBuf::from("."), report_source: scenario::Source::new(&c.scenario, saved.desired.clone()) };
+                let t = Target {
+                    scenario: s,
+                    source: saved.source.clone(),
+                    format: Format::Yaml,
+                    dir: PathBuf::from("."),
+                    report_source: scenario::Source::new(&c.scenario, saved.desired.clone()),
+                };
                 let run = RunArgs { auto_approve: true, ..c.run.clone() };
-                converge(Planned { target: t, plan: saved.plan.clone() }, "apply", &run, &state, &state_path, color, &rt, false)
+                converge(
+                    Planned { target: t, plan: saved.plan.clone() },
+                    "apply",
+                    &run,
+                    &state,
+                    &state_path,
+                    color,
+                    &rt,
+                    false,
+                )
             });
         }
     }
@@ -380,9 +448,11 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let name = t.scenario.name.value.clone();
-    locked(&state, &name, "apply", &c.run, || match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
-        Ok(p) => converge(p, "apply", &c.run, &state, &state_path, color, &rt, false),
-        Err(e) => fail(&e),
+    locked(&state, &name, "apply", &c.run, || {
+        match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
+            Ok(p) => converge(p, "apply", &c.run, &state, &state_path, color, &rt, false),
+            Err(e) => fail(&e),
+        }
     })
 }
 
@@ -398,9 +468,11 @@ pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i
     };
     let name = t.scenario.name.value.clone();
     let rt = common::runtime();
-    locked(&state, &name, "destroy", &c.run, || match rt.block_on(make_plan(t, &c.plan, true, &state, &state_path, color)) {
-        Ok(p) => converge(p, "destroy", &c.run, &state, &state_path, color, &rt, c.plan.target.is_empty()),
-        Err(e) => fail(&e),
+    locked(&state, &name, "destroy", &c.run, || {
+        match rt.block_on(make_plan(t, &c.plan, true, &state, &state_path, color)) {
+            Ok(p) => converge(p, "destroy", &c.run, &state, &state_path, color, &rt, c.plan.target.is_empty()),
+            Err(e) => fail(&e),
+        }
     })
 }
 
@@ -428,7 +500,11 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
             return super::EXIT_ERROR;
         }
     };
-    let errors: Vec<_> = scenario::validate::scenario(&modified.scenario, &scenario::validate::Context { dir: Some(t.dir.clone()) }).into_iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<_> =
+        scenario::validate::scenario(&modified.scenario, &scenario::validate::Context { dir: Some(t.dir.clone()) })
+            .into_iter()
+            .filter(|d| d.is_error())
+            .collect();
     if !errors.is_empty() {
         for d in &errors {
             eprintln!("error: after {}: {}", c.patch.display(), d.message);
@@ -448,7 +524,10 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
     let on_shutdown = || {
         let running = super::exec::running_inits(&state, &name);
         for node in &shutdown_first {
-            let (Some(n), Some((_, init))) = (before_scenario.node(node), running.iter().find(|(x, _)| x == node)) else { continue };
+            let (Some(n), Some((_, init))) = (before_scenario.node(node), running.iter().find(|(x, _)| x == node))
+            else {
+                continue;
+            };
             if super::exec::has_step(n, "on_shutdown") {
                 if let Err((msg, _)) = super::exec::run_step(&before_scenario, &dir, n, "on_shutdown", init) {
                     eprintln!("warning: on_shutdown of {node}: {msg}");
@@ -456,8 +535,10 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
             }
         }
     };
-    locked(&state, &name, "modify", &c.run, || match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
-        Ok(p) => converge_with(p, "modify", &c.run, &state, &state_path, color, &rt, false, &on_shutdown),
-        Err(e) => fail(&e),
+    locked(&state, &name, "modify", &c.run, || {
+        match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
+            Ok(p) => converge_with(p, "modify", &c.run, &state, &state_path, color, &rt, false, &on_shutdown),
+            Err(e) => fail(&e),
+        }
     })
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use vnx_providers::ns::Init;
 
-use super::fail;
 use super::common::{self, Target};
+use super::fail;
 use crate::engine;
 use crate::plan::{self, kind, Options};
 use crate::scenario::values::{Ipv4Config, NetMode, NetType};
@@ -32,7 +32,9 @@ pub enum Topo {
 /// Measure vnx on a generated lab: apply from nothing, a no-op plan with refresh, adding a
 /// node, changing an address, destroy; peak RSS and kernel objects.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx bench linear 100\n  vnx bench linear 1000 --json\n  vnx bench tree 3 --fanout 4\n  vnx bench linear 100 --mininet   (also times Mininet's linear,N when `mn` is installed)")]
+#[command(
+    after_help = "Examples:\n  vnx bench linear 100\n  vnx bench linear 1000 --json\n  vnx bench tree 3 --fanout 4\n  vnx bench linear 100 --mininet   (also times Mininet's linear,N when `mn` is installed)"
+)]
 pub struct BenchCmd {
     #[arg(value_enum)]
     pub topo: Topo,
@@ -73,16 +75,35 @@ fn net(name: &str, p2p: bool) -> Net {
         name: Spanned::bare(name.into()),
         mode: Spanned::bare(if p2p { NetMode::Veth } else { NetMode::VirtualBridge }),
         kind: p2p.then(|| Spanned::bare(NetType::P2p)),
-        managed: None, external: None, vlan: None, mtu: None, stp: None, hub: None, scope: None, sock: None,
-        uml_switch_binary: None, capture_file: None, capture_expression: None, capture_dev: None, controller: None,
-        of_version: None, hwaddr: None, fail_mode: None, bw: None, delay: None, loss: None, up: None, ppp_bw: None,
+        managed: None,
+        external: None,
+        vlan: None,
+        mtu: None,
+        stp: None,
+        hub: None,
+        scope: None,
+        sock: None,
+        uml_switch_binary: None,
+        capture_file: None,
+        capture_expression: None,
+        capture_dev: None,
+        controller: None,
+        of_version: None,
+        hwaddr: None,
+        fail_mode: None,
+        bw: None,
+        delay: None,
+        loss: None,
+        up: None,
+        ppp_bw: None,
         connections: vec![],
     }
 }
 
 /// The generated scenario, and the (node, address) pairs to ping to check it works.
 pub fn generate(name: &str, topo: Topo, n: usize, fanout: usize) -> (Scenario, Vec<(String, String)>) {
-    let mut s = Scenario { name: Spanned::bare(name.into()), version: Spanned::bare("2.0".into()), ..Default::default() };
+    let mut s =
+        Scenario { name: Spanned::bare(name.into()), version: Spanned::bare("2.0".into()), ..Default::default() };
     let mut pings = Vec::new();
     match topo {
         Topo::Linear => {
@@ -172,7 +193,13 @@ struct Bench {
 
 impl Bench {
     fn target(&self, s: &Scenario) -> Target {
-        Target { scenario: s.clone(), source: "bench".into(), format: Format::Yaml, dir: PathBuf::from("."), report_source: Source::new("bench", "") }
+        Target {
+            scenario: s.clone(),
+            source: "bench".into(),
+            format: Format::Yaml,
+            dir: PathBuf::from("."),
+            report_source: Source::new("bench", ""),
+        }
     }
 
     /// Plan (with refresh) and apply; returns (planning time, total time, changes).
@@ -192,8 +219,13 @@ impl Bench {
         if !destroy {
             self.state.put_scenario(&name, "bench", "yaml", "").map_err(|e| e.to_string())?;
         }
-        let id = self.state.apply_begin(&name, if destroy { "destroy" } else { "apply" }, &json!({})).map_err(|e| e.to_string())?;
-        let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {}).await.map_err(|e| e.to_string())?;
+        let id = self
+            .state
+            .apply_begin(&name, if destroy { "destroy" } else { "apply" }, &json!({}))
+            .map_err(|e| e.to_string())?;
+        let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {})
+            .await
+            .map_err(|e| e.to_string())?;
         if !report.ok() {
             let first = report.outcomes.iter().find_map(|(i, o)| match o {
                 engine::Outcome::Failed(e) => Some(format!("{}: {e}", p.actions[*i].id)),
@@ -285,7 +317,11 @@ pub fn run(c: BenchCmd) -> i32 {
     let mut rows: Vec<(String, f64, String)> = Vec::new();
     let result: Result<(), String> = rt.block_on(async {
         let (_, t, n) = b.converge(&s, false, true).await?;
-        let objects = format!("{n} resources, {} links in the host, {} namespaces", host_links().await.saturating_sub(1), s.nodes.len());
+        let objects = format!(
+            "{n} resources, {} links in the host, {} namespaces",
+            host_links().await.saturating_sub(1),
+            s.nodes.len()
+        );
         rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
         let t0 = Instant::now();
         b.ping_all(&name, &pings)?;
@@ -300,7 +336,11 @@ pub fn run(c: BenchCmd) -> i32 {
         let mut extra = node("added");
         let first_net = s.nets.first().map(|n| n.name.value.clone()).unwrap_or_default();
         if c.topo != Topo::Mesh && !first_net.is_empty() {
-            let a = if c.topo == Topo::Star { "10.200.0.1/16".to_string() } else { addr(if c.topo == Topo::Linear { 0 } else { 0 }, 250) };
+            let a = if c.topo == Topo::Star {
+                "10.200.0.1/16".to_string()
+            } else {
+                addr(if c.topo == Topo::Linear { 0 } else { 0 }, 250)
+            };
             extra.interfaces.push(iface(1, &first_net, &a));
         }
         s2.nodes.push(extra);
@@ -330,12 +370,17 @@ pub fn run(c: BenchCmd) -> i32 {
         mininet = run_mininet(c.n);
     }
     if c.json {
-        let steps: Vec<serde_json::Value> = rows.iter().map(|(s, t, d)| json!({"step": s, "seconds": t, "detail": d})).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({
-            "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
-            "steps": steps, "peak_rss_mb": rss_mb, "mininet_seconds": mininet, "ok": result.is_ok(),
-            "error": result.as_ref().err(),
-        })).expect("json"));
+        let steps: Vec<serde_json::Value> =
+            rows.iter().map(|(s, t, d)| json!({"step": s, "seconds": t, "detail": d})).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
+                "steps": steps, "peak_rss_mb": rss_mb, "mininet_seconds": mininet, "ok": result.is_ok(),
+                "error": result.as_ref().err(),
+            }))
+            .expect("json")
+        );
     } else {
         println!("{label}: {} nodes, {} nets, parallelism {}", s.nodes.len(), s.nets.len(), c.parallelism);
         println!("{:<36} {:>10}  {}", "STEP", "SECONDS", "");
@@ -345,7 +390,12 @@ pub fn run(c: BenchCmd) -> i32 {
         println!("{:<36} {:>10.1}  MB", "peak RSS of vnx", rss_mb);
         if let Some(m) = mininet {
             let ours: f64 = rows.iter().filter(|r| r.0 == "apply from nothing" || r.0 == "destroy").map(|r| r.1).sum();
-            println!("{:<36} {:>10.3}  (vnx up + down: {ours:.3} s, {:.1}× faster)", "mininet linear up + down", m, m / ours.max(1e-9));
+            println!(
+                "{:<36} {:>10.3}  (vnx up + down: {ours:.3} s, {:.1}× faster)",
+                "mininet linear up + down",
+                m,
+                m / ours.max(1e-9)
+            );
         }
     }
     match result {
@@ -356,7 +406,9 @@ pub fn run(c: BenchCmd) -> i32 {
 
 fn run_mininet(n: usize) -> Option<f64> {
     let t0 = Instant::now();
-    let out = std::process::Command::new("mn").args(["--topo", &format!("linear,{n}"), "--switch", "lxbr", "--controller", "none", "--test", "none"]).output();
+    let out = std::process::Command::new("mn")
+        .args(["--topo", &format!("linear,{n}"), "--switch", "lxbr", "--controller", "none", "--test", "none"])
+        .output();
     match out {
         Ok(o) if o.status.success() => Some(t0.elapsed().as_secs_f64()),
         Ok(o) => {
@@ -369,4 +421,3 @@ fn run_mininet(n: usize) -> Option<f64> {
         }
     }
 }
-

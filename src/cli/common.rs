@@ -39,7 +39,11 @@ pub fn open_state(path: &Path) -> Result<State, String> {
 }
 
 /// Opens the state database and reads SCENARIO (a file or an applied scenario's name).
-pub fn open_and_resolve(state_arg: &Option<PathBuf>, scenario: &str, color: bool) -> Result<(PathBuf, State, Target), String> {
+pub fn open_and_resolve(
+    state_arg: &Option<PathBuf>,
+    scenario: &str,
+    color: bool,
+) -> Result<(PathBuf, State, Target), String> {
     let path = state_path(state_arg);
     let state = open_state(&path)?;
     let t = resolve(scenario, Some(&state), color)?;
@@ -92,14 +96,22 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
             let (doc, diags) = scenario::parse(&row.desired, Format::Yaml);
             match doc {
                 Some(Document::Scenario(s)) if !diags.iter().any(Diag::is_error) => {
-                    let dir = Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-                    Ok(Target { scenario: s, source: row.source, format: Format::Yaml, dir, report_source: Source::new(format!("{arg} (recorded)"), row.desired) })
+                    let dir =
+                        Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                    Ok(Target {
+                        scenario: s,
+                        source: row.source,
+                        format: Format::Yaml,
+                        dir,
+                        report_source: Source::new(format!("{arg} (recorded)"), row.desired),
+                    })
                 }
                 _ => Err(format!("the recorded scenario {arg} cannot be read back")),
             }
         }
         None => {
-            let names: Vec<String> = state.scenarios().map_err(|e| e.to_string())?.into_iter().map(|s| s.name).collect();
+            let names: Vec<String> =
+                state.scenarios().map_err(|e| e.to_string())?.into_iter().map(|s| s.name).collect();
             Err(if names.is_empty() {
                 format!("{arg} is neither a file nor an applied scenario (none is applied on this host)")
             } else {
@@ -124,7 +136,8 @@ impl desired::HostFs for Fs<'_> {
         p.join("etc").is_dir().then(|| p.display().to_string())
     }
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String> {
-        validate::resolve_source(source, basedir, &self.cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())
+        validate::resolve_source(source, basedir, &self.cx)
+            .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())
     }
 }
 
@@ -166,7 +179,9 @@ pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, Strin
 pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<Lab, String> {
     let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the vnx binary: {e}"))?;
-    let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other));
+    let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| {
+        crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other)
+    });
     Lab::new(scenario, lab_dir(state_path, scenario), exe, &items, boot).map_err(|e| e.to_string())
 }
 
@@ -213,7 +228,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     } else {
         (t, 1.0)
     };
-    n.parse::<f64>().map(|x| Duration::from_secs_f64(x * mult)).map_err(|_| format!("`{s}` is not a duration (30s, 2m)"))
+    n.parse::<f64>()
+        .map(|x| Duration::from_secs_f64(x * mult))
+        .map_err(|_| format!("`{s}` is not a duration (30s, 2m)"))
 }
 
 /// A tokio runtime for the lab commands.

@@ -15,7 +15,9 @@ pub enum To {
 /// The scenario is read and validated first; a file with errors is not converted. Comments
 /// and layout are not kept: the output is the scenario's model, written canonically.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx convert tutorial_lxc_ubuntu.xml --to yaml > tutorial.yaml\n  vnx convert lab.yaml --to xml")]
+#[command(
+    after_help = "Examples:\n  vnx convert tutorial_lxc_ubuntu.xml --to yaml > tutorial.yaml\n  vnx convert lab.yaml --to xml"
+)]
 pub struct Args {
     /// The scenario file.
     #[arg(value_name = "FILE")]

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use vnx_providers::ns::{self, Init};
 
-use super::fail;
 use super::common;
+use super::fail;
 use crate::engine::exec::{filetree, script_for, shell_of};
 use crate::plan::desired::{filetree_json, node_order};
 use crate::plan::kind;
@@ -19,7 +19,9 @@ use crate::scenario::{seq_names, Scenario};
 /// prefixed with the node's name. `vnx exec SCENARIO -M node -- CMD...` runs one command.
 /// Fails with the first non-zero exit status.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx exec tutorial_lxc_ubuntu ls1234 -M h2\n  vnx exec lab.xml start-www\n  vnx exec lab.xml -M r1 -- ip route")]
+#[command(
+    after_help = "Examples:\n  vnx exec tutorial_lxc_ubuntu ls1234 -M h2\n  vnx exec lab.xml start-www\n  vnx exec lab.xml -M r1 -- ip route"
+)]
 pub struct ExecCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
@@ -45,7 +47,6 @@ pub struct ConsoleCmd {
     #[arg(short = 'M', long = "node", value_name = "NODE")]
     pub node: String,
 }
-
 
 /// The init of every recorded node of a scenario.
 fn inits(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Init)>, String> {
@@ -94,17 +95,25 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             return fail(&format!("there is no node named {w} in {}", s.name.value));
         }
     }
-    let chosen: Vec<&crate::scenario::Node> = node_order(s).into_iter().filter(|n| wanted.is_empty() || wanted.contains(n.name.value.as_str())).collect();
+    let chosen: Vec<&crate::scenario::Node> =
+        node_order(s).into_iter().filter(|n| wanted.is_empty() || wanted.contains(n.name.value.as_str())).collect();
     let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| *i).filter(Init::alive);
     // An ad-hoc command.
     if !c.command.is_empty() {
         let script = c.command.iter().map(|a| crate::engine::exec::shell_quote(a)).collect::<Vec<_>>().join(" ");
         let mut worst = 0;
         for n in &chosen {
-            let Some(init) = init_of(&n.name.value) else { return fail(&format!("node {} is not running", n.name.value)) };
+            let Some(init) = init_of(&n.name.value) else {
+                return fail(&format!("node {} is not running", n.name.value));
+            };
             let name = n.name.value.clone();
             let multi = chosen.len() > 1;
-            match ns::run_in(&init, "/bin/sh", &script, |l| if multi { println!("{name} | {l}") } else { println!("{l}") }) {
+            match ns::run_in(
+                &init,
+                "/bin/sh",
+                &script,
+                |l| if multi { println!("{name} | {l}") } else { println!("{l}") },
+            ) {
                 Ok(code) if code != 0 => worst = code,
                 Ok(_) => {}
                 Err(e) => return fail(&e.to_string()),
@@ -138,12 +147,19 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
 
 /// Whether a node has filetrees or execs for a sequence step.
 pub fn has_step(n: &crate::scenario::Node, step: &str) -> bool {
-    n.filetrees.iter().any(|f| seq_names(&f.seq).any(|q| q == step)) || n.execs.iter().any(|e| seq_names(&e.seq).any(|q| q == step))
+    n.filetrees.iter().any(|f| seq_names(&f.seq).any(|q| q == step))
+        || n.execs.iter().any(|e| seq_names(&e.seq).any(|q| q == step))
 }
 
 /// Runs one sequence step on one running node: its filetrees, then its execs, output prefixed
 /// with the node's name. Returns how many ran, or the error and the exit code to give.
-pub fn run_step(s: &Scenario, dir: &std::path::Path, n: &crate::scenario::Node, step: &str, init: &Init) -> Result<usize, (String, i32)> {
+pub fn run_step(
+    s: &Scenario,
+    dir: &std::path::Path,
+    n: &crate::scenario::Node,
+    step: &str,
+    init: &Init,
+) -> Result<usize, (String, i32)> {
     let basedir = n.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.clone());
     let cx = crate::scenario::validate::Context { dir: Some(dir.to_path_buf()) };
     let name = n.name.value.as_str();
@@ -152,27 +168,31 @@ pub fn run_step(s: &Scenario, dir: &std::path::Path, n: &crate::scenario::Node, 
     let fts: Vec<_> = n.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == step)).collect();
     let execs: Vec<_> = n.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == step)).collect();
     let err = |m: String| (m, super::EXIT_ERROR);
-            for f in fts {
-                let src = crate::scenario::validate::resolve_source(&f.source.value, basedir.as_deref(), &cx).map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
-                let ft = filetree_json(f, src);
-                filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}")).map_err(|e| err(format!("{name}: {e}")))?;
-                eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
-                ran += 1;
-            }
-            let shell = shell_of(&init, n.shell.as_deref());
-            for e in execs {
-                let text = if e.kind == crate::scenario::values::ExecType::File {
-                    std::fs::read_to_string(&e.command.value).map_err(|x| err(format!("{name}: cannot read {}: {x}", e.command.value)))?
-                } else {
-                    e.command.value.clone()
-                };
-                let script = script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())).map_err(|m| err(format!("{name}: {m}")))?;
-                match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
-                    Ok(0) => ran += 1,
-                    Ok(code) => return Err((format!("{name}: sequence {step} exited with {code}"), code)),
-                    Err(x) => return Err(err(x.to_string())),
-                }
-            }
+    for f in fts {
+        let src = crate::scenario::validate::resolve_source(&f.source.value, basedir.as_deref(), &cx)
+            .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
+        let ft = filetree_json(f, src);
+        filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}"))
+            .map_err(|e| err(format!("{name}: {e}")))?;
+        eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
+        ran += 1;
+    }
+    let shell = shell_of(&init, n.shell.as_deref());
+    for e in execs {
+        let text = if e.kind == crate::scenario::values::ExecType::File {
+            std::fs::read_to_string(&e.command.value)
+                .map_err(|x| err(format!("{name}: cannot read {}: {x}", e.command.value)))?
+        } else {
+            e.command.value.clone()
+        };
+        let script =
+            script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())).map_err(|m| err(format!("{name}: {m}")))?;
+        match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
+            Ok(0) => ran += 1,
+            Ok(code) => return Err((format!("{name}: sequence {step} exited with {code}"), code)),
+            Err(x) => return Err(err(x.to_string())),
+        }
+    }
     Ok(ran)
 }
 

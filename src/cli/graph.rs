@@ -19,7 +19,9 @@ pub enum GraphFormat {
 
 /// Draw a scenario's topology.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg > lab.svg")]
+#[command(
+    after_help = "Examples:\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg > lab.svg"
+)]
 pub struct GraphCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
@@ -28,7 +30,10 @@ pub struct GraphCmd {
     pub format: GraphFormat,
 }
 
-fn addrs(v4: &[crate::scenario::Spanned<crate::scenario::values::Ipv4Config>], v6: &[crate::scenario::Spanned<crate::scenario::values::Ipv6Config>]) -> Vec<String> {
+fn addrs(
+    v4: &[crate::scenario::Spanned<crate::scenario::values::Ipv4Config>],
+    v6: &[crate::scenario::Spanned<crate::scenario::values::Ipv6Config>],
+) -> Vec<String> {
     v4.iter().map(|a| a.to_string()).chain(v6.iter().map(|a| a.to_string())).collect()
 }
 
@@ -60,10 +65,22 @@ pub fn dot(s: &Scenario) -> String {
     let _ = writeln!(o, "  overlap=false; splines=true;");
     let _ = writeln!(o, "  node [fontname=\"Helvetica\", fontsize=10];");
     for n in &s.nets {
-        let _ = writeln!(o, "  {} [label=\"{}\\n({})\", shape=ellipse, style=filled, fillcolor=\"#d9ead3\"];", id("net", &n.name.value), n.name.value, n.mode.value);
+        let _ = writeln!(
+            o,
+            "  {} [label=\"{}\\n({})\", shape=ellipse, style=filled, fillcolor=\"#d9ead3\"];",
+            id("net", &n.name.value),
+            n.name.value,
+            n.mode.value
+        );
     }
     for n in &s.nodes {
-        let _ = writeln!(o, "  {} [label=\"{}\\n{}\", shape=box, style=filled, fillcolor=\"#cfe2f3\"];", id("node", &n.name.value), n.name.value, n.node_type.value);
+        let _ = writeln!(
+            o,
+            "  {} [label=\"{}\\n{}\", shape=box, style=filled, fillcolor=\"#cfe2f3\"];",
+            id("node", &n.name.value),
+            n.name.value,
+            n.node_type.value
+        );
     }
     if s.host.is_some() {
         let _ = writeln!(o, "  host [label=\"host\", shape=box3d, style=filled, fillcolor=\"#fce5cd\"];");
@@ -105,8 +122,14 @@ pub fn run(c: GraphCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         GraphFormat::Mermaid => print!("{}", mermaid(&t.scenario)),
         GraphFormat::Svg => {
             use std::io::Write as _;
-            let child = std::process::Command::new("neato").arg("-Tsvg").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::inherit()).spawn();
-            let Ok(mut child) = child else { return fail("drawing SVG needs Graphviz's neato (Debian package graphviz)") };
+            let child = std::process::Command::new("neato")
+                .arg("-Tsvg")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::inherit())
+                .spawn();
+            let Ok(mut child) = child else {
+                return fail("drawing SVG needs Graphviz's neato (Debian package graphviz)");
+            };
             let _ = child.stdin.take().expect("piped").write_all(dot(&t.scenario).as_bytes());
             match child.wait() {
                 Ok(s) if s.success() => {}

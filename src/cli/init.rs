@@ -71,7 +71,11 @@ pub fn run(c: InitCmd) -> i32 {
         None => c.file.extension().is_some_and(|e| e == "xml"),
     };
     let name = c.file.file_stem().and_then(|s| s.to_str()).unwrap_or("lab").to_string();
-    let yaml = STARTER_YAML.replace("name: lab\n", &format!("name: {name}\n")).replace("vnx exec lab", &format!("vnx exec {name}")).replace("vnx destroy lab", &format!("vnx destroy {name}")).replace("vnx apply lab.yaml", &format!("vnx apply {}", c.file.display()));
+    let yaml = STARTER_YAML
+        .replace("name: lab\n", &format!("name: {name}\n"))
+        .replace("vnx exec lab", &format!("vnx exec {name}"))
+        .replace("vnx destroy lab", &format!("vnx destroy {name}"))
+        .replace("vnx apply lab.yaml", &format!("vnx apply {}", c.file.display()));
     let text = if xml {
         let (doc, _) = crate::scenario::parse(&yaml, crate::scenario::Format::Yaml);
         match doc {

@@ -31,7 +31,8 @@ const MODES: &[(&str, Option<&str>)] = &[
 /// When `args` (without the program name) is a VNX command line, the new one; `Err` for a VNX
 /// mode vnx does not have yet.
 pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
-    let is_legacy = args.iter().any(|a| a == "-f" || a == "-s" || a.starts_with("--file")) && args.iter().any(|a| MODES.iter().any(|(m, _)| a == m));
+    let is_legacy = args.iter().any(|a| a == "-f" || a == "-s" || a.starts_with("--file"))
+        && args.iter().any(|a| MODES.iter().any(|(m, _)| a == m));
     if !is_legacy {
         return None;
     }
@@ -76,7 +77,9 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
     let Some(file) = file else { return Some(Err("-f FILE is missing".into())) };
     let (name, new) = mode.expect("is_legacy found a mode");
     let Some(new) = new else {
-        return Some(Err(format!("VNX's `{name}` has no equivalent yet: node lifecycle commands come with a later version")));
+        return Some(Err(format!(
+            "VNX's `{name}` has no equivalent yet: node lifecycle commands come with a later version"
+        )));
     };
     let mut out: Vec<String> = vec![new.to_string()];
     match new {
@@ -124,7 +127,10 @@ mod tests {
     fn vnx_command_lines_become_new_commands() {
         assert_eq!(t("-f lab.xml -v --create").unwrap().unwrap(), ["apply", "lab.xml", "--auto-approve"]);
         assert_eq!(t("-f lab.xml -v -x ls1234 -M h2").unwrap().unwrap(), ["exec", "lab.xml", "ls1234", "-M", "h2"]);
-        assert_eq!(t("-f lab.xml --destroy -M h1,h2").unwrap().unwrap(), ["destroy", "lab.xml", "--auto-approve", "--target", "h1", "--target", "h2"]);
+        assert_eq!(
+            t("-f lab.xml --destroy -M h1,h2").unwrap().unwrap(),
+            ["destroy", "lab.xml", "--auto-approve", "--target", "h1", "--target", "h2"]
+        );
         assert_eq!(t("-f lab.xml --show-status").unwrap().unwrap(), ["show", "lab.xml"]);
         assert_eq!(t("-s lab --modify add.xml").unwrap().unwrap(), ["modify", "lab", "add.xml", "--auto-approve"]);
         assert!(t("-f lab.xml --shutdown").unwrap().is_err());

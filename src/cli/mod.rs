@@ -112,7 +112,15 @@ pub fn main() -> i32 {
         }
     }
     // Terraform's single-dash `-out FILE` works too.
-    let args = raw.into_iter().map(|a| if a == "-out" { "--out".to_string() } else if let Some(v) = a.strip_prefix("-out=") { format!("--out={v}") } else { a });
+    let args = raw.into_iter().map(|a| {
+        if a == "-out" {
+            "--out".to_string()
+        } else if let Some(v) = a.strip_prefix("-out=") {
+            format!("--out={v}")
+        } else {
+            a
+        }
+    });
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

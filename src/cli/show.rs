@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use vnx_providers::ns::Init;
 
-use super::fail;
 use super::common;
+use super::fail;
 use crate::plan::{kind, Recorded};
 
 /// Show the labs on this host, or one lab's nodes and nets.
@@ -40,7 +40,9 @@ fn node_running(r: &Recorded) -> (bool, Option<i32>) {
 }
 
 fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 /// One scenario's nodes and nets, as JSON.
@@ -65,7 +67,10 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
         .collect();
     let nets: Vec<Value> = of(kind::NET)
         .map(|n| {
-            let members: Vec<String> = of(kind::INTERFACE).filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name)).map(|i| i.id.name.clone()).collect();
+            let members: Vec<String> = of(kind::INTERFACE)
+                .filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name))
+                .map(|i| i.id.name.clone())
+                .collect();
             json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "up": n.attrs.get("up"), "members": members})
         })
         .collect();
@@ -103,12 +108,24 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             .into_iter()
             .flatten()
             .map(|i| {
-                let addrs: Vec<&str> = i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                format!("{}@{} {}", i["name"].as_str().unwrap_or("?"), i["net"].as_str().unwrap_or("-"), addrs.join(" "))
+                let addrs: Vec<&str> =
+                    i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                format!(
+                    "{}@{} {}",
+                    i["name"].as_str().unwrap_or("?"),
+                    i["net"].as_str().unwrap_or("-"),
+                    addrs.join(" ")
+                )
             })
             .collect();
         let pid = n["pid"].as_i64().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-        println!("{:<14} {:<9} {:<8} {}", n["name"].as_str().unwrap_or(""), n["state"].as_str().unwrap_or(""), pid, ifaces.join("; ").trim());
+        println!(
+            "{:<14} {:<9} {:<8} {}",
+            n["name"].as_str().unwrap_or(""),
+            n["state"].as_str().unwrap_or(""),
+            pid,
+            ifaces.join("; ").trim()
+        );
     }
     println!("\n{:<14} {:<12} MEMBERS", "NET", "BRIDGE");
     for n in d["nets"].as_array().into_iter().flatten() {
@@ -141,12 +158,17 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     } else {
         println!("{:<24} {:<10} {:<10} SOURCE", "SCENARIO", "NODES", "RESOURCES");
         for r in rows {
-            println!("{:<24} {:<10} {:<10} {}", r["name"].as_str().unwrap_or(""), format!("{}/{}", r["running"], r["nodes"]), r["resources"], r["source"].as_str().unwrap_or(""));
+            println!(
+                "{:<24} {:<10} {:<10} {}",
+                r["name"].as_str().unwrap_or(""),
+                format!("{}/{}", r["running"], r["nodes"]),
+                r["resources"],
+                r["source"].as_str().unwrap_or("")
+            );
         }
     }
     super::EXIT_OK
 }
-
 
 /// Print each node's addresses as shell variables, for `eval`.
 ///

@@ -137,11 +137,7 @@ pub fn run(a: Args) -> i32 {
         } else {
             eprint!("{}", loaded.report.render(color));
             let r = &loaded.report;
-            let status = if r.has_errors() {
-                format!("{} error(s)", r.errors())
-            } else {
-                "valid".to_string()
-            };
+            let status = if r.has_errors() { format!("{} error(s)", r.errors()) } else { "valid".to_string() };
             let warn = if r.warnings() > 0 { format!(", {} warning(s)", r.warnings()) } else { String::new() };
             println!("{}: {status}{warn}", path.display());
         }

@@ -35,7 +35,11 @@ pub fn shell_of(init: &Init, shell: Option<&str>) -> String {
     if let Some(s) = shell {
         return s.to_string();
     }
-    if ns::host_path_of(init, "/bin/bash").exists() { "/bin/bash".into() } else { "/bin/sh".into() }
+    if ns::host_path_of(init, "/bin/bash").exists() {
+        "/bin/bash".into()
+    } else {
+        "/bin/sh".into()
+    }
 }
 
 fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -66,7 +70,9 @@ fn expand(source: &Path) -> Vec<PathBuf> {
             let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
                 .unwrap_or_default();
-            v.retain(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with(pre) && f.ends_with(post)));
+            v.retain(|p| {
+                p.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.starts_with(pre) && f.ends_with(post))
+            });
             v.sort();
             v
         }
@@ -77,7 +83,10 @@ fn expand(source: &Path) -> Vec<PathBuf> {
 /// Copies a filetree into a node (through /proc/PID/root) and applies its owner and mode.
 pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
     let written = ft.get("written").and_then(Value::as_str).unwrap_or_default();
-    let source = ft.get("source").and_then(Value::as_str).ok_or_else(|| format!("filetree source `{written}` does not exist"))?;
+    let source = ft
+        .get("source")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("filetree source `{written}` does not exist"))?;
     let root = ft.get("root").and_then(Value::as_str).unwrap_or("/");
     let sources = expand(Path::new(source));
     if sources.is_empty() {
@@ -92,7 +101,8 @@ pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str))
         for s in &sources {
             if s.is_dir() && !source.contains('*') {
                 for e in std::fs::read_dir(s).map_err(|e| format!("{}: {e}", s.display()))?.flatten() {
-                    copy_recursive(&e.path(), &dest.join(e.file_name())).map_err(|err| format!("copying {}: {err}", e.path().display()))?;
+                    copy_recursive(&e.path(), &dest.join(e.file_name()))
+                        .map_err(|err| format!("copying {}: {err}", e.path().display()))?;
                     targets.push(format!("{}/{}", root.trim_end_matches('/'), e.file_name().to_string_lossy()));
                 }
             } else {
@@ -162,7 +172,10 @@ mod tests {
 
     #[test]
     fn commands_are_processed_as_vnx_does() {
-        assert_eq!(process_command("  chmod 644 /x\n\n  # note\n  service a start  \n"), "chmod 644 /x;\nservice a start;");
+        assert_eq!(
+            process_command("  chmod 644 /x\n\n  # note\n  service a start  \n"),
+            "chmod 644 /x;\nservice a start;"
+        );
         assert_eq!(process_command("echo a \\\n b"), "echo a   b;");
         assert_eq!(script_for("sleep 1", Some("exec")).unwrap(), "( sleep 1; ) </dev/null >/dev/null 2>&1 &");
         assert!(script_for("x", Some("xsystem")).is_err());

@@ -56,11 +56,21 @@ impl Report {
 }
 
 pub fn item_of_desired(d: &Desired) -> Item {
-    Item { kind: d.id.kind.clone(), name: d.id.name.clone(), attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(), runtime: Value::Null }
+    Item {
+        kind: d.id.kind.clone(),
+        name: d.id.name.clone(),
+        attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(),
+        runtime: Value::Null,
+    }
 }
 
 pub fn item_of_recorded(r: &Recorded) -> Item {
-    Item { kind: r.id.kind.clone(), name: r.id.name.clone(), attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(), runtime: r.runtime.clone() }
+    Item {
+        kind: r.id.kind.clone(),
+        name: r.id.name.clone(),
+        attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(),
+        runtime: r.runtime.clone(),
+    }
 }
 
 fn row(scenario: &str, d: &Desired, status: &str, runtime: Value) -> ResourceRow {
@@ -113,7 +123,8 @@ pub async fn apply<P: Provider>(
             dependents[d].push(a.index);
         }
     }
-    let mut ready: std::collections::VecDeque<usize> = plan.actions.iter().filter(|a| a.after.is_empty()).map(|a| a.index).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        plan.actions.iter().filter(|a| a.after.is_empty()).map(|a| a.index).collect();
     loop {
         // Start what is ready, up to the bound.
         if !stop.load(Ordering::SeqCst) {
@@ -127,21 +138,33 @@ pub async fn apply<P: Provider>(
                 let action = a.index;
                 let op = a.op;
                 let id = a.id.clone();
-                let journal = state.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?;
+                let journal =
+                    state.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?;
                 // Record the intent first: a crash from here on leaves a tainted resource.
-                let fut: std::pin::Pin<Box<dyn std::future::Future<Output = (usize, i64, Instant, Result<Value, String>)> + '_>> = match op {
+                let fut: std::pin::Pin<
+                    Box<dyn std::future::Future<Output = (usize, i64, Instant, Result<Value, String>)> + '_>,
+                > = match op {
                     Op::Create => {
                         let d = &plan.desired[&id];
                         state.put_resource(&row(scenario, d, "creating", Value::Null))?;
                         let item = item_of_desired(d);
-                        Box::pin(async move { (action, journal, Instant::now(), provider.create(item).await.map_err(|e| e.to_string())) })
+                        Box::pin(async move {
+                            (action, journal, Instant::now(), provider.create(item).await.map_err(|e| e.to_string()))
+                        })
                     }
                     Op::Update => {
                         let d = &plan.desired[&id];
                         let r = &plan.recorded[&id];
                         state.put_resource(&row(scenario, d, "updating", r.runtime.clone()))?;
                         let (old, new) = (item_of_recorded(r), item_of_desired(d));
-                        Box::pin(async move { (action, journal, Instant::now(), provider.update(old, new).await.map_err(|e| e.to_string())) })
+                        Box::pin(async move {
+                            (
+                                action,
+                                journal,
+                                Instant::now(),
+                                provider.update(old, new).await.map_err(|e| e.to_string()),
+                            )
+                        })
                     }
                     Op::Delete if a.goes_with_node => {
                         // Removed by the kernel with its node: only the record goes.
@@ -151,7 +174,14 @@ pub async fn apply<P: Provider>(
                         let r = &plan.recorded[&id];
                         state.put_resource(&recorded_row(scenario, r, "deleting"))?;
                         let old = item_of_recorded(r);
-                        Box::pin(async move { (action, journal, Instant::now(), provider.delete(old).await.map(|_| Value::Null).map_err(|e| e.to_string())) })
+                        Box::pin(async move {
+                            (
+                                action,
+                                journal,
+                                Instant::now(),
+                                provider.delete(old).await.map(|_| Value::Null).map_err(|e| e.to_string()),
+                            )
+                        })
                     }
                 };
                 progress(Event::Started { op, id: &plan.actions[action].id });
@@ -166,7 +196,9 @@ pub async fn apply<P: Provider>(
         let outcome = match result {
             Ok(runtime) => {
                 match a.op {
-                    Op::Create | Op::Update => state.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime))?,
+                    Op::Create | Op::Update => {
+                        state.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime))?
+                    }
                     Op::Delete => {
                         state.delete_resource(scenario, &a.id.kind, &a.id.name)?;
                     }

@@ -23,10 +23,17 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let map = [("lxc", "ns"), ("nsrouter", "ns"), ("ns", "ns"), ("libvirt", "libvirt"), ("uml", "uml"), ("dynamips", "dynamips")]
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let map = [
+            ("lxc", "ns"),
+            ("nsrouter", "ns"),
+            ("ns", "ns"),
+            ("libvirt", "libvirt"),
+            ("uml", "uml"),
+            ("dynamips", "dynamips"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
         Options { map, hosts_file: "/etc/hosts".into() }
     }
 }
@@ -105,14 +112,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     let mut out: Vec<Desired> = Vec::new();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let push = |out: &mut Vec<Desired>, k: &str, name: &str, provider: &str, attrs: Value, deps: Vec<ResId>, span: Span| {
-        let attrs: Attrs = match attrs {
-            Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-            _ => unreachable!("attributes are objects"),
+    let push =
+        |out: &mut Vec<Desired>, k: &str, name: &str, provider: &str, attrs: Value, deps: Vec<ResId>, span: Span| {
+            let attrs: Attrs = match attrs {
+                Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+                _ => unreachable!("attributes are objects"),
+            };
+            out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
         };
-        out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
-    };
-
 
     // Nets.
     let mut bridges: HashMap<&str, String> = HashMap::new();
@@ -122,21 +129,33 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             NetMode::VirtualBridge => {}
             NetMode::Veth => continue, // a p2p link, made below from its two ends
             other => {
-                errors.push(not_supported(format!("net mode `{other}`"), net.mode.span, "use mode=\"virtual_bridge\" (Linux bridge) or mode=\"veth\" (point-to-point)"));
+                errors.push(not_supported(
+                    format!("net mode `{other}`"),
+                    net.mode.span,
+                    "use mode=\"virtual_bridge\" (Linux bridge) or mode=\"veth\" (point-to-point)",
+                ));
                 continue;
             }
         }
         let managed = net.managed != Some(false);
         let bridge = if managed { kname("vb", &[scen, name]) } else { name.to_string() };
         bridges.insert(name, bridge.clone());
-        push(&mut out, kind::NET, name, "net", json!({
-            "bridge": bridge,
-            "managed": managed,
-            "mtu": net.mtu.as_ref().map(|m| m.value),
-            "stp": net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
-            "up": net.up != Some(false),
-            "external": net.external.as_ref().map(|e| match &net.vlan { Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value), None => e.value.clone() }),
-        }), vec![], net.name.span);
+        push(
+            &mut out,
+            kind::NET,
+            name,
+            "net",
+            json!({
+                "bridge": bridge,
+                "managed": managed,
+                "mtu": net.mtu.as_ref().map(|m| m.value),
+                "stp": net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
+                "up": net.up != Some(false),
+                "external": net.external.as_ref().map(|e| match &net.vlan { Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value), None => e.value.clone() }),
+            }),
+            vec![],
+            net.name.span,
+        );
     }
 
     // Nodes, in VNX's order (automac follows it).
@@ -163,12 +182,20 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             None => "/".to_string(),
         };
         let node_id = ResId::new(kind::NODE, nname);
-        push(&mut out, kind::NODE, nname, provider, json!({
-            "provider": provider,
-            "hostname": nname,
-            "rootfs": rootfs,
-            "netns": netns_name(scen, nname),
-        }), vec![], node.name.span);
+        push(
+            &mut out,
+            kind::NODE,
+            nname,
+            provider,
+            json!({
+                "provider": provider,
+                "hostname": nname,
+                "rootfs": rootfs,
+                "netns": netns_name(scen, nname),
+            }),
+            vec![],
+            node.name.span,
+        );
 
         let mut addr_ids = Vec::new();
         for iface in &node.interfaces {
@@ -178,7 +205,12 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
             let ifname = ifname_in_node(node, iface);
             let key = format!("{nname}/{}", iface.id.value);
-            let mac = iface.mac.as_ref().map(|m| m.value).or_else(|| offset.map(|o| automac(o, index, iface.id.value))).map(|m| m.to_string());
+            let mac = iface
+                .mac
+                .as_ref()
+                .map(|m| m.value)
+                .or_else(|| offset.map(|o| automac(o, index, iface.id.value)))
+                .map(|m| m.to_string());
             let scen_net = s.net(net);
             let link_id = match scen_net.map(|n| n.mode.value) {
                 Some(NetMode::Veth) => {
@@ -191,32 +223,55 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     if bridge.is_some() {
                         deps.push(ResId::new(kind::NET, net));
                     }
-                    push(&mut out, kind::INTERFACE, &key, "net", json!({
-                        "node": nname,
-                        "net": net,
-                        "bridge": bridge,
-                        "host_name": kname("ve", &[scen, nname, &iface.id.value.to_string()]),
-                        "ifname": ifname,
-                        "mac": mac,
-                        "mtu": scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value),
-                        "up": scen_net.is_none_or(|n| n.up != Some(false)),
-                    }), deps, iface.span);
+                    push(
+                        &mut out,
+                        kind::INTERFACE,
+                        &key,
+                        "net",
+                        json!({
+                            "node": nname,
+                            "net": net,
+                            "bridge": bridge,
+                            "host_name": kname("ve", &[scen, nname, &iface.id.value.to_string()]),
+                            "ifname": ifname,
+                            "mac": mac,
+                            "mtu": scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value),
+                            "up": scen_net.is_none_or(|n| n.up != Some(false)),
+                        }),
+                        deps,
+                        iface.span,
+                    );
                     ResId::new(kind::INTERFACE, key.clone())
                 }
             };
             // Addresses.
             if iface.ipv4.iter().any(|a| a.net().is_none()) || iface.ipv6.iter().any(|a| a.net().is_none()) {
-                let span = iface.ipv4.iter().find(|a| a.net().is_none()).map(|a| a.span).or(iface.ipv6.first().map(|a| a.span)).unwrap_or(iface.span);
+                let span = iface
+                    .ipv4
+                    .iter()
+                    .find(|a| a.net().is_none())
+                    .map(|a| a.span)
+                    .or(iface.ipv6.first().map(|a| a.span))
+                    .unwrap_or(iface.span);
                 errors.push(not_supported("DHCP on an `ns` node".into(), span, "give the interface a static address"));
             }
             let v4: Vec<String> = iface.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             let v6: Vec<String> = iface.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             if !v4.is_empty() || !v6.is_empty() {
-                push(&mut out, kind::ADDRESSES, &key, "net", json!({"node": nname, "ifname": ifname, "ipv4": v4, "ipv6": v6}), vec![link_id.clone()], iface.span);
+                push(
+                    &mut out,
+                    kind::ADDRESSES,
+                    &key,
+                    "net",
+                    json!({"node": nname, "ifname": ifname, "ipv4": v4, "ipv6": v6}),
+                    vec![link_id.clone()],
+                    iface.span,
+                );
                 addr_ids.push(ResId::new(kind::ADDRESSES, key.clone()));
             }
             // Link conditions: the interface's own, else its net's.
-            let pick = |own: &Option<crate::scenario::Spanned<String>>, of_net: Option<&Option<crate::scenario::Spanned<String>>>| {
+            let pick = |own: &Option<crate::scenario::Spanned<String>>,
+                        of_net: Option<&Option<crate::scenario::Spanned<String>>>| {
                 own.as_ref().or(of_net.and_then(|o| o.as_ref())).map(|v| v.value.clone())
             };
             let bw = pick(&iface.bw, scen_net.map(|n| &n.bw));
@@ -224,8 +279,20 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let loss = pick(&iface.loss, scen_net.map(|n| &n.loss));
             if bw.is_some() || delay.is_some() || loss.is_some() {
                 match tc_commands(&ifname, bw.as_deref(), delay.as_deref(), loss.as_deref()) {
-                    Ok(tc) => push(&mut out, kind::CONDITIONS, &key, "net", json!({"node": nname, "ifname": ifname, "bw": bw, "delay": delay, "loss": loss, "tc": tc}), vec![link_id.clone()], iface.span),
-                    Err(e) => errors.push(Diag::error("vnx::link-condition", e).at(iface.span, "here").help("see the README's section on link conditions")),
+                    Ok(tc) => push(
+                        &mut out,
+                        kind::CONDITIONS,
+                        &key,
+                        "net",
+                        json!({"node": nname, "ifname": ifname, "bw": bw, "delay": delay, "loss": loss, "tc": tc}),
+                        vec![link_id.clone()],
+                        iface.span,
+                    ),
+                    Err(e) => errors.push(
+                        Diag::error("vnx::link-condition", e)
+                            .at(iface.span, "here")
+                            .help("see the README's section on link conditions"),
+                    ),
                 }
             }
         }
@@ -233,14 +300,32 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let routes = route_list(&node.routes);
             let mut deps = vec![node_id.clone()];
             deps.extend(addr_ids.iter().cloned());
-            push(&mut out, kind::ROUTES, nname, "net", json!({"node": nname, "routes": routes}), deps, node.routes[0].span);
+            push(
+                &mut out,
+                kind::ROUTES,
+                nname,
+                "net",
+                json!({"node": nname, "routes": routes}),
+                deps,
+                node.routes[0].span,
+            );
         }
         if let Some(f) = &node.forwarding {
-            push(&mut out, kind::FORWARDING, nname, "net", json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}), vec![node_id.clone()], f.span);
+            push(
+                &mut out,
+                kind::FORWARDING,
+                nname,
+                "net",
+                json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}),
+                vec![node_id.clone()],
+                f.span,
+            );
         }
         // on_boot: run once when the node is built, after its network is configured.
-        let boot_execs: Vec<&crate::scenario::Exec> = node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")).collect();
-        let basedir = node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.as_str());
+        let boot_execs: Vec<&crate::scenario::Exec> =
+            node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")).collect();
+        let basedir =
+            node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.as_str());
         let boot_files: Vec<Value> = node
             .filetrees
             .iter()
@@ -248,10 +333,25 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             .map(|f| filetree_json(f, fs.source(&f.source.value, basedir)))
             .collect();
         if !boot_execs.is_empty() || !boot_files.is_empty() {
-            let mut deps: Vec<ResId> = out.iter().filter(|d| d.attrs.get("node").and_then(Value::as_str) == Some(nname)).map(|d| d.id.clone()).collect();
+            let mut deps: Vec<ResId> = out
+                .iter()
+                .filter(|d| d.attrs.get("node").and_then(Value::as_str) == Some(nname))
+                .map(|d| d.id.clone())
+                .collect();
             deps.push(node_id.clone());
-            let commands: Vec<Value> = boot_execs.iter().map(|e| json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())})).collect();
-            push(&mut out, kind::BOOT, nname, "ns", json!({"node": nname, "shell": node.shell, "commands": commands, "filetrees": boot_files}), deps, node.span);
+            let commands: Vec<Value> = boot_execs
+                .iter()
+                .map(|e| json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())}))
+                .collect();
+            push(
+                &mut out,
+                kind::BOOT,
+                nname,
+                "ns",
+                json!({"node": nname, "shell": node.shell, "commands": commands, "filetrees": boot_files}),
+                deps,
+                node.span,
+            );
         }
     }
     use crate::scenario::seq_names;
@@ -264,7 +364,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         }
         let deps = ends.iter().map(|e| ResId::new(kind::NODE, e["node"].as_str().unwrap_or_default())).collect();
         let up = s.net(net).is_none_or(|n| n.up != Some(false));
-        push(&mut out, kind::P2P, net, "net", json!({"a": ends[0], "b": ends[1], "up": up}), deps, s.net(net).map_or(Span::default(), |n| n.span));
+        push(
+            &mut out,
+            kind::P2P,
+            net,
+            "net",
+            json!({"a": ends[0], "b": ends[1], "up": up}),
+            deps,
+            s.net(net).map_or(Span::default(), |n| n.span),
+        );
     }
 
     // The host.
@@ -273,28 +381,49 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         for hi in &h.interfaces {
             let net = hi.net.value.as_str();
             let Some(bridge) = bridges.get(net) else {
-                errors.push(not_supported(format!("a host interface on net `{net}` (not a bridge)"), hi.net.span, "attach the host to a virtual_bridge net"));
+                errors.push(not_supported(
+                    format!("a host interface on net `{net}` (not a bridge)"),
+                    hi.net.span,
+                    "attach the host to a virtual_bridge net",
+                ));
                 continue;
             };
             let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
-            push(&mut out, kind::HOSTIF, net, "net", json!({
-                "bridge": bridge, "ifname": kname("vh", &[scen, net]), "peer": kname("vp", &[scen, net]), "ipv4": v4, "ipv6": v6,
-            }), vec![ResId::new(kind::NET, net)], hi.span);
+            push(
+                &mut out,
+                kind::HOSTIF,
+                net,
+                "net",
+                json!({
+                    "bridge": bridge, "ifname": kname("vh", &[scen, net]), "peer": kname("vp", &[scen, net]), "ipv4": v4, "ipv6": v6,
+                }),
+                vec![ResId::new(kind::NET, net)],
+                hi.span,
+            );
             hostifs.push(ResId::new(kind::HOSTIF, net));
         }
         if !h.routes.is_empty() || h.forwarding.is_some() {
             let routes = route_list(&h.routes);
             let f = h.forwarding.as_ref().map(|f| f.value);
-            push(&mut out, kind::HOST_ROUTES, "host", "net", json!({
-                "routes": routes, "forward_ipv4": f.is_some_and(|f| f.ipv4()), "forward_ipv6": f.is_some_and(|f| f.ipv6()),
-            }), hostifs, h.span);
+            push(
+                &mut out,
+                kind::HOST_ROUTES,
+                "host",
+                "net",
+                json!({
+                    "routes": routes, "forward_ipv4": f.is_some_and(|f| f.ipv4()), "forward_ipv6": f.is_some_and(|f| f.ipv6()),
+                }),
+                hostifs,
+                h.span,
+            );
         }
     }
 
     // A Linux bridge holds at most 1023 ports ("Exchange full" on the next one).
     let mut ports: HashMap<&str, usize> = HashMap::new();
-    for d in out.iter().filter(|d| d.id.kind == kind::INTERFACE || d.id.kind == kind::HOSTIF || d.id.kind == kind::MGMT) {
+    for d in out.iter().filter(|d| d.id.kind == kind::INTERFACE || d.id.kind == kind::HOSTIF || d.id.kind == kind::MGMT)
+    {
         let net = match d.id.kind.as_str() {
             kind::HOSTIF => Some(d.id.name.as_str()),
             kind::MGMT => d.attrs.get("bridge").and_then(Value::as_str).map(|_| "vm_mgmt"),
@@ -324,8 +453,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         for key in keys {
             if let Some(n) = d.attrs.get(*key).and_then(Value::as_str) {
                 if let Some(other) = names.insert(n, &d.id) {
-                    errors.push(Diag::error("vnx::name-collision", format!("{other} and {} would both use the kernel name `{n}`", d.id))
-                        .at(d.span, "here").help("rename one of them"));
+                    errors.push(
+                        Diag::error(
+                            "vnx::name-collision",
+                            format!("{other} and {} would both use the kernel name `{n}`", d.id),
+                        )
+                        .at(d.span, "here")
+                        .help("rename one of them"),
+                    );
                 }
             }
         }
@@ -365,7 +500,12 @@ fn route_list(routes: &[crate::scenario::Route]) -> Vec<Value> {
 
 /// The `tc` commands that give an interface its link conditions: one netem qdisc for delay
 /// and loss at the root, a tbf below it (or at the root alone) for the bandwidth.
-pub fn tc_commands(ifname: &str, bw: Option<&str>, delay: Option<&str>, loss: Option<&str>) -> Result<Vec<Vec<String>>, String> {
+pub fn tc_commands(
+    ifname: &str,
+    bw: Option<&str>,
+    delay: Option<&str>,
+    loss: Option<&str>,
+) -> Result<Vec<Vec<String>>, String> {
     use crate::scenario::linkcond;
     let mut netem: Vec<String> = Vec::new();
     if let Some(d) = delay {
@@ -394,7 +534,13 @@ pub fn tc_commands(ifname: &str, bw: Option<&str>, delay: Option<&str>, loss: Op
             let b = linkcond::parse_bw(b).map_err(|e| format!("bad bw: {e}"))?;
             // A burst of 10 ms of traffic (at least 1600 bytes), 50 ms of queue unless given.
             let burst = b.burst_bytes.unwrap_or((b.bits_per_sec / 8 / 100).max(1600));
-            let mut v = vec!["tbf".to_string(), "rate".into(), format!("{}bit", b.bits_per_sec), "burst".into(), burst.to_string()];
+            let mut v = vec![
+                "tbf".to_string(),
+                "rate".into(),
+                format!("{}bit", b.bits_per_sec),
+                "burst".into(),
+                burst.to_string(),
+            ];
             match (b.latency_us, b.limit_bytes) {
                 (_, Some(l)) => v.extend(["limit".into(), l.to_string()]),
                 (Some(l), None) => v.extend(["latency".into(), format!("{l}us")]),
@@ -403,7 +549,9 @@ pub fn tc_commands(ifname: &str, bw: Option<&str>, delay: Option<&str>, loss: Op
             Some(v)
         }
     };
-    let base = |rest: &[&str]| -> Vec<String> { ["qdisc", "replace", "dev", ifname].iter().chain(rest).map(|s| s.to_string()).collect() };
+    let base = |rest: &[&str]| -> Vec<String> {
+        ["qdisc", "replace", "dev", ifname].iter().chain(rest).map(|s| s.to_string()).collect()
+    };
     let mut cmds = Vec::new();
     match (netem.is_empty(), tbf) {
         (true, None) => {}
@@ -452,10 +600,20 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             let Some(mn) = &m.mgmt_net else { return };
             let bridge = mn.net.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("{scen}-mgmt"));
             // VNX: network+1 when both network and mask are written, else 192.168.0.1.
-            let host_ip = if m.network.is_some() && m.mask.is_some() { network + 1 } else { u32::from(std::net::Ipv4Addr::new(192, 168, 0, 1)) };
+            let host_ip = if m.network.is_some() && m.mask.is_some() {
+                network + 1
+            } else {
+                u32::from(std::net::Ipv4Addr::new(192, 168, 0, 1))
+            };
             let attrs = json!({"bridge": bridge, "managed": mn.managed != Some(false), "stp": false, "up": true, "host_addrs": [format!("{}/{mask}", ip(host_ip))]});
             let Value::Object(map) = attrs else { unreachable!() };
-            out.push(Desired { id: ResId::new(kind::NET, "vm_mgmt"), provider: "net".into(), attrs: map.into_iter().collect(), deps: vec![], span: m.span });
+            out.push(Desired {
+                id: ResId::new(kind::NET, "vm_mgmt"),
+                provider: "net".into(),
+                attrs: map.into_iter().collect(),
+                deps: vec![],
+                span: m.span,
+            });
             (Some(bridge), Some(host_ip))
         }
         _ => (None, None),
@@ -482,8 +640,11 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             }
         };
         if used > room {
-            errors.push(Diag::error("vnx::mgmt", format!("the management network has no address left for node `{nname}`"))
-                .at(m.span, "too small").help("widen the mask or lower the offset"));
+            errors.push(
+                Diag::error("vnx::mgmt", format!("the management network has no address left for node `{nname}`"))
+                    .at(m.span, "too small")
+                    .help("widen the mask or lower the offset"),
+            );
             continue;
         }
         lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
@@ -503,12 +664,24 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
         }
         let id = ResId::new(kind::MGMT, nname);
         deps.push(id.clone());
-        out.push(Desired { id, provider: "net".into(), attrs: map.into_iter().filter(|(_, v)| !v.is_null()).collect(), deps: d, span: node.span });
+        out.push(Desired {
+            id,
+            provider: "net".into(),
+            attrs: map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            deps: d,
+            span: node.span,
+        });
     }
     if m.host_mapping {
         let nodes: Vec<Value> = deps.iter().map(|d| json!(d.name)).collect();
         let attrs = json!({"file": opts.hosts_file, "scenario": scen, "lines": lines, "nodes": nodes});
         let Value::Object(map) = attrs else { unreachable!() };
-        out.push(Desired { id: ResId::new(kind::HOSTS, "host"), provider: "net".into(), attrs: map.into_iter().collect(), deps, span: m.span });
+        out.push(Desired {
+            id: ResId::new(kind::HOSTS, "host"),
+            provider: "net".into(),
+            attrs: map.into_iter().collect(),
+            deps,
+            span: m.span,
+        });
     }
 }

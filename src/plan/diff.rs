@@ -96,7 +96,9 @@ mod as_pairs {
     pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
-    pub fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<K, V>, D::Error> {
+    pub fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
         Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
@@ -125,10 +127,24 @@ impl Plan {
 
 /// The order kinds are listed and built in when nothing else decides.
 pub fn kind_rank(k: &str) -> usize {
-    [kind::NET, kind::NODE, kind::MGMT, kind::INTERFACE, kind::P2P, kind::ADDRESSES, kind::CONDITIONS, kind::ROUTES, kind::FORWARDING, kind::HOSTIF, kind::HOST_ROUTES, kind::HOSTS, kind::BOOT]
-        .iter()
-        .position(|x| *x == k)
-        .unwrap_or(99)
+    [
+        kind::NET,
+        kind::NODE,
+        kind::MGMT,
+        kind::INTERFACE,
+        kind::P2P,
+        kind::ADDRESSES,
+        kind::CONDITIONS,
+        kind::ROUTES,
+        kind::FORWARDING,
+        kind::HOSTIF,
+        kind::HOST_ROUTES,
+        kind::HOSTS,
+        kind::BOOT,
+    ]
+    .iter()
+    .position(|x| *x == k)
+    .unwrap_or(99)
 }
 
 fn sort_key(id: &ResId) -> (usize, String) {
@@ -139,7 +155,12 @@ fn diff_attrs(kind: &str, old: &Attrs, new: &Attrs) -> Vec<AttrDiff> {
     let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
-        .map(|k| AttrDiff { attr: k.clone(), old: old.get(k).cloned(), new: new.get(k).cloned(), forces: forces_replacement(kind, k) })
+        .map(|k| AttrDiff {
+            attr: k.clone(),
+            old: old.get(k).cloned(),
+            new: new.get(k).cloned(),
+            forces: forces_replacement(kind, k),
+        })
         .collect()
 }
 
@@ -157,7 +178,8 @@ fn in_target(id: &ResId, attrs: &Attrs, targets: &[String]) -> bool {
 /// `actual` lacks an entry for resources that were not refreshed.
 pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, Actual>, opts: &Options) -> Plan {
     let mut plan = Plan::default();
-    let desired: BTreeMap<ResId, &Desired> = if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (d.id.clone(), d)).collect() };
+    let desired: BTreeMap<ResId, &Desired> =
+        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (d.id.clone(), d)).collect() };
     let recorded_map: BTreeMap<ResId, &Recorded> = recorded.iter().map(|r| (r.id.clone(), r)).collect();
 
     // What is believed to exist: the record, corrected by what refresh saw.
@@ -175,7 +197,12 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
                 let mut diffs = Vec::new();
                 for (k, v) in seen {
                     if r.attrs.get(k) != Some(v) {
-                        diffs.push(AttrDiff { attr: k.clone(), old: r.attrs.get(k).cloned(), new: Some(v.clone()), forces: forces_replacement(&r.id.kind, k) });
+                        diffs.push(AttrDiff {
+                            attr: k.clone(),
+                            old: r.attrs.get(k).cloned(),
+                            new: Some(v.clone()),
+                            forces: forces_replacement(&r.id.kind, k),
+                        });
                         now.insert(k.clone(), v.clone());
                     }
                 }
@@ -226,10 +253,21 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         let forced = id.kind == kind::NODE && opts.replace.iter().any(|r| *r == id.name);
         match believed.get(id) {
             None if recorded_map.contains_key(id) => {
-                changes.insert(id.clone(), Change { id: id.clone(), change: ChangeKind::Create, diffs: vec![], reason: Some("it was deleted outside vnx".into()) });
+                changes.insert(
+                    id.clone(),
+                    Change {
+                        id: id.clone(),
+                        change: ChangeKind::Create,
+                        diffs: vec![],
+                        reason: Some("it was deleted outside vnx".into()),
+                    },
+                );
             }
             None => {
-                changes.insert(id.clone(), Change { id: id.clone(), change: ChangeKind::Create, diffs: vec![], reason: None });
+                changes.insert(
+                    id.clone(),
+                    Change { id: id.clone(), change: ChangeKind::Create, diffs: vec![], reason: None },
+                );
             }
             Some(old) => {
                 let diffs = diff_attrs(&id.kind, old, &d.attrs);
@@ -254,7 +292,15 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         if desired.contains_key(&r.id) || !chosen(&r.id) {
             continue;
         }
-        changes.insert(r.id.clone(), Change { id: r.id.clone(), change: ChangeKind::Delete, diffs: vec![], reason: vanished.contains(&r.id).then(|| "already gone; forget it".into()) });
+        changes.insert(
+            r.id.clone(),
+            Change {
+                id: r.id.clone(),
+                change: ChangeKind::Delete,
+                diffs: vec![],
+                reason: vanished.contains(&r.id).then(|| "already gone; forget it".into()),
+            },
+        );
     }
 
     // A resource built anew takes what lives in it along: its dependents are replaced too.
@@ -266,7 +312,9 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     }
     let mut stack: Vec<ResId> = changes
         .values()
-        .filter(|c| c.change == ChangeKind::Replace || (c.change == ChangeKind::Create && recorded_map.contains_key(&c.id)))
+        .filter(|c| {
+            c.change == ChangeKind::Replace || (c.change == ChangeKind::Create && recorded_map.contains_key(&c.id))
+        })
         .map(|c| c.id.clone())
         .collect();
     while let Some(id) = stack.pop() {
@@ -277,7 +325,15 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
             let entry = changes.get(&dep).map(|c| c.change);
             if matches!(entry, None | Some(ChangeKind::Update)) {
                 let diffs = changes.remove(&dep).map(|c| c.diffs).unwrap_or_default();
-                changes.insert(dep.clone(), Change { id: dep.clone(), change: ChangeKind::Replace, diffs, reason: Some(format!("{id} is built anew")) });
+                changes.insert(
+                    dep.clone(),
+                    Change {
+                        id: dep.clone(),
+                        change: ChangeKind::Replace,
+                        diffs,
+                        reason: Some(format!("{id} is built anew")),
+                    },
+                );
                 stack.push(dep);
             }
         }
@@ -350,9 +406,17 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         let Some(r) = recorded_map.get(&a.id) else { continue };
         let owner = |key: &str| r.attrs.get(key).and_then(Value::as_str).map(str::to_string);
         let inside = match a.id.kind.as_str() {
-            kind::INTERFACE | kind::ADDRESSES | kind::ROUTES | kind::FORWARDING | kind::CONDITIONS | kind::MGMT | kind::BOOT => owner("node").is_some_and(|n| node_deleted(&n)),
+            kind::INTERFACE
+            | kind::ADDRESSES
+            | kind::ROUTES
+            | kind::FORWARDING
+            | kind::CONDITIONS
+            | kind::MGMT
+            | kind::BOOT => owner("node").is_some_and(|n| node_deleted(&n)),
             // A veth pair dies when either end's namespace does.
-            kind::P2P => ["a", "b"].iter().any(|e| r.attrs.get(*e).and_then(|x| x.get("node")).and_then(Value::as_str).is_some_and(node_deleted)),
+            kind::P2P => ["a", "b"]
+                .iter()
+                .any(|e| r.attrs.get(*e).and_then(|x| x.get("node")).and_then(Value::as_str).is_some_and(node_deleted)),
             _ => false,
         };
         a.goes_with_node = inside;

@@ -14,11 +14,24 @@ fn attrs(v: serde_json::Value) -> Attrs {
 }
 
 fn d(k: &str, name: &str, a: serde_json::Value, deps: &[(&str, &str)]) -> Desired {
-    Desired { id: ResId::new(k, name), provider: "net".into(), attrs: attrs(a), deps: deps.iter().map(|(k, n)| ResId::new(k, *n)).collect(), span: Span::default() }
+    Desired {
+        id: ResId::new(k, name),
+        provider: "net".into(),
+        attrs: attrs(a),
+        deps: deps.iter().map(|(k, n)| ResId::new(k, *n)).collect(),
+        span: Span::default(),
+    }
 }
 
 fn rec(x: &Desired) -> Recorded {
-    Recorded { id: x.id.clone(), provider: x.provider.clone(), attrs: x.attrs.clone(), deps: x.deps.clone(), status: "ok".into(), runtime: json!(null) }
+    Recorded {
+        id: x.id.clone(),
+        provider: x.provider.clone(),
+        attrs: x.attrs.clone(),
+        deps: x.deps.clone(),
+        status: "ok".into(),
+        runtime: json!(null),
+    }
 }
 
 /// A small lab: a net, a node, its interface on the net, its addresses and routes.
@@ -26,14 +39,49 @@ fn lab() -> Vec<Desired> {
     vec![
         d(kind::NET, "Net0", json!({"bridge": "vb1", "managed": true, "stp": false, "up": true}), &[]),
         d(kind::NODE, "h1", json!({"provider": "ns", "hostname": "h1", "rootfs": "/", "netns": "vnx-x-h1"}), &[]),
-        d(kind::INTERFACE, "h1/1", json!({"node": "h1", "net": "Net0", "bridge": "vb1", "host_name": "ve1", "ifname": "eth1", "up": true}), &[(kind::NODE, "h1"), (kind::NET, "Net0")]),
-        d(kind::ADDRESSES, "h1/1", json!({"node": "h1", "ifname": "eth1", "ipv4": ["10.0.0.1/24"], "ipv6": []}), &[(kind::INTERFACE, "h1/1")]),
-        d(kind::ROUTES, "h1", json!({"node": "h1", "routes": [{"to": "default", "gw": "10.0.0.254"}]}), &[(kind::NODE, "h1"), (kind::ADDRESSES, "h1/1")]),
+        d(
+            kind::INTERFACE,
+            "h1/1",
+            json!({"node": "h1", "net": "Net0", "bridge": "vb1", "host_name": "ve1", "ifname": "eth1", "up": true}),
+            &[(kind::NODE, "h1"), (kind::NET, "Net0")],
+        ),
+        d(
+            kind::ADDRESSES,
+            "h1/1",
+            json!({"node": "h1", "ifname": "eth1", "ipv4": ["10.0.0.1/24"], "ipv6": []}),
+            &[(kind::INTERFACE, "h1/1")],
+        ),
+        d(
+            kind::ROUTES,
+            "h1",
+            json!({"node": "h1", "routes": [{"to": "default", "gw": "10.0.0.254"}]}),
+            &[(kind::NODE, "h1"), (kind::ADDRESSES, "h1/1")],
+        ),
         d(kind::FORWARDING, "h1", json!({"node": "h1", "ipv4": true, "ipv6": false}), &[(kind::NODE, "h1")]),
-        d(kind::CONDITIONS, "h1/1", json!({"node": "h1", "ifname": "eth1", "delay": "10ms"}), &[(kind::INTERFACE, "h1/1")]),
-        d(kind::HOSTIF, "Net0", json!({"bridge": "vb1", "ifname": "vh1", "peer": "vp1", "ipv4": ["10.0.0.254/24"], "ipv6": []}), &[(kind::NET, "Net0")]),
-        d(kind::HOST_ROUTES, "host", json!({"routes": [], "forward_ipv4": false, "forward_ipv6": false}), &[(kind::HOSTIF, "Net0")]),
-        d(kind::MGMT, "h1", json!({"node": "h1", "host_name": "vm1", "ifname": "eth0", "host_addr": "10.250.0.1/30", "node_addr": "10.250.0.2/30"}), &[(kind::NODE, "h1")]),
+        d(
+            kind::CONDITIONS,
+            "h1/1",
+            json!({"node": "h1", "ifname": "eth1", "delay": "10ms"}),
+            &[(kind::INTERFACE, "h1/1")],
+        ),
+        d(
+            kind::HOSTIF,
+            "Net0",
+            json!({"bridge": "vb1", "ifname": "vh1", "peer": "vp1", "ipv4": ["10.0.0.254/24"], "ipv6": []}),
+            &[(kind::NET, "Net0")],
+        ),
+        d(
+            kind::HOST_ROUTES,
+            "host",
+            json!({"routes": [], "forward_ipv4": false, "forward_ipv6": false}),
+            &[(kind::HOSTIF, "Net0")],
+        ),
+        d(
+            kind::MGMT,
+            "h1",
+            json!({"node": "h1", "host_name": "vm1", "ifname": "eth0", "host_addr": "10.250.0.1/30", "node_addr": "10.250.0.2/30"}),
+            &[(kind::NODE, "h1")],
+        ),
     ]
 }
 
@@ -111,14 +159,17 @@ fn replacement_takes_what_lives_inside_along() {
     });
     let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
     let c = changes(&p);
-    for id in ["node.h1", "interface.h1/1", "addresses.h1/1", "routes.h1", "forwarding.h1", "conditions.h1/1", "mgmt.h1"] {
+    for id in
+        ["node.h1", "interface.h1/1", "addresses.h1/1", "routes.h1", "forwarding.h1", "conditions.h1/1", "mgmt.h1"]
+    {
         assert!(c.contains(&(id.to_string(), ChangeKind::Replace)), "{id} in {c:?}");
     }
     assert!(!c.iter().any(|(id, _)| id.starts_with("net.") || id.starts_with("hostif.")), "{c:?}");
     let node = p.changes.iter().find(|x| x.id.to_string() == "node.h1").unwrap();
     assert!(node.diffs.iter().any(|d| d.attr == "rootfs" && d.forces));
     // Deletes go inside-out, creates outside-in.
-    let idx = |op: Op, k: &str, n: &str| p.actions.iter().find(|a| a.op == op && a.id == ResId::new(k, n)).unwrap().index;
+    let idx =
+        |op: Op, k: &str, n: &str| p.actions.iter().find(|a| a.op == op && a.id == ResId::new(k, n)).unwrap().index;
     assert!(p.actions[idx(Op::Delete, kind::NODE, "h1")].after.contains(&idx(Op::Delete, kind::INTERFACE, "h1/1")));
     assert!(p.actions[idx(Op::Create, kind::NODE, "h1")].after.contains(&idx(Op::Delete, kind::NODE, "h1")));
     assert!(p.actions[idx(Op::Create, kind::INTERFACE, "h1/1")].after.contains(&idx(Op::Create, kind::NODE, "h1")));
@@ -139,7 +190,8 @@ fn net_changes_do_not_restart_nodes() {
 #[test]
 fn removed_resources_are_destroyed_inside_out() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let desired: Vec<Desired> = lab().into_iter().filter(|x| x.attrs.get("node") != Some(&json!("h1")) && x.id.kind != kind::NODE).collect();
+    let desired: Vec<Desired> =
+        lab().into_iter().filter(|x| x.attrs.get("node") != Some(&json!("h1")) && x.id.kind != kind::NODE).collect();
     let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
     assert_eq!(p.counts(), (0, 0, 7));
     let idx = |k: &str, n: &str| p.actions.iter().find(|a| a.id == ResId::new(k, n)).unwrap().index;
@@ -164,11 +216,17 @@ fn drift_is_shown_and_repaired() {
     let mut actual = HashMap::new();
     // A link deleted by hand, an address changed by hand, a node's netns name removed.
     actual.insert(ResId::new(kind::INTERFACE, "h1/1"), Actual::Missing);
-    actual.insert(ResId::new(kind::ADDRESSES, "h1/1"), Actual::Present(attrs(json!({"ipv4": ["10.0.0.7/24"], "ipv6": []}))));
+    actual.insert(
+        ResId::new(kind::ADDRESSES, "h1/1"),
+        Actual::Present(attrs(json!({"ipv4": ["10.0.0.7/24"], "ipv6": []}))),
+    );
     actual.insert(ResId::new(kind::NODE, "h1"), Actual::Present(attrs(json!({"netns": null}))));
     let p = plan(&lab(), &recorded, &actual, &Options::default());
     let drift: Vec<(String, bool)> = p.drift.iter().map(|d| (d.id.to_string(), d.deleted)).collect();
-    assert_eq!(drift, vec![("node.h1".into(), false), ("interface.h1/1".into(), true), ("addresses.h1/1".into(), false)]);
+    assert_eq!(
+        drift,
+        vec![("node.h1".into(), false), ("interface.h1/1".into(), true), ("addresses.h1/1".into(), false)]
+    );
     let c = changes(&p);
     assert!(c.contains(&("node.h1".into(), ChangeKind::Update)), "{c:?}");
     assert!(c.contains(&("interface.h1/1".into(), ChangeKind::Create)), "{c:?}");
@@ -184,7 +242,15 @@ fn an_interrupted_apply_leaves_resources_to_replace() {
     let p = plan(&lab(), &recorded, &HashMap::new(), &Options::default());
     let c = changes(&p);
     assert!(c.contains(&("interface.h1/1".into(), ChangeKind::Replace)), "{c:?}");
-    assert!(p.changes.iter().find(|x| x.id.to_string() == "interface.h1/1").unwrap().reason.as_deref().unwrap().contains("stopped"));
+    assert!(p
+        .changes
+        .iter()
+        .find(|x| x.id.to_string() == "interface.h1/1")
+        .unwrap()
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("stopped"));
 }
 
 #[test]
@@ -195,7 +261,10 @@ fn target_and_replace_options() {
     // --target h1 from nothing: h1, what lives in it, and what it needs (the net).
     let p = plan(&lab(), &[], &HashMap::new(), &Options { targets: vec!["h1".into()], ..Default::default() });
     let c: Vec<String> = changes(&p).into_iter().map(|x| x.0).collect();
-    assert!(c.contains(&"node.h1".into()) && c.contains(&"net.Net0".into()) && c.contains(&"routes.h1".into()), "{c:?}");
+    assert!(
+        c.contains(&"node.h1".into()) && c.contains(&"net.Net0".into()) && c.contains(&"routes.h1".into()),
+        "{c:?}"
+    );
     assert!(!c.contains(&"host-routes.host".into()), "{c:?}");
 }
 
@@ -222,7 +291,8 @@ fn the_create_plan_renders() {
 
 /// Applies a plan to the record, as a perfect apply would.
 fn simulate(p: &super::Plan, recorded: &[Recorded]) -> Vec<Recorded> {
-    let mut out: std::collections::BTreeMap<ResId, Recorded> = recorded.iter().map(|r| (r.id.clone(), r.clone())).collect();
+    let mut out: std::collections::BTreeMap<ResId, Recorded> =
+        recorded.iter().map(|r| (r.id.clone(), r.clone())).collect();
     for a in &p.actions {
         match a.op {
             Op::Delete => {

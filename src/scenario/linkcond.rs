@@ -50,8 +50,14 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         "mbps" => 8e6,
         "gbps" => 8e9,
         "tbps" => 8e12,
-        "" => return Err(format!("`{s}` has no unit: write it as {n}kbit, {n}mbit, ... (tc reads a bare number as bytes)")),
-        u => return Err(format!("`{u}` is not a rate unit (bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, gbps, tbps)")),
+        "" => {
+            return Err(format!(
+                "`{s}` has no unit: write it as {n}kbit, {n}mbit, ... (tc reads a bare number as bytes)"
+            ))
+        }
+        u => {
+            return Err(format!("`{u}` is not a rate unit (bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, gbps, tbps)"))
+        }
     };
     let r = n * mult;
     if r < 1.0 {
@@ -103,7 +109,9 @@ fn parse_pct(s: &str) -> Result<f64, String> {
 pub fn parse_bw(s: &str) -> Result<Bandwidth, String> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     match parts.as_slice() {
-        [rate] => Ok(Bandwidth { bits_per_sec: parse_rate(rate)?, burst_bytes: None, latency_us: None, limit_bytes: None }),
+        [rate] => {
+            Ok(Bandwidth { bits_per_sec: parse_rate(rate)?, burst_bytes: None, latency_us: None, limit_bytes: None })
+        }
         [rate, burst, third] => {
             let (_, unit) = split_num(third);
             let is_time = matches!(unit, "s" | "sec" | "secs" | "ms" | "msec" | "msecs" | "us" | "usec" | "usecs");

@@ -28,14 +28,18 @@ pub fn apply(base: &Scenario, doc: &ModifyDoc) -> Result<Modified, Diag> {
                 if let Some(existing) = s.node(&n.name) {
                     return Err(Diag::error("vnx::modify", format!("node `{}` exists already", n.name.value))
                         .at(n.name.span, "cannot add it again")
-                        .help(format!("delete it first with <del_vm name=\"{}\"/>, or choose another name", existing.name.value)));
+                        .help(format!(
+                            "delete it first with <del_vm name=\"{}\"/>, or choose another name",
+                            existing.name.value
+                        )));
                 }
                 s.nodes.push(n.clone());
             }
             Change::AddNet(n) => {
                 if s.net(&n.name).is_some() {
                     return Err(Diag::error("vnx::modify", format!("net `{}` exists already", n.name.value))
-                        .at(n.name.span, "cannot add it again").help("choose another name"));
+                        .at(n.name.span, "cannot add it again")
+                        .help("choose another name"));
                 }
                 s.nets.push(n.clone());
             }
@@ -55,8 +59,10 @@ pub fn apply(base: &Scenario, doc: &ModifyDoc) -> Result<Modified, Diag> {
                 let on_net = |n: &Node| n.interfaces.iter().any(|i| i.net.value == name.value);
                 match del.unwrap_or(DelNetNodes::No) {
                     DelNetNodes::No => {
-                        let users: Vec<&str> = s.nodes.iter().filter(|n| on_net(n)).map(|n| n.name.value.as_str()).collect();
-                        let host_uses = s.host.as_ref().is_some_and(|h| h.interfaces.iter().any(|i| i.net.value == name.value));
+                        let users: Vec<&str> =
+                            s.nodes.iter().filter(|n| on_net(n)).map(|n| n.name.value.as_str()).collect();
+                        let host_uses =
+                            s.host.as_ref().is_some_and(|h| h.interfaces.iter().any(|i| i.net.value == name.value));
                         if !users.is_empty() || host_uses {
                             let who = if users.is_empty() { "the host".to_string() } else { users.join(", ") };
                             return Err(Diag::error("vnx::modify", format!("net `{}` is still in use by {who}", name.value))
@@ -102,7 +108,8 @@ pub fn apply(base: &Scenario, doc: &ModifyDoc) -> Result<Modified, Diag> {
 
 fn no_such<'a>(what: &str, name: &Name, existing: impl Iterator<Item = &'a str>) -> Diag {
     let existing: Vec<&str> = existing.collect();
-    let d = Diag::error("vnx::modify", format!("there is no {what} named `{}`", name.value)).at(name.span, format!("unknown {what}"));
+    let d = Diag::error("vnx::modify", format!("there is no {what} named `{}`", name.value))
+        .at(name.span, format!("unknown {what}"));
     match super::diag::did_you_mean(&name.value, existing.iter().copied()) {
         Some(m) => d.help(format!("did you mean `{m}`?")),
         None => d.help(format!("the scenario's {what}s are: {}", existing.join(", "))),

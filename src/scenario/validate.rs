@@ -64,9 +64,11 @@ fn check_name(what: &str, name: &Spanned<String>, out: &mut Vec<Diag>) {
         None
     };
     if let Some(p) = problem {
-        out.push(Diag::error("vnx::bad-name", format!("the {what} name `{n}` {p}"))
-            .at(name.span, "this name")
-            .help("use letters, digits, `-`, `_` and `.`, up to 64 characters"));
+        out.push(
+            Diag::error("vnx::bad-name", format!("the {what} name `{n}` {p}"))
+                .at(name.span, "this name")
+                .help("use letters, digits, `-`, `_` and `.`, up to 64 characters"),
+        );
     }
 }
 
@@ -74,10 +76,12 @@ fn duplicates<'a>(what: &str, items: impl Iterator<Item = &'a Spanned<String>>, 
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for n in items {
         if let Some(first) = seen.get(n.value.as_str()) {
-            out.push(Diag::error("vnx::duplicate-name", format!("two {what}s are named `{}`", n.value))
-                .at(n.span, "second definition")
-                .at(*first, "first definition")
-                .help(format!("rename one of them: {what} names are unique in a scenario")));
+            out.push(
+                Diag::error("vnx::duplicate-name", format!("two {what}s are named `{}`", n.value))
+                    .at(n.span, "second definition")
+                    .at(*first, "first definition")
+                    .help(format!("rename one of them: {what} names are unique in a scenario")),
+            );
         } else {
             seen.insert(&n.value, n.span);
         }
@@ -90,9 +94,11 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
     check_name("scenario", &s.name, &mut out);
     let v = s.version.value.as_str();
     if !(v == "2.0" || v.starts_with("2.0.")) {
-        out.push(Diag::error("vnx::version", format!("version `{v}` is not supported"))
-            .at(s.version.span, "this version")
-            .help("vnx reads the VNX 2.0 language: write <version>2.0</version>"));
+        out.push(
+            Diag::error("vnx::version", format!("version `{v}` is not supported"))
+                .at(s.version.span, "this version")
+                .help("vnx reads the VNX 2.0 language: write <version>2.0</version>"),
+        );
     }
     for n in &s.nets {
         check_name("net", &n.name, &mut out);
@@ -112,9 +118,12 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
         node_rules(s, node, cx, &mut out);
         if let Some(o) = &node.order {
             if let Some(first) = orders.insert(o.value, o.span) {
-                out.push(Diag::error("vnx::duplicate-order", format!("two nodes have order {}", o.value))
-                    .at(o.span, "second").at(first, "first")
-                    .help("give each node its own `order` (VNX silently dropped one of them)"));
+                out.push(
+                    Diag::error("vnx::duplicate-order", format!("two nodes have order {}", o.value))
+                        .at(o.span, "second")
+                        .at(first, "first")
+                        .help("give each node its own `order` (VNX silently dropped one of them)"),
+                );
             }
         }
     }
@@ -130,20 +139,34 @@ fn automac(s: &Scenario, out: &mut Vec<Diag>) {
     let Some(a) = &s.automac else { return };
     if let Some(off) = &a.offset {
         if off.value > 0xffff {
-            out.push(Diag::error("vnx::automac", format!("automac offset {} does not fit two MAC bytes", off.value))
-                .at(off.span, "at most 65535").help("use an offset from 0 to 65535"));
+            out.push(
+                Diag::error("vnx::automac", format!("automac offset {} does not fit two MAC bytes", off.value))
+                    .at(off.span, "at most 65535")
+                    .help("use an offset from 0 to 65535"),
+            );
         }
     }
     if s.nodes.len() > 256 {
-        out.push(Diag::error("vnx::automac", format!("automac numbers nodes in one MAC byte, and there are {} nodes", s.nodes.len()))
+        out.push(
+            Diag::error(
+                "vnx::automac",
+                format!("automac numbers nodes in one MAC byte, and there are {} nodes", s.nodes.len()),
+            )
             .at(a.span, "automac is on")
-            .help("remove <automac/> and give MACs explicitly, or split the lab (at most 256 nodes with automac)"));
+            .help("remove <automac/> and give MACs explicitly, or split the lab (at most 256 nodes with automac)"),
+        );
     }
     for node in &s.nodes {
         for i in &node.interfaces {
             if i.id.value > 255 {
-                out.push(Diag::error("vnx::automac", format!("interface id {} does not fit the MAC byte automac gives it", i.id.value))
-                    .at(i.id.span, "at most 255 with automac").help("use interface ids from 0 to 255"));
+                out.push(
+                    Diag::error(
+                        "vnx::automac",
+                        format!("interface id {} does not fit the MAC byte automac gives it", i.id.value),
+                    )
+                    .at(i.id.span, "at most 255 with automac")
+                    .help("use interface ids from 0 to 255"),
+                );
             }
         }
     }
@@ -154,47 +177,73 @@ fn mgmt(s: &Scenario, out: &mut Vec<Diag>) {
     let kind = m.kind.value;
     if kind == MgmtType::None {
         if m.host_mapping {
-            out.push(Diag::error("vnx::mgmt", "<host_mapping/> needs a management network")
-                .at(m.span, "type is none").help("remove <host_mapping/> or set type=\"private\" or \"net\""));
+            out.push(
+                Diag::error("vnx::mgmt", "<host_mapping/> needs a management network")
+                    .at(m.span, "type is none")
+                    .help("remove <host_mapping/> or set type=\"private\" or \"net\""),
+            );
         }
         return;
     }
     let mask = m.mask.as_ref().map_or(24, |v| v.value);
     if let Some(mk) = &m.mask {
         if !(8..=30).contains(&mk.value) {
-            out.push(Diag::error("vnx::mgmt", format!("management mask /{} is out of range", mk.value))
-                .at(mk.span, "from 8 to 30").help("write a prefix length from 8 to 30"));
+            out.push(
+                Diag::error("vnx::mgmt", format!("management mask /{} is out of range", mk.value))
+                    .at(mk.span, "from 8 to 30")
+                    .help("write a prefix length from 8 to 30"),
+            );
         }
     }
     if let Some(off) = &m.offset {
         let room = (1u64 << (32 - mask.clamp(8, 30) as u32)).saturating_sub(3);
         if off.value as u64 > room {
-            out.push(Diag::error("vnx::mgmt", format!("management offset {} leaves no room in a /{mask}", off.value))
-                .at(off.span, format!("at most {room}")).help("lower the offset or widen the mask"));
+            out.push(
+                Diag::error("vnx::mgmt", format!("management offset {} leaves no room in a /{mask}", off.value))
+                    .at(off.span, format!("at most {room}"))
+                    .help("lower the offset or widen the mask"),
+            );
         }
         if kind == MgmtType::Private && off.value % 4 != 0 {
-            out.push(Diag::error("vnx::mgmt", format!("management offset {} is not a multiple of 4", off.value))
-                .at(off.span, "private management uses /30 blocks")
-                .help(format!("use {} or {}", off.value / 4 * 4, off.value / 4 * 4 + 4)));
+            out.push(
+                Diag::error("vnx::mgmt", format!("management offset {} is not a multiple of 4", off.value))
+                    .at(off.span, "private management uses /30 blocks")
+                    .help(format!("use {} or {}", off.value / 4 * 4, off.value / 4 * 4 + 4)),
+            );
         }
     }
     match (kind, &m.mgmt_net) {
-        (MgmtType::Net, None) => out.push(Diag::error("vnx::mgmt", "type=\"net\" management needs <mgmt_net net=\"...\"/>")
-            .at(m.kind.span, "no <mgmt_net>").help("add <mgmt_net net=\"BRIDGE\"/> inside <vm_mgmt>")),
-        (MgmtType::Private, Some(n)) => out.push(Diag::error("vnx::mgmt", "<mgmt_net> is only for type=\"net\"")
-            .at(n.span, "not used with private management").help("remove <mgmt_net> or set type=\"net\"")),
+        (MgmtType::Net, None) => out.push(
+            Diag::error("vnx::mgmt", "type=\"net\" management needs <mgmt_net net=\"...\"/>")
+                .at(m.kind.span, "no <mgmt_net>")
+                .help("add <mgmt_net net=\"BRIDGE\"/> inside <vm_mgmt>"),
+        ),
+        (MgmtType::Private, Some(n)) => out.push(
+            Diag::error("vnx::mgmt", "<mgmt_net> is only for type=\"net\"")
+                .at(n.span, "not used with private management")
+                .help("remove <mgmt_net> or set type=\"net\""),
+        ),
         (MgmtType::Net, Some(n)) => {
             if n.config == Some(MgmtConfig::Dhcp) && m.host_mapping {
-                out.push(Diag::error("vnx::mgmt", "<host_mapping/> cannot work with DHCP management addresses")
-                    .at(n.span, "config=\"dhcp\"").help("use config=\"manual\" or remove <host_mapping/>"));
+                out.push(
+                    Diag::error("vnx::mgmt", "<host_mapping/> cannot work with DHCP management addresses")
+                        .at(n.span, "config=\"dhcp\"")
+                        .help("use config=\"manual\" or remove <host_mapping/>"),
+                );
             }
             match &n.net {
-                None => out.push(Diag::error("vnx::mgmt", "<mgmt_net> needs the `net` attribute")
-                    .at(n.span, "which bridge?").help("write <mgmt_net net=\"BRIDGE\"/>")),
+                None => out.push(
+                    Diag::error("vnx::mgmt", "<mgmt_net> needs the `net` attribute")
+                        .at(n.span, "which bridge?")
+                        .help("write <mgmt_net net=\"BRIDGE\"/>"),
+                ),
                 Some(b) => {
                     if let Err(e) = check_ifname(&b.value) {
-                        out.push(Diag::error("vnx::ifname", format!("management bridge: {e}")).at(b.span, "too long for Linux")
-                            .help("choose a bridge name of at most 15 characters"));
+                        out.push(
+                            Diag::error("vnx::ifname", format!("management bridge: {e}"))
+                                .at(b.span, "too long for Linux")
+                                .help("choose a bridge name of at most 15 characters"),
+                        );
                     }
                 }
             }
@@ -203,7 +252,12 @@ fn mgmt(s: &Scenario, out: &mut Vec<Diag>) {
     }
 }
 
-fn linkconds(bw: &Option<Spanned<String>>, delay: &Option<Spanned<String>>, loss: &Option<Spanned<String>>, out: &mut Vec<Diag>) {
+fn linkconds(
+    bw: &Option<Spanned<String>>,
+    delay: &Option<Spanned<String>>,
+    loss: &Option<Spanned<String>>,
+    out: &mut Vec<Diag>,
+) {
     let checks: [(&Option<Spanned<String>>, fn(&str) -> Result<(), String>, &str); 3] = [
         (bw, |s| linkcond::parse_bw(s).map(|_| ()), "bw"),
         (delay, |s| linkcond::parse_delay(s).map(|_| ()), "delay"),
@@ -212,8 +266,11 @@ fn linkconds(bw: &Option<Spanned<String>>, delay: &Option<Spanned<String>>, loss
     for (v, parse, what) in checks {
         if let Some(v) = v {
             if let Err(e) = parse(&v.value) {
-                out.push(Diag::error("vnx::link-condition", format!("bad `{what}`: {e}")).at(v.span, "this value")
-                    .help("see the README's section on link conditions"));
+                out.push(
+                    Diag::error("vnx::link-condition", format!("bad `{what}`: {e}"))
+                        .at(v.span, "this value")
+                        .help("see the README's section on link conditions"),
+                );
             }
         }
     }
@@ -230,13 +287,17 @@ fn members(s: &Scenario) -> HashMap<&str, Vec<(&Node, &Interface)>> {
     m
 }
 
-const OF_VERSIONS: &[&str] = &["OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow16"];
+const OF_VERSIONS: &[&str] =
+    &["OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow16"];
 
 fn net_rules(s: &Scenario, net: &Net, out: &mut Vec<Diag>) {
     let name = net.name.value.as_str();
     if name == "lo" || name.ends_with("_Mgmt") || RESERVED_IF_NETS.contains(&name) {
-        out.push(Diag::error("vnx::reserved-name", format!("`{name}` is a reserved net name"))
-            .at(net.name.span, "reserved").help("rename the net (`lo`, `vm_mgmt`, `unconnected` and names ending in _Mgmt are reserved)"));
+        out.push(
+            Diag::error("vnx::reserved-name", format!("`{name}` is a reserved net name"))
+                .at(net.name.span, "reserved")
+                .help("rename the net (`lo`, `vm_mgmt`, `unconnected` and names ending in _Mgmt are reserved)"),
+        );
     }
     let mode = net.mode.value;
     let ovs_only: [(&str, Option<Span>); 4] = [
@@ -247,60 +308,94 @@ fn net_rules(s: &Scenario, net: &Net, out: &mut Vec<Diag>) {
     ];
     for (attr, span) in ovs_only {
         if let (Some(span), false) = (span, mode == NetMode::Openvswitch) {
-            out.push(Diag::error("vnx::net-attribute", format!("`{attr}` is only for openvswitch nets"))
-                .at(span, format!("net `{name}` is {mode}")).help(format!("remove `{attr}` or set mode=\"openvswitch\"")));
+            out.push(
+                Diag::error("vnx::net-attribute", format!("`{attr}` is only for openvswitch nets"))
+                    .at(span, format!("net `{name}` is {mode}"))
+                    .help(format!("remove `{attr}` or set mode=\"openvswitch\"")),
+            );
         }
     }
     if let Some(v) = &net.of_version {
         if !OF_VERSIONS.contains(&v.value.as_str()) {
-            out.push(Diag::error("vnx::net-attribute", format!("`{}` is not an OpenFlow version", v.value))
-                .at(v.span, "unknown version").help(format!("write one of {}", OF_VERSIONS.join(", "))));
+            out.push(
+                Diag::error("vnx::net-attribute", format!("`{}` is not an OpenFlow version", v.value))
+                    .at(v.span, "unknown version")
+                    .help(format!("write one of {}", OF_VERSIONS.join(", "))),
+            );
         }
     }
     if let Some(c) = &net.controller {
         for ctl in c.value.split(',') {
-            let ok = ctl.trim().strip_prefix("tcp:").and_then(|r| r.rsplit_once(':')).is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            let ok = ctl
+                .trim()
+                .strip_prefix("tcp:")
+                .and_then(|r| r.rsplit_once(':'))
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !ok {
-                out.push(Diag::error("vnx::net-attribute", format!("`{}` is not a controller address", ctl.trim()))
-                    .at(c.span, "write tcp:HOST:PORT").help("controllers are written tcp:HOST:PORT, separated by commas"));
+                out.push(
+                    Diag::error("vnx::net-attribute", format!("`{}` is not a controller address", ctl.trim()))
+                        .at(c.span, "write tcp:HOST:PORT")
+                        .help("controllers are written tcp:HOST:PORT, separated by commas"),
+                );
             }
         }
     }
     let capture = [&net.capture_file, &net.capture_expression, &net.capture_dev];
     for c in capture.into_iter().flatten() {
         if mode != NetMode::UmlSwitch {
-            out.push(Diag::error("vnx::net-attribute", "capture attributes are only for uml_switch nets")
-                .at(c.span, format!("net `{name}` is {mode}")).help("capture with tcpdump on the net's bridge instead"));
+            out.push(
+                Diag::error("vnx::net-attribute", "capture attributes are only for uml_switch nets")
+                    .at(c.span, format!("net `{name}` is {mode}"))
+                    .help("capture with tcpdump on the net's bridge instead"),
+            );
         }
     }
     if let (Some(e), None) = (&net.capture_expression, &net.capture_file) {
-        out.push(Diag::error("vnx::net-attribute", "capture_expression needs capture_file").at(e.span, "where to?")
-            .help("add capture_file=\"PATH\""));
+        out.push(
+            Diag::error("vnx::net-attribute", "capture_expression needs capture_file")
+                .at(e.span, "where to?")
+                .help("add capture_file=\"PATH\""),
+        );
     }
     if let Some(v) = &net.vlan {
         if !(1..=4094).contains(&v.value) {
-            out.push(Diag::error("vnx::vlan", format!("VLAN id {} is out of range", v.value)).at(v.span, "1 to 4094")
-                .help("VLAN ids go from 1 to 4094"));
+            out.push(
+                Diag::error("vnx::vlan", format!("VLAN id {} is out of range", v.value))
+                    .at(v.span, "1 to 4094")
+                    .help("VLAN ids go from 1 to 4094"),
+            );
         }
     }
     if let Some(m) = &net.mtu {
         if m.value < 68 {
-            out.push(Diag::error("vnx::mtu", format!("MTU {} is below the minimum of 68", m.value)).at(m.span, "too small")
-                .help("Linux needs an MTU of at least 68 (1280 for IPv6)"));
+            out.push(
+                Diag::error("vnx::mtu", format!("MTU {} is below the minimum of 68", m.value))
+                    .at(m.span, "too small")
+                    .help("Linux needs an MTU of at least 68 (1280 for IPv6)"),
+            );
         }
     }
     if let Some(ext) = &net.external {
         let base = ext.value.split('.').next().unwrap_or("");
-        let full = match &net.vlan { Some(v) => format!("{base}.{}", v.value), None => ext.value.clone() };
+        let full = match &net.vlan {
+            Some(v) => format!("{base}.{}", v.value),
+            None => ext.value.clone(),
+        };
         if let Err(e) = check_ifname(&full) {
-            out.push(Diag::error("vnx::ifname", format!("external interface: {e}")).at(ext.span, "not a Linux interface name")
-                .help("name the host NIC as `ip link` shows it"));
+            out.push(
+                Diag::error("vnx::ifname", format!("external interface: {e}"))
+                    .at(ext.span, "not a Linux interface name")
+                    .help("name the host NIC as `ip link` shows it"),
+            );
         }
     }
     if net.managed == Some(false) {
         if let Err(e) = check_ifname(name) {
-            out.push(Diag::error("vnx::ifname", format!("an unmanaged net names an existing bridge: {e}"))
-                .at(net.name.span, "not a Linux bridge name").help("name the bridge as `ip link` shows it"));
+            out.push(
+                Diag::error("vnx::ifname", format!("an unmanaged net names an existing bridge: {e}"))
+                    .at(net.name.span, "not a Linux bridge name")
+                    .help("name the bridge as `ip link` shows it"),
+            );
         }
     }
     linkconds(&net.bw, &net.delay, &net.loss, out);
@@ -309,44 +404,69 @@ fn net_rules(s: &Scenario, net: &Net, out: &mut Vec<Diag>) {
     let count = ms.get(name).map_or(0, Vec::len);
     let kind = net.kind.as_ref().map(|k| k.value).unwrap_or(NetType::Lan);
     if mode == NetMode::Veth && kind != NetType::P2p {
-        out.push(Diag::error("vnx::p2p", format!("veth net `{name}` must be type=\"p2p\""))
-            .at(net.mode.span, "a veth pair links exactly two interfaces").help("add type=\"p2p\" or use mode=\"virtual_bridge\""));
+        out.push(
+            Diag::error("vnx::p2p", format!("veth net `{name}` must be type=\"p2p\""))
+                .at(net.mode.span, "a veth pair links exactly two interfaces")
+                .help("add type=\"p2p\" or use mode=\"virtual_bridge\""),
+        );
     }
     if kind == NetType::P2p && mode != NetMode::Veth {
-        out.push(Diag::error("vnx::p2p", format!("p2p net `{name}` must be mode=\"veth\""))
-            .at(net.kind.as_ref().map_or(net.span, |k| k.span), "p2p").help("set mode=\"veth\" or remove type=\"p2p\""));
+        out.push(
+            Diag::error("vnx::p2p", format!("p2p net `{name}` must be mode=\"veth\""))
+                .at(net.kind.as_ref().map_or(net.span, |k| k.span), "p2p")
+                .help("set mode=\"veth\" or remove type=\"p2p\""),
+        );
     }
     if matches!(kind, NetType::P2p | NetType::Ppp) && count != 2 {
-        out.push(Diag::error("vnx::p2p", format!("{kind} net `{name}` has {count} interfaces on it, not 2"))
-            .at(net.name.span, "a point-to-point net links exactly two interfaces")
-            .help("attach exactly two interfaces, or make it a lan"));
+        out.push(
+            Diag::error("vnx::p2p", format!("{kind} net `{name}` has {count} interfaces on it, not 2"))
+                .at(net.name.span, "a point-to-point net links exactly two interfaces")
+                .help("attach exactly two interfaces, or make it a lan"),
+        );
     }
     if net.ppp_bw.is_some() && kind == NetType::Lan {
-        out.push(Diag::error("vnx::net-attribute", "<bw> is only for ppp nets")
-            .at(net.ppp_bw.as_ref().map_or(net.span, |b| b.span), "this net is a lan").help("use the `bw` attribute for a lan's bandwidth"));
+        out.push(
+            Diag::error("vnx::net-attribute", "<bw> is only for ppp nets")
+                .at(net.ppp_bw.as_ref().map_or(net.span, |b| b.span), "this net is a lan")
+                .help("use the `bw` attribute for a lan's bandwidth"),
+        );
     }
     let mut conn_names = HashSet::new();
     for c in &net.connections {
         if !conn_names.insert(c.name.value.as_str()) {
-            out.push(Diag::error("vnx::connection", format!("two connections are named `{}`", c.name.value)).at(c.name.span, "again")
-                .help("give each connection its own name"));
+            out.push(
+                Diag::error("vnx::connection", format!("two connections are named `{}`", c.name.value))
+                    .at(c.name.span, "again")
+                    .help("give each connection its own name"),
+            );
         }
         if let Err(e) = check_ifname(&format!("{}-0", c.name.value)) {
-            out.push(Diag::error("vnx::ifname", format!("connection `{}`: {e}", c.name.value)).at(c.name.span, "the ends are NAME-0 and NAME-1")
-                .help("use a connection name of at most 13 characters"));
+            out.push(
+                Diag::error("vnx::ifname", format!("connection `{}`: {e}", c.name.value))
+                    .at(c.name.span, "the ends are NAME-0 and NAME-1")
+                    .help("use a connection name of at most 13 characters"),
+            );
         }
         let kind = c.kind.unwrap_or(ConnectionType::Veth);
         if kind != ConnectionType::Veth && mode != NetMode::Openvswitch {
-            out.push(Diag::error("vnx::connection", format!("a {kind} connection needs an openvswitch net")).at(c.span, "here")
-                .help("use type=\"veth\" on a virtual_bridge net"));
+            out.push(
+                Diag::error("vnx::connection", format!("a {kind} connection needs an openvswitch net"))
+                    .at(c.span, "here")
+                    .help("use type=\"veth\" on a virtual_bridge net"),
+            );
         }
         match &c.net {
             Some(peer) if s.net(&peer.value).is_none() => out.push(unknown_net(s, peer)),
             Some(peer) if peer.value == name && kind != ConnectionType::Vxlan => out.push(
-                Diag::error("vnx::connection", "a connection from a net to itself").at(peer.span, "same net")
-                    .help("connect to another net")),
-            None if kind != ConnectionType::Vxlan => out.push(Diag::error("vnx::connection", "the connection names no peer net")
-                .at(c.span, "needs net=\"...\"").help("add net=\"OTHER_NET\"")),
+                Diag::error("vnx::connection", "a connection from a net to itself")
+                    .at(peer.span, "same net")
+                    .help("connect to another net"),
+            ),
+            None if kind != ConnectionType::Vxlan => out.push(
+                Diag::error("vnx::connection", "the connection names no peer net")
+                    .at(c.span, "needs net=\"...\"")
+                    .help("add net=\"OTHER_NET\""),
+            ),
             _ => {}
         }
     }
@@ -374,20 +494,34 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     if ty == "libvirt" {
         for (attr, v) in [("subtype", &node.subtype), ("os", &node.os)] {
             if v.is_none() {
-                out.push(Diag::error("vnx::libvirt", format!("a libvirt node needs `{attr}`")).at(node.node_type.span, format!("{attr} is missing"))
-                    .help(if attr == "os" { "add os=\"linux\" (or freebsd, windows, ...)" } else { "add subtype=\"kvm\"" }));
+                out.push(
+                    Diag::error("vnx::libvirt", format!("a libvirt node needs `{attr}`"))
+                        .at(node.node_type.span, format!("{attr} is missing"))
+                        .help(if attr == "os" {
+                            "add os=\"linux\" (or freebsd, windows, ...)"
+                        } else {
+                            "add subtype=\"kvm\""
+                        }),
+                );
             }
         }
     }
     if let Some(a) = &node.arch {
         if !matches!(a.value.as_str(), "i686" | "x86_64") {
-            out.push(Diag::error("vnx::arch", format!("arch `{}` is not i686 or x86_64", a.value)).at(a.span, "unknown arch")
-                .help("write arch=\"x86_64\" or arch=\"i686\""));
+            out.push(
+                Diag::error("vnx::arch", format!("arch `{}` is not i686 or x86_64", a.value))
+                    .at(a.span, "unknown arch")
+                    .help("write arch=\"x86_64\" or arch=\"i686\""),
+            );
         }
     }
     if let Some(v) = &node.vcpu {
         if v.value == 0 {
-            out.push(Diag::error("vnx::vcpu", "a node needs at least one vcpu").at(v.span, "0").help("write vcpu=\"1\" or more"));
+            out.push(
+                Diag::error("vnx::vcpu", "a node needs at least one vcpu")
+                    .at(v.span, "0")
+                    .help("write vcpu=\"1\" or more"),
+            );
         }
     }
     // Interfaces.
@@ -395,30 +529,53 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     for i in &node.interfaces {
         let is_lo = i.net.value == "lo";
         if let Some(first) = ids.insert((is_lo, i.id.value), i.id.span) {
-            out.push(Diag::error("vnx::duplicate-interface", format!("node `{}` has two interfaces with id {}", node.name.value, i.id.value))
-                .at(i.id.span, "second").at(first, "first").help("give each interface of a node its own id"));
+            out.push(
+                Diag::error(
+                    "vnx::duplicate-interface",
+                    format!("node `{}` has two interfaces with id {}", node.name.value, i.id.value),
+                )
+                .at(i.id.span, "second")
+                .at(first, "first")
+                .help("give each interface of a node its own id"),
+            );
         }
         if !RESERVED_IF_NETS.contains(&i.net.value.as_str()) && s.net(&i.net.value).is_none() {
             out.push(unknown_net(s, &i.net));
         }
         if let (true, Some(m)) = (is_lo, &i.mac) {
-            out.push(Diag::error("vnx::mac", "the loopback interface has no MAC address").at(m.span, "on net lo")
-                .help("remove <mac> from this interface"));
+            out.push(
+                Diag::error("vnx::mac", "the loopback interface has no MAC address")
+                    .at(m.span, "on net lo")
+                    .help("remove <mac> from this interface"),
+            );
         }
         if let Some(n) = &i.name {
             if uses_if_names(node) {
                 if let Err(e) = check_ifname(&n.value) {
-                    out.push(Diag::error("vnx::ifname", e).at(n.span, "the interface's name in the node")
-                        .help("use a Linux interface name of at most 15 characters, without `/`"));
+                    out.push(
+                        Diag::error("vnx::ifname", e)
+                            .at(n.span, "the interface's name in the node")
+                            .help("use a Linux interface name of at most 15 characters, without `/`"),
+                    );
                 }
             }
         }
         linkconds(&i.bw, &i.delay, &i.loss, out);
-        address_rules(i.ipv4.iter().map(|a| (a.net().map(IpNet::V4), a.span)).chain(i.ipv6.iter().map(|a| (a.net().map(IpNet::V6), a.span))), out);
+        address_rules(
+            i.ipv4
+                .iter()
+                .map(|a| (a.net().map(IpNet::V4), a.span))
+                .chain(i.ipv6.iter().map(|a| (a.net().map(IpNet::V6), a.span))),
+            out,
+        );
         if let Some(v) = &i.vlan {
             for t in &v.tags {
                 if !(1..=4094).contains(&t.value) {
-                    out.push(Diag::error("vnx::vlan", format!("VLAN tag {} is out of range", t.value)).at(t.span, "1 to 4094").help("VLAN ids go from 1 to 4094"));
+                    out.push(
+                        Diag::error("vnx::vlan", format!("VLAN tag {} is out of range", t.value))
+                            .at(t.span, "1 to 4094")
+                            .help("VLAN ids go from 1 to 4094"),
+                    );
                 }
             }
         }
@@ -426,7 +583,10 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     overlapping_subnets(node, out);
     // Routes.
     let subnets: Vec<IpNet> = node_subnets(node);
-    let has_dhcp = node.interfaces.iter().any(|i| i.ipv4.iter().any(|a| a.net().is_none()) || i.ipv6.iter().any(|a| a.net().is_none()));
+    let has_dhcp = node
+        .interfaces
+        .iter()
+        .any(|i| i.ipv4.iter().any(|a| a.net().is_none()) || i.ipv6.iter().any(|a| a.net().is_none()));
     for r in &node.routes {
         route_rule(r, &subnets, has_dhcp, &format!("node `{}`", node.name.value), out);
     }
@@ -434,28 +594,41 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     let mut cids = HashSet::new();
     for c in &node.consoles {
         if !cids.insert(c.id.value) {
-            out.push(Diag::error("vnx::console", format!("two consoles with id {}", c.id.value)).at(c.id.span, "again").help("give each console its own id"));
+            out.push(
+                Diag::error("vnx::console", format!("two consoles with id {}", c.id.value))
+                    .at(c.id.span, "again")
+                    .help("give each console its own id"),
+            );
         }
     }
     // Files and commands.
     let basedir = node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref()));
     for f in &node.filetrees {
         if !is_absolute_in(node, &f.root.value) {
-            out.push(Diag::error("vnx::filetree", format!("filetree root `{}` is not an absolute path", f.root.value))
-                .at(f.root.span, "where in the node").help("write an absolute path such as /var/www/ (a trailing / means a directory)"));
+            out.push(
+                Diag::error("vnx::filetree", format!("filetree root `{}` is not an absolute path", f.root.value))
+                    .at(f.root.span, "where in the node")
+                    .help("write an absolute path such as /var/www/ (a trailing / means a directory)"),
+            );
         }
         for (what, v) in [("user", &f.user), ("group", &f.group)] {
             if let Some(v) = v {
                 if v.value.is_empty() || !v.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                    out.push(Diag::error("vnx::filetree", format!("`{}` is not a {what} name", v.value)).at(v.span, "here")
-                        .help("user and group names are letters, digits, `_` and `-`"));
+                    out.push(
+                        Diag::error("vnx::filetree", format!("`{}` is not a {what} name", v.value))
+                            .at(v.span, "here")
+                            .help("user and group names are letters, digits, `_` and `-`"),
+                    );
                 }
             }
         }
         if let Some(p) = &f.perms {
             if !(p.value.len() <= 4 && !p.value.is_empty() && p.value.chars().all(|c| ('0'..='7').contains(&c))) {
-                out.push(Diag::error("vnx::filetree", format!("`{}` is not an octal mode", p.value)).at(p.span, "here")
-                    .help("write permissions in octal, such as 644 or 0755"));
+                out.push(
+                    Diag::error("vnx::filetree", format!("`{}` is not an octal mode", p.value))
+                        .at(p.span, "here")
+                        .help("write permissions in octal, such as 644 or 0755"),
+                );
             }
         }
         if resolve_source(&f.source.value, basedir.map(|b| b.value.as_str()), cx).is_none() {
@@ -466,8 +639,11 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     }
     for d in &node.shared_dirs {
         if !d.root.value.starts_with('/') {
-            out.push(Diag::error("vnx::shareddir", format!("shareddir root `{}` is not absolute", d.root.value)).at(d.root.span, "here")
-                .help("write an absolute path in the node, such as /shared"));
+            out.push(
+                Diag::error("vnx::shareddir", format!("shareddir root `{}` is not absolute", d.root.value))
+                    .at(d.root.span, "here")
+                    .help("write an absolute path in the node, such as /shared"),
+            );
         }
     }
     let allowed_ostypes: Option<&[&str]> = match (ty, node.os.as_ref().map(|o| o.value.as_str())) {
@@ -481,8 +657,11 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     for e in &node.execs {
         if let (Some(allowed), Some(o)) = (allowed_ostypes, &e.ostype) {
             if !allowed.contains(&o.value.as_str()) {
-                out.push(Diag::error("vnx::ostype", format!("ostype `{}` does not apply to {ty} nodes", o.value)).at(o.span, "here")
-                    .help(format!("use one of: {}", allowed.join(", "))));
+                out.push(
+                    Diag::error("vnx::ostype", format!("ostype `{}` does not apply to {ty} nodes", o.value))
+                        .at(o.span, "here")
+                        .help(format!("use one of: {}", allowed.join(", "))),
+                );
             }
         }
     }
@@ -492,7 +671,8 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
 fn is_absolute_in(node: &Node, path: &str) -> bool {
     let windows = node.os.as_ref().is_some_and(|o| o.value == "windows");
     let b = path.as_bytes();
-    path.starts_with('/') || (windows && b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/'))
+    path.starts_with('/')
+        || (windows && b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/'))
 }
 
 fn address_rules(addrs: impl Iterator<Item = (Option<IpNet>, Span)>, out: &mut Vec<Diag>) {
@@ -505,13 +685,19 @@ fn address_rules(addrs: impl Iterator<Item = (Option<IpNet>, Span)>, out: &mut V
         };
         if is_net_addr || is_bcast {
             let which = if is_net_addr { "network" } else { "broadcast" };
-            out.push(Diag::error("vnx::bad-address", format!("{net} is the {which} address of its subnet"))
-                .at(span, format!("the {which} address")).help(format!("use a host address inside {}", net.trunc())));
+            out.push(
+                Diag::error("vnx::bad-address", format!("{net} is the {which} address of its subnet"))
+                    .at(span, format!("the {which} address"))
+                    .help(format!("use a host address inside {}", net.trunc())),
+            );
         }
         if let IpAddr::V4(a) = net.addr() {
             if a.is_multicast() || a.is_unspecified() || a.is_broadcast() {
-                out.push(Diag::error("vnx::bad-address", format!("{a} cannot be an interface address")).at(span, "not a host address")
-                    .help("use a unicast address"));
+                out.push(
+                    Diag::error("vnx::bad-address", format!("{a} cannot be an interface address"))
+                        .at(span, "not a host address")
+                        .help("use a unicast address"),
+                );
             }
         }
     }
@@ -520,14 +706,22 @@ fn address_rules(addrs: impl Iterator<Item = (Option<IpNet>, Span)>, out: &mut V
 fn node_subnets(node: &Node) -> Vec<IpNet> {
     node.interfaces
         .iter()
-        .flat_map(|i| i.ipv4.iter().filter_map(|a| a.net().map(IpNet::V4)).chain(i.ipv6.iter().filter_map(|a| a.net().map(IpNet::V6))))
+        .flat_map(|i| {
+            i.ipv4
+                .iter()
+                .filter_map(|a| a.net().map(IpNet::V4))
+                .chain(i.ipv6.iter().filter_map(|a| a.net().map(IpNet::V6)))
+        })
         .collect()
 }
 
 fn overlapping_subnets(node: &Node, out: &mut Vec<Diag>) {
     let mut seen: Vec<(IpNet, &Interface, Span)> = Vec::new();
     for i in &node.interfaces {
-        let addrs = i.ipv4.iter().filter_map(|a| Some((IpNet::V4(a.net()?), a.span)))
+        let addrs = i
+            .ipv4
+            .iter()
+            .filter_map(|a| Some((IpNet::V4(a.net()?), a.span)))
             .chain(i.ipv6.iter().filter_map(|a| Some((IpNet::V6(a.net()?), a.span))));
         for (net, span) in addrs {
             for (other, oi, ospan) in &seen {
@@ -535,11 +729,18 @@ fn overlapping_subnets(node: &Node, out: &mut Vec<Diag>) {
                     continue;
                 }
                 if other.trunc().contains(&net.trunc().network()) || net.trunc().contains(&other.trunc().network()) {
-                    out.push(Diag::error("vnx::overlapping-subnets", format!(
-                        "node `{}` has overlapping subnets on two interfaces: {} (id {}) and {} (id {})",
-                        node.name.value, other, oi.id.value, net, i.id.value))
-                        .at(span, "overlaps").at(*ospan, "with this")
-                        .help("give each interface a subnet of its own; the kernel cannot choose between them"));
+                    out.push(
+                        Diag::error(
+                            "vnx::overlapping-subnets",
+                            format!(
+                                "node `{}` has overlapping subnets on two interfaces: {} (id {}) and {} (id {})",
+                                node.name.value, other, oi.id.value, net, i.id.value
+                            ),
+                        )
+                        .at(span, "overlaps")
+                        .at(*ospan, "with this")
+                        .help("give each interface a subnet of its own; the kernel cannot choose between them"),
+                    );
                 }
             }
             seen.push((net, i, span));
@@ -550,14 +751,20 @@ fn overlapping_subnets(node: &Node, out: &mut Vec<Diag>) {
 fn route_rule(r: &Route, subnets: &[IpNet], has_dhcp: bool, who: &str, out: &mut Vec<Diag>) {
     let fam = r.family.value;
     if family_of(&r.gw.value) != fam {
-        out.push(Diag::error("vnx::route", format!("an {fam} route with gateway {}", r.gw.value)).at(r.gw.span, "wrong family")
-            .help(format!("use an {fam} gateway, or type=\"{}\"", family_of(&r.gw.value))));
+        out.push(
+            Diag::error("vnx::route", format!("an {fam} route with gateway {}", r.gw.value))
+                .at(r.gw.span, "wrong family")
+                .help(format!("use an {fam} gateway, or type=\"{}\"", family_of(&r.gw.value))),
+        );
         return;
     }
     if let Some(v4) = r.to.is_ipv4() {
         if v4 != (fam == Family::Ipv4) {
-            out.push(Diag::error("vnx::route", format!("an {fam} route to {}", r.to.value)).at(r.to.span, "wrong family")
-                .help("the destination and the route type must be of the same family"));
+            out.push(
+                Diag::error("vnx::route", format!("an {fam} route to {}", r.to.value))
+                    .at(r.to.span, "wrong family")
+                    .help("the destination and the route type must be of the same family"),
+            );
             return;
         }
     }
@@ -565,14 +772,20 @@ fn route_rule(r: &Route, subnets: &[IpNet], has_dhcp: bool, who: &str, out: &mut
         return; // the gateway may be on a DHCP subnet we cannot know
     }
     if !subnets.iter().any(|n| n.contains(&r.gw.value)) {
-        let nets: Vec<String> = subnets.iter().filter(|n| matches!((n, fam), (IpNet::V4(_), Family::Ipv4) | (IpNet::V6(_), Family::Ipv6))).map(|n| n.trunc().to_string()).collect();
-        out.push(Diag::error("vnx::unreachable-gateway", format!("gateway {} is not on any subnet of {who}", r.gw.value))
-            .at(r.gw.span, "unreachable gateway")
-            .help(if nets.is_empty() {
-                format!("{who} has no {fam} address; add one on the gateway's subnet")
-            } else {
-                format!("the gateway must be inside one of: {}", nets.join(", "))
-            }));
+        let nets: Vec<String> = subnets
+            .iter()
+            .filter(|n| matches!((n, fam), (IpNet::V4(_), Family::Ipv4) | (IpNet::V6(_), Family::Ipv6)))
+            .map(|n| n.trunc().to_string())
+            .collect();
+        out.push(
+            Diag::error("vnx::unreachable-gateway", format!("gateway {} is not on any subnet of {who}", r.gw.value))
+                .at(r.gw.span, "unreachable gateway")
+                .help(if nets.is_empty() {
+                    format!("{who} has no {fam} address; add one on the gateway's subnet")
+                } else {
+                    format!("the gateway must be inside one of: {}", nets.join(", "))
+                }),
+        );
     }
 }
 
@@ -582,7 +795,13 @@ fn host_rules(s: &Scenario, h: &Host, out: &mut Vec<Diag>) {
         if s.net(&hi.net.value).is_none() {
             out.push(unknown_net(s, &hi.net));
         }
-        address_rules(hi.ipv4.iter().map(|a| (a.net().map(IpNet::V4), a.span)).chain(hi.ipv6.iter().map(|a| (a.net().map(IpNet::V6), a.span))), out);
+        address_rules(
+            hi.ipv4
+                .iter()
+                .map(|a| (a.net().map(IpNet::V4), a.span))
+                .chain(hi.ipv6.iter().map(|a| (a.net().map(IpNet::V6), a.span))),
+            out,
+        );
         subnets.extend(hi.ipv4.iter().filter_map(|a| a.net().map(IpNet::V4)));
         subnets.extend(hi.ipv6.iter().filter_map(|a| a.net().map(IpNet::V6)));
     }
@@ -593,16 +812,28 @@ fn host_rules(s: &Scenario, h: &Host, out: &mut Vec<Diag>) {
     for p in &h.physical_interfaces {
         let fam = p.family.unwrap_or(Family::Ipv4);
         if !fams.insert((p.name.value.clone(), fam)) {
-            out.push(Diag::error("vnx::physicalif", format!("two {fam} <physicalif> for `{}`", p.name.value)).at(p.name.span, "again")
-                .help("one <physicalif> per interface and family"));
+            out.push(
+                Diag::error("vnx::physicalif", format!("two {fam} <physicalif> for `{}`", p.name.value))
+                    .at(p.name.span, "again")
+                    .help("one <physicalif> per interface and family"),
+            );
         }
         let ok = match fam {
             Family::Ipv4 => p.ip.value.parse::<std::net::Ipv4Addr>().is_ok(),
-            Family::Ipv6 => p.ip.value.split_once('/').is_some_and(|(a, l)| a.parse::<std::net::Ipv6Addr>().is_ok() && l.parse::<u8>().is_ok_and(|l| l <= 128)),
+            Family::Ipv6 => p.ip.value.split_once('/').is_some_and(|(a, l)| {
+                a.parse::<std::net::Ipv6Addr>().is_ok() && l.parse::<u8>().is_ok_and(|l| l <= 128)
+            }),
         };
         if !ok {
-            out.push(Diag::error("vnx::physicalif", format!("`{}` is not a valid {fam} address here", p.ip.value)).at(p.ip.span, "here")
-                .help(if fam == Family::Ipv6 { "write the IPv6 address with its prefix, 2001:db8::1/64" } else { "write an IPv4 address; the mask goes in `mask`" }));
+            out.push(
+                Diag::error("vnx::physicalif", format!("`{}` is not a valid {fam} address here", p.ip.value))
+                    .at(p.ip.span, "here")
+                    .help(if fam == Family::Ipv6 {
+                        "write the IPv6 address with its prefix, 2001:db8::1/64"
+                    } else {
+                        "write an IPv4 address; the mask goes in `mask`"
+                    }),
+            );
         }
     }
 }
@@ -613,28 +844,53 @@ fn shared_addresses(s: &Scenario, out: &mut Vec<Diag>) {
     for n in &s.nodes {
         for i in &n.interfaces {
             for a in &i.ipv4 {
-                if let Some(net) = a.net() { all.push((&i.net.value, format!("{} (id {})", n.name.value, i.id.value), IpAddr::V4(net.addr()), a.span)); }
+                if let Some(net) = a.net() {
+                    all.push((
+                        &i.net.value,
+                        format!("{} (id {})", n.name.value, i.id.value),
+                        IpAddr::V4(net.addr()),
+                        a.span,
+                    ));
+                }
             }
             for a in &i.ipv6 {
-                if let Some(net) = a.net() { all.push((&i.net.value, format!("{} (id {})", n.name.value, i.id.value), IpAddr::V6(net.addr()), a.span)); }
+                if let Some(net) = a.net() {
+                    all.push((
+                        &i.net.value,
+                        format!("{} (id {})", n.name.value, i.id.value),
+                        IpAddr::V6(net.addr()),
+                        a.span,
+                    ));
+                }
             }
         }
     }
     if let Some(h) = &s.host {
         for hi in &h.interfaces {
             for a in &hi.ipv4 {
-                if let Some(net) = a.net() { all.push((&hi.net.value, "the host".into(), IpAddr::V4(net.addr()), a.span)); }
+                if let Some(net) = a.net() {
+                    all.push((&hi.net.value, "the host".into(), IpAddr::V4(net.addr()), a.span));
+                }
             }
             for a in &hi.ipv6 {
-                if let Some(net) = a.net() { all.push((&hi.net.value, "the host".into(), IpAddr::V6(net.addr()), a.span)); }
+                if let Some(net) = a.net() {
+                    all.push((&hi.net.value, "the host".into(), IpAddr::V6(net.addr()), a.span));
+                }
             }
         }
     }
     let mut seen: HashMap<(&str, IpAddr), (String, Span)> = HashMap::new();
     for (net, who, addr, span) in all {
         match seen.get(&(net, addr)) {
-            Some((first, fspan)) => out.push(Diag::error("vnx::duplicate-address", format!("{addr} is used twice on net `{net}`: by {first} and by {who}"))
-                .at(span, "second use").at(*fspan, "first use").help("give each interface on a net its own address")),
+            Some((first, fspan)) => out.push(
+                Diag::error(
+                    "vnx::duplicate-address",
+                    format!("{addr} is used twice on net `{net}`: by {first} and by {who}"),
+                )
+                .at(span, "second use")
+                .at(*fspan, "first use")
+                .help("give each interface on a net its own address"),
+            ),
             None => {
                 seen.insert((net, addr), (who, span));
             }
@@ -673,8 +929,11 @@ fn sequences(s: &Scenario, out: &mut Vec<Diag>) {
         for step in &c.steps {
             if !defined.contains(step.value.as_str()) {
                 // A warning, as in VNX, where such a step runs nothing; running it by name fails.
-                let mut d = Diag::warning("vnx::unknown-sequence", format!("sequence `{}` is defined nowhere: this step runs nothing", step.value))
-                    .at(step.span, "unknown sequence");
+                let mut d = Diag::warning(
+                    "vnx::unknown-sequence",
+                    format!("sequence `{}` is defined nowhere: this step runs nothing", step.value),
+                )
+                .at(step.span, "unknown sequence");
                 d = match did_you_mean(&step.value, defined.iter().copied()) {
                     Some(m) => d.help(format!("did you mean `{m}`?")),
                     None => d.help("a step names an <exec> or <filetree> seq, or another <cmd-seq>"),
@@ -685,7 +944,13 @@ fn sequences(s: &Scenario, out: &mut Vec<Diag>) {
     }
     // Cycles: depth-first search, reporting each cycle once at the step that closes it.
     let mut state: HashMap<&str, u8> = HashMap::new(); // 1 = on the path, 2 = done
-    fn dfs<'a>(n: &'a str, g: &HashMap<&'a str, Vec<&'a Spanned<String>>>, state: &mut HashMap<&'a str, u8>, path: &mut Vec<&'a str>, out: &mut Vec<Diag>) {
+    fn dfs<'a>(
+        n: &'a str,
+        g: &HashMap<&'a str, Vec<&'a Spanned<String>>>,
+        state: &mut HashMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+        out: &mut Vec<Diag>,
+    ) {
         state.insert(n, 1);
         path.push(n);
         for step in g.get(n).into_iter().flatten() {
@@ -694,8 +959,14 @@ fn sequences(s: &Scenario, out: &mut Vec<Diag>) {
                     let from = path.iter().position(|p| *p == step.value).unwrap_or(0);
                     let mut cycle: Vec<&str> = path[from..].to_vec();
                     cycle.push(&step.value);
-                    out.push(Diag::error("vnx::sequence-cycle", format!("sequences call each other in a cycle: {}", cycle.join(" → ")))
-                        .at(step.span, "closes the cycle").help("remove one of these steps; a sequence cannot run itself"));
+                    out.push(
+                        Diag::error(
+                            "vnx::sequence-cycle",
+                            format!("sequences call each other in a cycle: {}", cycle.join(" → ")),
+                        )
+                        .at(step.span, "closes the cycle")
+                        .help("remove one of these steps; a sequence cannot run itself"),
+                    );
                 }
                 None if g.contains_key(step.value.as_str()) => dfs(&step.value, g, state, path, out),
                 _ => {}

@@ -86,7 +86,6 @@ macro_rules! str_enum {
     };
 }
 
-
 str_enum!(
     /// How a net is built (`<net mode>`).
     NetMode {
@@ -338,7 +337,9 @@ impl FromStr for RouteDest {
             return Ok(RouteDest::Default);
         }
         if !s.contains('/') {
-            return Err(format!("`{s}` has no prefix length: write `{s}/32` (or /128), a prefix such as 10.1.0.0/16, or `default`"));
+            return Err(format!(
+                "`{s}` has no prefix length: write `{s}/32` (or /128), a prefix such as 10.1.0.0/16, or `default`"
+            ));
         }
         let net: IpNet = s.parse().map_err(|_| format!("`{s}` is not `default` nor a prefix such as 10.1.0.0/16"))?;
         Ok(RouteDest::Prefix(net))

@@ -225,7 +225,8 @@ impl State {
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
             tx.execute_batch(m).map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
             tx.commit().map_err(|e| Error::Db { path: self.path.clone(), source: e })?;
         }
         Ok(())
@@ -313,14 +314,23 @@ impl State {
             .map_err(|e| self.db(e))?;
         let rows = st
             .query_map([scenario], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
             })
             .map_err(|e| self.db(e))?;
         let mut out = Vec::new();
         for row in rows {
             let (scenario, kind, name, provider, attrs, deps, status, runtime) = row.map_err(|e| self.db(e))?;
-            let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(|e| Error::Data(format!("{kind} {name}: {e}")));
+            let parse =
+                |s: &str| serde_json::from_str::<Value>(s).map_err(|e| Error::Data(format!("{kind} {name}: {e}")));
             out.push(ResourceRow {
                 attrs: parse(&attrs)?,
                 deps: serde_json::from_str(&deps).map_err(|e| Error::Data(format!("{kind} {name}: {e}")))?,
@@ -344,12 +354,19 @@ impl State {
                  ON CONFLICT(scenario, kind, name) DO UPDATE SET provider = ?4, attrs = ?5, deps = ?6,
                    status = ?7, runtime = ?8, updated = ?9",
             )
-            .and_then(|mut st| st.execute(
-                params![
-                    r.scenario, r.kind, r.name, r.provider, r.attrs.to_string(),
-                    serde_json::to_string(&r.deps).expect("deps serialize"), r.status, r.runtime.to_string(), now()
-                ],
-            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    r.scenario,
+                    r.kind,
+                    r.name,
+                    r.provider,
+                    r.attrs.to_string(),
+                    serde_json::to_string(&r.deps).expect("deps serialize"),
+                    r.status,
+                    r.runtime.to_string(),
+                    now()
+                ])
+            })
             .map_err(|e| self.db(e))?;
         self.bump(&r.scenario)
     }
@@ -379,7 +396,10 @@ impl State {
 
     pub fn apply_end(&self, id: i64, status: &str, summary: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE applies SET finished = ?2, status = ?3, summary = ?4 WHERE id = ?1", params![id, now(), status, summary])
+            .execute(
+                "UPDATE applies SET finished = ?2, status = ?3, summary = ?4 WHERE id = ?1",
+                params![id, now(), status, summary],
+            )
             .map(|_| ())
             .map_err(|e| self.db(e))
     }
@@ -387,8 +407,10 @@ impl State {
     pub fn history(&self, scenario: Option<&str>) -> Result<Vec<ApplyRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, scenario, command, started, finished, status, plan, summary FROM applies
-                      WHERE ?1 IS NULL OR scenario = ?1 ORDER BY id")
+            .prepare(
+                "SELECT id, scenario, command, started, finished, status, plan, summary FROM applies
+                      WHERE ?1 IS NULL OR scenario = ?1 ORDER BY id",
+            )
             .map_err(|e| self.db(e))?;
         let rows = st
             .query_map([scenario], |r| {
@@ -409,7 +431,9 @@ impl State {
 
     pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {
         self.conn
-            .prepare_cached("INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .prepare_cached(
+                "INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
             .and_then(|mut st| st.execute(params![apply_id, scenario, kind, name, action, now()]))
             .map_err(|e| self.db(e))?;
         Ok(self.conn.last_insert_rowid())
@@ -426,8 +450,10 @@ impl State {
     pub fn journal(&self, scenario: &str, limit: usize) -> Result<Vec<JournalRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, apply_id, kind, name, action, started, finished, error FROM journal
-                      WHERE scenario = ?1 ORDER BY id DESC LIMIT ?2")
+            .prepare(
+                "SELECT id, apply_id, kind, name, action, started, finished, error FROM journal
+                      WHERE scenario = ?1 ORDER BY id DESC LIMIT ?2",
+            )
             .map_err(|e| self.db(e))?;
         let rows = st
             .query_map(params![scenario, limit as i64], |r| {
@@ -450,23 +476,39 @@ impl State {
 
     pub fn lock_holder(&self, scenario: &str) -> Result<Option<LockRow>> {
         self.conn
-            .query_row("SELECT scenario, id, pid, host, operation, since FROM locks WHERE scenario = ?1", [scenario], lock_row)
+            .query_row(
+                "SELECT scenario, id, pid, host, operation, since FROM locks WHERE scenario = ?1",
+                [scenario],
+                lock_row,
+            )
             .optional()
             .map_err(|e| self.db(e))
     }
 
     pub fn locks(&self) -> Result<Vec<LockRow>> {
-        let mut st = self.conn.prepare("SELECT scenario, id, pid, host, operation, since FROM locks").map_err(|e| self.db(e))?;
+        let mut st =
+            self.conn.prepare("SELECT scenario, id, pid, host, operation, since FROM locks").map_err(|e| self.db(e))?;
         let rows = st.query_map([], lock_row).map_err(|e| self.db(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
     }
 
     /// Takes the scenario's lock for `operation`, waiting up to `timeout` for its holder. A
     /// holder whose process is gone from this host loses the lock; `on_takeover` hears of it.
-    pub fn lock(&self, scenario: &str, operation: &str, timeout: Duration, mut on_takeover: impl FnMut(&LockRow)) -> Result<LockRow> {
+    pub fn lock(
+        &self,
+        scenario: &str,
+        operation: &str,
+        timeout: Duration,
+        mut on_takeover: impl FnMut(&LockRow),
+    ) -> Result<LockRow> {
         let me = LockRow {
             scenario: scenario.to_string(),
-            id: format!("{:x}-{:x}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & 0xffff_ffff),
+            id: format!(
+                "{:x}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+                    & 0xffff_ffff
+            ),
             pid: std::process::id() as i64,
             host: hostname(),
             operation: operation.to_string(),
@@ -546,7 +588,14 @@ fn scenario_row(r: &rusqlite::Row) -> rusqlite::Result<ScenarioRow> {
 }
 
 fn lock_row(r: &rusqlite::Row) -> rusqlite::Result<LockRow> {
-    Ok(LockRow { scenario: r.get(0)?, id: r.get(1)?, pid: r.get(2)?, host: r.get(3)?, operation: r.get(4)?, since: r.get(5)? })
+    Ok(LockRow {
+        scenario: r.get(0)?,
+        id: r.get(1)?,
+        pid: r.get(2)?,
+        host: r.get(3)?,
+        operation: r.get(4)?,
+        since: r.get(5)?,
+    })
 }
 
 pub fn hostname() -> String {
@@ -582,8 +631,13 @@ mod tests {
         s.put_scenario("lab", "lab.xml", "xml", "name: lab").unwrap();
         let serial = s.serial("lab").unwrap();
         let r = ResourceRow {
-            scenario: "lab".into(), kind: "node".into(), name: "h1".into(), provider: "ns".into(),
-            attrs: json!({"hostname": "h1"}), deps: vec![("net".into(), "Net0".into())], status: "ok".into(),
+            scenario: "lab".into(),
+            kind: "node".into(),
+            name: "h1".into(),
+            provider: "ns".into(),
+            attrs: json!({"hostname": "h1"}),
+            deps: vec![("net".into(), "Net0".into())],
+            status: "ok".into(),
             runtime: json!({"pid": 42}),
         };
         s.put_resource(&r).unwrap();

@@ -24,7 +24,11 @@ impl TestHost {
         let netns = format!("vnxt-{}-{n}", std::process::id());
         let out = Command::new("ip").args(["netns", "add", &netns]).output().expect("ip runs");
         assert!(out.status.success(), "ip netns add: {}", String::from_utf8_lossy(&out.stderr));
-        let h = TestHost { netns, dir: tempfile::Builder::new().prefix("vnxt").tempdir().unwrap(), scenarios: Default::default() };
+        let h = TestHost {
+            netns,
+            dir: tempfile::Builder::new().prefix("vnxt").tempdir().unwrap(),
+            scenarios: Default::default(),
+        };
         h.ip(&["link", "set", "lo", "up"]);
         h
     }
@@ -82,7 +86,13 @@ impl TestHost {
     /// Runs vnx and requires success.
     pub fn vnx_ok(&self, args: &[&str]) -> String {
         let out = self.vnx(args);
-        assert!(out.status.success(), "vnx {args:?} failed ({:?}):\n{}\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "vnx {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -104,14 +114,23 @@ impl TestHost {
 
     /// Node name → init pid, from `vnx show`.
     pub fn pids(&self, scenario: &str) -> std::collections::BTreeMap<String, i64> {
-        self.show(scenario)["nodes"].as_array().unwrap().iter().map(|n| (n["name"].as_str().unwrap().to_string(), n["pid"].as_i64().unwrap_or(-1))).collect()
+        self.show(scenario)["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["name"].as_str().unwrap().to_string(), n["pid"].as_i64().unwrap_or(-1)))
+            .collect()
     }
 
     /// Pings `target` from `node` (a retry forgives the first packet lost to neighbour discovery).
     pub fn ping_from(&self, scenario: &str, node: &str, targets: &[&str]) -> Vec<String> {
         let script: String = targets.iter().map(|t| format!("ping -c1 -W2 {t} >/dev/null 2>&1 || ping -c2 -i0.2 -W1 {t} >/dev/null 2>&1 || echo UNREACHABLE {t}\n")).collect();
         let out = self.vnx(&["exec", scenario, "-M", node, "--", "sh", "-c", &script]);
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("UNREACHABLE")).map(|l| format!("{node} -> {l}")).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("UNREACHABLE"))
+            .map(|l| format!("{node} -> {l}"))
+            .collect()
     }
 
     /// Leftovers of this test in the kernel and the process table (for the "destroy leaves

@@ -33,11 +33,9 @@ impl Cx {
             if attrs.contains(&a.name.as_str()) || is_namespace_attr(&a.name) {
                 continue;
             }
-            let mut d = Diag::error(
-                "vnx::unknown-attribute",
-                format!("unknown attribute `{}` on <{}>", a.name, el.name),
-            )
-            .at(a.name_span, "not an attribute of this element");
+            let mut d =
+                Diag::error("vnx::unknown-attribute", format!("unknown attribute `{}` on <{}>", a.name, el.name))
+                    .at(a.name_span, "not an attribute of this element");
             d = match did_you_mean(&a.name, attrs.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None if attrs.is_empty() => d.help(format!("<{}> takes no attributes", el.name)),
@@ -49,16 +47,17 @@ impl Cx {
             if children.contains(&c.name.as_str()) {
                 continue;
             }
-            let mut d = Diag::error(
-                "vnx::unknown-element",
-                format!("unknown element <{}> in <{}>", c.name, el.name),
-            )
-            .at(c.name_span, "not allowed here");
+            let mut d = Diag::error("vnx::unknown-element", format!("unknown element <{}> in <{}>", c.name, el.name))
+                .at(c.name_span, "not allowed here");
             let suggestion = did_you_mean(&c.name, children.iter().copied());
             d = match suggestion {
                 Some(s) => d.help(format!("did you mean <{s}>?")),
                 None if children.is_empty() => d.help(format!("<{}> holds only text", el.name)),
-                None => d.help(format!("<{}> may hold: {}", el.name, children.iter().map(|c| format!("<{c}>")).collect::<Vec<_>>().join(", "))),
+                None => d.help(format!(
+                    "<{}> may hold: {}",
+                    el.name,
+                    children.iter().map(|c| format!("<{c}>")).collect::<Vec<_>>().join(", ")
+                )),
             };
             self.err(d);
         }
@@ -137,8 +136,10 @@ impl Cx {
         match parse_bool(&a.value) {
             Ok(b) => Some(b),
             Err(e) => {
-                self.err(Diag::error("vnx::bad-value", format!("bad value for `{name}` of <{}>: {e}", el.name))
-                    .at(a.value_span, "write yes or no"));
+                self.err(
+                    Diag::error("vnx::bad-value", format!("bad value for `{name}` of <{}>: {e}", el.name))
+                        .at(a.value_span, "write yes or no"),
+                );
                 None
             }
         }
@@ -173,8 +174,10 @@ impl Cx {
         match parse_bool(el.trimmed_text()) {
             Ok(b) => Some(b),
             Err(e) => {
-                self.err(Diag::error("vnx::bad-value", format!("bad value for <{}>: {e}", el.name))
-                    .at(el.text_span, "write yes or no"));
+                self.err(
+                    Diag::error("vnx::bad-value", format!("bad value for <{}>: {e}", el.name))
+                        .at(el.text_span, "write yes or no"),
+                );
                 None
             }
         }
@@ -206,14 +209,19 @@ pub fn scenario(cx: &mut Cx, root: &Element) -> Scenario {
     let mut s = Scenario { span: root.name_span, ..Default::default() };
     let globals: Vec<&Element> = root.children_named("global").collect();
     if globals.is_empty() {
-        cx.err(Diag::error("vnx::missing-element", "the scenario has no <global>")
-            .at(root.name_span, "needs <global> with <version> and <scenario_name>")
-            .help("add <global><version>2.0</version><scenario_name>NAME</scenario_name></global>"));
+        cx.err(
+            Diag::error("vnx::missing-element", "the scenario has no <global>")
+                .at(root.name_span, "needs <global> with <version> and <scenario_name>")
+                .help("add <global><version>2.0</version><scenario_name>NAME</scenario_name></global>"),
+        );
     }
     if let Some(extra) = globals.get(1) {
-        cx.err(Diag::error("vnx::duplicate-element", "a scenario has only one <global>")
-            .at(extra.name_span, "second <global>").at(globals[0].name_span, "first <global>")
-            .help("merge the two <global> elements into one"));
+        cx.err(
+            Diag::error("vnx::duplicate-element", "a scenario has only one <global>")
+                .at(extra.name_span, "second <global>")
+                .at(globals[0].name_span, "first <global>")
+                .help("merge the two <global> elements into one"),
+        );
     }
     if let Some(g) = globals.first() {
         global(cx, g, &mut s);
@@ -222,8 +230,11 @@ pub fn scenario(cx: &mut Cx, root: &Element) -> Scenario {
     s.nodes = root.children_named("vm").map(|e| node(cx, e, "vm")).collect();
     let hosts: Vec<&Element> = root.children_named("host").collect();
     if let Some(extra) = hosts.get(1) {
-        cx.err(Diag::error("vnx::duplicate-element", "a scenario has only one <host>")
-            .at(extra.name_span, "second <host>").help("merge the <host> elements into one"));
+        cx.err(
+            Diag::error("vnx::duplicate-element", "a scenario has only one <host>")
+                .at(extra.name_span, "second <host>")
+                .help("merge the <host> elements into one"),
+        );
     }
     s.host = hosts.first().map(|e| host(cx, e));
     s
@@ -231,8 +242,17 @@ pub fn scenario(cx: &mut Cx, root: &Element) -> Scenario {
 
 fn global(cx: &mut Cx, g: &Element, s: &mut Scenario) {
     const SINGLE: &[&str] = &[
-        "version", "scenario_name", "ssh_version", "automac", "netconfig", "vm_mgmt", "tun_device",
-        "vm_defaults", "vnx_cfg", "dynamips_ext", "olive_ext",
+        "version",
+        "scenario_name",
+        "ssh_version",
+        "automac",
+        "netconfig",
+        "vm_mgmt",
+        "tun_device",
+        "vm_defaults",
+        "vnx_cfg",
+        "dynamips_ext",
+        "olive_ext",
     ];
     let mut all = SINGLE.to_vec();
     all.extend(["ssh_key", "cmd-seq", "extension", "help"]);
@@ -241,15 +261,19 @@ fn global(cx: &mut Cx, g: &Element, s: &mut Scenario) {
     let first = |n: &str| g.children_named(n).next().cloned();
     match first("version") {
         Some(v) => s.version = cx.only_text(&v),
-        None => cx.err(Diag::error("vnx::missing-element", "<global> has no <version>")
-            .at(g.name_span, "needs <version>2.0</version>")
-            .help("add <version>2.0</version> to <global>")),
+        None => cx.err(
+            Diag::error("vnx::missing-element", "<global> has no <version>")
+                .at(g.name_span, "needs <version>2.0</version>")
+                .help("add <version>2.0</version> to <global>"),
+        ),
     }
     match first("scenario_name") {
         Some(n) => s.name = cx.only_text(&n),
-        None => cx.err(Diag::error("vnx::missing-element", "<global> has no <scenario_name>")
-            .at(g.name_span, "needs <scenario_name>")
-            .help("add <scenario_name>NAME</scenario_name> to <global>: it names the lab on this host")),
+        None => cx.err(
+            Diag::error("vnx::missing-element", "<global> has no <scenario_name>")
+                .at(g.name_span, "needs <scenario_name>")
+                .help("add <scenario_name>NAME</scenario_name> to <global>: it names the lab on this host"),
+        ),
     }
     s.ssh_version = first("ssh_version").map(|e| cx.only_text(&e).value);
     s.ssh_keys = g.children_named("ssh_key").map(|e| cx.only_text(e)).collect();
@@ -299,12 +323,19 @@ fn mgmt(cx: &mut Cx, e: &Element) -> Mgmt {
     // `mask` is a prefix length here ("24"); accept a dotted mask too, as people write one.
     let mask = e.attr("mask").and_then(|a| {
         let v = a.value.trim();
-        let parsed = if v.contains('.') { parse_ipv4_mask(v) } else { v.trim_start_matches('/').parse::<u8>().map_err(|_| format!("`{v}` is not a prefix length")) };
+        let parsed = if v.contains('.') {
+            parse_ipv4_mask(v)
+        } else {
+            v.trim_start_matches('/').parse::<u8>().map_err(|_| format!("`{v}` is not a prefix length"))
+        };
         match parsed {
             Ok(n) => Some(Spanned::new(n, a.value_span)),
             Err(msg) => {
-                cx.err(Diag::error("vnx::bad-value", format!("bad value for `mask` of <vm_mgmt>: {msg}"))
-                    .at(a.value_span, "this value").help("write a prefix length from 8 to 30, such as 24"));
+                cx.err(
+                    Diag::error("vnx::bad-value", format!("bad value for `mask` of <vm_mgmt>: {msg}"))
+                        .at(a.value_span, "this value")
+                        .help("write a prefix length from 8 to 30, such as 24"),
+                );
                 None
             }
         }
@@ -338,11 +369,17 @@ fn defaults(cx: &mut Cx, e: &Element) -> NodeDefaults {
     NodeDefaults {
         span: e.name_span,
         filesystems: e.children_named("filesystem").map(|f| filesystem(cx, f, true)).collect(),
-        mem: first("mem").and_then(|m| { cx.check(&m, &[], &[]); cx.text_parse(&m) }),
+        mem: first("mem").and_then(|m| {
+            cx.check(&m, &[], &[]);
+            cx.text_parse(&m)
+        }),
         kernel: first("kernel").map(|k| kernel(cx, &k)),
         shell: first("shell").map(|x| cx.only_text(&x).value),
         basedir: first("basedir").map(|x| cx.only_text(&x)),
-        mng_if: first("mng_if").and_then(|x| { cx.check(&x, &[], &[]); cx.text_bool(&x) }),
+        mng_if: first("mng_if").and_then(|x| {
+            cx.check(&x, &[], &[]);
+            cx.text_bool(&x)
+        }),
         consoles: e.children_named("console").map(|c| console(cx, c)).collect(),
         forwarding: first("forwarding").and_then(|f| forwarding(cx, &f)).map(|f| f.value),
         users: e.children_named("user").map(|u| user(cx, u)).collect(),
@@ -380,9 +417,29 @@ fn cmd_seq(cx: &mut Cx, e: &Element) -> CmdSeq {
 }
 
 const NET_ATTRS: &[&str] = &[
-    "name", "mode", "type", "managed", "external", "vlan", "mtu", "stp", "hub", "scope", "sock",
-    "uml_switch_binary", "capture_file", "capture_expression", "capture_dev", "controller",
-    "of_version", "hwaddr", "fail_mode", "bw", "delay", "loss", "up",
+    "name",
+    "mode",
+    "type",
+    "managed",
+    "external",
+    "vlan",
+    "mtu",
+    "stp",
+    "hub",
+    "scope",
+    "sock",
+    "uml_switch_binary",
+    "capture_file",
+    "capture_expression",
+    "capture_dev",
+    "controller",
+    "of_version",
+    "hwaddr",
+    "fail_mode",
+    "bw",
+    "delay",
+    "loss",
+    "up",
 ];
 
 /// Reads `<net>` (and `<add_net>` of a modify document).
@@ -414,7 +471,10 @@ pub fn net(cx: &mut Cx, e: &Element) -> Net {
         delay: cx.attr_str(e, "delay"),
         loss: cx.attr_str(e, "loss"),
         up: cx.attr_bool(e, "up"),
-        ppp_bw: e.children_named("bw").next().and_then(|b| { cx.check(b, &[], &[]); cx.text_parse(b) }),
+        ppp_bw: e.children_named("bw").next().and_then(|b| {
+            cx.check(b, &[], &[]);
+            cx.text_parse(b)
+        }),
         connections: e
             .children_named("connection")
             .map(|c| {
@@ -450,17 +510,23 @@ fn vlan(cx: &mut Cx, e: &Element) -> Vlan {
     }
 }
 
-const NODE_ATTRS: &[&str] = &[
-    "name", "type", "provider", "subtype", "os", "os_subtype", "arch", "vcpu", "vcpu_quota", "order",
-    "exec_mode",
-];
+const NODE_ATTRS: &[&str] =
+    &["name", "type", "provider", "subtype", "os", "os_subtype", "arch", "vcpu", "vcpu_quota", "order", "exec_mode"];
 const NODE_SINGLE: &[&str] = &[
-    "boot", "cdrom", "filesystem", "mem", "video", "kernel", "conf", "shell", "basedir", "mng_if",
-    "on_boot", "forwarding",
+    "boot",
+    "cdrom",
+    "filesystem",
+    "mem",
+    "video",
+    "kernel",
+    "conf",
+    "shell",
+    "basedir",
+    "mng_if",
+    "on_boot",
+    "forwarding",
 ];
-const NODE_MULTI: &[&str] = &[
-    "storage", "shareddir", "console", "if", "route", "user", "filetree", "exec", "cmd-seq",
-];
+const NODE_MULTI: &[&str] = &["storage", "shareddir", "console", "if", "route", "user", "filetree", "exec", "cmd-seq"];
 
 /// Reads `<vm>` (and `<add_vm>`, whose element name is given as `tag`).
 pub fn node(cx: &mut Cx, e: &Element, tag: &str) -> Node {
@@ -483,7 +549,12 @@ pub fn node(cx: &mut Cx, e: &Element, tag: &str) -> Node {
         vcpu_quota: cx.attr_str(e, "vcpu_quota").map(|v| v.value),
         order: cx.attr_parse(e, "order"),
         exec_mode: cx.attr_str(e, "exec_mode"),
-        boot: first("boot").and_then(|b| { cx.check(&b, &[], &[]); cx.text_parse(&b) }).map(|v| v.value),
+        boot: first("boot")
+            .and_then(|b| {
+                cx.check(&b, &[], &[]);
+                cx.text_parse(&b)
+            })
+            .map(|v| v.value),
         cdrom: first("cdrom").map(|x| cx.only_text(&x).value),
         filesystem: first("filesystem").map(|f| filesystem(cx, &f, false)),
         storage: e
@@ -505,15 +576,24 @@ pub fn node(cx: &mut Cx, e: &Element, tag: &str) -> Node {
                 }
             })
             .collect(),
-        mem: first("mem").and_then(|m| { cx.check(&m, &[], &[]); cx.text_parse(&m) }),
+        mem: first("mem").and_then(|m| {
+            cx.check(&m, &[], &[]);
+            cx.text_parse(&m)
+        }),
         video: first("video").map(|x| cx.only_text(&x).value),
         kernel: first("kernel").map(|k| kernel(cx, &k)),
         conf: first("conf").map(|x| cx.only_text(&x).value),
         shell: first("shell").map(|x| cx.only_text(&x).value),
         basedir: first("basedir").map(|x| cx.only_text(&x)),
-        mng_if: first("mng_if").and_then(|x| { cx.check(&x, &[], &[]); cx.text_bool(&x) }),
+        mng_if: first("mng_if").and_then(|x| {
+            cx.check(&x, &[], &[]);
+            cx.text_bool(&x)
+        }),
         consoles: e.children_named("console").map(|c| console(cx, c)).collect(),
-        on_boot: first("on_boot").and_then(|x| { cx.check(&x, &[], &[]); cx.text_bool(&x) }),
+        on_boot: first("on_boot").and_then(|x| {
+            cx.check(&x, &[], &[]);
+            cx.text_bool(&x)
+        }),
         interfaces: e.children_named("if").map(|i| interface(cx, i)).collect(),
         routes: e.children_named("route").filter_map(|r| route(cx, r)).collect(),
         forwarding: first("forwarding").and_then(|f| forwarding(cx, &f)),
@@ -525,11 +605,8 @@ pub fn node(cx: &mut Cx, e: &Element, tag: &str) -> Node {
 }
 
 fn filesystem(cx: &mut Cx, e: &Element, in_defaults: bool) -> Filesystem {
-    let attrs: &[&str] = if in_defaults {
-        &["type", "loader", "bus", "vm_type", "subtype", "os"]
-    } else {
-        &["type", "loader", "bus"]
-    };
+    let attrs: &[&str] =
+        if in_defaults { &["type", "loader", "bus", "vm_type", "subtype", "os"] } else { &["type", "loader", "bus"] };
     cx.check(e, attrs, &[]);
     Filesystem {
         span: e.name_span,
@@ -596,15 +673,19 @@ fn addresses(cx: &mut Cx, e: &Element) -> (Vec<Spanned<Ipv4Config>>, Vec<Spanned
         match Ipv4Config::parse_with_mask(a.trimmed_text(), mask) {
             Ok((c, defaulted)) => {
                 if defaulted {
-                    cx.err(Diag::warning("vnx::default-mask", format!("{} has no mask: it gets /24", a.trimmed_text()))
-                        .at(a.text_span, "no prefix length")
-                        .help("write the prefix with the address (10.0.0.1/24) or as mask=\"255.255.255.0\""));
+                    cx.err(
+                        Diag::warning("vnx::default-mask", format!("{} has no mask: it gets /24", a.trimmed_text()))
+                            .at(a.text_span, "no prefix length")
+                            .help("write the prefix with the address (10.0.0.1/24) or as mask=\"255.255.255.0\""),
+                    );
                 }
                 v4.push(Spanned::new(c, a.text_span));
             }
-            Err(msg) => cx.err(Diag::error("vnx::bad-address", format!("bad IPv4 address: {msg}"))
-                .at(a.text_span, "this address")
-                .help("write an IPv4 address with its prefix, such as 10.0.0.1/24, or dhcp")),
+            Err(msg) => cx.err(
+                Diag::error("vnx::bad-address", format!("bad IPv4 address: {msg}"))
+                    .at(a.text_span, "this address")
+                    .help("write an IPv4 address with its prefix, such as 10.0.0.1/24, or dhcp"),
+            ),
         }
     }
     let mut v6 = Vec::new();
@@ -613,9 +694,11 @@ fn addresses(cx: &mut Cx, e: &Element) -> (Vec<Spanned<Ipv4Config>>, Vec<Spanned
         let mask = a.attr("mask").map(|m| m.value.as_str());
         match Ipv6Config::parse_with_mask(a.trimmed_text(), mask) {
             Ok((c, _)) => v6.push(Spanned::new(c, a.text_span)),
-            Err(msg) => cx.err(Diag::error("vnx::bad-address", format!("bad IPv6 address: {msg}"))
-                .at(a.text_span, "this address")
-                .help("write an IPv6 address with its prefix, such as 2001:db8::1/64, or dhcp")),
+            Err(msg) => cx.err(
+                Diag::error("vnx::bad-address", format!("bad IPv6 address: {msg}"))
+                    .at(a.text_span, "this address")
+                    .help("write an IPv6 address with its prefix, such as 2001:db8::1/64, or dhcp"),
+            ),
         }
     }
     (v4, v6)
@@ -630,10 +713,19 @@ fn interface(cx: &mut Cx, e: &Element) -> Interface {
         id: cx.attr_req_parse(e, "id").unwrap_or_default(),
         net: cx.attr_req_str(e, "net").unwrap_or_default(),
         name: cx.attr_str(e, "name"),
-        mac: e.children_named("mac").next().and_then(|m| { cx.check(m, &[], &[]); cx.text_parse(m) }),
+        mac: e.children_named("mac").next().and_then(|m| {
+            cx.check(m, &[], &[]);
+            cx.text_parse(m)
+        }),
         ipv4,
         ipv6,
-        dns: e.children_named("dns").filter_map(|d| { cx.check(d, &[], &[]); cx.text_parse(d) }).collect(),
+        dns: e
+            .children_named("dns")
+            .filter_map(|d| {
+                cx.check(d, &[], &[]);
+                cx.text_parse(d)
+            })
+            .collect(),
         vlan: e.children_named("vlan").next().map(|v| vlan(cx, v)),
         bw: cx.attr_str(e, "bw"),
         delay: cx.attr_str(e, "delay"),

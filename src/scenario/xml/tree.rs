@@ -145,10 +145,7 @@ fn start_element(src: &str, e: &BytesStart, span: Span) -> Result<Element, Diag>
         let key = a.key.into_inner();
         let ks = offset_in(src, key);
         let vs = offset_in(src, &a.value);
-        let value = a
-            .unescape_value()
-            .map_err(|err| malformed(src, vs, &err.to_string()))?
-            .into_owned();
+        let value = a.unescape_value().map_err(|err| malformed(src, vs, &err.to_string()))?.into_owned();
         attrs.push(Attr {
             name: String::from_utf8_lossy(key).into_owned(),
             name_span: Span::new(ks, ks + key.len()),
@@ -203,7 +200,8 @@ mod tests {
 
     #[test]
     fn spans_point_at_names_values_and_text() {
-        let src = "<?xml version=\"1.0\"?>\n<vnx a=\"x&amp;y\">\n  <net name=\"N1\"/>\n  <v>  hi &lt;there&gt; </v>\n</vnx>";
+        let src =
+            "<?xml version=\"1.0\"?>\n<vnx a=\"x&amp;y\">\n  <net name=\"N1\"/>\n  <v>  hi &lt;there&gt; </v>\n</vnx>";
         let root = parse(src).unwrap();
         assert_eq!(root.name, "vnx");
         let a = root.attr("a").unwrap();
@@ -219,7 +217,9 @@ mod tests {
 
     #[test]
     fn malformed_documents_are_located_errors() {
-        for bad in ["<vnx><net></vnx>", "<vnx a=x/>", "<vnx>", "", "<a/><b/>", "<!DOCTYPE x><vnx/>", "<vnx a='1' a='2'/>"] {
+        for bad in
+            ["<vnx><net></vnx>", "<vnx a=x/>", "<vnx>", "", "<a/><b/>", "<!DOCTYPE x><vnx/>", "<vnx a='1' a='2'/>"]
+        {
             let d = parse(bad).unwrap_err();
             assert!(d.is_error(), "{bad}");
             assert!(d.primary_span().is_some(), "{bad}");

@@ -71,10 +71,13 @@ impl W {
 /// Writes a scenario as VNX 2.0 XML.
 pub fn scenario_to_xml(sc: &Scenario) -> String {
     let mut w = W { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), depth: 0 };
-    w.open("vnx", vec![
-        ("xmlns:xsi", Some("http://www.w3.org/2001/XMLSchema-instance".into())),
-        ("xsi:noNamespaceSchemaLocation", Some("vnx.xsd".into())),
-    ]);
+    w.open(
+        "vnx",
+        vec![
+            ("xmlns:xsi", Some("http://www.w3.org/2001/XMLSchema-instance".into())),
+            ("xsi:noNamespaceSchemaLocation", Some("vnx.xsd".into())),
+        ],
+    );
     w.open("global", vec![]);
     w.text("version", &sc.version);
     w.text("scenario_name", &sc.name);
@@ -136,11 +139,9 @@ pub fn modify_to_xml(doc: &ModifyDoc) -> String {
             Change::DelNode { name, mode, .. } => {
                 w.leaf("del_vm", vec![("name", Some(name.value.clone())), ("mode", s(mode))], None)
             }
-            Change::DelNet { name, del, mode, .. } => w.leaf(
-                "del_net",
-                vec![("name", Some(name.value.clone())), ("del", s(del)), ("mode", s(mode))],
-                None,
-            ),
+            Change::DelNet { name, del, mode, .. } => {
+                w.leaf("del_net", vec![("name", Some(name.value.clone())), ("del", s(del)), ("mode", s(mode))], None)
+            }
             Change::DownNet { name, .. } => w.leaf("down_net", vec![("name", Some(name.value.clone()))], None),
             Change::UpNet { name, .. } => w.leaf("up_net", vec![("name", Some(name.value.clone()))], None),
         }
@@ -274,19 +275,22 @@ fn vlan(w: &mut W, v: &Vlan) {
 }
 
 fn node(w: &mut W, tag: &str, n: &Node) {
-    w.open(tag, vec![
-        ("name", Some(n.name.value.clone())),
-        ("type", Some(n.node_type.value.clone())),
-        ("provider", s(&n.provider)),
-        ("subtype", s(&n.subtype)),
-        ("os", s(&n.os)),
-        ("os_subtype", n.os_subtype.clone()),
-        ("arch", s(&n.arch)),
-        ("vcpu", s(&n.vcpu)),
-        ("vcpu_quota", n.vcpu_quota.clone()),
-        ("order", s(&n.order)),
-        ("exec_mode", s(&n.exec_mode)),
-    ]);
+    w.open(
+        tag,
+        vec![
+            ("name", Some(n.name.value.clone())),
+            ("type", Some(n.node_type.value.clone())),
+            ("provider", s(&n.provider)),
+            ("subtype", s(&n.subtype)),
+            ("os", s(&n.os)),
+            ("os_subtype", n.os_subtype.clone()),
+            ("arch", s(&n.arch)),
+            ("vcpu", s(&n.vcpu)),
+            ("vcpu_quota", n.vcpu_quota.clone()),
+            ("order", s(&n.order)),
+            ("exec_mode", s(&n.exec_mode)),
+        ],
+    );
     w.opt_text("boot", &n.boot);
     w.opt_text("cdrom", &n.cdrom);
     if let Some(f) = &n.filesystem {
@@ -296,7 +300,11 @@ fn node(w: &mut W, tag: &str, n: &Node) {
         w.leaf("storage", vec![("type", s(&st.bus))], Some(&st.path));
     }
     for d in &n.shared_dirs {
-        w.leaf("shareddir", vec![("root", Some(d.root.value.clone())), ("options", d.options.clone())], Some(&d.source));
+        w.leaf(
+            "shareddir",
+            vec![("root", Some(d.root.value.clone())), ("options", d.options.clone())],
+            Some(&d.source),
+        );
     }
     w.opt_text("mem", &n.mem);
     w.opt_text("video", &n.video);
@@ -397,7 +405,11 @@ fn user(w: &mut W, u: &User) {
     w.close("user");
 }
 
-fn addresses(w: &mut W, v4: &[crate::scenario::span::Spanned<Ipv4Config>], v6: &[crate::scenario::span::Spanned<Ipv6Config>]) {
+fn addresses(
+    w: &mut W,
+    v4: &[crate::scenario::span::Spanned<Ipv4Config>],
+    v6: &[crate::scenario::span::Spanned<Ipv6Config>],
+) {
     for a in v4 {
         w.text("ipv4", &a.to_string());
     }

@@ -122,7 +122,8 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
             }
             Event::Scalar(value, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                let extra = if matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted) { 2 } else { 0 };
+                let extra =
+                    if matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted) { 2 } else { 0 };
                 let end = (start + value.len() + extra).min(line_end(start)).max(start);
                 let node = YNode { kind: Kind::Scalar(value, quoted), span: Span::new(start, end) };
                 if anchor > 0 {
@@ -141,14 +142,22 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
                 }
             },
             Event::SequenceStart(anchor, _) => {
-                stack.push(Open::Seq(YNode { kind: Kind::Seq(vec![]), span: Span::new(start, line_end(start)) }, anchor));
+                stack.push(Open::Seq(
+                    YNode { kind: Kind::Seq(vec![]), span: Span::new(start, line_end(start)) },
+                    anchor,
+                ));
                 None
             }
             Event::MappingStart(anchor, _) => {
                 // yaml-rust2 marks a block mapping after its first key: point at the line's text.
                 let line_start = src[..start.min(src.len())].rfind('\n').map_or(0, |i| i + 1);
-                let text = src[line_start..].find(|c: char| c != ' ' && c != '-').map_or(start, |i| line_start + i).min(start);
-                stack.push(Open::Map(YNode { kind: Kind::Map(vec![]), span: Span::new(text, line_end(text)) }, None, anchor));
+                let text =
+                    src[line_start..].find(|c: char| c != ' ' && c != '-').map_or(start, |i| line_start + i).min(start);
+                stack.push(Open::Map(
+                    YNode { kind: Kind::Map(vec![]), span: Span::new(text, line_end(text)) },
+                    None,
+                    anchor,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -326,12 +335,12 @@ impl<'de> de::Deserializer<'de> for &YNode {
     }
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         match &self.kind {
-            Kind::Map(entries) => v
-                .visit_map(Entries { span: None, entries: entries.iter(), value: None })
-                .map_err(|e| e.at(self.span)),
-            Kind::Scalar(s, false) if is_null(s) => v
-                .visit_map(Entries { span: None, entries: [].iter(), value: None })
-                .map_err(|e| e.at(self.span)),
+            Kind::Map(entries) => {
+                v.visit_map(Entries { span: None, entries: entries.iter(), value: None }).map_err(|e| e.at(self.span))
+            }
+            Kind::Scalar(s, false) if is_null(s) => {
+                v.visit_map(Entries { span: None, entries: [].iter(), value: None }).map_err(|e| e.at(self.span))
+            }
             _ => Err(self.invalid("a mapping")),
         }
     }
@@ -346,9 +355,9 @@ impl<'de> de::Deserializer<'de> for &YNode {
         }
         let span = fields.contains(&SPAN_FIELD).then_some(self.span);
         match &self.kind {
-            Kind::Map(entries) => v
-                .visit_map(Entries { span, entries: entries.iter(), value: None })
-                .map_err(|e| e.at(self.span)),
+            Kind::Map(entries) => {
+                v.visit_map(Entries { span, entries: entries.iter(), value: None }).map_err(|e| e.at(self.span))
+            }
             _ => Err(self.invalid("a mapping")),
         }
     }
@@ -359,9 +368,9 @@ impl<'de> de::Deserializer<'de> for &YNode {
         v: V,
     ) -> Result<V::Value, Error> {
         match &self.kind {
-            Kind::Scalar(s, _) => v
-                .visit_enum(de::value::StrDeserializer::<Error>::new(s))
-                .map_err(|e| e.at(self.span)),
+            Kind::Scalar(s, _) => {
+                v.visit_enum(de::value::StrDeserializer::<Error>::new(s)).map_err(|e| e.at(self.span))
+            }
             _ => Err(self.invalid("one of the listed words")),
         }
     }
