@@ -339,7 +339,7 @@ pub fn run(c: BenchCmd) -> i32 {
             let a = if c.topo == Topo::Star {
                 "10.200.0.1/16".to_string()
             } else {
-                addr(if c.topo == Topo::Linear { 0 } else { 0 }, 250)
+                addr(0, 250)
             };
             extra.interfaces.push(iface(1, &first_net, &a));
         }
