@@ -186,6 +186,14 @@ impl Lab {
         Ok(nl)
     }
 
+    /// The index of the resource's `bridge`, when it names one.
+    async fn bridge_index(&self, a: &Map<String, Value>) -> Result<Option<u32>> {
+        match s(a, "bridge") {
+            Some(b) => Ok(Some(self.index_in(&self.host, b).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn sync_addrs(&self, nl: &Netlink, ifname: &str, want: &[IpNet]) -> Result<()> {
         let index = self.index_in(nl, ifname).await?;
         let have: Vec<IpNet> = nl
@@ -354,10 +362,7 @@ impl Lab {
                 let nl = self
                     .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), None)
                     .await?;
-                let master = match s(a, "bridge") {
-                    Some(b) => Some(self.index_in(&self.host, b).await?),
-                    None => None,
-                };
+                let master = self.bridge_index(a).await?;
                 self.set_up_link(
                     &self.host,
                     host_name,
@@ -419,10 +424,7 @@ impl Lab {
                     .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
                     .await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
-                let master = match s(a, "bridge") {
-                    Some(b) => Some(self.index_in(&self.host, b).await?),
-                    None => None,
-                };
+                let master = self.bridge_index(a).await?;
                 self.set_up_link(
                     &self.host,
                     host_name,
