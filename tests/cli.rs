@@ -95,3 +95,27 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn a_closed_pipe_is_no_panic() {
+    use std::io::Read;
+    // `vnx convert big.yaml --to xml | head -c 16`: output far beyond a pipe's 64 KiB buffer.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    let nets: String = (0..5000).map(|i| format!("  - {{name: net{i}, mode: virtual_bridge}}\n")).collect();
+    std::fs::write(&big, format!("name: big\nversion: '2.0'\nnets:\n{nets}")).unwrap();
+    let mut child = std::process::Command::new(common::vnx_bin())
+        .args(["convert", "--to", "xml"])
+        .arg(&big)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = child.wait();
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -336,11 +336,7 @@ pub fn run(c: BenchCmd) -> i32 {
         let mut extra = node("added");
         let first_net = s.nets.first().map(|n| n.name.value.clone()).unwrap_or_default();
         if c.topo != Topo::Mesh && !first_net.is_empty() {
-            let a = if c.topo == Topo::Star {
-                "10.200.0.1/16".to_string()
-            } else {
-                addr(0, 250)
-            };
+            let a = if c.topo == Topo::Star { "10.200.0.1/16".to_string() } else { addr(0, 250) };
             extra.interfaces.push(iface(1, &first_net, &a));
         }
         s2.nodes.push(extra);
