@@ -90,6 +90,17 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     let out = host.vnx_ok(&["exec", &name, "hello"]);
     assert!(out.contains("h1 | hello from h1") && out.contains("h2 | hello from h2"), "{out}");
     assert!(host.ping_from(&name, "h1", &["10.0.2.10"]).is_empty());
+    // show as CSV, and one node in detail.
+    let csv = host.vnx_ok(&["show", &name, "--format", "csv"]);
+    assert!(csv.starts_with("scenario,node,state,pid,interface,net,addresses\n"), "{csv}");
+    assert!(csv.lines().any(|l| l.contains(",h1,running,") && l.ends_with(",eth1,lan1,10.0.1.10/24")), "{csv}");
+    let detail: serde_json::Value =
+        serde_json::from_str(&host.vnx_ok(&["show", &name, "--node", "h1", "--json"])).unwrap();
+    assert_eq!(detail["routes"][0]["gw"], "10.0.1.1");
+    assert!(detail["processes"].as_array().unwrap().iter().any(|p| p["command"] == "vnx"), "the node's init: {detail}");
+    assert!(detail["journal"].as_array().unwrap().iter().any(|j| j["action"] == "create"), "{detail}");
+    let text = host.vnx_ok(&["show", &name, "--node", "r1"]);
+    assert!(text.contains("Interfaces:") && text.contains("eth2") && text.contains("Recent journal:"), "{text}");
     let vars = host.vnx_ok(&["output", &name]);
     assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);

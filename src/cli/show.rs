@@ -19,9 +19,23 @@ pub struct ShowCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
     pub scenario: Option<String>,
-    /// Print JSON.
+    /// One node in detail: interfaces, routes, processes, recent journal.
+    #[arg(long, value_name = "NAME", requires = "scenario")]
+    pub node: Option<String>,
+    /// How to print it.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
+    /// Print JSON (same as --format json).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum ShowFormat {
+    Table,
+    Json,
+    /// One line per interface: scenario,node,state,pid,interface,net,addresses.
+    Csv,
 }
 
 /// List the applied scenarios.
@@ -82,7 +96,8 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let Some(arg) = c.scenario else { return run_list(ListCmd { json: c.json }, state_arg) };
+    let json = c.json || c.format == ShowFormat::Json;
+    let Some(arg) = c.scenario else { return run_list(ListCmd { json }, state_arg) };
     let name = match common::resolve(&arg, Some(&state), color) {
         Ok(t) => t.scenario.name.value,
         Err(e) => return fail(&e),
@@ -92,8 +107,34 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let d = describe(&recorded, &name);
-    if c.json {
+    if let Some(node) = &c.node {
+        return show_node(&state, &recorded, &d, &name, node, json);
+    }
+    if json {
         println!("{}", serde_json::to_string_pretty(&d).expect("json"));
+        return super::EXIT_OK;
+    }
+    if c.format == ShowFormat::Csv {
+        println!("scenario,node,state,pid,interface,net,addresses");
+        for n in d["nodes"].as_array().into_iter().flatten() {
+            let pid = n["pid"].as_i64().map(|p| p.to_string()).unwrap_or_default();
+            let ifaces = n["interfaces"].as_array().cloned().unwrap_or_default();
+            if ifaces.is_empty() {
+                println!("{name},{},{},{pid},,,", n["name"].as_str().unwrap_or(""), n["state"].as_str().unwrap_or(""));
+            }
+            for i in ifaces {
+                let addrs: Vec<&str> =
+                    i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                println!(
+                    "{name},{},{},{pid},{},{},{}",
+                    n["name"].as_str().unwrap_or(""),
+                    n["state"].as_str().unwrap_or(""),
+                    i["name"].as_str().unwrap_or(""),
+                    i["net"].as_str().unwrap_or(""),
+                    addrs.join(" ")
+                );
+            }
+        }
         return super::EXIT_OK;
     }
     if recorded.is_empty() {
@@ -210,6 +251,89 @@ pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         if let Some(ip) = first {
             println!("{}={ip}", var(node));
         }
+    }
+    super::EXIT_OK
+}
+
+/// `vnx show SCENARIO --node NAME`.
+fn show_node(
+    state: &vnx_state::State,
+    recorded: &[Recorded],
+    d: &Value,
+    scenario: &str,
+    node: &str,
+    json: bool,
+) -> i32 {
+    let Some(n) = d["nodes"].as_array().into_iter().flatten().find(|n| n["name"] == node) else {
+        return fail(&format!("{scenario} has no node named {node}"));
+    };
+    let routes = recorded
+        .iter()
+        .find(|r| r.id.kind == kind::ROUTES && r.id.name == node)
+        .and_then(|r| r.attrs.get("routes").cloned())
+        .unwrap_or(Value::Array(vec![]));
+    // The node's processes: those in its init's PID namespace.
+    let mut processes = Vec::new();
+    if let Some(pid) = n["pid"].as_i64() {
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|x| x.parse::<i64>().ok()) else { continue };
+            if ns.is_some() && std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ns {
+                let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                processes.push(json!({"pid": p, "command": comm.trim()}));
+            }
+        }
+    }
+    let journal: Vec<Value> = state
+        .journal(scenario, 500)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| j.name == node || j.name.starts_with(&format!("{node}/")))
+        .take(10)
+        .map(|j| json!({"kind": j.kind, "name": j.name, "action": j.action, "started": j.started, "finished": j.finished, "error": j.error}))
+        .collect();
+    let detail = json!({
+        "node": node, "state": n["state"], "pid": n["pid"], "netns": n["netns"], "interfaces": n["interfaces"],
+        "routes": routes, "processes": processes, "journal": journal,
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&detail).expect("json"));
+        return super::EXIT_OK;
+    }
+    println!(
+        "Node {node} of {scenario}: {} (pid {}), netns {}",
+        n["state"].as_str().unwrap_or("?"),
+        n["pid"],
+        n["netns"].as_str().unwrap_or("-")
+    );
+    println!("\nInterfaces:");
+    for i in n["interfaces"].as_array().into_iter().flatten() {
+        let addrs: Vec<&str> = i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        println!(
+            "  {:<8} on {:<12} {}",
+            i["name"].as_str().unwrap_or("?"),
+            i["net"].as_str().unwrap_or("-"),
+            addrs.join(" ")
+        );
+    }
+    println!("\nRoutes:");
+    for r in routes.as_array().into_iter().flatten() {
+        println!("  {} via {}", r["to"].as_str().unwrap_or("?"), r["gw"].as_str().unwrap_or("?"));
+    }
+    println!("\nProcesses:");
+    for p in &processes {
+        println!("  {:>7} {}", p["pid"], p["command"].as_str().unwrap_or(""));
+    }
+    println!("\nRecent journal:");
+    for j in &journal {
+        let err = j["error"].as_str().map(|e| format!("  ERROR {e}")).unwrap_or_default();
+        println!(
+            "  {} {} {}.{}{err}",
+            j["started"].as_str().unwrap_or(""),
+            j["action"].as_str().unwrap_or(""),
+            j["kind"].as_str().unwrap_or(""),
+            j["name"].as_str().unwrap_or("")
+        );
     }
     super::EXIT_OK
 }
