@@ -219,24 +219,6 @@ impl Lab {
         Ok(())
     }
 
-    async fn read_addrs(&self, nl: &Netlink, ifname: &str, recorded: &Map<String, Value>) -> Result<Seen> {
-        let Some(link) = nl.link_by_name(ifname).await? else { return Ok(Seen::Missing) };
-        let have: Vec<IpNet> = nl
-            .addrs()
-            .await?
-            .into_iter()
-            .filter(|a| a.index == link.index)
-            .map(|a| a.net)
-            .filter(|n| !is_link_local(n))
-            .collect();
-        let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
-        let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
-        let mut m = Map::new();
-        m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
-        m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
-        Ok(Seen::Present(m))
-    }
-
     async fn sync_routes(&self, nl: &Netlink, old: &[Value], new: &[Value]) -> Result<()> {
         let new_keys: BTreeSet<String> =
             new.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
@@ -256,6 +238,24 @@ impl Lab {
     async fn read_routes(&self, nl: &Netlink, recorded: &[Value]) -> Result<Value> {
         Ok(routes_seen(&nl.routes().await?, recorded))
     }
+}
+
+/// One interface's addresses as refresh reports them (link-local ones are the kernel's, not ours).
+fn addrs_seen(
+    links: &[crate::netlink::Link],
+    addrs: &[crate::netlink::Addr],
+    ifname: &str,
+    recorded: &Map<String, Value>,
+) -> Seen {
+    let Some(link) = links.iter().find(|l| l.name == ifname) else { return Seen::Missing };
+    let have: Vec<IpNet> =
+        addrs.iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
+    let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
+    let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
+    let mut m = Map::new();
+    m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
+    m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
+    Seen::Present(m)
 }
 
 /// A refresh's dumps of each node, made once.
@@ -806,18 +806,6 @@ impl Lab {
         .clone()
     }
 
-    fn addrs_seen(view: &NodeView, ifname: &str, recorded: &Map<String, Value>) -> Seen {
-        let Some(link) = view.links.iter().find(|l| l.name == ifname) else { return Seen::Missing };
-        let have: Vec<IpNet> =
-            view.addrs.iter().filter(|a| a.index == link.index).map(|a| a.net).filter(|n| !is_link_local(n)).collect();
-        let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
-        let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
-        let mut m = Map::new();
-        m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
-        m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
-        Seen::Present(m)
-    }
-
     async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link], views: &Views) -> Result<Seen> {
         let a = &it.attrs;
         let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
@@ -870,7 +858,7 @@ impl Lab {
             }),
             "hostif" => match by_name(req(a, "ifname")?) {
                 None => Ok(Seen::Missing),
-                Some(_) => self.read_addrs(&self.host, req(a, "ifname")?, a).await,
+                Some(_) => Ok(addrs_seen(host_links, &self.host.addrs().await?, req(a, "ifname")?, a)),
             },
             "p2p" => {
                 let na = a["a"]["node"].as_str().unwrap_or_default();
@@ -882,7 +870,7 @@ impl Lab {
             }
             "addresses" => {
                 let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
-                Ok(Self::addrs_seen(&view, req(a, "ifname")?, a))
+                Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
             }
             "routes" => {
                 let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };

@@ -8,7 +8,6 @@
 //! and exits, so the node outlives vnx. Stopping a node is killing its init: the kernel tears
 //! down the PID namespace and everything in it.
 
-use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -252,40 +251,40 @@ pub fn host_path_of(init: &Init, inside: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{}/root", init.pid)).join(inside.trim_start_matches('/'))
 }
 
-/// Writes a sysctl of the node's network namespace (`net/ipv4/ip_forward`, …).
-pub fn set_net_sysctl(init: &Init, key: &str, value: &str) -> Result<()> {
-    let ns = init.netns()?;
-    let key = key.to_string();
-    let value = value.to_string();
-    // A thread of its own enters the namespace: /proc/sys/net shows the opener's namespace.
-    std::thread::spawn(move || -> Result<()> {
-        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
-        std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+/// Runs `f` on a thread of its own that has entered the network namespace `netns`, and waits
+/// for it. (A thread of its own: entering a namespace changes only the calling thread, and
+/// /proc/sys/net shows the namespace of whoever opens it.)
+fn in_netns<T: Send + 'static>(netns: OwnedFd, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    std::thread::spawn(move || -> Result<T> {
+        nix::sched::setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+        f()
     })
     .join()
-    .map_err(|_| Error::Node("sysctl thread panicked".into()))?
+    .map_err(|_| Error::Node("namespace thread panicked".into()))?
+}
+
+/// Writes a sysctl of the node's network namespace (`net/ipv4/ip_forward`, …).
+pub fn set_net_sysctl(init: &Init, key: &str, value: &str) -> Result<()> {
+    let (key, value) = (key.to_string(), value.to_string());
+    in_netns(init.netns()?, move || {
+        std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+    })
 }
 
 /// Reads a sysctl of the node's network namespace.
 pub fn get_net_sysctl(init: &Init, key: &str) -> Result<String> {
-    let ns = init.netns()?;
     let key = key.to_string();
-    std::thread::spawn(move || -> Result<String> {
-        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+    in_netns(init.netns()?, move || {
         std::fs::read_to_string(format!("/proc/sys/{key}"))
             .map(|s| s.trim().to_string())
             .map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
     })
-    .join()
-    .map_err(|_| Error::Node("sysctl thread panicked".into()))?
 }
 
 /// Runs a program inside a network namespace only (e.g. `tc`), waiting for it.
 pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()> {
-    let program = program.to_string();
-    let args = args.to_vec();
-    std::thread::spawn(move || -> Result<()> {
-        nix::sched::setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+    let (program, args) = (program.to_string(), args.to_vec());
+    in_netns(netns, move || {
         let out = Command::new(&program).args(&args).output().map_err(|e| Error::Node(format!("{program}: {e}")))?;
         if out.status.success() {
             Ok(())
@@ -293,8 +292,6 @@ pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()
             Err(Error::Node(format!("{program} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
         }
     })
-    .join()
-    .map_err(|_| Error::Node("thread panicked".into()))?
 }
 
 // ---- the init process ----
@@ -406,7 +403,6 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
     umount2("/.vnx-oldroot", MntFlags::MNT_DETACH).map_err(e("detaching the old root"))?;
     let _ = std::fs::remove_dir("/.vnx-oldroot");
     sethostname(hostname).map_err(e("sethostname"))?;
-    let _ = CString::new(hostname);
     // The loopback interface, up.
     lo_up().map_err(|err| format!("bringing lo up: {err}"))?;
     // Removing an IPv4 address must not take the others of its subnet along (in-place address

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::common::{self, PlanArgs, Target};
 use super::fail;
@@ -520,7 +519,6 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
     t.source = format!("{} + {}", t.source, c.patch.display());
     let name = t.scenario.name.value.clone();
     let rt = common::runtime();
-    let _ = json!(null);
     let on_shutdown = || {
         let running = super::exec::running_inits(&state, &name);
         for node in &shutdown_first {
