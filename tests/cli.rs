@@ -65,10 +65,19 @@ fn vnx_flags_walk_through_the_tutorial() {
     // vnx -f FILE --show-status
     let out = host.vnx_ok(&["-f", f, "--show-status"]);
     assert!(out.contains("h1") && out.contains("running"), "{out}");
-    // --shutdown is not there yet: a plain refusal.
-    let out = host.vnx(&["-f", f, "--shutdown"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no equivalent yet"));
+    // vnx -f FILE --shutdown -M h3, --show-status says so, --start brings it back.
+    let out = host.vnx(&["-f", f, "--shutdown", "-M", "h3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `vnx shutdown"), "says the new command");
+    let out = host.vnx_ok(&["-f", f, "--show-status"]);
+    let h3 = out.lines().find(|l| l.trim_start().starts_with("h3")).unwrap_or_default();
+    assert!(h3.contains("shutoff"), "{out}");
+    host.vnx_ok(&["-f", f, "--start", "-M", "h3"]);
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty(), "h3 is back");
+    // The whole lab down, then destroyed from there.
+    host.vnx_ok(&["-f", f, "--shutdown"]);
+    let out = host.vnx_ok(&["-f", f, "--show-status"]);
+    assert!(!out.contains("running"), "{out}");
     // vnx -f FILE -v --destroy
     host.vnx_ok(&["-f", f, "-v", "--destroy"]);
     assert!(host.vnx_ok(&["list"]).contains("No scenario"), "{name} destroyed");

@@ -52,6 +52,12 @@ pub struct Lab {
     exe: PathBuf,
     host: Netlink,
     inits: Mutex<HashMap<String, Init>>,
+    /// Each node's network namespace name (it outlives a shutdown of the node).
+    netns_names: Mutex<HashMap<String, String>>,
+    /// Each node's boot resource attributes: run again when a node starts again.
+    boots: Mutex<HashMap<String, Map<String, Value>>>,
+    /// Each node's gateway routes: put back when a node starts again (its links went down).
+    routes: Mutex<HashMap<String, Vec<Value>>>,
     node_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
     boot: BootRunner,
 }
@@ -116,10 +122,32 @@ fn route_key(dest: &IpNet, gw: &IpAddr) -> String {
 impl Lab {
     /// `recorded` gives the nodes that exist already (their init pids).
     pub fn new(scenario: &str, dir: PathBuf, exe: PathBuf, recorded: &[Item], boot: BootRunner) -> Result<Lab> {
-        let mut inits = HashMap::new();
-        for r in recorded.iter().filter(|r| r.kind == "node") {
-            if let Ok(init) = serde_json::from_value::<Init>(r.runtime.clone()) {
-                inits.insert(r.name.clone(), init);
+        let (mut inits, mut netns_names, mut boots, mut routes) =
+            (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+        for r in recorded {
+            match r.kind.as_str() {
+                "node" => {
+                    if let Ok(init) = serde_json::from_value::<Init>(r.runtime.clone()) {
+                        inits.insert(r.name.clone(), init);
+                    }
+                    if let Some(n) = s(&r.attrs, "netns") {
+                        netns_names.insert(r.name.clone(), n.to_string());
+                    }
+                }
+                "boot" => {
+                    if let Some(n) = s(&r.attrs, "node") {
+                        boots.insert(n.to_string(), r.attrs.clone());
+                    }
+                }
+                "routes" => {
+                    if let Some(n) = s(&r.attrs, "node") {
+                        routes.insert(
+                            n.to_string(),
+                            r.attrs.get("routes").and_then(Value::as_array).cloned().unwrap_or_default(),
+                        );
+                    }
+                }
+                _ => {}
             }
         }
         Ok(Lab {
@@ -128,6 +156,9 @@ impl Lab {
             exe,
             host: Netlink::current()?,
             inits: Mutex::new(inits),
+            netns_names: Mutex::new(netns_names),
+            boots: Mutex::new(boots),
+            routes: Mutex::new(routes),
             node_nl: Default::default(),
             boot,
         })
@@ -141,13 +172,127 @@ impl Lab {
         }
     }
 
+    /// The node's network namespace: its init's, or the one bound to its name when the node is
+    /// shut off (links, addresses and routes stay there).
+    fn netns(&self, node: &str) -> Result<std::os::fd::OwnedFd> {
+        if let Ok(init) = self.init(node) {
+            return init.netns();
+        }
+        let name = self.netns_names.lock().expect("not poisoned").get(node).cloned();
+        match name.as_deref().and_then(ns::bound_netns) {
+            Some(p) => ns::open_ns(&p.display().to_string()),
+            None => Err(Error::Node(format!("node {node} does not exist"))),
+        }
+    }
+
+    /// How the node runs now: running, paused, shutoff; `None` when it does not exist.
+    pub fn run_state(&self, node: &str) -> Option<&'static str> {
+        let name = self.netns_names.lock().expect("not poisoned").get(node).cloned().unwrap_or_default();
+        ns::run_state(self.init(node).ok().as_ref(), &name)
+    }
+
+    /// Brings a node to run state `want`. Starting a node that was shut off starts a new init in
+    /// its network namespace and runs its boot sequence again, as VNX does for containers.
+    async fn set_run(&self, node: &str, a: &Map<String, Value>, want: &str) -> Result<Value> {
+        let now = self.run_state(node).ok_or_else(|| Error::Node(format!("node {node} does not exist")))?;
+        match (now, want) {
+            (n, w) if n == w => {}
+            (ns::PAUSED, _) => {
+                let init = self.init(node)?;
+                tokio::task::spawn_blocking(move || ns::thaw(&init)).await.map_err(|e| Error::Other(e.to_string()))?;
+                return Box::pin(self.set_run(node, a, want)).await;
+            }
+            (ns::RUNNING, ns::PAUSED) => {
+                let init = self.init(node)?;
+                tokio::task::spawn_blocking(move || ns::freeze(&init))
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))?;
+            }
+            (ns::RUNNING, _) => {
+                let init = self.init(node)?;
+                tokio::task::spawn_blocking(move || ns::stop(&init)).await.map_err(|e| Error::Other(e.to_string()))?;
+                self.inits.lock().expect("not poisoned").remove(node);
+                self.links_down(node).await?;
+            }
+            (_, _) => {
+                // Shut off → running or paused.
+                let netns = self
+                    .netns_names
+                    .lock()
+                    .expect("not poisoned")
+                    .get(node)
+                    .and_then(|n| ns::bound_netns(n))
+                    .ok_or_else(|| Error::Node(format!("node {node} has no network namespace")))?;
+                let spec = NodeSpec {
+                    hostname: req(a, "hostname")?.into(),
+                    rootfs: req(a, "rootfs")?.into(),
+                    dir: self.node_dir(node),
+                    hosts: vec![],
+                    netns: Some(netns),
+                };
+                let exe = self.exe.clone();
+                let init = tokio::task::spawn_blocking(move || ns::start(&exe, &spec))
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))??;
+                self.inits.lock().expect("not poisoned").insert(node.to_string(), init);
+                self.links_up(node).await?;
+                let boot_attrs = self.boots.lock().expect("not poisoned").get(node).cloned();
+                if let Some(attrs) = boot_attrs {
+                    let (boot, name) = (self.boot.clone(), node.to_string());
+                    tokio::task::spawn_blocking(move || boot(&name, &init, &attrs))
+                        .await
+                        .map_err(|e| Error::Other(e.to_string()))??;
+                }
+                if want == ns::PAUSED {
+                    tokio::task::spawn_blocking(move || ns::freeze(&init))
+                        .await
+                        .map_err(|e| Error::Other(e.to_string()))?;
+                }
+            }
+        }
+        Ok(match self.init(node) {
+            Ok(i) => json!(i),
+            Err(_) => Value::Null,
+        })
+    }
+
+    /// A shut-off node's links go down, as a VM's NICs do with it: it neither answers nor
+    /// forwards. Its addresses stay (IPv6 ones too: keep_addr_on_down); the kernel drops the
+    /// routes through them, which [`Lab::links_up`] puts back. The file `links-up` in the node's
+    /// directory names the links to bring up again.
+    async fn links_down(&self, node: &str) -> Result<()> {
+        ns::set_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/keep_addr_on_down", "1")?;
+        let nl = self.nl(node).await?;
+        let mut up = Vec::new();
+        for l in nl.links().await?.into_iter().filter(|l| l.up && l.name != "lo") {
+            nl.set_link(l.index, LinkChange { up: Some(false), ..Default::default() }).await?;
+            up.push(l.name);
+        }
+        let file = self.node_dir(node).join("links-up");
+        std::fs::write(&file, up.join("\n")).map_err(|e| Error::Node(format!("{}: {e}", file.display())))
+    }
+
+    async fn links_up(&self, node: &str) -> Result<()> {
+        let file = self.node_dir(node).join("links-up");
+        let Ok(names) = std::fs::read_to_string(&file) else { return Ok(()) };
+        let nl = self.nl(node).await?;
+        for name in names.lines().filter(|n| !n.is_empty()) {
+            if let Some(l) = nl.link_by_name(name).await? {
+                nl.set_link(l.index, LinkChange { up: Some(true), ..Default::default() }).await?;
+            }
+        }
+        let routes = self.routes.lock().expect("not poisoned").get(node).cloned().unwrap_or_default();
+        self.sync_routes(&nl, &[], &routes).await?;
+        let _ = std::fs::remove_file(&file);
+        Ok(())
+    }
+
     async fn nl(&self, node: &str) -> Result<Netlink> {
-        let init = self.init(node)?;
         let mut cache = self.node_nl.lock().await;
         if let Some(n) = cache.get(node) {
             return Ok(n.clone());
         }
-        let n = Netlink::in_netns(init.netns()?).await?;
+        let n = Netlink::in_netns(self.netns(node)?).await?;
         cache.insert(node.to_string(), n.clone());
         Ok(n)
     }
@@ -177,12 +322,11 @@ impl Lab {
         if let Some(l) = self.host.link_by_name(host_name).await? {
             self.host.del_link(l.index).await?;
         }
-        let init = self.init(node)?;
         let nl = self.nl(node).await?;
         if let Some(l) = nl.link_by_name(ifname).await? {
             nl.del_link(l.index).await?;
         }
-        self.host.add_veth(host_name, ifname, Some(&init.netns()?), mac, mtu).await?;
+        self.host.add_veth(host_name, ifname, Some(&self.netns(node)?), mac, mtu).await?;
         Ok(nl)
     }
 
@@ -294,11 +438,10 @@ impl Lab {
     }
 
     fn tc(&self, node: &str, cmds: &Value) -> Result<()> {
-        let init = self.init(node)?;
         for cmd in cmds.as_array().into_iter().flatten() {
             let args: Vec<String> =
                 cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
-            ns::run_in_netns(init.netns()?, "tc", &args).map_err(|e| {
+            ns::run_in_netns(self.netns(node)?, "tc", &args).map_err(|e| {
                 let e = e.to_string();
                 if e.contains("qdisc kind is unknown") && args.iter().any(|a| a == "netem") {
                     Error::Other(format!("this kernel has no netem qdisc (module sch_netem): delay and loss cannot be applied here ({e})"))
@@ -407,6 +550,7 @@ impl Lab {
                     rootfs: req(a, "rootfs")?.into(),
                     dir,
                     hosts: vec![],
+                    netns: None,
                 };
                 let exe = self.exe.clone();
                 let init = tokio::task::spawn_blocking(move || ns::start(&exe, &spec))
@@ -415,7 +559,12 @@ impl Lab {
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
                 self.node_nl.lock().await.remove(&it.name);
                 ns::bind_netns(&init, req(a, "netns")?)?;
-                Ok(json!(init))
+                self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), req(a, "netns")?.to_string());
+                // A node the user shut down or paused is built that way (its boot waits for a start).
+                match s(a, "run") {
+                    Some(w @ (ns::SHUTOFF | ns::PAUSED)) => self.set_run(&it.name, a, w).await,
+                    _ => Ok(json!(init)),
+                }
             }
             "interface" => {
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
@@ -450,7 +599,7 @@ impl Lab {
                 if let Some(l) = nlb.link_by_name(ib).await? {
                     nlb.del_link(l.index).await?;
                 }
-                let fd_b = self.init(nb)?.netns()?;
+                let fd_b = self.netns(nb)?;
                 nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None).await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                 self.set_up_link(
@@ -486,14 +635,15 @@ impl Lab {
             "routes" => {
                 let nl = self.nl(req(a, "node")?).await?;
                 let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.routes.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), routes.clone());
                 self.sync_routes(&nl, &[], &routes).await?;
                 Ok(json!({}))
             }
             "forwarding" => {
-                let init = self.init(req(a, "node")?)?;
+                let node = req(a, "node")?;
                 let b = |k: &str| if a.get(k).and_then(Value::as_bool).unwrap_or(false) { "1" } else { "0" };
-                ns::set_net_sysctl(&init, "net/ipv4/ip_forward", b("ipv4"))?;
-                ns::set_net_sysctl(&init, "net/ipv6/conf/all/forwarding", b("ipv6"))?;
+                ns::set_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward", b("ipv4"))?;
+                ns::set_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding", b("ipv6"))?;
                 Ok(json!({}))
             }
             "hostif" => {
@@ -543,7 +693,9 @@ impl Lab {
             }
             "boot" => {
                 let node = req(a, "node")?.to_string();
-                let init = self.init(&node)?;
+                self.boots.lock().expect("not poisoned").insert(node.clone(), a.clone());
+                // A node built shut off boots when it starts.
+                let Ok(init) = self.init(&node) else { return Ok(json!({})) };
                 let boot = self.boot.clone();
                 let attrs = a.clone();
                 tokio::task::spawn_blocking(move || boot(&node, &init, &attrs))
@@ -595,9 +747,10 @@ impl Lab {
                 Ok(json!({}))
             }
             "node" => {
-                let init = self.init(&new.name)?;
-                ns::bind_netns(&init, req(a, "netns")?)?;
-                Ok(json!(init))
+                if let Ok(init) = self.init(&new.name) {
+                    ns::bind_netns(&init, req(a, "netns")?)?;
+                }
+                self.set_run(&new.name, a, s(a, "run").unwrap_or(ns::RUNNING)).await
             }
             "interface" => {
                 let host_name = req(a, "host_name")?;
@@ -636,6 +789,9 @@ impl Lab {
                 let nl = if new.kind == "host-routes" { self.host.clone() } else { self.nl(req(a, "node")?).await? };
                 let old_r = o.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 let new_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                if new.kind == "routes" {
+                    self.routes.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), new_r.clone());
+                }
                 self.sync_routes(&nl, &old_r, &new_r).await?;
                 Ok(json!({}))
             }
@@ -669,7 +825,11 @@ impl Lab {
                 }
                 Ok(json!({}))
             }
-            "boot" => Ok(json!({})), // boot commands run once, when the node is built
+            "boot" => {
+                // Boot commands run when the node starts; new ones wait for its next start.
+                self.boots.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), a.clone());
+                Ok(json!({}))
+            }
             _ => {
                 self.delete_inner(old).await?;
                 self.create_inner(new).await
@@ -770,9 +930,9 @@ impl Lab {
                 Ok(())
             }
             "conditions" => {
-                if let Ok(init) = self.init(req(a, "node")?) {
+                if let Ok(netns) = self.netns(req(a, "node")?) {
                     let _ = ns::run_in_netns(
-                        init.netns()?,
+                        netns,
                         "tc",
                         &["qdisc".into(), "del".into(), "dev".into(), req(a, "ifname")?.into(), "root".into()],
                     );
@@ -780,9 +940,10 @@ impl Lab {
                 Ok(())
             }
             "forwarding" => {
-                if let Ok(init) = self.init(req(a, "node")?) {
-                    ns::set_net_sysctl(&init, "net/ipv4/ip_forward", "0")?;
-                    ns::set_net_sysctl(&init, "net/ipv6/conf/all/forwarding", "0")?;
+                let node = req(a, "node")?;
+                if self.netns(node).is_ok() {
+                    ns::set_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward", "0")?;
+                    ns::set_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding", "0")?;
                 }
                 Ok(())
             }
@@ -823,18 +984,21 @@ impl Lab {
             }),
             "node" => {
                 let init: Option<Init> = serde_json::from_value(it.runtime.clone()).ok();
-                match init {
-                    Some(i) if i.alive() => {
-                        let netns = req(a, "netns")?;
-                        let bound = ns::netns_bound_to(&i, netns);
-                        Ok(Seen::Present(
-                            [("netns".to_string(), if bound { json!(netns) } else { Value::Null })]
-                                .into_iter()
-                                .collect(),
-                        ))
-                    }
-                    _ => Ok(Seen::Missing),
-                }
+                let netns = req(a, "netns")?;
+                // Shut off, its network namespace (and so its links) is kept by its name.
+                let Some(run) = ns::run_state(init.as_ref(), netns) else { return Ok(Seen::Missing) };
+                let bound = match init {
+                    Some(i) if i.alive() => ns::netns_bound_to(&i, netns),
+                    _ => true,
+                };
+                Ok(Seen::Present(
+                    [
+                        ("netns".to_string(), if bound { json!(netns) } else { Value::Null }),
+                        ("run".to_string(), json!(run)),
+                    ]
+                    .into_iter()
+                    .collect(),
+                ))
             }
             "mgmt" => Ok(match by_name(req(a, "host_name")?) {
                 None => Seen::Missing,
@@ -873,6 +1037,10 @@ impl Lab {
                 Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
             }
             "routes" => {
+                // A shut-off node's routes went with its links; they come back when it starts.
+                if self.run_state(req(a, "node")?) == Some(ns::SHUTOFF) {
+                    return Ok(Seen::Present(Map::new()));
+                }
                 let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
@@ -884,14 +1052,17 @@ impl Lab {
                 ))
             }
             "forwarding" => {
-                let Ok(init) = self.init(req(a, "node")?) else { return Ok(Seen::Missing) };
-                let v4 = ns::get_net_sysctl(&init, "net/ipv4/ip_forward")? == "1";
-                let v6 = ns::get_net_sysctl(&init, "net/ipv6/conf/all/forwarding")? == "1";
+                let node = req(a, "node")?;
+                if self.netns(node).is_err() {
+                    return Ok(Seen::Missing);
+                }
+                let v4 = ns::get_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward")? == "1";
+                let v6 = ns::get_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding")? == "1";
                 Ok(Seen::Present(
                     [("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect(),
                 ))
             }
-            "conditions" | "boot" => Ok(match self.init(req(a, "node")?) {
+            "conditions" | "boot" => Ok(match self.netns(req(a, "node")?) {
                 Ok(_) => Seen::Present(Map::new()),
                 Err(_) => Seen::Missing,
             }),

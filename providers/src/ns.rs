@@ -40,6 +40,9 @@ pub struct NodeSpec {
     pub dir: PathBuf,
     /// Lines for the node's /etc/hosts (after localhost and its own name).
     pub hosts: Vec<String>,
+    /// A network namespace to join (a node started again after a shutdown keeps its links);
+    /// `None` makes a new one.
+    pub netns: Option<PathBuf>,
 }
 
 /// The start time of a process (clock ticks since boot), from /proc/PID/stat.
@@ -88,12 +91,20 @@ pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
         cmd.arg("--host").arg(h);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    let join = match &spec.netns {
+        Some(p) => Some(open_ns(&p.display().to_string())?),
+        None => None,
+    };
+    let new_net = if join.is_some() { CloneFlags::empty() } else { CloneFlags::CLONE_NEWNET };
     // Safety: between fork and exec only async-signal-safe system calls run.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if let Some(fd) = &join {
+                nix::sched::setns(fd, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+            }
             unshare(
-                CloneFlags::CLONE_NEWNET
+                new_net
                     | CloneFlags::CLONE_NEWUTS
                     | CloneFlags::CLONE_NEWNS
                     | CloneFlags::CLONE_NEWIPC
@@ -134,6 +145,75 @@ pub fn stop(init: &Init) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// How a node runs, as `vnx show` and the plan say it (libvirt's words).
+pub const RUNNING: &str = "running";
+pub const PAUSED: &str = "paused";
+pub const SHUTOFF: &str = "shutoff";
+
+/// The processes of the init's PID namespace (the init included).
+fn members(init: &Init) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata(format!("/proc/{}/ns/pid", init.pid)) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir("/proc") else { return vec![] };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()))
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/pid")).is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino())
+        })
+        .collect()
+}
+
+/// Whether a running node is frozen (its init stopped by [`freeze`]).
+pub fn frozen(init: &Init) -> bool {
+    matches!(proc_state(init.pid), Some('T') | Some('t'))
+}
+
+/// Freezes a node: every process of it stopped (VNX's LXC freeze). The init first, so it
+/// cannot reap or start anything meanwhile.
+pub fn freeze(init: &Init) {
+    let _ = kill(Pid::from_raw(init.pid), Signal::SIGSTOP);
+    for pid in members(init) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !frozen(init) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Thaws a frozen node.
+pub fn thaw(init: &Init) {
+    for pid in members(init) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+    }
+    let _ = kill(Pid::from_raw(init.pid), Signal::SIGCONT);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while frozen(init) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How a node runs: its init alive (and frozen or not), or shut off with its network namespace
+/// kept under `netns`; `None` when neither exists.
+pub fn run_state(init: Option<&Init>, netns: &str) -> Option<&'static str> {
+    match init {
+        Some(i) if i.alive() => Some(if frozen(i) { PAUSED } else { RUNNING }),
+        _ => bound_netns(netns).map(|_| SHUTOFF),
+    }
+}
+
+/// The network namespace bound to /run/netns/NAME, if any.
+pub fn bound_netns(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(format!("{NETNS_DIR}/{name}"));
+    // A name file with nothing mounted on it is a leftover, not a namespace.
+    let f = std::fs::File::open(&p).ok()?;
+    let is_ns = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) } == libc::CLONE_NEWNET;
+    is_ns.then_some(p)
+}
+
+/// `NS_GET_NSTYPE` from linux/nsfs.h: `_IO(0xb7, 0x3)`.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
 /// Kills any init left over for this node directory (an apply killed between starting a
 /// node and recording its pid leaves one): found by its command line, which names the dir.
@@ -264,17 +344,17 @@ fn in_netns<T: Send + 'static>(netns: OwnedFd, f: impl FnOnce() -> Result<T> + S
 }
 
 /// Writes a sysctl of the node's network namespace (`net/ipv4/ip_forward`, …).
-pub fn set_net_sysctl(init: &Init, key: &str, value: &str) -> Result<()> {
+pub fn set_net_sysctl(netns: OwnedFd, key: &str, value: &str) -> Result<()> {
     let (key, value) = (key.to_string(), value.to_string());
-    in_netns(init.netns()?, move || {
+    in_netns(netns, move || {
         std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
     })
 }
 
 /// Reads a sysctl of the node's network namespace.
-pub fn get_net_sysctl(init: &Init, key: &str) -> Result<String> {
+pub fn get_net_sysctl(netns: OwnedFd, key: &str) -> Result<String> {
     let key = key.to_string();
-    in_netns(init.netns()?, move || {
+    in_netns(netns, move || {
         std::fs::read_to_string(format!("/proc/sys/{key}"))
             .map(|s| s.trim().to_string())
             .map_err(|e| Error::Node(format!("sysctl {key}: {e}")))

@@ -134,12 +134,12 @@ struct SavedPlan {
     plan: Plan,
 }
 
-struct Planned {
+pub(super) struct Planned {
     target: Target,
     plan: Plan,
 }
 
-async fn make_plan(
+pub(super) async fn make_plan(
     t: Target,
     args: &PlanArgs,
     destroy: bool,
@@ -148,7 +148,13 @@ async fn make_plan(
     color: bool,
 ) -> Result<Planned, String> {
     let name = t.scenario.name.value.clone();
-    let desired = if destroy { vec![] } else { common::desired_of(&t, &common::desired_options(args)?, color)? };
+    let desired = if destroy {
+        vec![]
+    } else {
+        let mut opts = common::desired_options(args)?;
+        opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
+        common::desired_of(&t, &opts, color)?
+    };
     let recorded = common::recorded_of(state, &name)?;
     let actual = if args.refresh && !recorded.is_empty() {
         let lab = common::lab(&name, state_path, &recorded)?;
@@ -227,7 +233,7 @@ fn converge(
 
 /// As `converge`, running `before` once the plan is confirmed and before anything changes.
 #[allow(clippy::too_many_arguments)]
-fn converge_with(
+pub(super) fn converge_with(
     planned: Planned,
     command: &str,
     run: &RunArgs,
@@ -388,7 +394,7 @@ fn open(state_arg: &Option<PathBuf>) -> Result<(PathBuf, vnx_state::State), Stri
 }
 
 /// Runs `f` under the scenario's lock.
-fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunArgs, f: impl FnOnce() -> i32) -> i32 {
+pub(super) fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunArgs, f: impl FnOnce() -> i32) -> i32 {
     let timeout = match common::parse_duration(&run.lock_timeout) {
         Ok(t) => t,
         Err(e) => return fail(&e),

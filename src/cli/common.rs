@@ -56,6 +56,7 @@ pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
 }
 
 /// A scenario to act on.
+#[derive(Clone)]
 pub struct Target {
     pub scenario: Scenario,
     /// The file it was read from, or the recorded scenario's source.

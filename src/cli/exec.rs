@@ -97,14 +97,14 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     }
     let chosen: Vec<&crate::scenario::Node> =
         node_order(s).into_iter().filter(|n| wanted.is_empty() || wanted.contains(n.name.value.as_str())).collect();
-    let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| *i).filter(Init::alive);
+    let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| *i).filter(runs);
     // An ad-hoc command.
     if !c.command.is_empty() {
         let script = c.command.iter().map(|a| crate::engine::exec::shell_quote(a)).collect::<Vec<_>>().join(" ");
         let mut worst = 0;
         for n in &chosen {
             let Some(init) = init_of(&n.name.value) else {
-                return fail(&format!("node {} is not running", n.name.value));
+                return fail(&not_running(&n.name.value, &s.name.value));
             };
             let name = n.name.value.clone();
             let multi = chosen.len() > 1;
@@ -129,7 +129,7 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
                 continue;
             }
             let name = n.name.value.as_str();
-            let Some(init) = init_of(name) else { return fail(&format!("node {name} is not running")) };
+            let Some(init) = init_of(name) else { return fail(&not_running(name, &s.name.value)) };
             match run_step(s, &t.dir, n, &step, &init) {
                 Ok(k) => ran += k,
                 Err((msg, code)) => {
@@ -198,7 +198,16 @@ pub fn run_step(
 
 /// The init of every running node of a scenario, by name.
 pub fn running_inits(state: &vnx_state::State, name: &str) -> Vec<(String, Init)> {
-    inits(state, name).unwrap_or_default().into_iter().filter(|(_, i)| i.alive()).collect()
+    inits(state, name).unwrap_or_default().into_iter().filter(|(_, i)| runs(i)).collect()
+}
+
+/// Whether a node's init runs and is not frozen (a command in a suspended node would hang).
+fn runs(i: &Init) -> bool {
+    i.alive() && !vnx_providers::ns::frozen(i)
+}
+
+fn not_running(node: &str, scenario: &str) -> String {
+    format!("node {node} is not running (see vnx show {scenario}; vnx start {scenario} -M {node} starts it, vnx resume … thaws it)")
 }
 
 pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
@@ -215,8 +224,8 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
         Ok(i) => i,
         Err(e) => return fail(&e),
     };
-    let Some((_, init)) = running.into_iter().find(|(n, i)| *n == c.node && i.alive()) else {
-        return fail(&format!("node {} is not running", c.node));
+    let Some((_, init)) = running.into_iter().find(|(n, i)| *n == c.node && runs(i)) else {
+        return fail(&not_running(&c.node, &t.scenario.name.value));
     };
     let shell = shell_of(&init, None);
     eprintln!("Shell in node {} (exit to leave).", c.node);

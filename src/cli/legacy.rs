@@ -17,15 +17,15 @@ const MODES: &[(&str, Option<&str>)] = &[
     ("--console-info", Some("show")),
     ("--exe-info", Some("show")),
     ("--define", None),
-    ("--start", None),
-    ("--shutdown", None),
-    ("-d", None),
-    ("--reboot", None),
-    ("--reset", None),
-    ("--suspend", None),
-    ("--resume", None),
-    ("--save", None),
-    ("--restore", None),
+    ("--start", Some("start")),
+    ("--shutdown", Some("shutdown")),
+    ("-d", Some("shutdown")),
+    ("--reboot", Some("reboot")),
+    ("--reset", Some("reset")),
+    ("--suspend", Some("suspend")),
+    ("--resume", Some("resume")),
+    ("--save", Some("save")),
+    ("--restore", Some("restore")),
 ];
 
 /// When `args` (without the program name) is a VNX command line, the new one; `Err` for a VNX
@@ -40,6 +40,7 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
     let mut mode: Option<(&str, Option<&str>)> = None;
     let mut mode_arg = None;
     let mut nodes: Vec<String> = Vec::new();
+    let mut kill = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -60,6 +61,7 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
                 }
             }
             "--cfg-dir" | "-c" | "-C" | "-T" => i += 1,
+            "--kill" => kill = true,
             m => {
                 if let Some((name, new)) = MODES.iter().find(|(x, _)| *x == m) {
                     mode = Some((name, *new));
@@ -78,7 +80,7 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
     let (name, new) = mode.expect("is_legacy found a mode");
     let Some(new) = new else {
         return Some(Err(format!(
-            "VNX's `{name}` has no equivalent yet: node lifecycle commands come with a later version"
+            "VNX's `{name}` has no equivalent: vnx apply defines and starts; vnx shutdown keeps nodes defined but off"
         )));
     };
     let mut out: Vec<String> = vec![new.to_string()];
@@ -105,6 +107,15 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
         "console" => {
             out.push(file);
             out.extend(["-M".into(), nodes.first().cloned().unwrap_or_default()]);
+        }
+        "start" | "shutdown" | "reboot" | "reset" | "suspend" | "resume" | "save" | "restore" => {
+            out.push(file);
+            if !nodes.is_empty() {
+                out.extend(["-M".into(), nodes.join(",")]);
+            }
+            if kill && new == "shutdown" {
+                out.push("--kill".into());
+            }
         }
         "graph" => {
             out.push(file);
@@ -133,7 +144,10 @@ mod tests {
         );
         assert_eq!(t("-f lab.xml --show-status").unwrap().unwrap(), ["show", "lab.xml"]);
         assert_eq!(t("-s lab --modify add.xml").unwrap().unwrap(), ["modify", "lab", "add.xml", "--auto-approve"]);
-        assert!(t("-f lab.xml --shutdown").unwrap().is_err());
+        assert_eq!(t("-f lab.xml --shutdown -M r1,r2").unwrap().unwrap(), ["shutdown", "lab.xml", "-M", "r1,r2"]);
+        assert_eq!(t("-f lab.xml -d --kill").unwrap().unwrap(), ["shutdown", "lab.xml", "--kill"]);
+        assert_eq!(t("-f lab.xml --start").unwrap().unwrap(), ["start", "lab.xml"]);
+        assert!(t("-f lab.xml --define").unwrap().is_err());
         assert!(t("plan lab.xml").is_none());
     }
 }

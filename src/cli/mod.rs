@@ -13,6 +13,7 @@ mod exec;
 mod graph;
 mod init;
 mod legacy;
+mod lifecycle;
 mod schema;
 mod show;
 mod validate;
@@ -61,6 +62,22 @@ pub enum Command {
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
     Modify(apply::ModifyCmd),
+    /// Start nodes that were shut down (their boot sequence runs again).
+    Start(lifecycle::LifecycleCmd),
+    /// Shut nodes down: on_shutdown runs, then they stop; their links and files are kept.
+    Shutdown(lifecycle::LifecycleCmd),
+    /// Shut nodes down (with on_shutdown) and start them again.
+    Reboot(lifecycle::LifecycleCmd),
+    /// Power nodes off at once (no on_shutdown) and start them again.
+    Reset(lifecycle::LifecycleCmd),
+    /// Freeze nodes: every process stopped where it is.
+    Suspend(lifecycle::LifecycleCmd),
+    /// Thaw suspended nodes.
+    Resume(lifecycle::LifecycleCmd),
+    /// Save virtual machines to a file in the lab's directory and stop them.
+    Save(lifecycle::LifecycleCmd),
+    /// Start saved virtual machines from their saved state.
+    Restore(lifecycle::LifecycleCmd),
     History(admin::HistoryCmd),
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
@@ -141,6 +158,14 @@ pub fn main() -> i32 {
         Command::Exec(a) => exec::run_exec(a, st, color),
         Command::Console(a) => exec::run_console(a, st, color),
         Command::Modify(a) => apply::run_modify(a, st, color),
+        Command::Start(a) => lifecycle::run(lifecycle::Verb::Start, a, st, color),
+        Command::Shutdown(a) => lifecycle::run(lifecycle::Verb::Shutdown, a, st, color),
+        Command::Reboot(a) => lifecycle::run(lifecycle::Verb::Reboot, a, st, color),
+        Command::Reset(a) => lifecycle::run(lifecycle::Verb::Reset, a, st, color),
+        Command::Suspend(a) => lifecycle::run(lifecycle::Verb::Suspend, a, st, color),
+        Command::Resume(a) => lifecycle::run(lifecycle::Verb::Resume, a, st, color),
+        Command::Save(a) => lifecycle::run(lifecycle::Verb::Save, a, st, color),
+        Command::Restore(a) => lifecycle::run(lifecycle::Verb::Restore, a, st, color),
         Command::History(a) => admin::run_history(a, st),
         Command::State(a) => admin::run_state(a, st),
         Command::ForceUnlock(a) => admin::run_force_unlock(a, st),

@@ -46,11 +46,12 @@ pub struct ListCmd {
     pub json: bool,
 }
 
-fn node_running(r: &Recorded) -> (bool, Option<i32>) {
-    match serde_json::from_value::<Init>(r.runtime.clone()) {
-        Ok(i) => (i.alive(), Some(i.pid)),
-        Err(_) => (false, None),
-    }
+/// A node's run state (running, paused, shutoff, or missing when it is gone) and its init's pid.
+fn node_run(r: &Recorded) -> (&'static str, Option<i32>) {
+    let init = serde_json::from_value::<Init>(r.runtime.clone()).ok();
+    let netns = r.attrs.get("netns").and_then(Value::as_str).unwrap_or_default();
+    let run = vnx_providers::ns::run_state(init.as_ref(), netns).unwrap_or("missing");
+    (run, init.filter(Init::alive).map(|i| i.pid))
 }
 
 fn strs(v: Option<&Value>) -> Vec<String> {
@@ -64,7 +65,7 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
     let of = |k: &'static str| recorded.iter().filter(move |r| r.id.kind == k);
     let nodes: Vec<Value> = of(kind::NODE)
         .map(|n| {
-            let (running, pid) = node_running(n);
+            let (run, pid) = node_run(n);
             let ifaces: Vec<Value> = recorded
                 .iter()
                 .filter(|r| (r.id.kind == kind::INTERFACE || r.id.kind == kind::ADDRESSES) && r.attrs.get("node").and_then(Value::as_str) == Some(&n.id.name))
@@ -76,7 +77,7 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
                     json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net"), "addresses": all})
                 })
                 .collect();
-            json!({"name": n.id.name, "state": if running { "running" } else { "stopped" }, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
+            json!({"name": n.id.name, "state": run, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
         })
         .collect();
     let nets: Vec<Value> = of(kind::NET)
@@ -189,7 +190,7 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     for s in &scenarios {
         let recorded = common::recorded_of(&state, &s.name).unwrap_or_default();
         let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
-        let running = nodes.iter().filter(|n| node_running(n).0).count();
+        let running = nodes.iter().filter(|n| node_run(n).0 == "running").count();
         rows.push(json!({"name": s.name, "source": s.source, "nodes": nodes.len(), "running": running, "resources": recorded.len(), "updated": s.updated}));
     }
     if c.json {

@@ -19,6 +19,9 @@ pub struct Options {
     pub map: BTreeMap<String, String>,
     /// The host's hosts file, for `<host_mapping/>` (`VNX_HOSTS_FILE`, default /etc/hosts).
     pub hosts_file: String,
+    /// Nodes the user shut down, paused or saved (`vnx shutdown` …): their run state. A node
+    /// not named here is to be running.
+    pub runs: BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -34,7 +37,7 @@ impl Default for Options {
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        Options { map, hosts_file: "/etc/hosts".into() }
+        Options { map, hosts_file: "/etc/hosts".into(), runs: BTreeMap::new() }
     }
 }
 
@@ -192,6 +195,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 "hostname": nname,
                 "rootfs": rootfs,
                 "netns": netns_name(scen, nname),
+                "run": opts.runs.get(nname).map(String::as_str).unwrap_or("running"),
             }),
             vec![],
             node.name.span,

@@ -34,7 +34,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Versioned migrations: `PRAGMA user_version` says how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE scenarios (
     name        TEXT PRIMARY KEY,
     source      TEXT NOT NULL,          -- the scenario file it came from, as given
@@ -85,7 +86,16 @@ CREATE TABLE locks (
     operation   TEXT NOT NULL,
     since       TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE node_runs (
+    scenario    TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    run         TEXT NOT NULL,          -- shutoff | paused | saved: what the user asked for
+    PRIMARY KEY (scenario, node)
+);
+"#,
+];
 
 /// A scenario as recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -288,6 +298,36 @@ impl State {
     pub fn delete_scenario(&self, name: &str) -> Result<()> {
         self.conn.execute("DELETE FROM resources WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
         self.conn.execute("DELETE FROM scenarios WHERE name = ?1", [name]).map_err(|e| self.db(e))?;
+        self.conn.execute("DELETE FROM node_runs WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    /// The run state the user asked for, per node, where it is not `running` (`vnx shutdown`,
+    /// `suspend`, `save`): the plan keeps those nodes that way until `vnx start`.
+    pub fn node_runs(&self, scenario: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut st =
+            self.conn.prepare_cached("SELECT node, run FROM node_runs WHERE scenario = ?1").map_err(|e| self.db(e))?;
+        let rows = st
+            .query_map([scenario], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.db(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.db(e))
+    }
+
+    /// Records the run state the user asked for a node (`running` forgets it).
+    pub fn set_node_run(&self, scenario: &str, node: &str, run: &str) -> Result<()> {
+        if run == "running" {
+            self.conn
+                .execute("DELETE FROM node_runs WHERE scenario = ?1 AND node = ?2", [scenario, node])
+                .map_err(|e| self.db(e))?;
+        } else {
+            self.conn
+                .execute(
+                    "INSERT INTO node_runs (scenario, node, run) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (scenario, node) DO UPDATE SET run = excluded.run",
+                    [scenario, node, run],
+                )
+                .map_err(|e| self.db(e))?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,157 @@
+//! Node lifecycle: `vnx start|shutdown|reboot|reset|suspend|resume|save|restore SCENARIO -M …`.
+//!
+//! Each records the run state the user asks for (the state database's `node_runs`), then
+//! converges the applied scenario on the chosen nodes: the run state is part of the desired
+//! state, so a later `vnx apply` keeps a node that was shut down with `vnx shutdown` down, and
+//! reports a node shut down behind vnx's back as drift and starts it again.
+
+use std::path::PathBuf;
+
+use crate::plan::kind;
+
+use super::apply::{converge_with, locked, make_plan, RunArgs};
+use super::common::{self, PlanArgs};
+use super::fail;
+
+/// Which lifecycle command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Shutdown,
+    Reboot,
+    Reset,
+    Suspend,
+    Resume,
+    Save,
+    Restore,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Shutdown => "shutdown",
+            Verb::Reboot => "reboot",
+            Verb::Reset => "reset",
+            Verb::Suspend => "suspend",
+            Verb::Resume => "resume",
+            Verb::Save => "save",
+            Verb::Restore => "restore",
+        }
+    }
+
+    /// The run states to converge to, in turn, and whether `on_shutdown` runs before each.
+    fn steps(self, kill: bool) -> Vec<(&'static str, bool)> {
+        match self {
+            Verb::Start | Verb::Resume | Verb::Restore => vec![("running", false)],
+            Verb::Shutdown => vec![("shutoff", !kill)],
+            Verb::Reboot => vec![("shutoff", true), ("running", false)],
+            Verb::Reset => vec![("shutoff", false), ("running", false)],
+            Verb::Suspend => vec![("paused", false)],
+            Verb::Save => vec![("saved", false)],
+        }
+    }
+}
+
+/// Options of every lifecycle command.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:\n  vnx shutdown lab -M r1,r2\n  vnx start lab -M r1\n  vnx reboot lab")]
+pub struct LifecycleCmd {
+    /// The applied scenario: its name, or the file it was applied from.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// Only these nodes (comma-separated, repeatable); all of the scenario's without it.
+    #[arg(short = 'M', long = "nodes", value_name = "NODE,...", value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// shutdown: power off at once, without running the on_shutdown sequence (VNX's --kill).
+    #[arg(long)]
+    pub kill: bool,
+    /// How long to wait for another apply on the same scenario (0: fail at once).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let name = t.scenario.name.value.clone();
+    let recorded = match common::recorded_of(&state, &name) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let nodes: Vec<_> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
+    if nodes.is_empty() {
+        return fail(&format!("{name} is not applied on this host: vnx apply {} first", c.scenario));
+    }
+    let mut chosen = Vec::new();
+    for n in &c.nodes {
+        match nodes.iter().find(|r| r.id.name == *n) {
+            Some(r) => chosen.push(*r),
+            None => {
+                let hint = crate::scenario::diag::did_you_mean(n, nodes.iter().map(|r| r.id.name.as_str()))
+                    .map(|m| format!(" (did you mean {m}?)"))
+                    .unwrap_or_default();
+                return fail(&format!("{name} has no node {n}{hint}"));
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = nodes.clone();
+    }
+    if matches!(verb, Verb::Save | Verb::Restore) {
+        if let Some(r) = chosen.iter().find(|r| r.provider == "ns") {
+            return fail(&format!(
+                "node {} is an ns node: its processes cannot be saved to a file (that needs a checkpointing tool such as CRIU); \
+                 use vnx suspend / resume to freeze it, or shutdown / start (its files are kept)",
+                r.id.name
+            ));
+        }
+    }
+    let chosen: Vec<String> = chosen.iter().map(|r| r.id.name.clone()).collect();
+    // The recorded scenario, not a file edited since: a lifecycle command changes run states only.
+    let run = RunArgs { auto_approve: true, parallelism: 10, lock_timeout: c.lock_timeout.clone() };
+    let rt = common::runtime();
+    locked(&state, &name, verb.name(), &run, || {
+        for (want, on_shutdown) in verb.steps(c.kill) {
+            let t = match common::resolve(&name, Some(&state), color) {
+                Ok(t) => t,
+                Err(e) => return fail(&e),
+            };
+            for n in &chosen {
+                if let Err(e) = state.set_node_run(&name, n, want) {
+                    return fail(&e.to_string());
+                }
+            }
+            let before = || {
+                if on_shutdown {
+                    run_on_shutdown(&state, &t, &chosen);
+                }
+            };
+            let args = PlanArgs { target: chosen.clone(), ..Default::default() };
+            let planned = match rt.block_on(make_plan(t.clone(), &args, false, &state, &state_path, color)) {
+                Ok(p) => p,
+                Err(e) => return fail(&e),
+            };
+            let code = converge_with(planned, verb.name(), &run, &state, &state_path, color, &rt, false, &before);
+            if code != super::EXIT_OK {
+                return code;
+            }
+        }
+        super::EXIT_OK
+    })
+}
+
+/// Runs the `on_shutdown` sequence on those of `nodes` that run and have one (VNX does so
+/// before a shutdown or reboot, not before a reset or `--kill`).
+fn run_on_shutdown(state: &vnx_state::State, t: &common::Target, nodes: &[String]) {
+    for (node, init) in super::exec::running_inits(state, &t.scenario.name.value) {
+        let Some(n) = t.scenario.node(&node).filter(|_| nodes.contains(&node)) else { continue };
+        if super::exec::has_step(n, "on_shutdown") {
+            if let Err((msg, _)) = super::exec::run_step(&t.scenario, &t.dir, n, "on_shutdown", &init) {
+                eprintln!("warning: on_shutdown of {node}: {msg}");
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Node lifecycle on `ns` nodes: shutdown / start / suspend / resume / reboot / reset leave
+//! each node in the state `vnx show` reports, a second apply changes nothing, a node stopped
+//! behind vnx's back is drift that apply repairs, and destroy of a lab with a shut-off node
+//! leaves nothing.
+
+mod common;
+
+use common::corpus;
+use common::lab::TestHost;
+
+fn run_state(host: &TestHost, name: &str, node: &str) -> String {
+    let show = host.show(name);
+    let n = show["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap().clone();
+    n["state"].as_str().unwrap().to_string()
+}
+
+/// `vnx plan --detailed-exitcode`: 0 when nothing would change.
+fn plan_is_empty(host: &TestHost, name: &str) -> bool {
+    let out = host.vnx(&["plan", name, "--detailed-exitcode"]);
+    assert!(matches!(out.status.code(), Some(0 | 2)), "plan failed: {}", String::from_utf8_lossy(&out.stderr));
+    if out.status.code() == Some(2) {
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    out.status.code() == Some(0)
+}
+
+#[test]
+fn ns_node_lifecycle() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty());
+
+    // shutdown: r2 is off, routing through it stops, and the plan keeps it that way.
+    host.vnx_ok(&["shutdown", &name, "-M", "r2"]);
+    assert_eq!(run_state(&host, &name, "r2"), "shutoff");
+    assert_eq!(run_state(&host, &name, "r1"), "running");
+    assert!(!host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty(), "h3 reachable through a shut-off r2");
+    assert!(!host.ping_from(&name, "r1", &["10.1.1.2"]).is_empty(), "a shut-off r2 answers");
+    let out = host.vnx(&["exec", &name, "-M", "r2", "--", "true"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("vnx start"));
+    assert!(plan_is_empty(&host, &name), "apply would start a node shut down with vnx shutdown");
+
+    // start: r2 runs again with a new init, its routes are back.
+    let before = host.pids(&name);
+    host.vnx_ok(&["start", &name, "-M", "r2"]);
+    assert_eq!(run_state(&host, &name, "r2"), "running");
+    let after = host.pids(&name);
+    assert_ne!(before["r2"], after["r2"]);
+    assert_eq!(before["r1"], after["r1"], "start touched another node");
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2", "10.1.1.2"]).is_empty());
+    assert!(host.ping_from(&name, "h3", &["10.1.0.2"]).is_empty(), "r2's default route is back");
+    assert!(plan_is_empty(&host, &name));
+
+    // suspend / resume: frozen processes, refused execs, then thawed.
+    host.vnx_ok(&["suspend", &name, "-M", "h3"]);
+    assert_eq!(run_state(&host, &name, "h3"), "paused");
+    assert!(!host.vnx(&["exec", &name, "-M", "h3", "--", "true"]).status.success());
+    assert!(plan_is_empty(&host, &name));
+    host.vnx_ok(&["resume", &name, "-M", "h3"]);
+    assert_eq!(run_state(&host, &name, "h3"), "running");
+    assert!(host.vnx_ok(&["exec", &name, "-M", "h3", "--", "hostname"]).contains("h3"));
+    assert!(plan_is_empty(&host, &name));
+
+    // reboot and reset: a new init each time, running, nothing left to do.
+    for verb in ["reboot", "reset"] {
+        let before = host.pids(&name)["h1"];
+        host.vnx_ok(&[verb, &name, "-M", "h1"]);
+        assert_eq!(run_state(&host, &name, "h1"), "running", "after {verb}");
+        assert_ne!(host.pids(&name)["h1"], before, "{verb} did not restart h1");
+        assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty(), "after {verb}");
+        assert!(plan_is_empty(&host, &name), "after {verb}");
+    }
+
+    // save / restore need a checkpoint of processes: refused for ns nodes, saying why.
+    let out = host.vnx(&["save", &name, "-M", "h1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ns node"), "{}", String::from_utf8_lossy(&out.stderr));
+    // An unknown node is named.
+    let out = host.vnx(&["shutdown", &name, "-M", "h9"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no node h9"));
+
+    // A node stopped behind vnx's back is drift; apply starts it again.
+    let pid = host.pids(&name)["r2"];
+    nix_kill(pid);
+    assert_eq!(run_state(&host, &name, "r2"), "shutoff");
+    let plan = host.vnx_ok(&["plan", &name]);
+    assert!(plan.contains("node.r2") && plan.contains("shutoff"), "{plan}");
+    host.vnx_ok(&["apply", &name, "--auto-approve"]);
+    assert_eq!(run_state(&host, &name, "r2"), "running");
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty());
+    assert!(plan_is_empty(&host, &name));
+
+    // Destroy with a node shut off leaves nothing.
+    host.vnx_ok(&["shutdown", &name, "-M", "h4", "--kill"]);
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}
+
+fn nix_kill(pid: i64) {
+    let ok = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status().unwrap().success();
+    assert!(ok);
+    // The kernel tears the PID namespace down behind the signal.
+    for _ in 0..200 {
+        if std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z")) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
