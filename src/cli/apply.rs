@@ -218,6 +218,7 @@ fn confirm(run: &RunArgs, what: &str) -> Result<bool, String> {
 }
 
 /// Carries out a plan (after showing it and asking), recording the desired scenario first.
+#[allow(clippy::too_many_arguments)]
 fn converge(
     planned: Planned,
     command: &str,

@@ -560,7 +560,7 @@ impl State {
             let holder = self.lock_holder(scenario);
             let outcome = match holder {
                 Err(e) => Err(e),
-                Ok(Some(h)) if !(h.host == me.host && !process_alive(h.pid)) => Ok(Some(h)),
+                Ok(Some(h)) if h.host != me.host || process_alive(h.pid) => Ok(Some(h)),
                 Ok(stale) => {
                     if let Some(h) = &stale {
                         on_takeover(h);
