@@ -139,3 +139,54 @@ fn a_closed_pipe_is_no_panic() {
     let _ = child.wait();
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The html map of a running lab, rendered by headless Chromium: every node and net is in the
+/// rendered page with its run state, and the screenshot is kept in target/test-artifacts.
+#[test]
+fn html_map_renders_in_chromium() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    host.vnx_ok(&["shutdown", &name, "-M", "h4"]);
+    let page = host.dir.path().join("map.html");
+    std::fs::write(&page, host.vnx_ok(&["graph", &name, "--format", "html"])).unwrap();
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("tutorial_lxc_ubuntu-map.png");
+    let _ = std::fs::remove_file(&shot);
+    let chromium = |extra: &[&str]| {
+        let profile = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium is installed (Debian package chromium; .ci/deps installs it)");
+        assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = chromium(&["--dump-dom"]);
+    for n in ["h1", "h2", "h3", "r1", "r2"] {
+        assert!(dom.contains(&format!(r#"data-name="{n}" data-state="running""#)), "{n} missing or not running");
+    }
+    assert!(dom.contains(r#"data-name="h4" data-state="shutoff""#), "h4 is shut off");
+    for n in ["Net0", "Net1", "Net2", "Net3"] {
+        assert!(dom.contains(&format!(r#"class="net" data-name="{n}""#)), "{n} missing");
+    }
+    assert!(dom.contains("10.1.3.2/24"), "the host's address is drawn");
+    chromium(
+        &["--screenshot=".to_string() + shot.to_str().unwrap(), "--window-size=1100,520".into()]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    );
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "the screenshot is a real picture ({} bytes)",
+        png.len()
+    );
+}

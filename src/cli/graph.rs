@@ -15,12 +15,15 @@ pub enum GraphFormat {
     Mermaid,
     /// SVG, drawn by Graphviz's `neato` (Debian package graphviz).
     Svg,
+    /// One self-contained HTML page (no network access needed), with each node's run state when
+    /// the lab is applied.
+    Html,
 }
 
 /// Draw a scenario's topology.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg > lab.svg"
+    after_help = "Examples:\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg > lab.svg\n  vnx graph lab --format html > lab.html"
 )]
 pub struct GraphCmd {
     /// A scenario file or the name of an applied scenario.
@@ -111,6 +114,113 @@ pub fn mermaid(s: &Scenario) -> String {
     o
 }
 
+/// HTML-escapes text.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The map as one HTML page with an inline SVG: nets in a row across the middle, nodes on one
+/// net below it, nodes on several (routers) above, each over the average place of its nets.
+/// `states` gives each node's run state when the lab is applied.
+pub fn html(s: &Scenario, states: &std::collections::BTreeMap<String, String>) -> String {
+    const NET_W: f64 = 150.0;
+    const NODE_W: f64 = 110.0;
+    let net_x: std::collections::BTreeMap<&str, f64> =
+        s.nets.iter().enumerate().map(|(i, n)| (n.name.value.as_str(), 40.0 + i as f64 * (NET_W + 60.0))).collect();
+    let edges = edges(s);
+    // (name, type, row, x)
+    let mut boxes: Vec<(String, String, usize, f64)> = Vec::new();
+    let mut owners: Vec<(String, String)> =
+        s.nodes.iter().map(|n| (n.name.value.clone(), n.node_type.value.to_string())).collect();
+    if s.host.is_some() {
+        owners.push(("host".into(), "host".into()));
+    }
+    for (name, ty) in owners {
+        let xs: Vec<f64> =
+            edges.iter().filter(|e| e.0 == name).filter_map(|e| net_x.get(e.1.as_str())).copied().collect();
+        let x = if xs.is_empty() { 40.0 } else { xs.iter().sum::<f64>() / xs.len() as f64 + (NET_W - NODE_W) / 2.0 };
+        let row = if xs.len() > 1 || name == "host" { 0 } else { 2 };
+        boxes.push((name, ty, row, x));
+    }
+    // No two boxes of a row overlap: push them right in order.
+    boxes.sort_by(|a, b| (a.2, a.3).partial_cmp(&(b.2, b.3)).expect("finite"));
+    for i in 1..boxes.len() {
+        if boxes[i].2 == boxes[i - 1].2 && boxes[i].3 < boxes[i - 1].3 + NODE_W + 20.0 {
+            boxes[i].3 = boxes[i - 1].3 + NODE_W + 20.0;
+        }
+    }
+    let row_y = |row: usize| 30.0 + row as f64 * 130.0;
+    let width =
+        boxes.iter().map(|b| b.3 + NODE_W).chain(net_x.values().map(|x| x + NET_W)).fold(400.0, f64::max) + 40.0;
+    let mut svg = String::new();
+    for (name, _, row, x) in &boxes {
+        for (_, net, label) in edges.iter().filter(|e| &e.0 == name) {
+            let Some(nx) = net_x.get(net.as_str()) else { continue };
+            let (x1, y1) = (x + NODE_W / 2.0, row_y(*row) + if *row == 0 { 50.0 } else { 0.0 });
+            let (x2, y2) = (nx + NET_W / 2.0, row_y(1) + if *row == 0 { 0.0 } else { 36.0 });
+            let _ = write!(svg, r##"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#777"/>"##);
+            // Near the node's end, so labels of neighbouring lines do not meet in the middle.
+            let (lx, ly) = (x1 + (x2 - x1) * 0.3 + 4.0, y1 + (y2 - y1) * 0.3);
+            for (k, part) in label.split("\\n").enumerate() {
+                let _ =
+                    write!(svg, r##"<text class="addr" x="{lx}" y="{}">{}</text>"##, ly + k as f64 * 11.0, esc(part));
+            }
+        }
+    }
+    for n in &s.nets {
+        let x = net_x[n.name.value.as_str()];
+        let _ = write!(
+            svg,
+            r##"<g class="net" data-name="{0}"><rect x="{x}" y="{1}" width="{NET_W}" height="36" rx="18" fill="#d9ead3" stroke="#6a8f5f"/><text x="{2}" y="{3}" text-anchor="middle">{0}</text><text class="small" x="{2}" y="{4}" text-anchor="middle">{5}</text></g>"##,
+            esc(&n.name.value),
+            row_y(1),
+            x + NET_W / 2.0,
+            row_y(1) + 16.0,
+            row_y(1) + 29.0,
+            esc(&n.mode.value.to_string())
+        );
+    }
+    for (name, ty, row, x) in &boxes {
+        let state = states.get(name).map(String::as_str).unwrap_or(if name == "host" { "" } else { "not applied" });
+        let fill = match state {
+            "running" => "#b6d7a8",
+            "paused" => "#ffe599",
+            "shutoff" | "missing" => "#d9d9d9",
+            _ if name == "host" => "#fce5cd",
+            _ => "#cfe2f3",
+        };
+        let y = row_y(*row);
+        let _ = write!(
+            svg,
+            r##"<g class="node" data-name="{0}" data-state="{1}"><rect x="{x}" y="{y}" width="{NODE_W}" height="50" rx="4" fill="{fill}" stroke="#555"/><text x="{2}" y="{3}" text-anchor="middle">{0}</text><text class="small" x="{2}" y="{4}" text-anchor="middle">{5}{6}</text></g>"##,
+            esc(name),
+            esc(state),
+            x + NODE_W / 2.0,
+            y + 20.0,
+            y + 38.0,
+            esc(ty),
+            if state.is_empty() { String::new() } else { format!(" · {}", esc(state)) }
+        );
+    }
+    let height = row_y(2) + 90.0;
+    format!(
+        r##"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} — vnx map</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 16px; color: #222; }}
+svg text {{ font-size: 13px; }} svg text.small {{ font-size: 10px; fill: #444; }} svg text.addr {{ font-size: 9px; fill: #333; }}
+</style></head>
+<body><h1>{title}</h1>
+<p>{nodes} nodes, {nets} nets. Green: running, yellow: paused, grey: shut off, blue: not applied.</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{svg}</svg>
+</body></html>
+"##,
+        title = esc(&s.name.value),
+        nodes = s.nodes.len(),
+        nets = s.nets.len(),
+    )
+}
+
 pub fn run(c: GraphCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     let state = common::open_state(&common::state_path(state_arg)).ok();
     let t = match common::resolve(&c.scenario, state.as_ref(), color) {
@@ -118,6 +228,11 @@ pub fn run(c: GraphCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     match c.format {
+        GraphFormat::Html => {
+            let name = &t.scenario.name.value;
+            let states = state.as_ref().map(|st| super::show::run_states(st, name)).unwrap_or_default();
+            print!("{}", html(&t.scenario, &states))
+        }
         GraphFormat::Dot => print!("{}", dot(&t.scenario)),
         GraphFormat::Mermaid => print!("{}", mermaid(&t.scenario)),
         GraphFormat::Svg => {

@@ -60,6 +60,16 @@ fn strs(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each recorded node's run state (empty when the scenario is not applied).
+pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections::BTreeMap<String, String> {
+    common::recorded_of(state, scenario)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.id.kind == kind::NODE)
+        .map(|r| (r.id.name.clone(), node_run(r).0.to_string()))
+        .collect()
+}
+
 /// One scenario's nodes and nets, as JSON.
 pub fn describe(recorded: &[Recorded], name: &str) -> Value {
     let of = |k: &'static str| recorded.iter().filter(move |r| r.id.kind == k);
