@@ -96,6 +96,15 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     host.vnx_ok(&["init", xml.to_str().unwrap()]);
     host.vnx_ok(&["validate", f, xml.to_str().unwrap()]);
     host.vnx_ok(&["apply", f, "--auto-approve"]);
+    // vnx diff: nothing since the apply; then an edited file shows the edit.
+    assert_eq!(host.vnx(&["diff", &name]).status.code(), Some(0));
+    let edited = std::fs::read_to_string(&file).unwrap().replace("10.0.2.10/24", "10.0.2.11/24");
+    let other = host.dir.path().join("edited.yaml");
+    std::fs::write(&other, edited).unwrap();
+    let out = host.vnx(&["diff", &name, other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let d = String::from_utf8_lossy(&out.stdout);
+    assert!(d.contains("-") && d.contains("+") && d.contains("10.0.2.11/24") && d.contains("10.0.2.10/24"), "{d}");
     let out = host.vnx_ok(&["exec", &name, "hello"]);
     assert!(out.contains("h1 | hello from h1") && out.contains("h2 | hello from h2"), "{out}");
     assert!(host.ping_from(&name, "h1", &["10.0.2.10"]).is_empty());
@@ -110,6 +119,25 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     assert!(detail["journal"].as_array().unwrap().iter().any(|j| j["action"] == "create"), "{detail}");
     let text = host.vnx_ok(&["show", &name, "--node", "r1"]);
     assert!(text.contains("Interfaces:") && text.contains("eth2") && text.contains("Recent journal:"), "{text}");
+    // The show table, with what changes from run to run (the unique name, pids) masked.
+    host.vnx_ok(&["shutdown", &name, "-M", "h2"]);
+    let table = host.vnx_ok(&["show", &name]).replace(&name, "NAME");
+    let masked: String = table
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .map(|w| match w {
+                    _ if w.len() > 2 && w.chars().all(|c| c.is_ascii_digit()) => "PID",
+                    _ if w.len() == 10 && w.starts_with("vb") => "BRIDGE",
+                    _ => w,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("show_table_starter", masked);
+    host.vnx_ok(&["start", &name, "-M", "h2"]);
     let vars = host.vnx_ok(&["output", &name]);
     assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
@@ -189,4 +217,57 @@ fn html_map_renders_in_chromium() {
         "the screenshot is a real picture ({} bytes)",
         png.len()
     );
+}
+
+#[test]
+fn plan_graph_draws_the_action_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::vnx_bin())
+        .args(["plan", "examples/two-lans.yaml", "--graph"])
+        .env("VNX_STATE", dir.path().join("state.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dot = String::from_utf8(out.stdout).unwrap();
+    // Each node is created before its interfaces; nets before the interfaces on them.
+    assert!(dot.contains("create node.h1") && dot.contains("create net.lan1"));
+    insta::assert_snapshot!("plan_graph_two_lans", dot);
+}
+
+/// Progress: timestamped lines on a pipe, live bars per phase on a terminal (a pseudo-terminal
+/// made by script(1)), nothing but the summary with -q.
+#[test]
+fn progress_on_a_pipe_and_on_a_terminal() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    let f = file.to_str().unwrap();
+    // A pipe: one line per action, each with its time.
+    let out = host.vnx(&["apply", f, "--auto-approve"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.contains("node.h1: created")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.starts_with("20") && line.contains('T') && line.contains("] node.h1"), "{line}");
+    assert!(!err.contains('\x1b'), "no escape codes on a pipe");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete in"));
+    // -q: the summary only.
+    host.vnx_ok(&["shutdown", &name, "-M", "h1"]);
+    let out = host.vnx(&["-q", "start", &name, "-M", "h1"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("node.h1: updated"), "-q prints no action lines");
+    // A terminal: bars per phase, no timestamped lines.
+    let cmd = format!(
+        "VNX_STATE={} VNX_HOSTS_FILE={} nsenter --net=/run/netns/{} {} destroy {name} --auto-approve",
+        host.state().display(),
+        host.hosts_file().display(),
+        host.netns,
+        common::vnx_bin()
+    );
+    let out = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("destroying") && tty.contains("[="), "a destroying bar: {tty}");
+    assert!(tty.contains('\x1b'), "the bar is redrawn in place");
+    assert!(!tty.contains("node.h1: destroyed ("), "no per-action lines on a terminal");
+    assert!(tty.contains("Destroy complete in"));
+    assert_eq!(host.leftovers(), Vec::<String>::new());
 }

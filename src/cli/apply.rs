@@ -45,6 +45,9 @@ pub struct PlanCmd {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Print the plan's action graph in Graphviz dot (an edge means "must finish first").
+    #[arg(long, conflicts_with = "json")]
+    pub graph: bool,
     /// Save the plan to a file that `vnx apply FILE` carries out (refused if the lab changed since).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -179,6 +182,8 @@ pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     let name = planned.target.scenario.name.value.clone();
     if c.json {
         println!("{}", serde_json::to_string_pretty(&render::to_json(&planned.plan, &name)).expect("json"));
+    } else if c.graph {
+        print!("{}", render::dot(&planned.plan, &name));
     } else {
         print!("{}", render::human(&planned.plan, std::io::stdout().is_terminal() && color));
     }
@@ -289,7 +294,6 @@ pub(super) fn converge_with(
     };
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let total = plan.actions.len();
     let result = rt.block_on(async {
         let lab = common::lab(&name, state_path, &recorded)?;
         let stop2 = stop.clone();
@@ -299,28 +303,15 @@ pub(super) fn converge_with(
                 stop2.store(true, Ordering::SeqCst);
             }
         });
-        let mut finished = 0usize;
-        // On a terminal, short lines; in logs (CI), each line carries its time.
-        let stamp = || if std::io::stderr().is_terminal() { String::new() } else { format!("{} ", vnx_state::now()) };
-        let report = engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| {
-            if let Event::Finished { op, id, took, outcome } = ev {
-                finished += 1;
-                let verb = match op {
-                    Op::Create => "created",
-                    Op::Update => "updated",
-                    Op::Delete => "destroyed",
-                };
-                match outcome {
-                    Outcome::Done => {
-                        eprintln!("{}[{finished}/{total}] {id}: {verb} ({} ms)", stamp(), took.as_millis())
-                    }
-                    Outcome::Failed(e) => eprintln!("{}[{finished}/{total}] {id}: FAILED: {e}", stamp()),
-                    Outcome::Skipped(_) => {}
-                }
-            }
+        let mut progress = super::progress::Progress::new(plan);
+        let report = engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| match ev {
+            Event::Started { op, id } => progress.started(op, id),
+            Event::Finished { op, id, took, outcome } => progress.finished(op, id, took, outcome),
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+        progress.done();
+        let report = report?;
         // Interfaces removed with their nodes leave the host a moment later: wait for them.
         let gone: Vec<String> = plan
             .actions

@@ -9,11 +9,13 @@ mod apply;
 mod bench;
 mod common;
 mod convert;
+mod diff;
 mod exec;
 mod graph;
 mod init;
 mod legacy;
 mod lifecycle;
+mod progress;
 mod schema;
 mod show;
 mod validate;
@@ -45,6 +47,12 @@ pub struct Cli {
     /// The state database (default /var/lib/vnx/state.db).
     #[arg(long, global = true, env = "VNX_STATE", hide_env_values = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Say only errors and the summary (no progress).
+    #[arg(short, long, global = true, env = "VNX_QUIET", hide_env_values = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more: -v logs each action, -vv debug details (VNX_LOG=FILTER chooses freely).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -82,6 +90,7 @@ pub enum Command {
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
     Graph(graph::GraphCmd),
+    Diff(diff::DiffCmd),
     Init(init::InitCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  vnx completions bash > /etc/bash_completion.d/vnx")]
@@ -146,6 +155,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    progress::init(cli.quiet, cli.verbose);
     let color = color_stderr();
     let st = &cli.state;
     match cli.command {
@@ -170,6 +180,7 @@ pub fn main() -> i32 {
         Command::State(a) => admin::run_state(a, st),
         Command::ForceUnlock(a) => admin::run_force_unlock(a, st),
         Command::Graph(a) => graph::run(a, st, color),
+        Command::Diff(a) => diff::run(a, st, color),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "vnx", &mut std::io::stdout());

@@ -92,10 +92,11 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
         .collect();
     let nets: Vec<Value> = of(kind::NET)
         .map(|n| {
-            let members: Vec<String> = of(kind::INTERFACE)
+            let mut members: Vec<String> = of(kind::INTERFACE)
                 .filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name))
                 .map(|i| i.id.name.clone())
                 .collect();
+            members.sort();
             json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "up": n.attrs.get("up"), "members": members})
         })
         .collect();

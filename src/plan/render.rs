@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use super::diff::{ChangeKind, Plan};
+use super::diff::{ChangeKind, Op, Plan};
 use super::resource::Attrs;
 
 /// The version of the `--json` format; changes that break readers bump it.
@@ -112,4 +112,27 @@ pub fn to_json(plan: &Plan, scenario: &str) -> Value {
         })).collect::<Vec<_>>(),
         "summary": {"add": add, "change": change, "destroy": destroy},
     })
+}
+
+/// The plan's action graph in Graphviz dot: one vertex per action, an edge from each action to
+/// those that wait for it.
+pub fn dot(plan: &Plan, scenario: &str) -> String {
+    let mut o = format!(
+        "digraph \"plan {scenario}\" {{\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n"
+    );
+    for a in &plan.actions {
+        let (verb, color) = match a.op {
+            Op::Create => ("create", "#d9ead3"),
+            Op::Update => ("update", "#fff2cc"),
+            Op::Delete => ("delete", "#f4cccc"),
+        };
+        o.push_str(&format!("  a{} [label=\"{verb} {}\", style=filled, fillcolor=\"{color}\"];\n", a.index, a.id));
+    }
+    for a in &plan.actions {
+        for b in &a.after {
+            o.push_str(&format!("  a{b} -> a{};\n", a.index));
+        }
+    }
+    o.push_str("}\n");
+    o
 }
