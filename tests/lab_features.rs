@@ -33,7 +33,14 @@ fn what_cannot_run_is_refused_at_plan_time() {
     let host = TestHost::new();
     for (file, expect) in [
         ("example_lxc_vm-as-switch.xml", "DHCP on an `ns` node is not supported yet"),
-        ("simple_ubuntu.xml", "provider `libvirt`) is not supported yet"),
+        (
+            "simple_ubuntu.xml",
+            if cfg!(feature = "libvirt") {
+                "the disk image `/usr/share/vnx/filesystems/rootfs_ubuntu` of node `ubuntu` is not on this host"
+            } else {
+                "virtual machines in this build of vnx is not supported yet"
+            },
+        ),
         ("tutorial_vlan_ovs.xml", "net mode `openvswitch` is not supported yet"),
     ] {
         let (path, _) = host.scenario_from(&corpus().join("scenarios").join(file));

@@ -17,6 +17,35 @@ use crate::netlink::{LinkChange, Netlink};
 use crate::ns::{self, Init, NodeSpec};
 use crate::{mark, Error, Result};
 
+#[cfg(feature = "libvirt")]
+mod vm;
+
+/// Without the libvirt feature, VM resources fail saying so.
+#[cfg(not(feature = "libvirt"))]
+mod vm {
+    use super::{Item, Lab, Seen, Views};
+    use crate::{Error, Result};
+    use serde_json::Value;
+
+    fn no() -> Error {
+        Error::Other("this vnx was built without virtual machines: build it with --features libvirt".into())
+    }
+    impl Lab {
+        pub(super) async fn vm_create(&self, _: &Item) -> Result<Value> {
+            Err(no())
+        }
+        pub(super) async fn vm_update(&self, _: &Item, _: &Item) -> Result<Value> {
+            Err(no())
+        }
+        pub(super) async fn vm_delete(&self, _: &Item) -> Result<()> {
+            Err(no())
+        }
+        pub(super) async fn vm_refresh(&self, _: &Item, _: &[crate::netlink::Link], _: &Views) -> Result<Seen> {
+            Err(no())
+        }
+    }
+}
+
 /// A resource as the provider sees it: kind, name, attributes, and runtime facts.
 #[derive(Clone, Debug)]
 pub struct Item {
@@ -58,6 +87,19 @@ pub struct Lab {
     boots: Mutex<HashMap<String, Map<String, Value>>>,
     /// Each node's gateway routes: put back when a node starts again (its links went down).
     routes: Mutex<HashMap<String, Vec<Value>>>,
+    /// Virtual machine nodes: their `vm` attributes (domain name, NICs, …).
+    vms: Mutex<HashMap<String, Value>>,
+    /// libvirt's URI (`VNX_LIBVIRT_URI`, default qemu:///system) and domain type
+    /// (`VNX_DOMAIN_TYPE`: auto, kvm, qemu).
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    libvirt_uri: String,
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    domain_type: String,
+    #[cfg(feature = "libvirt")]
+    hv: Mutex<Option<Arc<crate::libvirt::Hypervisor>>>,
+    /// One request at a time per guest agent: QEMU's channel socket serves one client.
+    #[cfg(feature = "libvirt")]
+    agent_turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     node_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
     boot: BootRunner,
 }
@@ -124,8 +166,12 @@ impl Lab {
     pub fn new(scenario: &str, dir: PathBuf, exe: PathBuf, recorded: &[Item], boot: BootRunner) -> Result<Lab> {
         let (mut inits, mut netns_names, mut boots, mut routes) =
             (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+        let mut vms = HashMap::new();
         for r in recorded {
             match r.kind.as_str() {
+                "node" if r.attrs.contains_key("vm") => {
+                    vms.insert(r.name.clone(), r.attrs["vm"].clone());
+                }
                 "node" => {
                     if let Ok(init) = serde_json::from_value::<Init>(r.runtime.clone()) {
                         inits.insert(r.name.clone(), init);
@@ -159,6 +205,19 @@ impl Lab {
             netns_names: Mutex::new(netns_names),
             boots: Mutex::new(boots),
             routes: Mutex::new(routes),
+            vms: Mutex::new(vms),
+            libvirt_uri: std::env::var("VNX_LIBVIRT_URI")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "qemu:///system".into()),
+            domain_type: std::env::var("VNX_DOMAIN_TYPE")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "auto".into()),
+            #[cfg(feature = "libvirt")]
+            hv: Mutex::new(None),
+            #[cfg(feature = "libvirt")]
+            agent_turns: Default::default(),
             node_nl: Default::default(),
             boot,
         })
@@ -453,7 +512,21 @@ impl Lab {
         Ok(())
     }
 
+    /// Whether the resource belongs to a virtual machine (lab/vm.rs builds those).
+    fn is_vm_item(&self, it: &Item) -> bool {
+        match it.kind.as_str() {
+            "node" | "mgmt" => it.attrs.contains_key("vm"),
+            "addresses" | "routes" | "forwarding" => {
+                s(&it.attrs, "node").is_some_and(|n| self.vms.lock().expect("not poisoned").contains_key(n))
+            }
+            _ => false,
+        }
+    }
+
     async fn create_inner(&self, it: &Item) -> Result<Value> {
+        if self.is_vm_item(it) {
+            return self.vm_create(it).await;
+        }
         let a = &it.attrs;
         match it.kind.as_str() {
             "net" => {
@@ -708,6 +781,9 @@ impl Lab {
     }
 
     async fn update_inner(&self, old: &Item, new: &Item) -> Result<Value> {
+        if self.is_vm_item(new) {
+            return self.vm_update(old, new).await;
+        }
         let (o, a) = (&old.attrs, &new.attrs);
         let changed = |k: &str| o.get(k) != a.get(k);
         match new.kind.as_str() {
@@ -838,6 +914,9 @@ impl Lab {
     }
 
     async fn delete_inner(&self, it: &Item) -> Result<()> {
+        if self.is_vm_item(it) {
+            return self.vm_delete(it).await;
+        }
         let a = &it.attrs;
         match it.kind.as_str() {
             "net" => {
@@ -968,6 +1047,9 @@ impl Lab {
     }
 
     async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link], views: &Views) -> Result<Seen> {
+        if self.is_vm_item(it) {
+            return self.vm_refresh(it, host_links, views).await;
+        }
         let a = &it.attrs;
         let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
         match it.kind.as_str() {

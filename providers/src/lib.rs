@@ -3,11 +3,14 @@
 //! - [`netlink`]: links, addresses and routes of one network namespace, in-process.
 //! - [`ns`]: `ns` nodes (init process, namespaces, copy-on-write root), running commands and
 //!   copying files into them.
+//! - [`libvirt`]: virtual machines (domains, configuration drives, the guest agent); talking to
+//!   libvirt needs the `libvirt` feature.
 //!
 //! Everything vnx creates in the kernel carries its mark: links have the interface alias
 //! `vnx:<scenario>:<kind>:<name>`, node network namespaces are named `vnx-<scenario>-<node>`.
 
 pub mod lab;
+pub mod libvirt;
 pub mod netlink;
 pub mod ns;
 
@@ -26,4 +29,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The interface alias that marks a link as vnx's.
 pub fn mark(scenario: &str, kind: &str, name: &str) -> String {
     format!("vnx:{scenario}:{kind}:{name}")
+}
+
+/// A short stable name from `parts`: 12 hex digits of an FNV-1a hash.
+pub fn short_hash(parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for p in parts {
+        for b in p.bytes().chain([0u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{:012x}", h & 0xffff_ffff_ffff)
 }

@@ -7,7 +7,7 @@ use vnx_providers::ns::{self, Init};
 
 use super::common;
 use super::fail;
-use crate::engine::exec::{filetree, script_for, shell_of};
+use crate::engine::exec::{filetree, script_for, Runner};
 use crate::plan::desired::{filetree_json, node_order};
 use crate::plan::kind;
 use crate::scenario::{seq_names, Scenario};
@@ -37,9 +37,12 @@ pub struct ExecCmd {
     pub command: Vec<String>,
 }
 
-/// Open an interactive shell in a node.
+/// Open an interactive shell in a node, or a virtual machine's serial console.
+///
+/// An `ns` node: a login shell in all its namespaces (exit to leave). A virtual machine: its
+/// serial console through libvirt (Ctrl+] leaves), and where its graphical console is.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  vnx console tutorial_lxc_ubuntu -M h1")]
+#[command(after_help = "Examples:\n  vnx console tutorial_lxc_ubuntu -M h1\n  vnx console vm-lab -M r1")]
 pub struct ConsoleCmd {
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
@@ -48,12 +51,17 @@ pub struct ConsoleCmd {
     pub node: String,
 }
 
-/// The init of every recorded node of a scenario.
-fn inits(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Init)>, String> {
+/// Where each node of a scenario runs commands: an `ns` node's init, a VM's agent.
+fn runners(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Runner)>, String> {
     Ok(common::recorded_of(state, name)?
         .into_iter()
         .filter(|r| r.id.kind == kind::NODE)
-        .filter_map(|r| serde_json::from_value::<Init>(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), i)))
+        .filter_map(|r| {
+            if r.attrs.contains_key("vm") {
+                return Some((r.id.name.clone(), Runner::Vm(vnx_providers::libvirt::agent_for(name, &r.id.name))));
+            }
+            serde_json::from_value::<Init>(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), Runner::Ns(i)))
+        })
         .collect())
 }
 
@@ -85,7 +93,7 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let s = &t.scenario;
-    let running = match inits(&state, &s.name.value) {
+    let running = match runners(&state, &s.name.value) {
         Ok(i) => i,
         Err(e) => return fail(&e),
     };
@@ -97,7 +105,7 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     }
     let chosen: Vec<&crate::scenario::Node> =
         node_order(s).into_iter().filter(|n| wanted.is_empty() || wanted.contains(n.name.value.as_str())).collect();
-    let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| *i).filter(runs);
+    let init_of = |n: &str| running.iter().find(|(name, _)| name == n).map(|(_, i)| i.clone()).filter(runs);
     // An ad-hoc command.
     if !c.command.is_empty() {
         let script = c.command.iter().map(|a| crate::engine::exec::shell_quote(a)).collect::<Vec<_>>().join(" ");
@@ -108,15 +116,10 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             };
             let name = n.name.value.clone();
             let multi = chosen.len() > 1;
-            match ns::run_in(
-                &init,
-                "/bin/sh",
-                &script,
-                |l| if multi { println!("{name} | {l}") } else { println!("{l}") },
-            ) {
+            match init.run("/bin/sh", &script, |l| if multi { println!("{name} | {l}") } else { println!("{l}") }) {
                 Ok(code) if code != 0 => worst = code,
                 Ok(_) => {}
-                Err(e) => return fail(&e.to_string()),
+                Err(e) => return fail(&e),
             }
         }
         return worst;
@@ -158,12 +161,11 @@ pub fn run_step(
     dir: &std::path::Path,
     n: &crate::scenario::Node,
     step: &str,
-    init: &Init,
+    runner: &Runner,
 ) -> Result<usize, (String, i32)> {
     let basedir = n.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.clone());
     let cx = crate::scenario::validate::Context { dir: Some(dir.to_path_buf()) };
     let name = n.name.value.as_str();
-    let init = *init;
     let mut ran = 0;
     let fts: Vec<_> = n.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == step)).collect();
     let execs: Vec<_> = n.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == step)).collect();
@@ -172,12 +174,12 @@ pub fn run_step(
         let src = crate::scenario::validate::resolve_source(&f.source.value, basedir.as_deref(), &cx)
             .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
         let ft = filetree_json(f, src);
-        filetree(&init, ft.as_object().expect("object"), |l| println!("{name} | {l}"))
+        filetree(runner, ft.as_object().expect("object"), |l| println!("{name} | {l}"))
             .map_err(|e| err(format!("{name}: {e}")))?;
         eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
         ran += 1;
     }
-    let shell = shell_of(&init, n.shell.as_deref());
+    let shell = runner.shell(n.shell.as_deref());
     for e in execs {
         let text = if e.kind == crate::scenario::values::ExecType::File {
             std::fs::read_to_string(&e.command.value)
@@ -187,23 +189,27 @@ pub fn run_step(
         };
         let script =
             script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())).map_err(|m| err(format!("{name}: {m}")))?;
-        match ns::run_in(&init, &shell, &script, |l| println!("{name} | {l}")) {
+        match runner.run(&shell, &script, |l| println!("{name} | {l}")) {
             Ok(0) => ran += 1,
             Ok(code) => return Err((format!("{name}: sequence {step} exited with {code}"), code)),
-            Err(x) => return Err(err(x.to_string())),
+            Err(x) => return Err(err(x)),
         }
     }
     Ok(ran)
 }
 
 /// The init of every running node of a scenario, by name.
-pub fn running_inits(state: &vnx_state::State, name: &str) -> Vec<(String, Init)> {
-    inits(state, name).unwrap_or_default().into_iter().filter(|(_, i)| runs(i)).collect()
+pub fn running_inits(state: &vnx_state::State, name: &str) -> Vec<(String, Runner)> {
+    runners(state, name).unwrap_or_default().into_iter().filter(|(_, i)| runs(i)).collect()
 }
 
-/// Whether a node's init runs and is not frozen (a command in a suspended node would hang).
-fn runs(i: &Init) -> bool {
-    i.alive() && !vnx_providers::ns::frozen(i)
+/// Whether a node takes commands: an init that runs and is not frozen (a command in a
+/// suspended node would hang), or a guest agent that answers.
+fn runs(r: &Runner) -> bool {
+    match r {
+        Runner::Ns(i) => i.alive() && !vnx_providers::ns::frozen(i),
+        Runner::Vm(agent) => agent.ping().is_ok(),
+    }
 }
 
 fn not_running(node: &str, scenario: &str) -> String {
@@ -220,14 +226,37 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    let running = match inits(&state, &t.scenario.name.value) {
+    let name = t.scenario.name.value.clone();
+    let recorded = common::recorded_of(&state, &name).unwrap_or_default();
+    // A virtual machine: its serial console, through libvirt (virsh's console is a libvirt
+    // stream; Ctrl+] leaves it). A graphical console is a VNC display on loopback.
+    if let Some(vm) =
+        recorded.iter().find(|r| r.id.kind == kind::NODE && r.id.name == c.node).and_then(|r| r.attrs.get("vm"))
+    {
+        let uri = std::env::var("VNX_LIBVIRT_URI").unwrap_or_else(|_| "qemu:///system".into());
+        let domain = vm["domain"].as_str().unwrap_or_default();
+        if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {
+            let display = std::process::Command::new("virsh").args(["-c", &uri, "domdisplay", domain]).output();
+            if let Ok(d) = display {
+                eprintln!(
+                    "Graphical console of {}: {} (a VNC viewer on this host)",
+                    c.node,
+                    String::from_utf8_lossy(&d.stdout).trim()
+                );
+            }
+        }
+        eprintln!("Serial console of {} (Ctrl+] leaves it).", c.node);
+        let err = std::process::Command::new("virsh").args(["-c", &uri, "console", "--force", domain]).exec();
+        return fail(&format!("cannot attach to the console (virsh, from libvirt-clients): {err}"));
+    }
+    let running = match runners(&state, &name) {
         Ok(i) => i,
         Err(e) => return fail(&e),
     };
-    let Some((_, init)) = running.into_iter().find(|(n, i)| *n == c.node && runs(i)) else {
-        return fail(&not_running(&c.node, &t.scenario.name.value));
+    let Some((_, Runner::Ns(init))) = running.into_iter().find(|(n, i)| *n == c.node && runs(i)) else {
+        return fail(&not_running(&c.node, &name));
     };
-    let shell = shell_of(&init, None);
+    let shell = crate::engine::exec::shell_of(&init, None);
     eprintln!("Shell in node {} (exit to leave).", c.node);
     let err = ns::command_in(&init, &shell, &["-l"]).exec();
     fail(&format!("cannot start a shell: {err}"))

@@ -53,6 +53,13 @@ pub struct Cli {
     /// Say more: -v logs each action, -vv debug details (VNX_LOG=FILTER chooses freely).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// libvirt's URI, for virtual machines (default qemu:///system).
+    #[arg(long, global = true, env = "VNX_LIBVIRT_URI", hide_env_values = true, value_name = "URI")]
+    pub libvirt_uri: Option<String>,
+    /// libvirt domain type for virtual machines: kvm, qemu (emulation, TCG), or auto (kvm when
+    /// /dev/kvm works outside a virtual machine, else qemu).
+    #[arg(long, global = true, env = "VNX_DOMAIN_TYPE", hide_env_values = true, value_name = "TYPE", value_parser = ["auto", "kvm", "qemu"])]
+    pub domain_type: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -156,6 +163,13 @@ pub fn main() -> i32 {
         }
     };
     progress::init(cli.quiet, cli.verbose);
+    // The providers read these (set before any thread starts).
+    if let Some(u) = &cli.libvirt_uri {
+        std::env::set_var("VNX_LIBVIRT_URI", u);
+    }
+    if let Some(t) = &cli.domain_type {
+        std::env::set_var("VNX_DOMAIN_TYPE", t);
+    }
     let color = color_stderr();
     let st = &cli.state;
     match cli.command {

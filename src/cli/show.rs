@@ -46,8 +46,14 @@ pub struct ListCmd {
     pub json: bool,
 }
 
-/// A node's run state (running, paused, shutoff, or missing when it is gone) and its init's pid.
-fn node_run(r: &Recorded) -> (&'static str, Option<i32>) {
+/// A node's run state (running, paused, shutoff, saved, or missing when it is gone) and its
+/// init's pid (`ns` nodes). `lab_dir` is the lab's directory (where VMs keep saved states).
+fn node_run(r: &Recorded, lab_dir: &std::path::Path) -> (&'static str, Option<i32>) {
+    if let Some(vm) = r.attrs.get("vm") {
+        let dir = lab_dir.join("nodes").join(&r.id.name);
+        let scenario = lab_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        return (vnx_providers::libvirt::run_state_of(&scenario, &r.id.name, vm, &dir).unwrap_or("missing"), None);
+    }
     let init = serde_json::from_value::<Init>(r.runtime.clone()).ok();
     let netns = r.attrs.get("netns").and_then(Value::as_str).unwrap_or_default();
     let run = vnx_providers::ns::run_state(init.as_ref(), netns).unwrap_or("missing");
@@ -62,20 +68,33 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 
 /// Each recorded node's run state (empty when the scenario is not applied).
 pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections::BTreeMap<String, String> {
+    let lab_dir = common::lab_dir(state.path(), scenario);
     common::recorded_of(state, scenario)
         .unwrap_or_default()
         .iter()
         .filter(|r| r.id.kind == kind::NODE)
-        .map(|r| (r.id.name.clone(), node_run(r).0.to_string()))
+        .map(|r| (r.id.name.clone(), node_run(r, &lab_dir).0.to_string()))
         .collect()
 }
 
 /// One scenario's nodes and nets, as JSON.
-pub fn describe(recorded: &[Recorded], name: &str) -> Value {
+pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) -> Value {
     let of = |k: &'static str| recorded.iter().filter(move |r| r.id.kind == k);
+    // A VM's NICs are part of its node: bridge → net.
+    let net_of_bridge: std::collections::HashMap<&str, &str> = of(kind::NET)
+        .filter_map(|n| n.attrs.get("bridge").and_then(Value::as_str).map(|b| (b, n.id.name.as_str())))
+        .collect();
+    let vm_nics: Vec<(String, String, String)> = of(kind::NODE)
+        .flat_map(|n| {
+            n.attrs.get("vm").and_then(|v| v["nics"].as_array()).into_iter().flatten().filter_map(|nic| {
+                let net = net_of_bridge.get(nic["bridge"].as_str()?)?;
+                Some((n.id.name.clone(), nic["ifname"].as_str()?.to_string(), net.to_string()))
+            })
+        })
+        .collect();
     let nodes: Vec<Value> = of(kind::NODE)
         .map(|n| {
-            let (run, pid) = node_run(n);
+            let (run, pid) = node_run(n, lab_dir);
             let ifaces: Vec<Value> = recorded
                 .iter()
                 .filter(|r| (r.id.kind == kind::INTERFACE || r.id.kind == kind::ADDRESSES) && r.attrs.get("node").and_then(Value::as_str) == Some(&n.id.name))
@@ -84,7 +103,8 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
                     let addrs = recorded.iter().find(|a| a.id.kind == kind::ADDRESSES && a.id.name == i.id.name);
                     let mut all = strs(addrs.and_then(|a| a.attrs.get("ipv4")));
                     all.extend(strs(addrs.and_then(|a| a.attrs.get("ipv6"))));
-                    json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net"), "addresses": all})
+                    let vm_net = vm_nics.iter().find(|(node, ifname, _)| *node == n.id.name && i.attrs.get("ifname").and_then(Value::as_str) == Some(ifname)).map(|x| x.2.clone());
+                    json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net").cloned().or(vm_net.map(Value::from)), "addresses": all})
                 })
                 .collect();
             json!({"name": n.id.name, "state": run, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
@@ -95,6 +115,12 @@ pub fn describe(recorded: &[Recorded], name: &str) -> Value {
             let mut members: Vec<String> = of(kind::INTERFACE)
                 .filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name))
                 .map(|i| i.id.name.clone())
+                .chain(
+                    vm_nics
+                        .iter()
+                        .filter(|x| x.2 == n.id.name)
+                        .map(|(node, ifname, _)| format!("{node}/{}", ifname.trim_start_matches("eth"))),
+                )
                 .collect();
             members.sort();
             json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "up": n.attrs.get("up"), "members": members})
@@ -118,7 +144,7 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let d = describe(&recorded, &name);
+    let d = describe(&recorded, &name, &common::lab_dir(state.path(), &name));
     if let Some(node) = &c.node {
         return show_node(&state, &recorded, &d, &name, node, json);
     }
@@ -201,7 +227,8 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     for s in &scenarios {
         let recorded = common::recorded_of(&state, &s.name).unwrap_or_default();
         let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
-        let running = nodes.iter().filter(|n| node_run(n).0 == "running").count();
+        let lab_dir = common::lab_dir(state.path(), &s.name);
+        let running = nodes.iter().filter(|n| node_run(n, &lab_dir).0 == "running").count();
         rows.push(json!({"name": s.name, "source": s.source, "nodes": nodes.len(), "running": running, "resources": recorded.len(), "updated": s.updated}));
     }
     if c.json {
@@ -248,7 +275,7 @@ pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let d = describe(&recorded, &t.scenario.name.value);
+    let d = describe(&recorded, &t.scenario.name.value, &common::lab_dir(state.path(), &t.scenario.name.value));
     for n in d["nodes"].as_array().into_iter().flatten() {
         let node = n["name"].as_str().unwrap_or_default();
         let mut first = None;

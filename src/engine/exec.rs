@@ -4,7 +4,38 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use vnx_providers::libvirt::Agent;
 use vnx_providers::ns::{self, Init};
+
+/// Where a node's commands run: an `ns` node's init (through nsenter), or a virtual machine's
+/// guest agent.
+#[derive(Clone, Debug)]
+pub enum Runner {
+    Ns(Init),
+    Vm(Agent),
+}
+
+impl Runner {
+    /// Runs a script with `shell`; each output line to `line`; the exit status.
+    pub fn run(&self, shell: &str, script: &str, mut line: impl FnMut(&str)) -> Result<i32, String> {
+        match self {
+            Runner::Ns(init) => ns::run_in(init, shell, script, line).map_err(|e| e.to_string()),
+            Runner::Vm(agent) => {
+                let (code, out) = agent.exec(script, std::time::Duration::from_secs(600)).map_err(|e| e.to_string())?;
+                out.lines().for_each(&mut line);
+                Ok(code)
+            }
+        }
+    }
+
+    /// The shell for commands: `<shell>` if given, else bash where the node has it, else sh.
+    pub fn shell(&self, shell: Option<&str>) -> String {
+        match self {
+            Runner::Ns(init) => shell_of(init, shell),
+            Runner::Vm(_) => shell.unwrap_or("/bin/sh").to_string(),
+        }
+    }
+}
 
 /// VNX's command processing: backslash-newline continuations joined, lines trimmed, empty and
 /// `#` lines dropped, `;` ended.
@@ -80,8 +111,18 @@ fn expand(source: &Path) -> Vec<PathBuf> {
     }
 }
 
-/// Copies a filetree into a node (through /proc/PID/root) and applies its owner and mode.
-pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
+/// Copies a filetree into a node and applies its owner and mode: through /proc/PID/root into
+/// an `ns` node; into a VM as a tar archive its agent unpacks at `/`.
+pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
+    let stage;
+    let host_root = match runner {
+        Runner::Ns(init) => ns::host_path_of(init, "/"),
+        Runner::Vm(_) => {
+            stage = tempfile::tempdir().map_err(|e| format!("a staging folder: {e}"))?;
+            stage.path().to_path_buf()
+        }
+    };
+    let host_path_of = |p: &str| host_root.join(p.trim_start_matches('/'));
     let written = ft.get("written").and_then(Value::as_str).unwrap_or_default();
     let source = ft
         .get("source")
@@ -96,7 +137,7 @@ pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str))
     // A glob stands for several entries: its root is a directory even without a final `/`.
     if root.ends_with('/') || source.contains('*') || sources.len() > 1 || Path::new(source).is_dir() {
         // A directory: the source's contents (or the matches) go inside it.
-        let dest = ns::host_path_of(init, root);
+        let dest = host_path_of(root);
         std::fs::create_dir_all(&dest).map_err(|e| format!("{root}: {e}"))?;
         for s in &sources {
             if s.is_dir() && !source.contains('*') {
@@ -112,7 +153,7 @@ pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str))
             }
         }
     } else {
-        let dest = ns::host_path_of(init, root);
+        let dest = host_path_of(root);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{root}: {e}"))?;
         }
@@ -135,8 +176,23 @@ pub fn filetree(init: &Init, ft: &Map<String, Value>, mut say: impl FnMut(&str))
             script.push_str(&format!("chmod -R {p} {q}\n"));
         }
     }
+    if let Runner::Vm(_) = runner {
+        // The staged tree, packed: the agent unpacks it at the guest's root.
+        use base64::Engine as _;
+        let tar = std::process::Command::new("tar")
+            .args(["-c", "--owner=0", "--group=0", "-C"])
+            .arg(&host_root)
+            .arg(".")
+            .output()
+            .map_err(|e| format!("tar: {e}"))?;
+        if !tar.status.success() {
+            return Err(format!("packing the filetree {root}: {}", String::from_utf8_lossy(&tar.stderr).trim()));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&tar.stdout);
+        script = format!("echo {b64} | base64 -d | tar -x -C /\n{script}");
+    }
     if !script.is_empty() {
-        let code = ns::run_in(init, "/bin/sh", &script, |l| say(l)).map_err(|e| e.to_string())?;
+        let code = runner.run("/bin/sh", &script, |l| say(l))?;
         if code != 0 {
             return Err(format!("setting owner and mode of {root} failed ({code})"));
         }
@@ -150,15 +206,16 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Runs a node's boot sequence (the `boot` resource): filetrees, then commands.
 pub fn run_boot(node: &str, init: &Init, attrs: &Map<String, Value>) -> Result<(), String> {
+    let runner = Runner::Ns(*init);
     for ft in attrs.get("filetrees").and_then(Value::as_array).into_iter().flatten() {
         if let Some(m) = ft.as_object() {
-            filetree(init, m, |l| eprintln!("{node} | {l}"))?;
+            filetree(&runner, m, |l| eprintln!("{node} | {l}"))?;
         }
     }
-    let shell = shell_of(init, attrs.get("shell").and_then(Value::as_str));
+    let shell = runner.shell(attrs.get("shell").and_then(Value::as_str));
     for c in attrs.get("commands").and_then(Value::as_array).into_iter().flatten() {
         let script = script_for(c["command"].as_str().unwrap_or_default(), c["ostype"].as_str())?;
-        let code = ns::run_in(init, &shell, &script, |l| eprintln!("{node} | {l}")).map_err(|e| e.to_string())?;
+        let code = runner.run(&shell, &script, |l| eprintln!("{node} | {l}"))?;
         if code != 0 {
             return Err(format!("an on_boot command of {node} exited with {code}"));
         }

@@ -22,6 +22,8 @@ pub struct Options {
     /// Nodes the user shut down, paused or saved (`vnx shutdown` …): their run state. A node
     /// not named here is to be running.
     pub runs: BTreeMap<String, String>,
+    /// Whether this vnx runs virtual machines (built with the `libvirt` feature).
+    pub libvirt: bool,
 }
 
 impl Default for Options {
@@ -37,7 +39,7 @@ impl Default for Options {
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        Options { map, hosts_file: "/etc/hosts".into(), runs: BTreeMap::new() }
+        Options { map, hosts_file: "/etc/hosts".into(), runs: BTreeMap::new(), libvirt: cfg!(feature = "libvirt") }
     }
 }
 
@@ -47,13 +49,16 @@ pub trait HostFs {
     fn rootfs(&self, path: &str) -> Option<String>;
     /// The host path of a filetree source, when it exists.
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String>;
+    /// The absolute path of a file (a disk image, a kernel), when it exists.
+    fn file(&self, path: &str) -> Option<String>;
 }
 
 /// The kernel's limit on a Linux bridge's ports (BR_MAX_PORTS - 1).
 pub const MAX_BRIDGE_PORTS: usize = 1023;
 
-/// The providers that exist; any other is "not supported yet".
-pub const SUPPORTED_PROVIDERS: &[&str] = &["ns"];
+/// The providers that exist; any other is "not supported yet". `libvirt` needs vnx built with
+/// the `libvirt` feature ([`Options::libvirt`]).
+pub const SUPPORTED_PROVIDERS: &[&str] = &["ns", "libvirt"];
 
 /// A short, stable kernel name: `prefix` + 8 hex digits of a hash of `parts`. Kernel interface
 /// names have 15 characters; scenario, node and net names are longer and must not collide
@@ -161,6 +166,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         );
     }
 
+    // The management network first: a VM's management NIC is part of its domain.
+    mgmt(s, opts, &mut out, &mut errors);
+    let mgmt_of: HashMap<String, Desired> =
+        out.iter().filter(|d| d.id.kind == kind::MGMT).map(|d| (d.id.name.clone(), d.clone())).collect();
     // Nodes, in VNX's order (automac follows it).
     let offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
     let mut p2p_ends: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
@@ -171,6 +180,24 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let span = node.provider.as_ref().map_or(node.node_type.span, |p| p.span);
             errors.push(not_supported(format!("node `{nname}` of type `{}` (provider `{provider}`)", node.node_type.value), span,
                 "run it as a namespace node with provider=\"ns\" (or --map TYPE=ns); virtual machines come with the libvirt provider"));
+            continue;
+        }
+        if provider == "libvirt" {
+            if !opts.libvirt {
+                errors.push(not_supported(format!("node `{nname}`: virtual machines in this build of vnx"), node.node_type.span,
+                    "build vnx with the libvirt feature (cargo build --release --features libvirt; needs libvirt-dev), or run the node as a namespace with --map libvirt=ns"));
+                continue;
+            }
+            let mgmt_nic = mgmt_of.get(nname).map(|m| {
+                let mut nic =
+                    json!({"ifname": "eth0", "mac": m.attrs.get("mac"), "node_addr": m.attrs.get("node_addr")});
+                match m.attrs.get("bridge") {
+                    Some(b) => nic["bridge"] = b.clone(),
+                    None => nic["tap"] = m.attrs["host_name"].clone(),
+                }
+                nic
+            });
+            super::vm::vm_node(s, node, index, opts, fs, &bridges, mgmt_nic, &mut out, &mut errors);
             continue;
         }
         let rootfs = match &node.filesystem {
@@ -360,8 +387,6 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     }
     use crate::scenario::seq_names;
 
-    mgmt(s, opts, &mut out, &mut errors);
-
     for (net, ends) in p2p_ends {
         if ends.len() != 2 {
             continue; // validation reports it
@@ -486,7 +511,7 @@ pub fn filetree_json(f: &crate::scenario::Filetree, source: Option<String>) -> V
 }
 
 /// Routes as the kernel will show them: destinations in network form, sorted.
-fn route_list(routes: &[crate::scenario::Route]) -> Vec<Value> {
+pub(crate) fn route_list(routes: &[crate::scenario::Route]) -> Vec<Value> {
     let mut v: Vec<(String, String)> = routes
         .iter()
         .map(|r| {
@@ -652,7 +677,9 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             continue;
         }
         lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
+        let is_vm = provider_of(node, opts) == "libvirt";
         let attrs = json!({
+            "vm": if is_vm { Some(true) } else { None },
             "node": nname,
             "host_name": kname("vm", &[scen, nname]),
             "ifname": "eth0",
@@ -670,7 +697,7 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
         deps.push(id.clone());
         out.push(Desired {
             id,
-            provider: "net".into(),
+            provider: if is_vm { "libvirt" } else { "net" }.into(),
             attrs: map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
             deps: d,
             span: node.span,

@@ -8,6 +8,7 @@ pub mod desired;
 pub mod diff;
 pub mod render;
 pub mod resource;
+pub mod vm;
 
 pub use diff::{plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
 pub use resource::{kind, Actual, Attrs, Desired, Recorded, ResId};

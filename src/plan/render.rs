@@ -17,10 +17,49 @@ fn show(v: &Option<Value>) -> String {
     }
 }
 
+/// Values longer than this are summarised in the human form (`--json` has them whole).
+const LONG: usize = 160;
+
+/// A value as the human form shows it: long objects and strings summarised.
+fn brief(v: &Value) -> String {
+    let text = v.to_string();
+    if text.len() <= LONG {
+        return text;
+    }
+    match v {
+        Value::Object(m) => format!(
+            "{{ {} }} ({} characters; vnx plan --json shows them)",
+            m.keys().cloned().collect::<Vec<_>>().join(", "),
+            text.len()
+        ),
+        _ => format!("({} characters; vnx plan --json shows them)", text.len()),
+    }
+}
+
 fn attrs_block(out: &mut String, sign: &str, attrs: &Attrs) {
     let width = attrs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in attrs {
-        let _ = writeln!(out, "      {sign} {k:width$} = {v}");
+        let _ = writeln!(out, "      {sign} {k:width$} = {}", brief(v));
+    }
+}
+
+/// The changed leaves of two values, as `path = old -> new` (objects are walked key by key).
+fn leaf_diffs(
+    path: &str,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut Vec<(String, Option<Value>, Option<Value>)>,
+) {
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                if a.get(k) != b.get(k) {
+                    leaf_diffs(&format!("{path}.{k}"), a.get(k), b.get(k), out);
+                }
+            }
+        }
+        _ => out.push((path.to_string(), old.cloned(), new.cloned())),
     }
 }
 
@@ -71,7 +110,15 @@ pub fn human(plan: &Plan, color: bool) -> String {
             ChangeKind::Update | ChangeKind::Replace => {
                 for a in &c.diffs {
                     let forces = if a.forces { paint("31", " # forces replacement") } else { String::new() };
-                    let _ = writeln!(out, "      ~ {} = {} -> {}{forces}", a.attr, show(&a.old), show(&a.new));
+                    let mut leaves = Vec::new();
+                    leaf_diffs(&a.attr, a.old.as_ref(), a.new.as_ref(), &mut leaves);
+                    for (path, old, new) in leaves {
+                        let (o, n) = (
+                            old.map(|v| brief(&v)).unwrap_or_else(|| show(&None)),
+                            new.map(|v| brief(&v)).unwrap_or_else(|| show(&None)),
+                        );
+                        let _ = writeln!(out, "      ~ {path} = {o} -> {n}{forces}");
+                    }
                 }
             }
         }

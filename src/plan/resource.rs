@@ -104,7 +104,7 @@ pub fn forces_replacement(kind: &str, attr: &str) -> bool {
         // A net's mtu, stp and up state change in place: nodes on it are not touched.
         kind::NET => matches!(attr, "bridge" | "managed"),
         // A node is replaced only when what it is made of changes.
-        kind::NODE => matches!(attr, "provider" | "hostname" | "rootfs"),
+        kind::NODE => matches!(attr, "provider" | "hostname" | "rootfs" | "vm"),
         // An interface moves between nets (bridge) and changes MAC, MTU, state in place.
         kind::INTERFACE => matches!(attr, "node" | "host_name" | "ifname"),
         kind::P2P => true,

@@ -1,0 +1,449 @@
+//! The lab provider's virtual machines: a VM node is a libvirt domain; its addresses, routes
+//! and forwarding are changed through the guest agent; its management link is the tap libvirt
+//! makes. (Built with the `libvirt` feature; without it, VM resources fail with that reason.)
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde_json::{json, Map, Value};
+
+use super::{addrs_seen, nets, req, routes_seen, s, strings, Item, Lab, NodeView, Seen, Views};
+use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
+use crate::netlink::{Addr, Link, LinkChange, Route};
+use crate::{Error, Result};
+
+/// How long a guest may take to boot and answer (TCG emulation is slow).
+const BOOT_LIMIT: Duration = Duration::from_secs(180);
+/// How long a graceful shutdown may take before the domain is stopped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+impl Lab {
+    fn hv(&self) -> Result<Arc<Hypervisor>> {
+        let mut g = self.hv.lock().expect("not poisoned");
+        if let Some(h) = &*g {
+            return Ok(h.clone());
+        }
+        let h = Arc::new(Hypervisor::connect(&self.libvirt_uri)?);
+        *g = Some(h.clone());
+        Ok(h)
+    }
+
+    fn vm_paths(&self, node: &str) -> VmPaths {
+        VmPaths::new(&self.node_dir(node), &self.scenario, node)
+    }
+
+    fn domain_name(&self, node: &str) -> Result<String> {
+        let vm = self.vms.lock().expect("not poisoned").get(node).cloned();
+        vm.and_then(|v| v["domain"].as_str().map(String::from))
+            .ok_or_else(|| Error::Node(format!("node {node} is not a virtual machine vnx knows")))
+    }
+
+    /// Runs `f` with the hypervisor and the node's domain (None when it does not exist) on a
+    /// blocking thread: libvirt's calls block.
+    async fn with_domain<T: Send + 'static>(
+        &self,
+        node: &str,
+        f: impl FnOnce(&Hypervisor, Option<virt::domain::Domain>, &VmPaths) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let hv = self.hv()?;
+        let (name, scen, node, paths) =
+            (self.domain_name(node)?, self.scenario.clone(), node.to_string(), self.vm_paths(node));
+        tokio::task::spawn_blocking(move || {
+            let d = hv.domain(&name, &scen, &node)?;
+            f(&hv, d, &paths)
+        })
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?
+    }
+
+    pub(super) fn agent(&self, node: &str) -> Agent {
+        Agent { socket: self.vm_paths(node).socket }
+    }
+
+    /// Runs a script in the guest through its agent, one request at a time per guest.
+    pub(super) async fn guest(&self, node: &str, script: String) -> Result<String> {
+        let turn = self.agent_turns.lock().expect("not poisoned").entry(node.to_string()).or_default().clone();
+        let _turn = turn.lock().await;
+        let agent = self.agent(node);
+        tokio::task::spawn_blocking(move || agent.run(&script)).await.map_err(|e| Error::Other(e.to_string()))?
+    }
+
+    pub(super) async fn vm_create(&self, it: &Item) -> Result<Value> {
+        let a = &it.attrs;
+        match it.kind.as_str() {
+            "node" => {
+                let vm = a.get("vm").cloned().unwrap_or_default();
+                self.vms.lock().expect("not poisoned").insert(it.name.clone(), vm.clone());
+                let paths = self.vm_paths(&it.name);
+                // A leftover of an interrupted apply goes first.
+                self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
+                let _ = std::fs::remove_dir_all(&paths.dir);
+                std::fs::create_dir_all(&paths.dir)
+                    .map_err(|e| Error::Other(format!("{}: {e}", paths.dir.display())))?;
+                std::fs::create_dir_all("/run/vnx").map_err(|e| Error::Other(format!("/run/vnx: {e}")))?;
+                if let Some(d) = vm.get("disk").filter(|d| !d.is_null() && d["kind"] != "direct") {
+                    libvirt::make_overlay(std::path::Path::new(d["path"].as_str().unwrap_or_default()), &paths.disk())?;
+                }
+                let config = a.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+                libvirt::make_config_iso(&config, &paths.iso())?;
+                let dtype = libvirt::domain_type(&self.domain_type);
+                let xml = libvirt::domain_xml(&vm, dtype, &self.scenario, &it.name, &paths);
+                let hv = self.hv()?;
+                tokio::task::spawn_blocking(move || hv.define(&xml).map(|_| ()))
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))??;
+                let mut runtime = self.vm_set_run(&it.name, s(a, "run").unwrap_or(libvirt::RUNNING)).await?;
+                runtime["type"] = json!(dtype);
+                Ok(runtime)
+            }
+            "mgmt" => {
+                self.vm_mgmt_host_side(a).await?;
+                Ok(json!({}))
+            }
+            "addresses" => {
+                let ifname = req(a, "ifname")?;
+                let mut script = format!("ip link set {ifname} up\n");
+                for n in nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?) {
+                    script.push_str(&add_addr(&n, ifname));
+                }
+                self.guest(req(a, "node")?, script).await?;
+                Ok(json!({}))
+            }
+            "routes" => {
+                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.guest(req(a, "node")?, routes_script(&[], &routes)).await?;
+                Ok(json!({}))
+            }
+            "forwarding" => {
+                self.guest(req(a, "node")?, forwarding_script(a)).await?;
+                Ok(json!({}))
+            }
+            other => Err(Error::Other(format!("no provider for virtual machine resources of kind `{other}`"))),
+        }
+    }
+
+    /// The host side of a VM's private management link: the tap libvirt made, addressed.
+    async fn vm_mgmt_host_side(&self, a: &Map<String, Value>) -> Result<()> {
+        let (Some(tap), Some(addr)) = (s(a, "host_name"), s(a, "host_addr")) else { return Ok(()) };
+        if self.vms_running(req(a, "node")?).await? != libvirt::RUNNING {
+            return Ok(()); // the tap exists only while the domain runs
+        }
+        let net: IpNet = addr.parse().map_err(|_| Error::Other(format!("bad address {addr}")))?;
+        let index = self.index_in(&self.host, tap).await?;
+        self.host.set_link(index, LinkChange { up: Some(true), ..Default::default() }).await?;
+        self.sync_addrs(&self.host, tap, &[net]).await
+    }
+
+    async fn vms_running(&self, node: &str) -> Result<&'static str> {
+        self.with_domain(node, |hv, d, paths| match d {
+            Some(d) => hv.run_state(&d, paths),
+            None => Ok(libvirt::SHUTOFF),
+        })
+        .await
+    }
+
+    pub(super) async fn vm_update(&self, old: &Item, new: &Item) -> Result<Value> {
+        let (o, a) = (&old.attrs, &new.attrs);
+        match new.kind.as_str() {
+            "node" => {
+                // The configuration drive is read at boot: the next boot sees the change (the
+                // running guest gets it through the agent, resource by resource).
+                if o.get("config") != a.get("config") {
+                    let config = a.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+                    libvirt::make_config_iso(&config, &self.vm_paths(&new.name).iso())?;
+                }
+                let mut runtime = self.vm_set_run(&new.name, s(a, "run").unwrap_or(libvirt::RUNNING)).await?;
+                if let Some(t) = old.runtime.get("type") {
+                    runtime["type"] = t.clone();
+                }
+                Ok(runtime)
+            }
+            "mgmt" => {
+                self.vm_mgmt_host_side(a).await?;
+                Ok(json!({}))
+            }
+            "addresses" => {
+                let ifname = req(a, "ifname")?;
+                let want: Vec<IpNet> =
+                    nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?).collect();
+                let had: Vec<IpNet> =
+                    nets(&strings(o, "ipv4"))?.into_iter().chain(nets(&strings(o, "ipv6"))?).collect();
+                // The new ones first, so the interface is never without an address; removing
+                // the old primary must not take the new one (of the same subnet) along.
+                let mut script =
+                    "for f in /proc/sys/net/ipv4/conf/*/promote_secondaries; do echo 1 > $f; done\n".to_string();
+                for n in &want {
+                    script.push_str(&add_addr(n, ifname));
+                }
+                for n in had.iter().filter(|n| !want.contains(n)) {
+                    script.push_str(&format!("ip addr del {n} dev {ifname} 2>/dev/null || true\n"));
+                }
+                self.guest(req(a, "node")?, script).await?;
+                Ok(json!({}))
+            }
+            "routes" => {
+                let old_r = o.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                let new_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                self.guest(req(a, "node")?, routes_script(&old_r, &new_r)).await?;
+                Ok(json!({}))
+            }
+            "forwarding" => {
+                self.guest(req(a, "node")?, forwarding_script(a)).await?;
+                Ok(json!({}))
+            }
+            _ => {
+                self.vm_delete(old).await?;
+                self.vm_create(new).await
+            }
+        }
+    }
+
+    pub(super) async fn vm_delete(&self, it: &Item) -> Result<()> {
+        let a = &it.attrs;
+        match it.kind.as_str() {
+            "node" => {
+                if !self.vms.lock().expect("not poisoned").contains_key(&it.name) {
+                    self.vms
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(it.name.clone(), a.get("vm").cloned().unwrap_or_default());
+                }
+                self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
+                let paths = self.vm_paths(&it.name);
+                let _ = std::fs::remove_dir_all(&paths.dir);
+                let _ = std::fs::remove_file(&paths.socket);
+                self.vms.lock().expect("not poisoned").remove(&it.name);
+                Ok(())
+            }
+            // With the domain gone they are gone; a running guest forgets them.
+            "addresses" | "routes" | "forwarding" => {
+                let node = req(a, "node")?.to_string();
+                if self.vms_running(&node).await.ok() != Some(libvirt::RUNNING) {
+                    return Ok(());
+                }
+                let script = match it.kind.as_str() {
+                    "addresses" => {
+                        let ifname = req(a, "ifname")?;
+                        nets(&strings(a, "ipv4"))?
+                            .into_iter()
+                            .chain(nets(&strings(a, "ipv6"))?)
+                            .map(|n| format!("ip addr del {n} dev {ifname} 2>/dev/null || true\n"))
+                            .collect()
+                    }
+                    "routes" => routes_script(a.get("routes").and_then(Value::as_array).map_or(&[][..], |v| v), &[]),
+                    _ => "echo 0 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv6/conf/all/forwarding\n"
+                        .into(),
+                };
+                self.guest(&node, script).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Brings a VM to run state `want` (running, paused, shutoff, saved); its runtime facts.
+    pub(super) async fn vm_set_run(&self, node: &str, want: &str) -> Result<Value> {
+        let want = want.to_string();
+        let agent = self.agent(node);
+        self.with_domain(node, move |hv, d, paths| {
+            let d = d.ok_or_else(|| Error::Node("the domain does not exist".into()))?;
+            let now = hv.run_state(&d, paths)?;
+            match (now, want.as_str()) {
+                (n, w) if n == w => {}
+                (libvirt::PAUSED, libvirt::RUNNING) => hv.resume(&d)?,
+                (libvirt::RUNNING, libvirt::PAUSED) => hv.suspend(&d)?,
+                (libvirt::RUNNING | libvirt::PAUSED, libvirt::SAVED) => hv.save(&d, paths)?,
+                (libvirt::RUNNING | libvirt::PAUSED, libvirt::SHUTOFF) => hv.shutdown(&d, &agent, SHUTDOWN_GRACE)?,
+                (libvirt::SAVED, libvirt::SHUTOFF) => {
+                    let _ = std::fs::remove_file(paths.saved());
+                }
+                (_, w) => {
+                    // Off or saved → running (then paused or saved again if asked).
+                    hv.start(&d, paths)?;
+                    agent.wait(BOOT_LIMIT)?;
+                    match w {
+                        libvirt::PAUSED => hv.suspend(&d)?,
+                        libvirt::SAVED => hv.save(&d, paths)?,
+                        _ => {}
+                    }
+                }
+            }
+            let state = hv.run_state(&d, paths)?;
+            let boot_id = if state == libvirt::RUNNING { agent.wait(BOOT_LIMIT).ok() } else { None };
+            Ok(json!({"domain": d.name().unwrap_or_default(), "run": state, "boot_id": boot_id}))
+        })
+        .await
+    }
+
+    /// The guest's links, addresses and routes, read through its agent once per refresh.
+    pub(super) async fn vm_view(&self, node: &str, views: &Views) -> Result<Option<Arc<NodeView>>> {
+        let cell = {
+            let mut m = views.lock().await;
+            m.entry(node.to_string()).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
+        };
+        cell.get_or_try_init(|| async {
+            let out = self
+                .guest(node, "echo @addr; ip -o addr show; echo @route; ip route show; ip -6 route show\n".into())
+                .await
+                .map_err(|e| Error::Node(format!("reading {node}'s addresses and routes: {e}")))?;
+            Ok::<_, Error>(Some(Arc::new(parse_view(&out))))
+        })
+        .await
+        .cloned()
+    }
+
+    pub(super) async fn vm_refresh(&self, it: &Item, host_links: &[Link], views: &Views) -> Result<Seen> {
+        let a = &it.attrs;
+        match it.kind.as_str() {
+            "node" => {
+                if !self.vms.lock().expect("not poisoned").contains_key(&it.name) {
+                    self.vms
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(it.name.clone(), a.get("vm").cloned().unwrap_or_default());
+                }
+                let state =
+                    self.with_domain(&it.name, |hv, d, paths| d.map(|d| hv.run_state(&d, paths)).transpose()).await?;
+                Ok(match state {
+                    None => Seen::Missing,
+                    Some(run) => Seen::Present([("run".to_string(), json!(run))].into_iter().collect()),
+                })
+            }
+            "mgmt" => {
+                let running = self.vms_running(req(a, "node")?).await.ok() == Some(libvirt::RUNNING);
+                let tap = s(a, "host_name").unwrap_or_default();
+                Ok(if !running || s(a, "bridge").is_some() || host_links.iter().any(|l| l.name == tap) {
+                    Seen::Present(Map::new())
+                } else {
+                    Seen::Missing
+                })
+            }
+            // A guest that is not running keeps what it had: nothing to read, nothing drifted.
+            "addresses" | "routes" | "forwarding" => {
+                let node = req(a, "node")?;
+                if self.vms_running(node).await.ok() != Some(libvirt::RUNNING) {
+                    return Ok(Seen::Present(Map::new()));
+                }
+                if it.kind == "forwarding" {
+                    let out = self
+                        .guest(
+                            node,
+                            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding\n".into(),
+                        )
+                        .await?;
+                    let mut l = out.lines();
+                    let (v4, v6) = (l.next() == Some("1"), l.next() == Some("1"));
+                    return Ok(Seen::Present(
+                        [("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect(),
+                    ));
+                }
+                let Some(view) = self.vm_view(node, views).await? else { return Ok(Seen::Missing) };
+                if it.kind == "addresses" {
+                    return Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a));
+                }
+                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
+            }
+            _ => Ok(Seen::Present(Map::new())),
+        }
+    }
+}
+
+fn add_addr(n: &IpNet, ifname: &str) -> String {
+    match n {
+        IpNet::V4(_) => format!("ip addr replace {n} dev {ifname}\n"),
+        IpNet::V6(_) => format!("ip -6 addr replace {n} dev {ifname} nodad\n"),
+    }
+}
+
+fn routes_script(old: &[Value], new: &[Value]) -> String {
+    let key = |r: &Value| {
+        (r["to"].as_str().unwrap_or_default().to_string(), r["gw"].as_str().unwrap_or_default().to_string())
+    };
+    let keep: Vec<_> = new.iter().map(key).collect();
+    let mut script = String::new();
+    for (to, gw) in old.iter().map(key).filter(|k| !keep.contains(k)) {
+        let fam = if gw.contains(':') { "-6 " } else { "" };
+        script.push_str(&format!("ip {fam}route del {to} via {gw} 2>/dev/null || true\n"));
+    }
+    for (to, gw) in keep {
+        let fam = if gw.contains(':') { "-6 " } else { "" };
+        script.push_str(&format!("ip {fam}route replace {to} via {gw}\n"));
+    }
+    script
+}
+
+fn forwarding_script(a: &Map<String, Value>) -> String {
+    let b = |k: &str| u8::from(a.get(k).and_then(Value::as_bool).unwrap_or(false));
+    format!(
+        "echo {} > /proc/sys/net/ipv4/ip_forward\necho {} > /proc/sys/net/ipv6/conf/all/forwarding\n",
+        b("ipv4"),
+        b("ipv6")
+    )
+}
+
+/// Parses the guest's `ip -o addr show` and `ip route show` (busybox or iproute2) into the
+/// shapes netlink dumps give, so the `ns` nodes' comparisons serve VMs too.
+fn parse_view(out: &str) -> NodeView {
+    let (mut links, mut addrs, mut routes) = (Vec::<Link>::new(), Vec::new(), Vec::new());
+    let mut index_of: HashMap<String, u32> = HashMap::new();
+    let mut section = "";
+    for line in out.lines() {
+        if let Some(sec) = line.strip_prefix('@') {
+            section = if sec == "addr" { "addr" } else { "route" };
+            continue;
+        }
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match section {
+            "addr" if w.len() >= 4 && (w[2] == "inet" || w[2] == "inet6") => {
+                let name = w[1].trim_end_matches(':').to_string();
+                let next = index_of.len() as u32 + 1;
+                let index = *index_of.entry(name.clone()).or_insert_with(|| {
+                    links.push(Link {
+                        index: next,
+                        name: name.clone(),
+                        alias: None,
+                        kind: None,
+                        master: None,
+                        mac: None,
+                        mtu: None,
+                        up: true,
+                    });
+                    next
+                });
+                if let Ok(net) = w[3].parse::<IpNet>() {
+                    addrs.push(Addr { index, net });
+                }
+            }
+            "route" if w.len() >= 3 && w[1] == "via" => {
+                let dest: Option<IpNet> = if w[0] == "default" {
+                    (if w[2].contains(':') { "::/0" } else { "0.0.0.0/0" }).parse().ok()
+                } else {
+                    w[0].parse::<IpNet>().ok().or_else(|| w[0].parse::<std::net::IpAddr>().ok().map(IpNet::from))
+                };
+                if let (Some(dest), Ok(gw)) = (dest, w[2].parse()) {
+                    routes.push(Route { dest, gw });
+                }
+            }
+            _ => {}
+        }
+    }
+    NodeView { links, addrs, routes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_views_parse() {
+        let out = "@addr\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth1    inet 10.1.0.2/24 scope global eth1\n2: eth1    inet6 2001:db8::2/64 scope global \n@route\ndefault via 10.1.0.1 dev eth1\n10.1.0.0/24 dev eth1 scope link  src 10.1.0.2\n2001:db8:2::/64 via 2001:db8::1 dev eth1  metric 1024\n";
+        let v = parse_view(out);
+        assert_eq!(v.links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["lo", "eth1"]);
+        assert_eq!(v.addrs.len(), 3);
+        assert_eq!(v.routes.len(), 2);
+        assert_eq!(v.routes[0].dest.to_string(), "0.0.0.0/0");
+        assert_eq!(v.routes[1].gw.to_string(), "2001:db8::1");
+    }
+}

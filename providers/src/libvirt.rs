@@ -1,0 +1,437 @@
+//! Virtual machines through libvirt: domains from a node's `vm` attributes, the configuration
+//! drive (an ISO the guest's agent runs at boot), the agent channel, and run states.
+//!
+//! Every domain vnx defines is named `vnx-SCENARIO-NODE` and carries vnx's ownership mark (a
+//! `<metadata>` element naming scenario and node); vnx never touches a domain without it. A
+//! VM's files (disk overlay, configuration ISO, saved state, console log) live in its
+//! directory in the lab's directory; its agent socket in /run/vnx. Destroy removes them all.
+//!
+//! The agent protocol (see images/guest-agent.sh): one line each way over the virtio-serial
+//! port `org.vnx.agent.0`: `PING` → `PONG <boot id>`; `EXEC <id> <base64 script>` →
+//! `DONE <id> <status> <base64 output>`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::{Error, Result};
+
+/// The XML namespace of vnx's ownership mark in a domain's metadata.
+pub const MARK_NS: &str = "https://vnx.dev/xmlns/node/1";
+
+/// libvirt's domain type: `kvm` where KVM works, else `qemu` (TCG, emulation).
+pub fn domain_type(choice: &str) -> &'static str {
+    match choice {
+        "kvm" => "kvm",
+        "qemu" | "tcg" => "qemu",
+        _ => {
+            // KVM inside a virtual machine (nested) often hangs guests at boot: there, and
+            // without a usable /dev/kvm, emulate. VNX_DOMAIN_TYPE=kvm forces KVM.
+            let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+            let nested =
+                cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
+            let kvm = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+            if kvm && !nested {
+                "kvm"
+            } else {
+                "qemu"
+            }
+        }
+    }
+}
+
+/// Where a VM's files are.
+#[derive(Clone, Debug)]
+pub struct VmPaths {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl VmPaths {
+    pub fn new(node_dir: &Path, scenario: &str, node: &str) -> VmPaths {
+        // A socket path has 107 bytes at most: a short hash name in /run/vnx.
+        let socket = PathBuf::from("/run/vnx").join(format!("{}.agent", crate::short_hash(&[scenario, node])));
+        VmPaths { dir: node_dir.to_path_buf(), socket }
+    }
+    pub fn disk(&self) -> PathBuf {
+        self.dir.join("disk.qcow2")
+    }
+    pub fn iso(&self) -> PathBuf {
+        self.dir.join("config.iso")
+    }
+    pub fn saved(&self) -> PathBuf {
+        self.dir.join("saved.state")
+    }
+    pub fn console_log(&self) -> PathBuf {
+        self.dir.join("console.log")
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;").replace('"', "&quot;")
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+/// The libvirt domain XML of a VM node (`vm` is the node's `vm` attribute).
+pub fn domain_xml(vm: &Value, dtype: &str, scenario: &str, node: &str, paths: &VmPaths) -> String {
+    let mut x = String::new();
+    let name = s(vm, "domain").unwrap_or(node);
+    x.push_str(&format!("<domain type='{dtype}'>\n  <name>{}</name>\n", esc(name)));
+    x.push_str(&format!(
+        "  <metadata><vnx:node xmlns:vnx='{MARK_NS}' scenario='{}' node='{}'/></metadata>\n",
+        esc(scenario),
+        esc(node)
+    ));
+    x.push_str(&format!(
+        "  <memory unit='MiB'>{}</memory>\n  <vcpu>{}</vcpu>\n",
+        vm["mem_mib"].as_u64().unwrap_or(256),
+        vm["vcpu"].as_u64().unwrap_or(1)
+    ));
+    x.push_str(&format!(
+        "  <os>\n    <type arch='{}' machine='pc'>hvm</type>\n",
+        esc(s(vm, "arch").unwrap_or("x86_64"))
+    ));
+    if let Some(k) = vm.get("kernel").filter(|k| !k.is_null()) {
+        x.push_str(&format!("    <kernel>{}</kernel>\n", esc(s(k, "path").unwrap_or_default())));
+        if let Some(i) = s(k, "initrd") {
+            x.push_str(&format!("    <initrd>{}</initrd>\n", esc(i)));
+        }
+        x.push_str(&format!("    <cmdline>{}</cmdline>\n", esc(s(k, "cmdline").unwrap_or_default())));
+    }
+    x.push_str("    <boot dev='hd'/>\n  </os>\n  <features><acpi/></features>\n");
+    x.push_str(
+        "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n",
+    );
+    // QEMU runs as root and vnx's files keep their owners (no relabelling of base images).
+    x.push_str("  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>\n  <devices>\n");
+    if let Some(d) = vm.get("disk").filter(|d| !d.is_null()) {
+        let (file, format) = match s(d, "kind") {
+            Some("direct") => (
+                s(d, "path").unwrap_or_default().to_string(),
+                image_format(Path::new(s(d, "path").unwrap_or_default())),
+            ),
+            _ => (paths.disk().display().to_string(), "qcow2".to_string()),
+        };
+        x.push_str(&format!(
+            "    <disk type='file' device='disk'><driver name='qemu' type='{format}'/><source file='{}'/><target dev='vda' bus='virtio'/></disk>\n",
+            esc(&file)
+        ));
+    }
+    x.push_str(&format!(
+        "    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{}'/><target dev='vdz' bus='virtio'/><readonly/></disk>\n",
+        esc(&paths.iso().display().to_string())
+    ));
+    for n in vm["nics"].as_array().into_iter().flatten() {
+        let mac = s(n, "mac").unwrap_or_default();
+        match (s(n, "bridge"), s(n, "tap")) {
+            (Some(b), _) => x.push_str(&format!(
+                "    <interface type='bridge'><source bridge='{}'/><mac address='{mac}'/><model type='virtio'/></interface>\n",
+                esc(b)
+            )),
+            (None, Some(t)) => x.push_str(&format!(
+                "    <interface type='ethernet'><target dev='{}' managed='yes'/><mac address='{mac}'/><model type='virtio'/></interface>\n",
+                esc(t)
+            )),
+            _ => {}
+        }
+    }
+    x.push_str(&format!(
+        "    <serial type='pty'><log file='{}' append='on'/><target port='0'/></serial>\n    <console type='pty'><target type='serial' port='0'/></console>\n",
+        esc(&paths.console_log().display().to_string())
+    ));
+    x.push_str(&format!(
+        "    <channel type='unix'><source mode='bind' path='{}'/><target type='virtio' name='org.vnx.agent.0'/></channel>\n",
+        esc(&paths.socket.display().to_string())
+    ));
+    // VNX's console 0 is the graphical one: a VNC display on loopback when the scenario asks.
+    if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {
+        x.push_str(
+            "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>\n    <video><model type='vga'/></video>\n",
+        );
+    }
+    x.push_str("    <memballoon model='none'/>\n  </devices>\n</domain>\n");
+    x
+}
+
+/// The format of a disk image, as qemu-img sees it (raw when it cannot tell).
+fn image_format(path: &Path) -> String {
+    let out = Command::new("qemu-img").args(["info", "--output=json"]).arg(path).output();
+    out.ok()
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+        .and_then(|v| v["format"].as_str().map(String::from))
+        .unwrap_or_else(|| "raw".into())
+}
+
+/// Makes the copy-on-write overlay of a base image.
+pub fn make_overlay(base: &Path, overlay: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(overlay);
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", &image_format(base), "-b"])
+        .arg(base)
+        .arg(overlay)
+        .output()
+        .map_err(|e| Error::Other(format!("qemu-img (Debian package qemu-utils): {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Other(format!("qemu-img create: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(())
+}
+
+/// Builds the configuration drive: boot.sh and the files of boot-time filetrees
+/// (`files/N/`), as an ISO 9660 image labelled VNXCONFIG.
+pub fn make_config_iso(config: &Map<String, Value>, iso: &Path) -> Result<()> {
+    let stage = iso.with_extension("d");
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(stage.join("files")).map_err(|e| Error::Other(format!("{}: {e}", stage.display())))?;
+    let script = config.get("script").and_then(Value::as_str).unwrap_or_default();
+    std::fs::write(stage.join("boot.sh"), script).map_err(|e| Error::Other(format!("boot.sh: {e}")))?;
+    for f in config.get("files").and_then(Value::as_array).into_iter().flatten() {
+        let n = f["n"].as_u64().unwrap_or(0);
+        let dst = stage.join("files").join(n.to_string());
+        std::fs::create_dir_all(&dst).map_err(|e| Error::Other(format!("{}: {e}", dst.display())))?;
+        let Some(src) = f["source"].as_str() else { continue };
+        let src = if Path::new(src).is_dir() { format!("{src}/.") } else { src.to_string() };
+        let ok = Command::new("cp").arg("-a").arg(&src).arg(&dst).status().is_ok_and(|s| s.success());
+        if !ok {
+            return Err(Error::Other(format!("copying {src} onto the configuration drive failed")));
+        }
+    }
+    let tmp = iso.with_extension("tmp");
+    let out = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-V", "VNXCONFIG", "-J", "-r", "-o"])
+        .arg(&tmp)
+        .arg(&stage)
+        .output()
+        .map_err(|e| Error::Other(format!("xorriso (Debian package xorriso) builds configuration drives: {e}")))?;
+    let _ = std::fs::remove_dir_all(&stage);
+    if !out.status.success() {
+        return Err(Error::Other(format!("xorriso: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    std::fs::rename(&tmp, iso).map_err(|e| Error::Other(format!("{}: {e}", iso.display())))
+}
+
+/// The agent of a scenario's VM node.
+pub fn agent_for(scenario: &str, node: &str) -> Agent {
+    Agent { socket: VmPaths::new(Path::new("/"), scenario, node).socket }
+}
+
+/// The guest agent, reached through the domain's virtio-serial channel.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub socket: PathBuf,
+}
+
+impl Agent {
+    fn request(&self, line: &str, timeout: Duration) -> Result<String> {
+        let mut stream = UnixStream::connect(&self.socket)
+            .map_err(|e| Error::Node(format!("the guest agent ({}): {e}", self.socket.display())))?;
+        stream.set_read_timeout(Some(timeout)).map_err(|e| Error::Node(e.to_string()))?;
+        stream.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Node(format!("to the agent: {e}")))?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).map_err(|e| Error::Node(format!("from the agent: {e}")))?;
+        if reply.is_empty() {
+            return Err(Error::Node("the guest agent closed the channel".into()));
+        }
+        Ok(reply.trim_end().to_string())
+    }
+
+    /// The guest's boot id, once its agent answers.
+    pub fn ping(&self) -> Result<String> {
+        let r = self.request("PING", Duration::from_secs(3))?;
+        r.strip_prefix("PONG ").map(String::from).ok_or_else(|| Error::Node(format!("the agent said `{r}`")))
+    }
+
+    /// Waits until the agent answers (the guest booted and its boot script ran); its boot id.
+    pub fn wait(&self, limit: Duration) -> Result<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.ping() {
+                Ok(id) => return Ok(id),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(Error::Node(format!("the guest's agent did not answer in {}s: {e}", limit.as_secs())))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// Runs a shell script in the guest: its exit status and output (stdout and stderr).
+    pub fn exec(&self, script: &str, timeout: Duration) -> Result<(i32, String)> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let id = std::process::id();
+        let r = self.request(&format!("EXEC {id} {}", b64.encode(script)), timeout)?;
+        let mut w = r.splitn(4, ' ');
+        match (w.next(), w.next(), w.next(), w.next()) {
+            (Some("DONE"), Some(_), Some(code), out) => {
+                let out = b64
+                    .decode(out.unwrap_or_default().trim())
+                    .map_err(|e| Error::Node(format!("agent output: {e}")))?;
+                Ok((code.parse().unwrap_or(1), String::from_utf8_lossy(&out).into_owned()))
+            }
+            _ => Err(Error::Node(format!("the agent said `{r}`"))),
+        }
+    }
+
+    /// Runs a script that must succeed.
+    pub fn run(&self, script: &str) -> Result<String> {
+        match self.exec(script, Duration::from_secs(120))? {
+            (0, out) => Ok(out),
+            (code, out) => Err(Error::Node(format!("in the guest, `{script}` exited {code}: {}", out.trim()))),
+        }
+    }
+}
+
+/// How a domain runs, in vnx's words.
+pub const RUNNING: &str = "running";
+pub const PAUSED: &str = "paused";
+pub const SHUTOFF: &str = "shutoff";
+pub const SAVED: &str = "saved";
+
+#[cfg(feature = "libvirt")]
+pub use hv::Hypervisor;
+
+/// How a VM node runs now, asked of libvirt (`VNX_LIBVIRT_URI`); `None` when its domain does
+/// not exist or libvirt cannot be asked.
+pub fn run_state_of(scenario: &str, node: &str, vm: &Value, node_dir: &Path) -> Option<&'static str> {
+    #[cfg(feature = "libvirt")]
+    {
+        let uri =
+            std::env::var("VNX_LIBVIRT_URI").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "qemu:///system".into());
+        let hv = Hypervisor::connect(&uri).ok()?;
+        let d = hv.domain(vm["domain"].as_str()?, scenario, node).ok()??;
+        hv.run_state(&d, &VmPaths::new(node_dir, scenario, node)).ok()
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (scenario, node, vm, node_dir);
+        None
+    }
+}
+
+#[cfg(feature = "libvirt")]
+mod hv {
+    use super::*;
+    use virt::connect::Connect;
+    use virt::domain::{Domain, DomainState};
+    use virt::enumutil::Enum;
+
+    /// A connection to libvirt.
+    pub struct Hypervisor {
+        conn: Connect,
+    }
+
+    fn err(what: &str) -> impl Fn(virt::error::Error) -> Error + '_ {
+        move |e| Error::Other(format!("libvirt: {what}: {}", e.message()))
+    }
+
+    impl Hypervisor {
+        pub fn connect(uri: &str) -> Result<Hypervisor> {
+            virt::error::clear_error_callback();
+            let conn = Connect::open(Some(uri)).map_err(|e| {
+                Error::Other(format!(
+                    "cannot connect to libvirt at {uri}: {} (is libvirtd running? start it with `libvirtd -d` and `virtlogd -d`; --libvirt-uri chooses another)",
+                    e.message()
+                ))
+            })?;
+            Ok(Hypervisor { conn })
+        }
+
+        /// The domain named `name`, if it exists and carries vnx's mark for this node.
+        pub fn domain(&self, name: &str, scenario: &str, node: &str) -> Result<Option<Domain>> {
+            let Ok(d) = self.conn.lookup_domain_by_name(name) else { return Ok(None) };
+            let xml = d.xml_desc(0).map_err(err("reading a domain"))?;
+            let mark = format!("scenario='{}' node='{}'", esc(scenario), esc(node));
+            let mark2 = format!("scenario=\"{}\" node=\"{}\"", esc(scenario), esc(node));
+            if xml.contains(MARK_NS) && (xml.contains(&mark) || xml.contains(&mark2)) {
+                Ok(Some(d))
+            } else {
+                Err(Error::Other(format!("a libvirt domain named {name} exists and is not vnx's (no ownership mark)")))
+            }
+        }
+
+        /// Defines the domain (replacing a definition of ours).
+        pub fn define(&self, xml: &str) -> Result<Domain> {
+            self.conn.define_domain_xml(xml).map_err(err("defining a domain"))
+        }
+
+        pub fn run_state(&self, d: &Domain, paths: &VmPaths) -> Result<&'static str> {
+            let (state, _) = d.state().map_err(err("reading a domain's state"))?;
+            Ok(match state {
+                Enum::Known(DomainState::Running) | Enum::Known(DomainState::Blocked) => RUNNING,
+                Enum::Known(DomainState::Paused) | Enum::Known(DomainState::PMSuspended) => PAUSED,
+                _ if paths.saved().exists() => SAVED,
+                _ => SHUTOFF,
+            })
+        }
+
+        pub fn start(&self, d: &Domain, paths: &VmPaths) -> Result<()> {
+            if paths.saved().exists() {
+                let p = paths.saved().display().to_string();
+                self.conn.restore_domain(&p).map_err(err("restoring a saved domain"))?;
+                let _ = std::fs::remove_file(paths.saved());
+                return Ok(());
+            }
+            if !d.is_active().unwrap_or(false) {
+                d.create().map_err(err("starting a domain"))?;
+            }
+            Ok(())
+        }
+
+        /// Powers off: asks the guest's agent first, then pulls the plug after `grace`.
+        pub fn shutdown(&self, d: &Domain, agent: &Agent, grace: Duration) -> Result<()> {
+            if !d.is_active().unwrap_or(false) {
+                return Ok(());
+            }
+            let _ = agent.exec("sync; (sleep 0.2; poweroff -f) >/dev/null 2>&1 &", Duration::from_secs(3));
+            let deadline = Instant::now() + grace;
+            while d.is_active().unwrap_or(false) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.kill(d)
+        }
+
+        pub fn kill(&self, d: &Domain) -> Result<()> {
+            if d.is_active().unwrap_or(false) {
+                d.destroy().map_err(err("stopping a domain"))?;
+            }
+            Ok(())
+        }
+
+        pub fn suspend(&self, d: &Domain) -> Result<()> {
+            d.suspend().map_err(err("suspending a domain"))
+        }
+
+        pub fn resume(&self, d: &Domain) -> Result<()> {
+            d.resume().map_err(err("resuming a domain"))
+        }
+
+        /// Saves the running domain's memory to the lab's directory and stops it.
+        pub fn save(&self, d: &Domain, paths: &VmPaths) -> Result<()> {
+            let p =
+                std::ffi::CString::new(paths.saved().display().to_string()).map_err(|e| Error::Other(e.to_string()))?;
+            // virt 0.5 has no wrapper for virDomainSave.
+            let r = unsafe { virt::sys::virDomainSave(d.as_ptr(), p.as_ptr()) };
+            if r < 0 {
+                return Err(Error::Other(format!(
+                    "libvirt: saving a domain: {}",
+                    virt::error::Error::last_error().message()
+                )));
+            }
+            Ok(())
+        }
+
+        /// Stops and undefines the domain.
+        pub fn remove(&self, d: &Domain) -> Result<()> {
+            self.kill(d)?;
+            d.undefine().map_err(err("undefining a domain"))
+        }
+    }
+}

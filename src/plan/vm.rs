@@ -1,0 +1,243 @@
+//! Virtual machine nodes (`type="libvirt"`): their desired resources. The node itself carries
+//! the domain's definition (`vm`: CPUs, memory, disk, kernel, NICs) and the configuration drive
+//! (`config`: the boot script and the files it copies), which vnx builds as an ISO the guest's
+//! agent runs at boot. Addresses, routes and forwarding are resources of their own, as on `ns`
+//! nodes, so that changing them is done in place through the agent.
+
+use serde_json::{json, Value};
+
+use super::desired::{automac, filetree_json, kname, route_list, HostFs, Options};
+use super::resource::{kind, Attrs, Desired, ResId};
+use crate::scenario::{seq_names, Diag, Node, Scenario};
+
+/// The guest's kernel command line for direct kernel boot (the serial console is ttyS0).
+pub const DEFAULT_CMDLINE: &str = "console=ttyS0 panic=-1";
+
+fn push(out: &mut Vec<Desired>, k: &str, name: &str, attrs: Value, deps: Vec<ResId>, node: &Node) {
+    let attrs: Attrs = match attrs {
+        Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => unreachable!("attributes are objects"),
+    };
+    out.push(Desired { id: ResId::new(k, name), provider: "libvirt".into(), attrs, deps, span: node.name.span });
+}
+
+/// Single-quotes a word for the guest's shell.
+fn sh(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The resources of one VM node, or why it cannot run here.
+#[allow(clippy::too_many_arguments)]
+pub fn vm_node(
+    s: &Scenario,
+    node: &Node,
+    index: usize,
+    opts: &Options,
+    fs: &dyn HostFs,
+    bridges: &std::collections::HashMap<&str, String>,
+    mgmt_nic: Option<Value>,
+    out: &mut Vec<Desired>,
+    errors: &mut Vec<Diag>,
+) {
+    let scen = s.name.value.as_str();
+    let nname = node.name.value.as_str();
+    let node_id = ResId::new(kind::NODE, nname);
+    let automac_offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
+    // The disk: a qcow2 overlay on the image (cow) or the image itself (direct).
+    let disk = node.filesystem.as_ref().and_then(|f| match fs.file(&f.path.value) {
+        Some(path) => Some(json!({"kind": f.kind.map(|k| k.to_string()).unwrap_or_else(|| "cow".into()), "path": path})),
+        None => {
+            errors.push(
+                Diag::error("vnx::image", format!("the disk image `{}` of node `{nname}` is not on this host", f.path.value))
+                    .at(f.path.span, "no such file")
+                    .help("install the image at that path (VNX's root filesystems live in /usr/share/vnx/filesystems), or point <filesystem> at one that exists"),
+            );
+            None
+        }
+    });
+    let kernel = node.kernel.as_ref().and_then(|k| {
+        let found = |p: &str, what: &str, errors: &mut Vec<Diag>| {
+            let f = fs.file(p);
+            if f.is_none() {
+                errors.push(
+                    Diag::error("vnx::image", format!("the {what} `{p}` of node `{nname}` is not on this host"))
+                        .at(k.path.span, "no such file")
+                        .help("images/build-test-guest.sh builds a small kernel and initramfs for tests"),
+                );
+            }
+            f
+        };
+        let path = found(&k.path.value, "kernel", errors)?;
+        let initrd = match &k.initrd {
+            Some(i) => Some(found(i, "initrd", errors)?),
+            None => None,
+        };
+        Some(json!({"path": path, "initrd": initrd, "cmdline": DEFAULT_CMDLINE}))
+    });
+    if node.filesystem.is_none() && node.kernel.is_none() {
+        errors.push(
+            Diag::error(
+                "vnx::image",
+                format!("node `{nname}` has neither a <filesystem> disk image nor a <kernel> to boot"),
+            )
+            .at(node.name.span, "a virtual machine needs one")
+            .help("add <filesystem type=\"cow\">IMAGE</filesystem>, or <kernel initrd=\"INITRD\">KERNEL</kernel>"),
+        );
+    }
+    // NICs, in the guest's interface order; each renamed by its MAC to eth<id> at boot.
+    let mut nics: Vec<Value> = Vec::new();
+    let mut deps = vec![];
+    if let Some(m) = mgmt_nic {
+        nics.push(m);
+    }
+    for iface in &node.interfaces {
+        let net = iface.net.value.as_str();
+        if net == "lo" || net == "vm_mgmt" {
+            continue;
+        }
+        let Some(bridge) = bridges.get(net) else {
+            errors.push(
+                Diag::error(
+                    "vnx::not-supported",
+                    format!(
+                        "interface {} of virtual machine `{nname}`: only virtual_bridge nets are supported for VMs yet",
+                        iface.id.value
+                    ),
+                )
+                .at(iface.span, "here")
+                .help("put the VM on a net with mode=\"virtual_bridge\""),
+            );
+            continue;
+        };
+        let mac = iface
+            .mac
+            .as_ref()
+            .map(|m| m.value.to_string())
+            .or_else(|| automac_offset.map(|o| automac(o, index, iface.id.value).to_string()))
+            .unwrap_or_else(|| {
+                let h = kname("", &[scen, nname, &iface.id.value.to_string()]);
+                format!("02:fe:{}:{}:{}:{}", &h[0..2], &h[2..4], &h[4..6], &h[6..8])
+            });
+        nics.push(json!({"ifname": format!("eth{}", iface.id.value), "mac": mac, "bridge": bridge}));
+        deps.push(ResId::new(kind::NET, net));
+        if iface.bw.is_some() || iface.delay.is_some() || iface.loss.is_some() {
+            errors.push(
+                Diag::error(
+                    "vnx::not-supported",
+                    format!("link conditions on virtual machine `{nname}`'s interfaces are not supported yet"),
+                )
+                .at(iface.span, "here")
+                .help("put the conditions on an ns node's interface"),
+            );
+        }
+    }
+    deps.sort();
+    deps.dedup();
+    // The configuration drive: the guest's agent runs boot.sh at every boot.
+    let basedir =
+        node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.as_str());
+    let mut script =
+        format!("# written by vnx for node {nname} of {scen}\nhostname {0}\necho {0} > /etc/hostname\n", sh(nname));
+    script.push_str("# NICs are named by their MAC: first out of the way, then eth<id>.\n");
+    script.push_str("i=0; for d in /sys/class/net/*; do n=${d##*/}; [ \"$n\" = lo ] && continue; ip link set \"$n\" name vnxtmp$i; i=$((i+1)); done\n");
+    for n in &nics {
+        let (mac, ifname) = (n["mac"].as_str().unwrap_or_default(), n["ifname"].as_str().unwrap_or_default());
+        script.push_str(&format!(
+            "for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = {mac} ] && ip link set \"${{d##*/}}\" name {ifname}; done; ip link set {ifname} up\n"
+        ));
+    }
+    let mut files = Vec::new();
+    for iface in &node.interfaces {
+        let ifname = format!("eth{}", iface.id.value);
+        for a in iface.ipv4.iter().filter_map(|a| a.net()) {
+            script.push_str(&format!("ip addr add {a} dev {ifname}\n"));
+        }
+        for a in iface.ipv6.iter().filter_map(|a| a.net()) {
+            script.push_str(&format!("ip -6 addr add {a} dev {ifname} nodad\n"));
+        }
+    }
+    if let Some(m) = nics.first().filter(|n| n["ifname"] == "eth0") {
+        if let Some(a) = m["node_addr"].as_str() {
+            script.push_str(&format!("ip addr add {a} dev eth0\n"));
+        }
+    }
+    if let Some(f) = &node.forwarding {
+        script.push_str(&format!(
+            "echo {} > /proc/sys/net/ipv4/ip_forward\necho {} > /proc/sys/net/ipv6/conf/all/forwarding\n",
+            u8::from(f.ipv4()),
+            u8::from(f.ipv6())
+        ));
+    }
+    for r in route_list(&node.routes) {
+        let (to, gw) = (r["to"].as_str().unwrap_or_default(), r["gw"].as_str().unwrap_or_default());
+        let fam = if gw.contains(':') { "-6 " } else { "" };
+        script.push_str(&format!("ip {fam}route replace {to} via {gw}\n"));
+    }
+    for (i, f) in node.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == "on_boot")).enumerate() {
+        let ft = filetree_json(f, fs.source(&f.source.value, basedir));
+        script.push_str(&format!("mkdir -p {0} && cp -a /config/files/{i}/. {0}\n", sh(&f.root.value)));
+        files.push(json!({"n": i, "source": ft["source"]}));
+    }
+    for e in node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")) {
+        script.push_str(&format!("sh -c {}\n", sh(&e.command.value)));
+    }
+    script.push_str("touch /run/vnx-boot-done\n");
+    let vm = json!({
+        "domain": format!("vnx-{scen}-{nname}"),
+        "vcpu": node.vcpu.as_ref().map_or(1, |v| v.value),
+        "mem_mib": node.mem.as_ref().map_or(256, |m| m.value.mib),
+        "arch": node.arch.as_ref().map_or("x86_64".to_string(), |a| a.value.clone()),
+        "disk": disk,
+        "kernel": kernel,
+        "nics": nics,
+        "consoles": node.consoles.iter().map(|c| json!({"id": c.id.value, "display": c.display, "kind": c.value})).collect::<Vec<_>>(),
+    });
+    push(
+        out,
+        kind::NODE,
+        nname,
+        json!({
+            "provider": "libvirt",
+            "hostname": nname,
+            "run": opts.runs.get(nname).map(String::as_str).unwrap_or("running"),
+            "vm": vm,
+            "config": {"script": script, "files": files},
+        }),
+        deps,
+        node,
+    );
+    // Addresses, routes and forwarding: changed in place through the agent.
+    let mut addr_ids = Vec::new();
+    for iface in &node.interfaces {
+        let v4: Vec<String> = iface.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+        let v6: Vec<String> = iface.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+        if v4.is_empty() && v6.is_empty() {
+            continue;
+        }
+        let key = format!("{nname}/{}", iface.id.value);
+        push(
+            out,
+            kind::ADDRESSES,
+            &key,
+            json!({"node": nname, "ifname": format!("eth{}", iface.id.value), "ipv4": v4, "ipv6": v6}),
+            vec![node_id.clone()],
+            node,
+        );
+        addr_ids.push(ResId::new(kind::ADDRESSES, key));
+    }
+    if !node.routes.is_empty() {
+        let mut d = vec![node_id.clone()];
+        d.extend(addr_ids);
+        push(out, kind::ROUTES, nname, json!({"node": nname, "routes": route_list(&node.routes)}), d, node);
+    }
+    if let Some(f) = &node.forwarding {
+        push(
+            out,
+            kind::FORWARDING,
+            nname,
+            json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}),
+            vec![node_id],
+            node,
+        );
+    }
+}
