@@ -10,10 +10,13 @@ out="${1:-/var/cache/vnx/test-guest}"
 kver="$(ls /usr/lib/modules | grep -- '-cloud-amd64$' | sort -V | tail -1)"
 [ -n "$kver" ] || { echo "linux-image-cloud-amd64 is not installed" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "busybox-static is not installed" >&2; exit 1; }
+mkdir -p "$out"
+# One build at a time (tests build it in parallel); the others then find it made.
+exec 9>"$out/.lock"
+flock 9
 if [ -f "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$0" ] && [ "$out/initrd.img" -nt "$here/guest-agent.sh" ]; then
   exit 0
 fi
-mkdir -p "$out"
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,config,lib/modules,root}
@@ -41,7 +44,9 @@ ip link set lo up
 exec /bin/vnx-agent boot
 INIT
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img.tmp"
-cp "/boot/vmlinuz-$kver" "$out/vmlinuz"
-mv "$out/initrd.img.tmp" "$out/initrd.img"
+tmp="$(mktemp "$out/initrd.XXXXXX")"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$tmp"
+cp "/boot/vmlinuz-$kver" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+chmod 644 "$tmp"
+mv "$tmp" "$out/initrd.img"
 echo "test guest: $out/vmlinuz $out/initrd.img (kernel $kver)"

@@ -51,6 +51,9 @@ pub struct BenchCmd {
     pub mininet: bool,
     #[arg(long)]
     pub json: bool,
+    /// Print the generated scenario (YAML) and stop: to apply it yourself, or to profile.
+    #[arg(long)]
+    pub emit: bool,
 }
 
 fn addr(net: usize, host: u32) -> String {
@@ -294,6 +297,11 @@ async fn host_links() -> usize {
 }
 
 pub fn run(c: BenchCmd) -> i32 {
+    if c.emit {
+        let (s, _) = generate(&format!("{:?}{}", c.topo, c.n).to_lowercase(), c.topo, c.n, c.fanout);
+        print!("{}", crate::scenario::write(&s, crate::scenario::Format::Yaml));
+        return super::EXIT_OK;
+    }
     // A network namespace of our own plays the host: nothing reaches the real one.
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
         eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");
