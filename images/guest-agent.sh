@@ -5,7 +5,9 @@
 # org.vnx.agent.0. The protocol is one line each way, words separated by spaces:
 #   host:  EXEC <id> <base64 of a shell script>
 #   guest: DONE <id> <exit status> <base64 of its output, stdout and stderr>
-#   host:  PING            guest: PONG <boot id>
+#   host:  PING <id>       guest: PONG <id> <boot id>
+# The host drops replies whose id is not the one it waits for (a request of a client that gave
+# up may still be answered).
 # Put it into another image as /usr/local/sbin/vnx-agent, started at boot with `vnx-agent boot`.
 set -u
 log() { echo "vnx-agent: $*" > /dev/console 2>/dev/null || true; }
@@ -42,7 +44,7 @@ serve() {
   while true; do
     while read -r verb id data <&3; do
       case "$verb" in
-        PING) echo "PONG $(cat /proc/sys/kernel/random/boot_id)" >&3 ;;
+        PING) echo "PONG $id $(cat /proc/sys/kernel/random/boot_id)" >&3 ;;
         EXEC)
           echo "$data" | base64 -d > /tmp/cmd.sh
           sh /tmp/cmd.sh < /dev/null > /tmp/cmd.out 2>&1
