@@ -7,8 +7,8 @@
 //! directory in the lab's directory; its agent socket in /run/vnx. Destroy removes them all.
 //!
 //! The agent protocol (see images/guest-agent.sh): one line each way over the virtio-serial
-//! port `org.vnx.agent.0`: `PING` → `PONG <boot id>`; `EXEC <id> <base64 script>` →
-//! `DONE <id> <status> <base64 output>`.
+//! port `org.vnx.agent.0`: `PING <id>` → `PONG <id> <boot id>`; `EXEC <id> <base64 script>` →
+//! `DONE <id> <status> <base64 output>`. Replies to other ids are skipped.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -228,24 +228,43 @@ pub struct Agent {
     pub socket: PathBuf,
 }
 
+/// A request id unique to this process and moment: replies are matched to requests by it.
+fn request_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{}-{n}-{t}", std::process::id())
+}
+
 impl Agent {
-    fn request(&self, line: &str, timeout: Duration) -> Result<String> {
+    /// Sends `VERB ID REST` and returns the rest of the reply `ANSWER ID …`, skipping replies
+    /// to other requests (a request whose client gave up, a PING during boot say, may still be
+    /// answered later, into another client's connection).
+    fn request(&self, verb: &str, rest: &str, answer: &str, timeout: Duration) -> Result<String> {
+        let id = request_id();
         let mut stream = UnixStream::connect(&self.socket)
             .map_err(|e| Error::Node(format!("the guest agent ({}): {e}", self.socket.display())))?;
         stream.set_read_timeout(Some(timeout)).map_err(|e| Error::Node(e.to_string()))?;
-        stream.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Node(format!("to the agent: {e}")))?;
-        let mut reply = String::new();
-        BufReader::new(stream).read_line(&mut reply).map_err(|e| Error::Node(format!("from the agent: {e}")))?;
-        if reply.is_empty() {
-            return Err(Error::Node("the guest agent closed the channel".into()));
+        stream
+            .write_all(format!("{verb} {id} {rest}\n").as_bytes())
+            .map_err(|e| Error::Node(format!("to the agent: {e}")))?;
+        let mut lines = BufReader::new(stream);
+        loop {
+            let mut reply = String::new();
+            lines.read_line(&mut reply).map_err(|e| Error::Node(format!("from the agent: {e}")))?;
+            if reply.is_empty() {
+                return Err(Error::Node("the guest agent closed the channel".into()));
+            }
+            let mut w = reply.trim_end().splitn(3, ' ');
+            if (w.next(), w.next()) == (Some(answer), Some(id.as_str())) {
+                return Ok(w.next().unwrap_or_default().to_string());
+            }
         }
-        Ok(reply.trim_end().to_string())
     }
 
     /// The guest's boot id, once its agent answers.
     pub fn ping(&self) -> Result<String> {
-        let r = self.request("PING", Duration::from_secs(3))?;
-        r.strip_prefix("PONG ").map(String::from).ok_or_else(|| Error::Node(format!("the agent said `{r}`")))
+        self.request("PING", "", "PONG", Duration::from_secs(3))
     }
 
     /// Waits until the agent answers (the guest booted and its boot script ran); its boot id.
@@ -266,18 +285,10 @@ impl Agent {
     pub fn exec(&self, script: &str, timeout: Duration) -> Result<(i32, String)> {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD;
-        let id = std::process::id();
-        let r = self.request(&format!("EXEC {id} {}", b64.encode(script)), timeout)?;
-        let mut w = r.splitn(4, ' ');
-        match (w.next(), w.next(), w.next(), w.next()) {
-            (Some("DONE"), Some(_), Some(code), out) => {
-                let out = b64
-                    .decode(out.unwrap_or_default().trim())
-                    .map_err(|e| Error::Node(format!("agent output: {e}")))?;
-                Ok((code.parse().unwrap_or(1), String::from_utf8_lossy(&out).into_owned()))
-            }
-            _ => Err(Error::Node(format!("the agent said `{r}`"))),
-        }
+        let reply = self.request("EXEC", &b64.encode(script), "DONE", timeout)?;
+        let (code, out) = reply.split_once(' ').unwrap_or((reply.as_str(), ""));
+        let out = b64.decode(out.trim()).map_err(|e| Error::Node(format!("agent output: {e}")))?;
+        Ok((code.parse().unwrap_or(1), String::from_utf8_lossy(&out).into_owned()))
     }
 
     /// Runs a script that must succeed.
