@@ -462,7 +462,12 @@ fn addrs_seen(
 }
 
 /// A refresh's dumps of each node, made once.
-type Views = tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>>>;
+type Views = tokio::sync::Mutex<HashMap<(String, &'static str), Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>>>;
+
+/// The cell of a refresh's view `what` of `node`.
+async fn view_cell(views: &Views, node: &str, what: &'static str) -> Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>> {
+    views.lock().await.entry((node.to_string(), what)).or_default().clone()
+}
 
 struct NodeView {
     links: Vec<crate::netlink::Link>,
@@ -1031,16 +1036,17 @@ impl Lab {
         }
     }
 
-    /// One dump of a node's links, addresses and routes, shared by all its resources in a refresh.
-    async fn node_view(&self, node: &str, views: &Views) -> Option<Arc<NodeView>> {
-        let cell = {
-            let mut m = views.lock().await;
-            m.entry(node.to_string()).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
-        };
+    /// A node's links and addresses (`routes`: its routes), dumped once per refresh and shared
+    /// by all its resources; only what some resource needs is dumped.
+    async fn node_view(&self, node: &str, routes: bool, views: &Views) -> Option<Arc<NodeView>> {
+        let cell = view_cell(views, node, if routes { "routes" } else { "addrs" }).await;
         cell.get_or_init(|| async {
             let nl = self.nl(node).await.ok()?;
-            let (links, addrs, routes) = (nl.links().await.ok()?, nl.addrs().await.ok()?, nl.routes().await.ok()?);
-            Some(Arc::new(NodeView { links, addrs, routes }))
+            Some(Arc::new(if routes {
+                NodeView { links: vec![], addrs: vec![], routes: nl.routes().await.ok()? }
+            } else {
+                NodeView { links: nl.links().await.ok()?, addrs: nl.addrs().await.ok()?, routes: vec![] }
+            }))
         })
         .await
         .clone()
@@ -1115,7 +1121,7 @@ impl Lab {
                 })
             }
             "addresses" => {
-                let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
+                let Some(view) = self.node_view(req(a, "node")?, false, views).await else { return Ok(Seen::Missing) };
                 Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
             }
             "routes" => {
@@ -1123,7 +1129,7 @@ impl Lab {
                 if self.run_state(req(a, "node")?) == Some(ns::SHUTOFF) {
                     return Ok(Seen::Present(Map::new()));
                 }
-                let Some(view) = self.node_view(req(a, "node")?, views).await else { return Ok(Seen::Missing) };
+                let Some(view) = self.node_view(req(a, "node")?, true, views).await else { return Ok(Seen::Missing) };
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
             }

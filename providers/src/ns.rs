@@ -216,8 +216,20 @@ pub fn bound_netns(name: &str) -> Option<PathBuf> {
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
 /// Kills any init left over for this node directory (an apply killed between starting a
-/// node and recording its pid leaves one): found by its command line, which names the dir.
+/// node and recording its pid leaves one). A fresh node has no directory: nothing to do. The
+/// init's pid is in `init.pid`; without that file, every process's command line is read (it
+/// names the dir), which costs O(processes).
 pub fn kill_leftovers(dir: &Path) {
+    if !dir.exists() {
+        return;
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("init.pid")) {
+        let mut w = text.split_whitespace().map(|x| x.parse::<u64>().ok());
+        if let (Some(Some(pid)), Some(Some(start_time))) = (w.next(), w.next()) {
+            stop(&Init { pid: pid as i32, start_time });
+            return;
+        }
+    }
     let needle = format!("--dir\0{}\0", dir.display());
     let Ok(rd) = std::fs::read_dir("/proc") else { return };
     for e in rd.flatten() {
@@ -394,6 +406,9 @@ pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) ->
             let mut msg = String::new();
             let _ = std::fs::File::from(r).read_to_string(&mut msg);
             if msg.trim() == "ready" {
+                // Where kill_leftovers finds this init without scanning every process.
+                let st = start_time(child.as_raw()).unwrap_or(0);
+                let _ = std::fs::write(dir.join("init.pid"), format!("{child} {st}\n"));
                 println!("ready {child}");
                 std::process::exit(0);
             }

@@ -278,10 +278,7 @@ impl Lab {
 
     /// The guest's links, addresses and routes, read through its agent once per refresh.
     pub(super) async fn vm_view(&self, node: &str, views: &Views) -> Result<Option<Arc<NodeView>>> {
-        let cell = {
-            let mut m = views.lock().await;
-            m.entry(node.to_string()).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
-        };
+        let cell = super::view_cell(views, node, "vm").await;
         cell.get_or_try_init(|| async {
             let out = self
                 .guest(node, "echo @addr; ip -o addr show; echo @route; ip route show; ip -6 route show\n".into())
