@@ -19,7 +19,7 @@ fn count_inits(host: &TestHost) -> usize {
             std::fs::read(p.path().join("cmdline"))
                 .map(|c| {
                     let c = String::from_utf8_lossy(&c);
-                    c.contains("\0__init\0") && c.contains(&dir)
+                    (c.contains("\0__init\0") || c.contains("vnx-init\0")) && c.contains(&dir)
                 })
                 .unwrap_or(false)
         })

@@ -2,8 +2,8 @@
 //! namespaces, whose root is a copy-on-write overlay of the host's root (or of the scenario's
 //! root filesystem), its network namespace also bound to a name in /run/netns.
 //!
-//! How a node starts: vnx runs itself as `vnx __init …` with the namespaces unshared before
-//! exec; that process forks the node's PID 1 ([`init_main`]), which mounts the overlay,
+//! How a node starts: vnx runs `vnx-init …` (or itself as `vnx __init …`) with the namespaces
+//! unshared before exec; that process forks the node's PID 1 ([`init_main`]), which mounts the overlay,
 //! pivots into it, sets the hostname and says "ready"; the intermediate prints the init's pid
 //! and exits, so the node outlives vnx. Stopping a node is killing its init: the kernel tears
 //! down the PID namespace and everything in it.
@@ -75,18 +75,15 @@ pub fn open_ns(path: &str) -> Result<OwnedFd> {
     Ok(OwnedFd::from(f))
 }
 
-/// Starts a node; returns its init. `exe` is the vnx binary (it has the `__init` entry).
+/// Starts a node; returns its init. `exe` is `vnx-init`, or the vnx binary (its `__init` entry).
 pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
     std::fs::create_dir_all(&spec.dir).map_err(|e| Error::Node(format!("creating {}: {e}", spec.dir.display())))?;
     let log = std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::Node(format!("init log: {e}")))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("__init")
-        .arg("--hostname")
-        .arg(&spec.hostname)
-        .arg("--rootfs")
-        .arg(&spec.rootfs)
-        .arg("--dir")
-        .arg(&spec.dir);
+    if exe.file_name().is_none_or(|n| n != "vnx-init") {
+        cmd.arg("__init");
+    }
+    cmd.arg("--hostname").arg(&spec.hostname).arg("--rootfs").arg(&spec.rootfs).arg("--dir").arg(&spec.dir);
     for h in &spec.hosts {
         cmd.arg("--host").arg(h);
     }
@@ -236,7 +233,7 @@ pub fn kill_leftovers(dir: &Path) {
         let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
         let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
         let cmd = String::from_utf8_lossy(&cmd);
-        if cmd.contains("\0__init\0") && cmd.contains(&needle) {
+        if (cmd.contains("\0__init\0") || cmd.contains("vnx-init\0")) && cmd.contains(&needle) {
             if let Some(st) = start_time(pid) {
                 stop(&Init { pid, start_time: st });
             }

@@ -154,7 +154,7 @@ impl TestHost {
         let dir = self.dir.path().display().to_string();
         for p in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                if cmd.contains("__init") && cmd.contains(&dir) {
+                if (cmd.contains("__init") || cmd.contains("vnx-init")) && cmd.contains(&dir) {
                     v.push(format!("process: {}", p.file_name().to_string_lossy()));
                 }
             }
@@ -181,7 +181,7 @@ impl Drop for TestHost {
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for p in rd.flatten() {
                 if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                    if cmd.contains("__init") && cmd.contains(&dir) {
+                    if (cmd.contains("__init") || cmd.contains("vnx-init")) && cmd.contains(&dir) {
                         let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
                     }
                 }

@@ -1,0 +1,34 @@
+//! `vnx-init --hostname NAME --rootfs DIR --dir DIR [--host LINE]...`: started by vnx (with the
+//! node's namespaces unshared) to become an `ns` node's PID 1; see `vnx_providers::ns`. It
+//! parses its few arguments by hand and links nothing it does not use, so it starts in about a
+//! millisecond.
+
+use std::path::PathBuf;
+
+fn main() {
+    // A node whose vnx went away must not linger half-started: writing "ready" to a closed
+    // pipe ends it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let (mut hostname, mut rootfs, mut dir, mut hosts) = (None, None, None, Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let value = args.next();
+        match (a.as_str(), value) {
+            ("--hostname", Some(v)) => hostname = Some(v),
+            ("--rootfs", Some(v)) => rootfs = Some(PathBuf::from(v)),
+            ("--dir", Some(v)) => dir = Some(PathBuf::from(v)),
+            ("--host", Some(v)) => hosts.push(v),
+            (other, _) => {
+                eprintln!("vnx-init: unexpected argument `{other}` (vnx starts this program; it is not for people)");
+                std::process::exit(2);
+            }
+        }
+    }
+    let (Some(hostname), Some(rootfs), Some(dir)) = (hostname, rootfs, dir) else {
+        eprintln!("vnx-init: --hostname, --rootfs and --dir are needed");
+        std::process::exit(2);
+    };
+    vnx_providers::ns::init_main(&hostname, &rootfs, &dir, &hosts)
+}
