@@ -59,15 +59,7 @@ impl VmHost {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.vnx(args);
-        assert!(
-            out.status.success(),
-            "vnx {args:?} failed ({:?}):\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        common::succeeded(args, self.vnx(args))
     }
 
     fn show(&self) -> Value {

@@ -85,15 +85,7 @@ impl TestHost {
 
     /// Runs vnx and requires success.
     pub fn vnx_ok(&self, args: &[&str]) -> String {
-        let out = self.vnx(args);
-        assert!(
-            out.status.success(),
-            "vnx {args:?} failed ({:?}):\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        super::succeeded(args, self.vnx(args))
     }
 
     pub fn ip(&self, args: &[&str]) -> String {

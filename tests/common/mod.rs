@@ -42,3 +42,15 @@ pub fn all_scenarios() -> Vec<PathBuf> {
 pub fn vnx_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vnx")
 }
+
+/// The stdout of a vnx run that must succeed; on failure, the exit code and both outputs.
+pub fn succeeded(args: &[&str], out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "vnx {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -105,7 +105,7 @@ impl Lab {
             "addresses" => {
                 let ifname = req(a, "ifname")?;
                 let mut script = format!("ip link set {ifname} up\n");
-                for n in nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?) {
+                for n in addrs_of(a)? {
                     script.push_str(&add_addr(&n, ifname));
                 }
                 self.guest(req(a, "node")?, script).await?;
@@ -166,10 +166,8 @@ impl Lab {
             }
             "addresses" => {
                 let ifname = req(a, "ifname")?;
-                let want: Vec<IpNet> =
-                    nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?).collect();
-                let had: Vec<IpNet> =
-                    nets(&strings(o, "ipv4"))?.into_iter().chain(nets(&strings(o, "ipv6"))?).collect();
+                let want = addrs_of(a)?;
+                let had = addrs_of(o)?;
                 // The new ones first, so the interface is never without an address; removing
                 // the old primary must not take the new one (of the same subnet) along.
                 let mut script =
@@ -226,9 +224,8 @@ impl Lab {
                 let script = match it.kind.as_str() {
                     "addresses" => {
                         let ifname = req(a, "ifname")?;
-                        nets(&strings(a, "ipv4"))?
+                        addrs_of(a)?
                             .into_iter()
-                            .chain(nets(&strings(a, "ipv6"))?)
                             .map(|n| format!("ip addr del {n} dev {ifname} 2>/dev/null || true\n"))
                             .collect()
                     }
@@ -345,6 +342,11 @@ impl Lab {
             _ => Ok(Seen::Present(Map::new())),
         }
     }
+}
+
+/// A resource's addresses, both families.
+fn addrs_of(a: &Map<String, Value>) -> Result<Vec<IpNet>> {
+    Ok(nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?).collect())
 }
 
 fn add_addr(n: &IpNet, ifname: &str) -> String {
