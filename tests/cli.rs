@@ -115,7 +115,10 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     let detail: serde_json::Value =
         serde_json::from_str(&host.vnx_ok(&["show", &name, "--node", "h1", "--json"])).unwrap();
     assert_eq!(detail["routes"][0]["gw"], "10.0.1.1");
-    assert!(detail["processes"].as_array().unwrap().iter().any(|p| p["command"] == "vnx-init"), "the node's init: {detail}");
+    assert!(
+        detail["processes"].as_array().unwrap().iter().any(|p| p["command"] == "vnx-init"),
+        "the node's init: {detail}"
+    );
     assert!(detail["journal"].as_array().unwrap().iter().any(|j| j["action"] == "create"), "{detail}");
     let text = host.vnx_ok(&["show", &name, "--node", "r1"]);
     assert!(text.contains("Interfaces:") && text.contains("eth2") && text.contains("Recent journal:"), "{text}");

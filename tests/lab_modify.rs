@@ -70,7 +70,7 @@ fn corpus_modify_sequence_on_a_running_lab() {
                 .as_str()
                 .unwrap()
                 .to_string();
-            let link = host.ip(&["-o", "link", "show", &bridge]);
+            let link = host.lab_ip(&name, &["-o", "link", "show", &bridge]);
             let up = link.contains(",UP") || link.contains("<UP");
             assert_eq!(up, *doc == "up-net4.xml", "Net4 after {doc}: {link}");
         }

@@ -108,16 +108,15 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     host.vnx_ok(&["apply", f, "--auto-approve"]);
     assert_eq!(host.pids(&name), pids);
 
-    // Delete a veth by hand: plan reports it, apply repairs it.
-    let show = host.show(&name);
-    let _ = show;
-    let links = host.ip(&["-o", "link", "show", "type", "veth"]);
+    // Delete a veth by hand (its host end is in the lab's namespace): plan reports it, apply
+    // repairs it.
+    let links = host.lab_ip(&name, &["-o", "link", "show", "type", "veth"]);
     let victim = links
         .lines()
         .find(|l| l.contains(&format!("vnx:{name}:interface:h2/1")))
         .expect("h2's host link has vnx's mark");
     let ifname = victim.split(": ").nth(1).unwrap().split('@').next().unwrap().to_string();
-    host.ip(&["link", "del", &ifname]);
+    host.lab_ip(&name, &["link", "del", &ifname]);
     let out = host.vnx_ok(&["plan", f]);
     assert!(out.contains("interface.h2/1 has been deleted"), "{out}");
     host.vnx_ok(&["apply", f, "--auto-approve"]);

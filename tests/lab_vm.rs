@@ -123,9 +123,10 @@ impl VmHost {
             }
         }
         if let Ok(rd) = std::fs::read_dir("/run/netns") {
-            for e in
-                rd.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("vnx-{}-", self.name)))
-            {
+            for e in rd.flatten().filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&format!("vnx-{}-", self.name)) || n == format!("vnxlab-{}", self.name)
+            }) {
                 v.push(format!("netns: {}", e.file_name().to_string_lossy()));
             }
         }

@@ -101,6 +101,8 @@ pub struct Lab {
     #[cfg(feature = "libvirt")]
     agent_turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     node_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
+    /// Netlink in the lab's own network namespace (bridges and host ends of its nets).
+    lab_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
     boot: BootRunner,
 }
 
@@ -219,6 +221,7 @@ impl Lab {
             #[cfg(feature = "libvirt")]
             agent_turns: Default::default(),
             node_nl: Default::default(),
+            lab_nl: Default::default(),
             boot,
         })
     }
@@ -372,27 +375,43 @@ impl Lab {
     /// removing a half-built leftover on either side. Returns the node's netlink.
     async fn veth_into_node(
         &self,
+        side: &Netlink,
         host_name: &str,
         node: &str,
         ifname: &str,
         mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> Result<Netlink> {
-        if let Some(l) = self.host.link_by_name(host_name).await? {
-            self.host.del_link(l.index).await?;
+        if let Some(l) = side.link_by_name(host_name).await? {
+            side.del_link(l.index).await?;
         }
         let nl = self.nl(node).await?;
         if let Some(l) = nl.link_by_name(ifname).await? {
             nl.del_link(l.index).await?;
         }
-        self.host.add_veth(host_name, ifname, Some(&self.netns(node)?), mac, mtu).await?;
+        side.add_veth(host_name, ifname, Some(&self.netns(node)?), mac, mtu).await?;
         Ok(nl)
     }
 
-    /// The index of the resource's `bridge`, when it names one.
-    async fn bridge_index(&self, a: &Map<String, Value>) -> Result<Option<u32>> {
+    /// Where a net's bridge or an interface's host end lives: the lab's own network namespace
+    /// (`host_netns`), or the host's.
+    async fn side(&self, a: &Map<String, Value>) -> Result<Netlink> {
+        let Some(name) = s(a, "host_netns") else { return Ok(self.host.clone()) };
+        let mut cache = self.lab_nl.lock().await;
+        if let Some(n) = cache.get(name) {
+            return Ok(n.clone());
+        }
+        let path = ns::bound_netns(name)
+            .ok_or_else(|| Error::Other(format!("the lab's network namespace {name} is missing")))?;
+        let n = Netlink::in_netns(ns::open_ns(&path.display().to_string())?).await?;
+        cache.insert(name.to_string(), n.clone());
+        Ok(n)
+    }
+
+    /// The index of the resource's `bridge` (on `side`), when it names one.
+    async fn bridge_index(&self, side: &Netlink, a: &Map<String, Value>) -> Result<Option<u32>> {
         match s(a, "bridge") {
-            Some(b) => Ok(Some(self.index_in(&self.host, b).await?)),
+            Some(b) => Ok(Some(self.index_in(side, b).await?)),
             None => Ok(None),
         }
     }
@@ -534,10 +553,18 @@ impl Lab {
         }
         let a = &it.attrs;
         match it.kind.as_str() {
+            "lab" => {
+                let name = req(a, "netns")?;
+                ns::unbind_netns(name); // a leftover of an interrupted apply
+                self.lab_nl.lock().await.remove(name);
+                ns::new_netns(name)?;
+                Ok(json!({}))
+            }
             "net" => {
+                let side = self.side(a).await?;
                 let bridge = req(a, "bridge")?;
                 let managed = a.get("managed").and_then(Value::as_bool).unwrap_or(true);
-                let existing = self.host.link_by_name(bridge).await?;
+                let existing = side.link_by_name(bridge).await?;
                 if !managed {
                     if existing.is_none() {
                         return Err(Error::Other(format!(
@@ -551,39 +578,42 @@ impl Lab {
                         if l.alias.as_deref().is_some_and(|a| a != self.alias("net", &it.name)) {
                             return Err(Error::Other(format!("a link named {bridge} exists and is not vnx's")));
                         }
-                        self.host.del_link(l.index).await?;
+                        side.del_link(l.index).await?;
                     }
                     let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    self.host.add_bridge(bridge, mtu, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                    side.add_bridge(bridge, mtu, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
                     let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                     self.set_up_link(
-                        &self.host,
+                        &side,
                         bridge,
                         LinkChange { up: Some(up), alias: Some(self.alias("net", &it.name)), ..Default::default() },
                     )
                     .await?;
                 }
                 if let Some(ext) = s(a, "external") {
-                    let br = self.index_in(&self.host, bridge).await?;
-                    self.set_up_link(
-                        &self.host,
-                        ext,
-                        LinkChange { up: Some(true), master: Some(br), ..Default::default() },
-                    )
-                    .await?;
+                    let br = self.index_in(&side, bridge).await?;
+                    self.set_up_link(&side, ext, LinkChange { up: Some(true), master: Some(br), ..Default::default() })
+                        .await?;
                 }
                 if a.contains_key("host_addrs") {
                     let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{bridge}/promote_secondaries"), "1");
-                    self.sync_addrs(&self.host, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                    self.sync_addrs(&side, bridge, &nets(&strings(a, "host_addrs"))?).await?;
                 }
                 Ok(json!({}))
             }
             "mgmt" => {
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
                 let nl = self
-                    .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), None)
+                    .veth_into_node(
+                        &self.host,
+                        host_name,
+                        req(a, "node")?,
+                        ifname,
+                        s(a, "mac").and_then(parse_mac),
+                        None,
+                    )
                     .await?;
-                let master = self.bridge_index(a).await?;
+                let master = self.bridge_index(&self.host, a).await?;
                 self.set_up_link(
                     &self.host,
                     host_name,
@@ -645,15 +675,16 @@ impl Lab {
                 }
             }
             "interface" => {
+                let side = self.side(a).await?;
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
                 let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
                 let nl = self
-                    .veth_into_node(host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
+                    .veth_into_node(&side, host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
                     .await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
-                let master = self.bridge_index(a).await?;
+                let master = self.bridge_index(&side, a).await?;
                 self.set_up_link(
-                    &self.host,
+                    &side,
                     host_name,
                     LinkChange {
                         up: Some(up),
@@ -793,32 +824,32 @@ impl Lab {
         let changed = |k: &str| o.get(k) != a.get(k);
         match new.kind.as_str() {
             "net" => {
+                let side = self.side(a).await?;
                 let bridge = req(a, "bridge")?;
-                let index = self.index_in(&self.host, bridge).await?;
+                let index = self.index_in(&side, bridge).await?;
                 if changed("mtu") || changed("up") {
                     let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    self.host
-                        .set_link(
-                            index,
-                            LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() },
-                        )
-                        .await?;
+                    side.set_link(
+                        index,
+                        LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() },
+                    )
+                    .await?;
                 }
                 if changed("stp") {
-                    self.host.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                    side.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
                 }
                 if changed("host_addrs") {
-                    self.sync_addrs(&self.host, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                    self.sync_addrs(&side, bridge, &nets(&strings(a, "host_addrs"))?).await?;
                 }
                 if changed("external") {
                     if let Some(old_ext) = s(o, "external") {
-                        if let Some(l) = self.host.link_by_name(old_ext).await? {
-                            self.host.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
+                        if let Some(l) = side.link_by_name(old_ext).await? {
+                            side.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
                         }
                     }
                     if let Some(ext) = s(a, "external") {
                         self.set_up_link(
-                            &self.host,
+                            &side,
                             ext,
                             LinkChange { up: Some(true), master: Some(index), ..Default::default() },
                         )
@@ -834,11 +865,12 @@ impl Lab {
                 self.set_run(&new.name, a, s(a, "run").unwrap_or(ns::RUNNING)).await
             }
             "interface" => {
+                let side = self.side(a).await?;
                 let host_name = req(a, "host_name")?;
                 let mut c = LinkChange::default();
                 if changed("bridge") {
                     c.master = Some(match s(a, "bridge") {
-                        Some(b) => self.index_in(&self.host, b).await?,
+                        Some(b) => self.index_in(&side, b).await?,
                         None => 0,
                     });
                 }
@@ -854,7 +886,7 @@ impl Lab {
                     mac: if changed("mac") { s(a, "mac").and_then(parse_mac) } else { None },
                     ..Default::default()
                 };
-                self.set_up_link(&self.host, host_name, c).await?;
+                self.set_up_link(&side, host_name, c).await?;
                 let nl = self.nl(req(a, "node")?).await?;
                 self.set_up_link(&nl, req(a, "ifname")?, node_change).await?;
                 Ok(json!({}))
@@ -924,17 +956,25 @@ impl Lab {
         }
         let a = &it.attrs;
         match it.kind.as_str() {
+            // The kernel dismantles the namespace, and every bridge and veth in it, in one batch.
+            "lab" => {
+                let name = req(a, "netns")?;
+                self.lab_nl.lock().await.remove(name);
+                ns::unbind_netns(name);
+                Ok(())
+            }
             "net" => {
+                let side = self.side(a).await?;
                 let bridge = req(a, "bridge")?;
                 if let Some(ext) = s(a, "external") {
-                    if let Some(l) = self.host.link_by_name(ext).await? {
-                        self.host.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
+                    if let Some(l) = side.link_by_name(ext).await? {
+                        side.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
                     }
                 }
                 if a.get("managed").and_then(Value::as_bool).unwrap_or(true) {
-                    if let Some(l) = self.host.link_by_name(bridge).await? {
+                    if let Some(l) = side.link_by_name(bridge).await? {
                         if l.alias.is_none() || l.alias.as_deref() == Some(&self.alias("net", &it.name)) {
-                            self.host.del_link(l.index).await?;
+                            side.del_link(l.index).await?;
                         }
                     }
                 }
@@ -977,9 +1017,10 @@ impl Lab {
                 Ok(())
             }
             "interface" | "hostif" | "mgmt" => {
+                let side = self.side(a).await?;
                 let name = if it.kind == "hostif" { req(a, "ifname")? } else { req(a, "host_name")? };
-                if let Some(l) = self.host.link_by_name(name).await? {
-                    self.host.del_link(l.index).await?;
+                if let Some(l) = side.link_by_name(name).await? {
+                    side.del_link(l.index).await?;
                 }
                 Ok(())
             }
@@ -1057,8 +1098,30 @@ impl Lab {
             return self.vm_refresh(it, host_links, views).await;
         }
         let a = &it.attrs;
+        // A net or interface of the lab's own namespace is read from that namespace's links.
+        let lab_view;
+        let host_links = match s(a, "host_netns") {
+            None => host_links,
+            Some(name) => {
+                let cell = view_cell(views, name, "lab").await;
+                lab_view = cell
+                    .get_or_init(|| async {
+                        let side = self.side(a).await.ok()?;
+                        Some(Arc::new(NodeView { links: side.links().await.ok()?, addrs: vec![], routes: vec![] }))
+                    })
+                    .await
+                    .clone();
+                match &lab_view {
+                    Some(v) => &v.links[..],
+                    None => return Ok(Seen::Missing),
+                }
+            }
+        };
         let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
         match it.kind.as_str() {
+            "lab" => {
+                Ok(if ns::bound_netns(req(a, "netns")?).is_some() { Seen::Present(Map::new()) } else { Seen::Missing })
+            }
             "net" => Ok(match by_name(req(a, "bridge")?) {
                 None => Seen::Missing,
                 Some(l) => {

@@ -281,6 +281,22 @@ pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
     .map_err(|e| Error::Node(format!("binding {path}: {e}")))
 }
 
+/// Makes a new, empty network namespace bound to /run/netns/NAME (from a thread of its own:
+/// entering a namespace changes only the calling thread).
+pub fn new_netns(name: &str) -> Result<()> {
+    prepare_netns_dir()?;
+    let path = format!("{NETNS_DIR}/{name}");
+    std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+    let p = path.clone();
+    std::thread::spawn(move || -> Result<()> {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("a new network namespace: {e}")))?;
+        mount(Some("/proc/thread-self/ns/net"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| Error::Node(format!("binding {p}: {e}")))
+    })
+    .join()
+    .map_err(|_| Error::Node("namespace thread panicked".into()))?
+}
+
 /// Whether /run/netns/NAME is the init's network namespace.
 pub fn netns_bound_to(init: &Init, name: &str) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -289,11 +289,23 @@ impl Bench {
 }
 
 /// Links in the benchmark's host namespace (a netlink dump: /sys shows another namespace).
-async fn host_links() -> usize {
-    match vnx_providers::netlink::Netlink::current() {
-        Ok(nl) => nl.links().await.map(|l| l.len()).unwrap_or(0),
-        Err(_) => 0,
-    }
+/// Links in the host's namespace and in the lab's own (loopbacks not counted).
+async fn lab_links(scenario: &str) -> (usize, usize) {
+    let count = |nl: vnx_providers::Result<vnx_providers::netlink::Netlink>| async move {
+        match nl {
+            Ok(nl) => nl.links().await.map(|l| l.len().saturating_sub(1)).unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    let host = count(vnx_providers::netlink::Netlink::current()).await;
+    let lab = match vnx_providers::ns::bound_netns(&crate::plan::desired::lab_netns_name(scenario)) {
+        Some(p) => match vnx_providers::ns::open_ns(&p.display().to_string()) {
+            Ok(fd) => count(vnx_providers::netlink::Netlink::in_netns(fd).await).await,
+            Err(_) => 0,
+        },
+        None => 0,
+    };
+    (host, lab)
 }
 
 pub fn run(c: BenchCmd) -> i32 {
@@ -325,11 +337,9 @@ pub fn run(c: BenchCmd) -> i32 {
     let mut rows: Vec<(String, f64, String)> = Vec::new();
     let result: Result<(), String> = rt.block_on(async {
         let (_, t, n) = b.converge(&s, false, true).await?;
-        let objects = format!(
-            "{n} resources, {} links in the host, {} namespaces",
-            host_links().await.saturating_sub(1),
-            s.nodes.len()
-        );
+        let (host, lab) = lab_links(&name).await;
+        let objects =
+            format!("{n} resources, {host} links in the host, {lab} in the lab's namespace, {} node namespaces", s.nodes.len());
         rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
         let t0 = Instant::now();
         b.ping_all(&name, &pings)?;

@@ -80,6 +80,12 @@ pub fn netns_name(scenario: &str, node: &str) -> String {
     format!("vnx-{scenario}-{node}")
 }
 
+/// The lab's own network namespace, holding the bridges of its nets (`vnxlab-`: no node's
+/// `vnx-SCENARIO-NODE` can be spelled so).
+pub fn lab_netns_name(scenario: &str) -> String {
+    format!("vnxlab-{scenario}")
+}
+
 /// Nodes in VNX's order: those with a numeric `order` first (sorted), then document order.
 pub fn node_order(s: &Scenario) -> Vec<&Node> {
     let mut with: Vec<&Node> = s.nodes.iter().filter(|n| n.order.is_some()).collect();
@@ -129,7 +135,28 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
         };
 
-    // Nets.
+    // Nets. Their bridges live in the lab's own network namespace unless the host needs them
+    // (a host interface, an external NIC, a VM's tap, a bridge vnx does not manage): deleting
+    // that namespace dismantles them all in one batch, where deleting bridges one by one costs
+    // the kernel tens of milliseconds each.
+    let lab_ns = lab_netns_name(scen);
+    let mut host_side: std::collections::HashSet<&str> =
+        s.host.iter().flat_map(|h| h.interfaces.iter().map(|i| i.net.value.as_str())).collect();
+    for n in s.nodes.iter().filter(|n| provider_of(n, opts) != "ns") {
+        host_side.extend(n.interfaces.iter().map(|i| i.net.value.as_str()));
+    }
+    let in_lab = |net: &crate::scenario::Net| {
+        net.managed != Some(false) && net.external.is_none() && !host_side.contains(net.name.value.as_str())
+    };
+    let lab_nets: std::collections::HashSet<&str> = s
+        .nets
+        .iter()
+        .filter(|n| n.mode.value == NetMode::VirtualBridge && in_lab(n))
+        .map(|n| n.name.value.as_str())
+        .collect();
+    if !lab_nets.is_empty() {
+        push(&mut out, kind::LAB, "lab", "net", json!({"netns": lab_ns}), vec![], s.name.span);
+    }
     let mut bridges: HashMap<&str, String> = HashMap::new();
     for net in &s.nets {
         let name = net.name.value.as_str();
@@ -160,8 +187,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 "stp": net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
                 "up": net.up != Some(false),
                 "external": net.external.as_ref().map(|e| match &net.vlan { Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value), None => e.value.clone() }),
+                "host_netns": lab_nets.contains(name).then(|| lab_ns.clone()),
             }),
-            vec![],
+            if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
         );
     }
@@ -264,6 +292,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                             "net": net,
                             "bridge": bridge,
                             "host_name": kname("ve", &[scen, nname, &iface.id.value.to_string()]),
+                            "host_netns": lab_nets.contains(net).then(|| lab_ns.clone()),
                             "ifname": ifname,
                             "mac": mac,
                             "mtu": scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value),

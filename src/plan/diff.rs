@@ -397,28 +397,32 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         a.after = after.into_iter().collect();
     }
 
-    // Deletes of what lives in a node whose own delete is planned.
+    // Deletes of what lives in a node whose own delete is planned, or in the lab's namespace
+    // when it goes: the kernel removes those with the namespace.
     let node_deleted = |n: &str| index.contains_key(&(Op::Delete, ResId::new(kind::NODE, n)));
+    let lab_deleted = index.contains_key(&(Op::Delete, ResId::new(kind::LAB, "lab")));
     for a in &mut actions {
         if a.op != Op::Delete || a.id.kind == kind::NODE {
             continue;
         }
         let Some(r) = recorded_map.get(&a.id) else { continue };
         let owner = |key: &str| r.attrs.get(key).and_then(Value::as_str).map(str::to_string);
-        let inside = match a.id.kind.as_str() {
-            kind::INTERFACE
-            | kind::ADDRESSES
-            | kind::ROUTES
-            | kind::FORWARDING
-            | kind::CONDITIONS
-            | kind::MGMT
-            | kind::BOOT => owner("node").is_some_and(|n| node_deleted(&n)),
-            // A veth pair dies when either end's namespace does.
-            kind::P2P => ["a", "b"]
-                .iter()
-                .any(|e| r.attrs.get(*e).and_then(|x| x.get("node")).and_then(Value::as_str).is_some_and(node_deleted)),
-            _ => false,
-        };
+        let in_lab_ns = lab_deleted && r.attrs.contains_key("host_netns");
+        let inside = in_lab_ns
+            || match a.id.kind.as_str() {
+                kind::INTERFACE
+                | kind::ADDRESSES
+                | kind::ROUTES
+                | kind::FORWARDING
+                | kind::CONDITIONS
+                | kind::MGMT
+                | kind::BOOT => owner("node").is_some_and(|n| node_deleted(&n)),
+                // A veth pair dies when either end's namespace does.
+                kind::P2P => ["a", "b"].iter().any(|e| {
+                    r.attrs.get(*e).and_then(|x| x.get("node")).and_then(Value::as_str).is_some_and(node_deleted)
+                }),
+                _ => false,
+            };
         a.goes_with_node = inside;
     }
 

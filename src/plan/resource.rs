@@ -95,6 +95,8 @@ pub mod kind {
     pub const BOOT: &str = "boot";
     pub const MGMT: &str = "mgmt";
     pub const HOSTS: &str = "hosts";
+    /// The lab's own network namespace, where the bridges of its nets live.
+    pub const LAB: &str = "lab";
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).
@@ -102,11 +104,12 @@ pub mod kind {
 pub fn forces_replacement(kind: &str, attr: &str) -> bool {
     match kind {
         // A net's mtu, stp and up state change in place: nodes on it are not touched.
-        kind::NET => matches!(attr, "bridge" | "managed"),
+        kind::NET => matches!(attr, "bridge" | "managed" | "host_netns"),
         // A node is replaced only when what it is made of changes.
         kind::NODE => matches!(attr, "provider" | "hostname" | "rootfs" | "vm"),
         // An interface moves between nets (bridge) and changes MAC, MTU, state in place.
-        kind::INTERFACE => matches!(attr, "node" | "host_name" | "ifname"),
+        kind::INTERFACE => matches!(attr, "node" | "host_name" | "ifname" | "host_netns"),
+        kind::LAB => true,
         kind::P2P => true,
         kind::HOSTIF => matches!(attr, "bridge" | "ifname" | "peer"),
         kind::MGMT => matches!(attr, "node" | "host_name" | "ifname"),

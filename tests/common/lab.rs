@@ -94,6 +94,13 @@ impl TestHost {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `ip` in the lab's own network namespace (where the bridges of its nets live).
+    pub fn lab_ip(&self, scenario: &str, args: &[&str]) -> String {
+        let out = Command::new("ip").arg("-n").arg(format!("vnxlab-{scenario}")).args(args).output().unwrap();
+        assert!(out.status.success(), "ip -n vnxlab-{scenario} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs a shell command in the test's "host" namespace.
     pub fn host_sh(&self, script: &str) -> Output {
         Command::new("ip").args(["netns", "exec", &self.netns, "sh", "-c", script]).output().unwrap()
@@ -137,7 +144,7 @@ impl TestHost {
             if let Ok(rd) = std::fs::read_dir("/run/netns") {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}-")) {
+                    if n.starts_with(&format!("vnx-{s}-")) || n == format!("vnxlab-{s}") {
                         v.push(format!("netns: {n}"));
                     }
                 }
@@ -183,7 +190,7 @@ impl Drop for TestHost {
             if let Ok(rd) = std::fs::read_dir("/run/netns") {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}-")) {
+                    if n.starts_with(&format!("vnx-{s}-")) || n == format!("vnxlab-{s}") {
                         let _ = Command::new("ip").args(["netns", "del", &n]).output();
                     }
                 }
