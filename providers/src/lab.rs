@@ -989,15 +989,16 @@ impl Lab {
                     .or_else(|| serde_json::from_value(it.runtime.clone()).ok());
                 self.node_nl.lock().await.remove(&it.name);
                 if let Some(init) = init {
-                    tokio::task::spawn_blocking(move || ns::stop(&init))
-                        .await
-                        .map_err(|e| Error::Other(e.to_string()))?;
+                    ns::kill_now(&init);
                 }
-                if let Some(n) = s(a, "netns") {
-                    ns::unbind_netns(n);
-                }
+                // Unmounting waits for the kernel (an RCU grace period): on a blocking thread, so
+                // that several nodes' waits overlap.
+                let netns = s(a, "netns").map(String::from);
                 let dir = self.node_dir(&it.name);
                 tokio::task::spawn_blocking(move || {
+                    if let Some(n) = netns {
+                        ns::unbind_netns(&n);
+                    }
                     ns::kill_leftovers(&dir);
                     ns::remove_dir(&dir)
                 })

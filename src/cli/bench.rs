@@ -338,8 +338,10 @@ pub fn run(c: BenchCmd) -> i32 {
     let result: Result<(), String> = rt.block_on(async {
         let (_, t, n) = b.converge(&s, false, true).await?;
         let (host, lab) = lab_links(&name).await;
-        let objects =
-            format!("{n} resources, {host} links in the host, {lab} in the lab's namespace, {} node namespaces", s.nodes.len());
+        let objects = format!(
+            "{n} resources, {host} links in the host, {lab} in the lab's namespace, {} node namespaces",
+            s.nodes.len()
+        );
         rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
         let t0 = Instant::now();
         b.ping_all(&name, &pings)?;
