@@ -125,6 +125,46 @@ pub async fn apply<P: Provider>(
     let mut ready: std::collections::VecDeque<usize> =
         plan.actions.iter().filter(|a| a.after.is_empty()).map(|a| a.index).collect();
     loop {
+        // Record-only deletes (the kernel removed the object with its node or with the lab's
+        // namespace) need no provider: all that are ready go in one transaction.
+        while !stop.load(Ordering::SeqCst) {
+            let quick: Vec<usize> = ready
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let a = &plan.actions[i];
+                    a.op == Op::Delete && a.goes_with_node && !started.contains(&i) && !report.outcomes.contains_key(&i)
+                })
+                .collect();
+            if quick.is_empty() {
+                break;
+            }
+            let taken: HashSet<usize> = quick.iter().copied().collect();
+            ready.retain(|i| !taken.contains(i));
+            let t0 = Instant::now();
+            state.batch(|| {
+                for &i in &quick {
+                    let id = &plan.actions[i].id;
+                    let journal = state.journal_start(apply_id, scenario, &id.kind, &id.name, "delete")?;
+                    state.delete_resource(scenario, &id.kind, &id.name)?;
+                    state.journal_finish(journal, None)?;
+                }
+                Ok(())
+            })?;
+            for &i in &quick {
+                started.insert(i);
+                let a = &plan.actions[i];
+                progress(Event::Started { op: a.op, id: &a.id });
+                progress(Event::Finished { op: a.op, id: &a.id, took: t0.elapsed(), outcome: &Outcome::Done });
+                report.outcomes.insert(i, Outcome::Done);
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
+                    }
+                }
+            }
+        }
         // Start what is ready, up to the bound.
         if !stop.load(Ordering::SeqCst) {
             while running.len() < parallelism.max(1) {

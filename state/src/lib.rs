@@ -469,6 +469,21 @@ impl State {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
     }
 
+    /// Runs `f` in one transaction (one commit for many writes); rolled back when `f` fails.
+    pub fn batch<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))?;
+        match f() {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| self.db(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {
         self.conn
             .prepare_cached(
