@@ -208,10 +208,7 @@ impl Lab {
             boots: Mutex::new(boots),
             routes: Mutex::new(routes),
             vms: Mutex::new(vms),
-            libvirt_uri: std::env::var("VNX_LIBVIRT_URI")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "qemu:///system".into()),
+            libvirt_uri: crate::libvirt::uri(),
             domain_type: std::env::var("VNX_DOMAIN_TYPE")
                 .ok()
                 .filter(|u| !u.is_empty())

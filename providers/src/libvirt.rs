@@ -309,14 +309,19 @@ pub const SAVED: &str = "saved";
 #[cfg(feature = "libvirt")]
 pub use hv::Hypervisor;
 
+/// libvirt's URI: `VNX_LIBVIRT_URI` (`--libvirt-uri`), else qemu:///system.
+pub fn uri() -> String {
+    std::env::var("VNX_LIBVIRT_URI").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "qemu:///system".into())
+}
+
 /// How a VM node runs now, asked of libvirt (`VNX_LIBVIRT_URI`); `None` when its domain does
 /// not exist or libvirt cannot be asked.
 pub fn run_state_of(scenario: &str, node: &str, vm: &Value, node_dir: &Path) -> Option<&'static str> {
     #[cfg(feature = "libvirt")]
     {
-        let uri =
-            std::env::var("VNX_LIBVIRT_URI").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "qemu:///system".into());
-        let hv = Hypervisor::connect(&uri).ok()?;
+        // One connection for every node a command asks about (`vnx show` asks for each).
+        static HV: std::sync::OnceLock<Option<Hypervisor>> = std::sync::OnceLock::new();
+        let hv = HV.get_or_init(|| Hypervisor::connect(&uri()).ok()).as_ref()?;
         let d = hv.domain(vm["domain"].as_str()?, scenario, node).ok()??;
         hv.run_state(&d, &VmPaths::new(node_dir, scenario, node)).ok()
     }

@@ -74,32 +74,10 @@ fn iface(id: u32, net: &str, a: &str) -> Interface {
 
 fn net(name: &str, p2p: bool) -> Net {
     Net {
-        span: Default::default(),
         name: Spanned::bare(name.into()),
         mode: Spanned::bare(if p2p { NetMode::Veth } else { NetMode::VirtualBridge }),
         kind: p2p.then(|| Spanned::bare(NetType::P2p)),
-        managed: None,
-        external: None,
-        vlan: None,
-        mtu: None,
-        stp: None,
-        hub: None,
-        scope: None,
-        sock: None,
-        uml_switch_binary: None,
-        capture_file: None,
-        capture_expression: None,
-        capture_dev: None,
-        controller: None,
-        of_version: None,
-        hwaddr: None,
-        fail_mode: None,
-        bw: None,
-        delay: None,
-        loss: None,
-        up: None,
-        ppp_bw: None,
-        connections: vec![],
+        ..Default::default()
     }
 }
 

@@ -233,7 +233,7 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
     if let Some(vm) =
         recorded.iter().find(|r| r.id.kind == kind::NODE && r.id.name == c.node).and_then(|r| r.attrs.get("vm"))
     {
-        let uri = std::env::var("VNX_LIBVIRT_URI").unwrap_or_else(|_| "qemu:///system".into());
+        let uri = vnx_providers::libvirt::uri();
         let domain = vm["domain"].as_str().unwrap_or_default();
         if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {
             let display = std::process::Command::new("virsh").args(["-c", &uri, "domdisplay", domain]).output();

@@ -111,14 +111,14 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
     }
     let chosen: Vec<String> = chosen.iter().map(|r| r.id.name.clone()).collect();
     // The recorded scenario, not a file edited since: a lifecycle command changes run states only.
+    let t = match common::resolve(&name, Some(&state), color) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
     let run = RunArgs { auto_approve: true, parallelism: 10, lock_timeout: c.lock_timeout.clone() };
     let rt = common::runtime();
     locked(&state, &name, verb.name(), &run, || {
         for (want, on_shutdown) in verb.steps(c.kill) {
-            let t = match common::resolve(&name, Some(&state), color) {
-                Ok(t) => t,
-                Err(e) => return fail(&e),
-            };
             for n in &chosen {
                 if let Err(e) = state.set_node_run(&name, n, want) {
                     return fail(&e.to_string());

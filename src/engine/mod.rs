@@ -142,12 +142,12 @@ pub async fn apply<P: Provider>(
             let taken: HashSet<usize> = quick.iter().copied().collect();
             ready.retain(|i| !taken.contains(i));
             let t0 = Instant::now();
-            state.batch(|| {
+            state.transaction(|st| {
                 for &i in &quick {
                     let id = &plan.actions[i].id;
-                    let journal = state.journal_start(apply_id, scenario, &id.kind, &id.name, "delete")?;
-                    state.delete_resource(scenario, &id.kind, &id.name)?;
-                    state.journal_finish(journal, None)?;
+                    let journal = st.journal_start(apply_id, scenario, &id.kind, &id.name, "delete")?;
+                    st.delete_resource(scenario, &id.kind, &id.name)?;
+                    st.journal_finish(journal, None)?;
                 }
                 Ok(())
             })?;
@@ -204,10 +204,6 @@ pub async fn apply<P: Provider>(
                                 provider.update(old, new).await.map_err(|e| e.to_string()),
                             )
                         })
-                    }
-                    Op::Delete if a.goes_with_node => {
-                        // Removed by the kernel with its node: only the record goes.
-                        Box::pin(async move { (action, journal, Instant::now(), Ok(Value::Null)) })
                     }
                     Op::Delete => {
                         let r = &plan.recorded[&id];

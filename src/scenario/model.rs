@@ -204,6 +204,7 @@ model! {
 
 model! {
     /// `<net>`: a virtual network that node interfaces attach to.
+    #[derive(Default)]
     pub struct Net {
         pub name: Name,
         pub mode: Spanned<NetMode>,

@@ -95,6 +95,12 @@ str_enum!(
         UmlSwitch = "uml_switch",
     }
 );
+/// A net built in code (the benchmark's) is a Linux bridge unless it says otherwise.
+impl Default for NetMode {
+    fn default() -> Self {
+        NetMode::VirtualBridge
+    }
+}
 str_enum!(
     /// `<net type>`: a shared LAN or a link between exactly two interfaces.
     NetType { Lan = "lan", Ppp = "ppp", P2p = "p2p" }

@@ -242,8 +242,8 @@ impl State {
         Ok(())
     }
 
-    /// Runs `f` in one transaction (for batched writes).
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+    /// Runs `f` in one transaction (one commit for many writes); rolled back when `f` fails.
+    pub fn transaction<T>(&self, f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))?;
         match f(self) {
             Ok(v) => {
@@ -467,21 +467,6 @@ impl State {
             })
             .map_err(|e| self.db(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
-    }
-
-    /// Runs `f` in one transaction (one commit for many writes); rolled back when `f` fails.
-    pub fn batch<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))?;
-        match f() {
-            Ok(v) => {
-                self.conn.execute_batch("COMMIT").map_err(|e| self.db(e))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
     }
 
     pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {

@@ -58,6 +58,13 @@ impl Lab {
         .map_err(|e| Error::Other(e.to_string()))?
     }
 
+    /// Makes sure the lab knows a VM node's `vm` attributes (its domain's name): they come
+    /// with the recorded items at `Lab::new`, or with the item at hand.
+    fn know_vm(&self, it: &Item) {
+        let mut vms = self.vms.lock().expect("not poisoned");
+        vms.entry(it.name.clone()).or_insert_with(|| it.attrs.get("vm").cloned().unwrap_or_default());
+    }
+
     pub(super) fn agent(&self, node: &str) -> Agent {
         Agent { socket: self.vm_paths(node).socket }
     }
@@ -160,10 +167,8 @@ impl Lab {
                 }
                 Ok(runtime)
             }
-            "mgmt" => {
-                self.vm_mgmt_host_side(a).await?;
-                Ok(json!({}))
-            }
+            // Setting them again is the change.
+            "mgmt" | "forwarding" => self.vm_create(new).await,
             "addresses" => {
                 let ifname = req(a, "ifname")?;
                 let want = addrs_of(a)?;
@@ -187,10 +192,6 @@ impl Lab {
                 self.guest(req(a, "node")?, routes_script(&old_r, &new_r)).await?;
                 Ok(json!({}))
             }
-            "forwarding" => {
-                self.guest(req(a, "node")?, forwarding_script(a)).await?;
-                Ok(json!({}))
-            }
             _ => {
                 self.vm_delete(old).await?;
                 self.vm_create(new).await
@@ -202,12 +203,7 @@ impl Lab {
         let a = &it.attrs;
         match it.kind.as_str() {
             "node" => {
-                if !self.vms.lock().expect("not poisoned").contains_key(&it.name) {
-                    self.vms
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(it.name.clone(), a.get("vm").cloned().unwrap_or_default());
-                }
+                self.know_vm(it);
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
                 let paths = self.vm_paths(&it.name);
                 let _ = std::fs::remove_dir_all(&paths.dir);
@@ -291,12 +287,7 @@ impl Lab {
         let a = &it.attrs;
         match it.kind.as_str() {
             "node" => {
-                if !self.vms.lock().expect("not poisoned").contains_key(&it.name) {
-                    self.vms
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(it.name.clone(), a.get("vm").cloned().unwrap_or_default());
-                }
+                self.know_vm(it);
                 let state =
                     self.with_domain(&it.name, |hv, d, paths| d.map(|d| hv.run_state(&d, paths)).transpose()).await?;
                 Ok(match state {
