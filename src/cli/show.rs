@@ -95,7 +95,7 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
     let nodes: Vec<Value> = of(kind::NODE)
         .map(|n| {
             let (run, pid) = node_run(n, lab_dir);
-            let ifaces: Vec<Value> = recorded
+            let mut ifaces: Vec<Value> = recorded
                 .iter()
                 .filter(|r| (r.id.kind == kind::INTERFACE || r.id.kind == kind::ADDRESSES) && r.attrs.get("node").and_then(Value::as_str) == Some(&n.id.name))
                 .filter(|r| r.id.kind == kind::INTERFACE || !recorded.iter().any(|x| x.id.kind == kind::INTERFACE && x.id.name == r.id.name))
@@ -107,6 +107,11 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
                     json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net").cloned().or(vm_net.map(Value::from)), "addresses": all})
                 })
                 .collect();
+            // In interface order (eth2 before eth10), whatever order the record gives.
+            ifaces.sort_by_key(|i| {
+                let name = i["name"].as_str().unwrap_or_default().to_string();
+                (name.len(), name)
+            });
             json!({"name": n.id.name, "state": run, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
         })
         .collect();
