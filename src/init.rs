@@ -1,5 +1,5 @@
-//! `vnx-init --hostname NAME --rootfs DIR --dir DIR [--host LINE]...`: started by vnx (with the
-//! node's namespaces unshared) to become an `ns` node's PID 1; see `vnx_providers::ns`. It
+//! `vnx-init --hostname NAME --rootfs DIR --dir DIR [--host LINE]... [--netns PATH]`: started by
+//! vnx to make an `ns` node's namespaces and become its PID 1; see `vnx_providers::ns`. It
 //! parses its few arguments by hand and links nothing it does not use, so it starts in about a
 //! millisecond.
 
@@ -11,7 +11,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let (mut hostname, mut rootfs, mut dir, mut hosts) = (None, None, None, Vec::new());
+    let (mut hostname, mut rootfs, mut dir, mut hosts, mut netns) = (None, None, None, Vec::new(), None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let value = args.next();
@@ -20,6 +20,7 @@ fn main() {
             ("--rootfs", Some(v)) => rootfs = Some(PathBuf::from(v)),
             ("--dir", Some(v)) => dir = Some(PathBuf::from(v)),
             ("--host", Some(v)) => hosts.push(v),
+            ("--netns", Some(v)) => netns = Some(PathBuf::from(v)),
             (other, _) => {
                 eprintln!("vnx-init: unexpected argument `{other}` (vnx starts this program; it is not for people)");
                 std::process::exit(2);
@@ -30,5 +31,5 @@ fn main() {
         eprintln!("vnx-init: --hostname, --rootfs and --dir are needed");
         std::process::exit(2);
     };
-    vnx_providers::ns::init_main(&hostname, &rootfs, &dir, &hosts)
+    vnx_providers::ns::init_main(&hostname, &rootfs, &dir, &hosts, netns.as_deref())
 }

@@ -78,6 +78,9 @@ pub type BootRunner = Arc<dyn Fn(&str, &Init, &Map<String, Value>) -> Result<()>
 pub struct Lab {
     scenario: String,
     dir: PathBuf,
+    /// Where `ns` nodes' directories live ([`ns::run_dir`]), and whether it is ready.
+    run_dir: PathBuf,
+    run_dir_ready: Mutex<bool>,
     exe: PathBuf,
     host: Netlink,
     inits: Mutex<HashMap<String, Init>>,
@@ -201,6 +204,8 @@ impl Lab {
         Ok(Lab {
             scenario: scenario.to_string(),
             dir,
+            run_dir: ns::run_dir(scenario),
+            run_dir_ready: Mutex::new(false),
             exe,
             host: Netlink::current()?,
             inits: Mutex::new(inits),
@@ -285,7 +290,7 @@ impl Lab {
                 let spec = NodeSpec {
                     hostname: req(a, "hostname")?.into(),
                     rootfs: req(a, "rootfs")?.into(),
-                    dir: self.node_dir(node),
+                    dir: self.ns_dir(node),
                     hosts: vec![],
                     netns: Some(netns),
                 };
@@ -327,12 +332,12 @@ impl Lab {
             nl.set_link(l.index, LinkChange { up: Some(false), ..Default::default() }).await?;
             up.push(l.name);
         }
-        let file = self.node_dir(node).join("links-up");
+        let file = self.ns_dir(node).join("links-up");
         std::fs::write(&file, up.join("\n")).map_err(|e| Error::Node(format!("{}: {e}", file.display())))
     }
 
     async fn links_up(&self, node: &str) -> Result<()> {
-        let file = self.node_dir(node).join("links-up");
+        let file = self.ns_dir(node).join("links-up");
         let Ok(names) = std::fs::read_to_string(&file) else { return Ok(()) };
         let nl = self.nl(node).await?;
         for name in names.lines().filter(|n| !n.is_empty()) {
@@ -360,8 +365,24 @@ impl Lab {
         mark(&self.scenario, kind, name)
     }
 
+    /// A virtual machine's directory (disk overlay, configuration drive, saved state): on disk,
+    /// beside the state database.
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.dir.join("nodes").join(node)
+    }
+
+    /// An `ns` node's directory, in the lab's runtime directory (a tmpfs: see [`ns::run_dir`]).
+    pub fn ns_dir(&self, node: &str) -> PathBuf {
+        self.run_dir.join(node)
+    }
+
+    fn ensure_run_dir(&self) -> Result<()> {
+        let mut ready = self.run_dir_ready.lock().expect("not poisoned");
+        if !*ready {
+            ns::ensure_run_dir(&self.run_dir)?;
+            *ready = true;
+        }
+        Ok(())
     }
 
     async fn index_in(&self, nl: &Netlink, name: &str) -> Result<u32> {
@@ -554,7 +575,13 @@ impl Lab {
                 let name = req(a, "netns")?;
                 ns::unbind_netns(name); // a leftover of an interrupted apply
                 self.lab_nl.lock().await.remove(name);
-                ns::new_netns(name)?;
+                // Only layer 2 happens here (bridges, the host ends of veths): without IPv6,
+                // no link-local address and no IPv6 route per link, whose table the kernel
+                // walks at every link up and down (quadratic in the lab's size otherwise).
+                ns::new_netns(
+                    name,
+                    &[("net/ipv6/conf/default/disable_ipv6", "1"), ("net/ipv6/conf/all/disable_ipv6", "1")],
+                )?;
                 Ok(json!({}))
             }
             "net" => {
@@ -647,7 +674,8 @@ impl Lab {
                 if let Some(old) = self.inits.lock().expect("not poisoned").remove(&it.name) {
                     ns::stop(&old); // a leftover of an interrupted apply
                 }
-                let dir = self.node_dir(&it.name);
+                self.ensure_run_dir()?;
+                let dir = self.ns_dir(&it.name);
                 ns::kill_leftovers(&dir);
                 ns::remove_dir(&dir);
                 let spec = NodeSpec {
@@ -991,7 +1019,7 @@ impl Lab {
                 // Unmounting waits for the kernel (an RCU grace period): on a blocking thread, so
                 // that several nodes' waits overlap.
                 let netns = s(a, "netns").map(String::from);
-                let dir = self.node_dir(&it.name);
+                let dir = self.ns_dir(&it.name);
                 tokio::task::spawn_blocking(move || {
                     if let Some(n) = netns {
                         ns::unbind_netns(&n);

@@ -2,15 +2,14 @@
 //! namespaces, whose root is a copy-on-write overlay of the host's root (or of the scenario's
 //! root filesystem), its network namespace also bound to a name in /run/netns.
 //!
-//! How a node starts: vnx runs `vnx-init …` (or itself as `vnx __init …`) with the namespaces
-//! unshared before exec; that process forks the node's PID 1 ([`init_main`]), which mounts the overlay,
+//! How a node starts: vnx runs `vnx-init …` (or itself as `vnx __init …`), which makes the
+//! node's namespaces and forks the node's PID 1 ([`init_main`]), which mounts the overlay,
 //! pivots into it, sets the hostname and says "ready"; the intermediate prints the init's pid
 //! and exits, so the node outlives vnx. Stopping a node is killing its init: the kernel tears
 //! down the PID namespace and everything in it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,7 +46,11 @@ pub struct NodeSpec {
 
 /// The start time of a process (clock ticks since boot), from /proc/PID/stat.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    start_time_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The start time in the text of a /proc/PID/stat.
+fn start_time_of(stat: &str) -> Option<u64> {
     // The command name is in parentheses and may hold spaces: split after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split(' ').nth(19)?.parse().ok()
@@ -87,29 +90,12 @@ pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
     for h in &spec.hosts {
         cmd.arg("--host").arg(h);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
-    let join = match &spec.netns {
-        Some(p) => Some(open_ns(&p.display().to_string())?),
-        None => None,
-    };
-    let new_net = if join.is_some() { CloneFlags::empty() } else { CloneFlags::CLONE_NEWNET };
-    // Safety: between fork and exec only async-signal-safe system calls run.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            if let Some(fd) = &join {
-                nix::sched::setns(fd, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
-            }
-            unshare(
-                new_net
-                    | CloneFlags::CLONE_NEWUTS
-                    | CloneFlags::CLONE_NEWNS
-                    | CloneFlags::CLONE_NEWIPC
-                    | CloneFlags::CLONE_NEWPID,
-            )
-            .map_err(std::io::Error::from)
-        });
+    if let Some(p) = &spec.netns {
+        cmd.arg("--netns").arg(p);
     }
+    // No pre_exec: the init makes its namespaces itself, so the standard library can spawn it
+    // with posix_spawn (vfork) instead of copying vnx's page tables with fork.
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
     let mut child = cmd.spawn().map_err(|e| Error::Node(format!("starting {}'s init: {e}", spec.hostname)))?;
     // One line: the node's init keeps no copy of this pipe, but read only what is needed.
     let mut out = String::new();
@@ -250,6 +236,33 @@ pub fn kill_leftovers(dir: &Path) {
     }
 }
 
+/// Where `ns` nodes' directories (overlay layers, init's log and pid) live: one tmpfs per lab,
+/// `/run/vnx/labs/SCENARIO`. The layers are scratch (a node built anew starts from a clean
+/// upper layer, and a reboot takes the nodes' namespaces anyway), and making and removing
+/// thousands of directories on a disk file system costs seconds (ext4's inode allocator) where
+/// tmpfs costs nothing. A machine whose /run is a tmpfs already needs no mount of ours.
+pub fn run_dir(scenario: &str) -> PathBuf {
+    Path::new("/run/vnx/labs").join(scenario)
+}
+
+/// Makes a lab's runtime directory, mounting a tmpfs of its own on it unless it is on one.
+pub fn ensure_run_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Node(format!("creating {}: {e}", dir.display())))?;
+    let on_tmpfs = nix::sys::statfs::statfs(dir).is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    if !on_tmpfs {
+        mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0700"))
+            .map_err(|e| Error::Node(format!("mounting a tmpfs on {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Removes a lab's runtime directory, and its tmpfs if vnx mounted one (when /run is a tmpfs
+/// there is no mount of ours and the unmount just fails).
+pub fn release_run_dir(dir: &Path) {
+    let _ = umount2(dir, MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Removes a node's directory (its overlay layers).
 pub fn remove_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
@@ -291,14 +304,18 @@ pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
 }
 
 /// Makes a new, empty network namespace bound to /run/netns/NAME (from a thread of its own:
-/// entering a namespace changes only the calling thread).
-pub fn new_netns(name: &str) -> Result<()> {
+/// entering a namespace changes only the calling thread). `sysctls` (`net/…` keys) are set in it
+/// before anything is created there.
+pub fn new_netns(name: &str, sysctls: &'static [(&'static str, &'static str)]) -> Result<()> {
     prepare_netns_dir()?;
     let path = format!("{NETNS_DIR}/{name}");
     std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
     let p = path.clone();
     std::thread::spawn(move || -> Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("a new network namespace: {e}")))?;
+        for (key, value) in sysctls {
+            std::fs::write(format!("/proc/sys/{key}"), value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))?;
+        }
         mount(Some("/proc/thread-self/ns/net"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .map_err(|e| Error::Node(format!("binding {p}: {e}")))
     })
@@ -416,9 +433,26 @@ fn init_fail(msg: String) -> ! {
     std::process::exit(1);
 }
 
-/// The `vnx __init` entry: runs in the new network, UTS, mount and IPC namespaces (unshared
-/// before exec); forks the node's PID 1 and reports its pid on stdout.
-pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> ! {
+/// The `vnx __init` entry: makes the node's network (or joins `netns`), UTS, mount, IPC and PID
+/// namespaces, forks the node's PID 1 and reports its pid on stdout.
+pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String], netns: Option<&Path>) -> ! {
+    // A session of its own: the node outlives vnx and its terminal.
+    let _ = nix::unistd::setsid();
+    let mut flags =
+        CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
+    match netns {
+        Some(p) => {
+            let fd = open_ns(&p.display().to_string()).unwrap_or_else(|e| init_fail(e.to_string()));
+            nix::sched::setns(&fd, CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| init_fail(format!("entering {}: {e}", p.display())));
+        }
+        None => flags |= CloneFlags::CLONE_NEWNET,
+    }
+    unshare(flags).unwrap_or_else(|e| init_fail(format!("making the node's namespaces: {e}")));
+    // Opened before the fork: the init's pivot_root moves this process's root too (they share
+    // the mount namespace), after which `dir` would name a path inside the node.
+    let pid_file = std::fs::File::create(dir.join("init.pid"));
+    let host_proc = std::fs::File::open("/proc");
     let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| init_fail(format!("pipe: {e}")));
     // Safety: this process is single-threaded here (no runtime has started).
     match unsafe { fork() } {
@@ -429,8 +463,10 @@ pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) ->
             let _ = std::fs::File::from(r).read_to_string(&mut msg);
             if msg.trim() == "ready" {
                 // Where kill_leftovers finds this init without scanning every process.
-                let st = start_time(child.as_raw()).unwrap_or(0);
-                let _ = std::fs::write(dir.join("init.pid"), format!("{child} {st}\n"));
+                let st = host_proc.ok().and_then(|p| start_time_at(&p, child.as_raw())).unwrap_or(0);
+                if let Ok(mut f) = pid_file {
+                    let _ = writeln!(f, "{child} {st}");
+                }
                 println!("ready {child}");
                 std::process::exit(0);
             }
@@ -459,6 +495,19 @@ pub fn init_main(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) ->
             }
         }
     }
+}
+
+/// A process's start time read through a directory handle on the host's /proc (this
+/// process's own /proc became the node's when the init pivoted the shared mount namespace).
+fn start_time_at(proc: &std::fs::File, pid: i32) -> Option<u64> {
+    let path = std::ffi::CString::new(format!("{pid}/stat")).ok()?;
+    let fd = unsafe { libc::openat(proc.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut stat = String::new();
+    unsafe { std::fs::File::from_raw_fd(fd) }.read_to_string(&mut stat).ok()?;
+    start_time_of(&stat)
 }
 
 fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> std::result::Result<(), String> {

@@ -56,6 +56,8 @@ pub struct InitCmd {
     pub dir: PathBuf,
     #[arg(long = "host")]
     pub hosts: Vec<String>,
+    #[arg(long)]
+    pub netns: Option<PathBuf>,
 }
 
 pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
@@ -132,5 +134,5 @@ pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
 }
 
 pub fn run_init(c: InitCmd) -> ! {
-    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts)
+    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts, c.netns.as_deref())
 }

@@ -264,7 +264,7 @@ pub(super) fn converge_with(
     if plan.is_empty() {
         if forget_when_empty {
             let _ = state.delete_scenario(&name);
-            let _ = std::fs::remove_dir_all(common::lab_dir(state_path, &name));
+            common::remove_lab_dirs(state_path, &name);
         } else if let Err(e) = record() {
             return fail(&e.to_string());
         }
@@ -368,7 +368,7 @@ pub(super) fn converge_with(
     let _ = state.apply_end(apply_id, "ok", &summary);
     if forget_when_empty && state.resources(&name).map(|r| r.is_empty()).unwrap_or(false) {
         let _ = state.delete_scenario(&name);
-        let _ = std::fs::remove_dir_all(common::lab_dir(state_path, &name));
+        common::remove_lab_dirs(state_path, &name);
     }
     println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
     super::EXIT_OK

@@ -216,6 +216,7 @@ impl Bench {
         }
         if destroy {
             let _ = self.state.delete_scenario(&name);
+            common::remove_lab_dirs(&self.state_path, &name);
         }
         Ok((planned, t0.elapsed(), p.changes.len()))
     }

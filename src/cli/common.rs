@@ -55,6 +55,13 @@ pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
     state_path.parent().unwrap_or(Path::new(".")).join("labs").join(scenario)
 }
 
+/// Removes a lab's directories once nothing of it is left: its directory beside the state
+/// database and its runtime directory (the `ns` nodes' tmpfs).
+pub fn remove_lab_dirs(state_path: &Path, scenario: &str) {
+    let _ = std::fs::remove_dir_all(lab_dir(state_path, scenario));
+    vnx_providers::ns::release_run_dir(&vnx_providers::ns::run_dir(scenario));
+}
+
 /// A scenario to act on.
 #[derive(Clone)]
 pub struct Target {
