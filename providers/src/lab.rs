@@ -103,7 +103,6 @@ pub struct Lab {
     /// One request at a time per guest agent: QEMU's channel socket serves one client.
     #[cfg(feature = "libvirt")]
     agent_turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    node_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
     /// Netlink in the lab's own network namespace (bridges and host ends of its nets).
     lab_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
     boot: BootRunner,
@@ -222,7 +221,6 @@ impl Lab {
             hv: Mutex::new(None),
             #[cfg(feature = "libvirt")]
             agent_turns: Default::default(),
-            node_nl: Default::default(),
             lab_nl: Default::default(),
             boot,
         })
@@ -351,14 +349,10 @@ impl Lab {
         Ok(())
     }
 
+    /// A netlink socket in the node's network namespace. Not kept: a thousand nodes' sockets
+    /// would hold 72 KiB of buffers each.
     async fn nl(&self, node: &str) -> Result<Netlink> {
-        let mut cache = self.node_nl.lock().await;
-        if let Some(n) = cache.get(node) {
-            return Ok(n.clone());
-        }
-        let n = Netlink::in_netns(self.netns(node)?).await?;
-        cache.insert(node.to_string(), n.clone());
-        Ok(n)
+        Netlink::in_netns(self.netns(node)?).await
     }
 
     fn alias(&self, kind: &str, name: &str) -> String {
@@ -506,11 +500,8 @@ async fn view_cell(views: &Views, node: &str, what: &'static str) -> Arc<tokio::
     views.lock().await.entry((node.to_string(), what)).or_default().clone()
 }
 
-struct NodeView {
-    links: Vec<crate::netlink::Link>,
-    addrs: Vec<crate::netlink::Addr>,
-    routes: Vec<crate::netlink::Route>,
-}
+/// What a refresh read of one node: its links and addresses, or its routes.
+type NodeView = crate::netlink::NsView;
 
 /// The recorded routes as the kernel shows them: all of them when all are there.
 fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Value]) -> Value {
@@ -690,7 +681,6 @@ impl Lab {
                     .await
                     .map_err(|e| Error::Other(e.to_string()))??;
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
-                self.node_nl.lock().await.remove(&it.name);
                 ns::bind_netns(&init, req(a, "netns")?)?;
                 self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), req(a, "netns")?.to_string());
                 // A node the user shut down or paused is built that way (its boot waits for a start).
@@ -1012,7 +1002,6 @@ impl Lab {
                     .expect("not poisoned")
                     .remove(&it.name)
                     .or_else(|| serde_json::from_value(it.runtime.clone()).ok());
-                self.node_nl.lock().await.remove(&it.name);
                 if let Some(init) = init {
                     ns::kill_now(&init);
                 }
@@ -1108,15 +1097,50 @@ impl Lab {
     async fn node_view(&self, node: &str, routes: bool, views: &Views) -> Option<Arc<NodeView>> {
         let cell = view_cell(views, node, if routes { "routes" } else { "addrs" }).await;
         cell.get_or_init(|| async {
-            let nl = self.nl(node).await.ok()?;
-            Some(Arc::new(if routes {
-                NodeView { links: vec![], addrs: vec![], routes: nl.routes().await.ok()? }
-            } else {
-                NodeView { links: nl.links().await.ok()?, addrs: nl.addrs().await.ok()?, routes: vec![] }
-            }))
+            let fd = self.netns(node).ok()?;
+            let read = tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(vec![((), fd)], routes));
+            let (_, view) = read.await.ok()?.pop()?;
+            view.ok().map(Arc::new)
         })
         .await
         .clone()
+    }
+
+    /// Reads, in one batch, the node views the items' refresh needs (see [`node_view`]).
+    async fn prefetch_views(&self, items: &[Item], views: &Views) {
+        let mut wanted = BTreeSet::new();
+        for it in items.iter().filter(|it| !self.is_vm_item(it)) {
+            let node = s(&it.attrs, "node").map(String::from);
+            match (it.kind.as_str(), node) {
+                ("addresses", Some(n)) => wanted.insert((n, false)),
+                ("routes", Some(n)) => wanted.insert((n, true)),
+                ("p2p", _) => wanted.insert((it.attrs["a"]["node"].as_str().unwrap_or_default().to_string(), false)),
+                _ => false,
+            };
+        }
+        let mut jobs = (vec![], vec![]);
+        for (node, routes) in wanted {
+            let Ok(fd) = self.netns(&node) else { continue };
+            if routes { &mut jobs.1 } else { &mut jobs.0 }.push(((node, if routes { "routes" } else { "addrs" }), fd));
+        }
+        // The lab's own namespace too: its links (thousands) are looked up by name.
+        let lab_netns = items.iter().find_map(|it| s(&it.attrs, "host_netns"));
+        if let Some(p) = lab_netns.and_then(ns::bound_netns) {
+            if let Ok(fd) = ns::open_ns(&p.display().to_string()) {
+                // First: the longest dump.
+                jobs.0.insert(0, ((lab_netns.unwrap_or_default().to_string(), "lab"), fd));
+            }
+        }
+        for (routes, batch) in [(false, jobs.0), (true, jobs.1)] {
+            let read = tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(batch, routes)).await;
+            for ((node, what), view) in read.unwrap_or_default() {
+                let view = view.ok().map(|mut v| {
+                    v.links.sort_by(|x, y| x.name.cmp(&y.name));
+                    Arc::new(v)
+                });
+                let _ = view_cell(views, &node, what).await.set(view);
+            }
+        }
     }
 
     async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link], views: &Views) -> Result<Seen> {
@@ -1133,7 +1157,9 @@ impl Lab {
                 lab_view = cell
                     .get_or_init(|| async {
                         let side = self.side(a).await.ok()?;
-                        Some(Arc::new(NodeView { links: side.links().await.ok()?, addrs: vec![], routes: vec![] }))
+                        let mut links = side.links().await.ok()?;
+                        links.sort_by(|x, y| x.name.cmp(&y.name));
+                        Some(Arc::new(NodeView { links, addrs: vec![], routes: vec![] }))
                     })
                     .await
                     .clone();
@@ -1143,7 +1169,8 @@ impl Lab {
                 }
             }
         };
-        let by_name = |n: &str| host_links.iter().find(|l| l.name == n);
+        // Both lists are sorted by name (a lab has thousands of links).
+        let by_name = |n: &str| host_links.binary_search_by(|l| l.name.as_str().cmp(n)).ok().map(|i| &host_links[i]);
         match it.kind.as_str() {
             "lab" => {
                 Ok(if ns::bound_netns(req(a, "netns")?).is_some() { Seen::Present(Map::new()) } else { Seen::Missing })
@@ -1189,8 +1216,14 @@ impl Lab {
             "interface" => Ok(match by_name(req(a, "host_name")?) {
                 None => Seen::Missing,
                 Some(l) => {
-                    let master =
-                        l.master.and_then(|m| host_links.iter().find(|x| x.index == m)).map(|x| x.name.clone());
+                    // The recorded bridge, looked up by name, is almost always the master.
+                    let master = l.master.and_then(|m| {
+                        s(a, "bridge")
+                            .and_then(by_name)
+                            .filter(|b| b.index == m)
+                            .or_else(|| host_links.iter().find(|x| x.index == m))
+                            .map(|x| x.name.clone())
+                    });
                     let mut m = Map::new();
                     m.insert("bridge".into(), json!(master));
                     m.insert("up".into(), json!(l.up));
@@ -1203,11 +1236,9 @@ impl Lab {
             },
             "p2p" => {
                 let na = a["a"]["node"].as_str().unwrap_or_default();
-                let Ok(nl) = self.nl(na).await else { return Ok(Seen::Missing) };
-                Ok(match nl.link_by_name(a["a"]["ifname"].as_str().unwrap_or_default()).await? {
-                    Some(_) => Seen::Present(Map::new()),
-                    None => Seen::Missing,
-                })
+                let Some(view) = self.node_view(na, false, views).await else { return Ok(Seen::Missing) };
+                let ifname = a["a"]["ifname"].as_str().unwrap_or_default();
+                Ok(if view.links.iter().any(|l| l.name == ifname) { Seen::Present(Map::new()) } else { Seen::Missing })
             }
             "addresses" => {
                 let Some(view) = self.node_view(req(a, "node")?, false, views).await else { return Ok(Seen::Missing) };
@@ -1310,12 +1341,20 @@ impl Provider for Lab {
     async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
         // One dump of the host's links serves every host-side resource.
         let host_links = match self.host.links().await {
-            Ok(l) => l,
+            Ok(mut l) => {
+                l.sort_by(|x, y| x.name.cmp(&y.name));
+                l
+            }
             Err(e) => return items.iter().map(|_| Err(Error::Netlink(e.to_string()))).collect(),
         };
         let views: Views = Default::default();
+        let t0 = std::time::Instant::now();
+        self.prefetch_views(&items, &views).await;
+        let t1 = std::time::Instant::now();
         let futs = items.iter().map(|it| self.refresh_one(it, &host_links, &views));
-        futures::future::join_all(futs).await
+        let seen = futures::future::join_all(futs).await;
+        tracing::debug!("refresh: nodes' dumps {:?}, the rest {:?}", t1 - t0, t1.elapsed());
+        seen
     }
     async fn create(&self, item: Item) -> Result<Value> {
         self.create_inner(&item).await

@@ -9,21 +9,26 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use futures::StreamExt;
 use ipnet::IpNet;
-use rtnetlink::packet_core::{
+use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
-};
-use rtnetlink::packet_route::link::{
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope};
+use netlink_packet_route::link::{
     InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::route::{
+use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::{Error, Result};
+
+/// A route netlink socket and the future that drives it (to spawn on the runtime).
+fn connect() -> Result<(impl std::future::Future<Output = ()>, netlink_proto::ConnectionHandle<RouteNetlinkMessage>)> {
+    let (conn, handle, _) = netlink_proto::new_connection(netlink_proto::sys::protocols::NETLINK_ROUTE)
+        .map_err(|e| nl_err("opening a netlink socket", e))?;
+    Ok((conn, handle))
+}
 
 /// A link as a dump shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +73,7 @@ pub struct LinkChange {
 
 #[derive(Clone)]
 pub struct Netlink {
-    handle: rtnetlink::Handle,
+    handle: netlink_proto::ConnectionHandle<RouteNetlinkMessage>,
     /// A socket runs one dump at a time (a second one fails with EBUSY).
     dump: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -80,7 +85,7 @@ fn nl_err(what: &str, e: impl std::fmt::Display) -> Error {
 impl Netlink {
     /// A socket in the namespace this thread is in. Needs a tokio runtime.
     pub fn current() -> Result<Netlink> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
+        let (conn, handle) = connect()?;
         tokio::spawn(conn);
         Ok(Netlink { handle, dump: Default::default() })
     }
@@ -98,9 +103,7 @@ impl Netlink {
                 nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
                     .map_err(|e| nl_err("entering the node's network namespace", e))?;
                 let _guard = rt.enter();
-                let (conn, handle, _) =
-                    rtnetlink::new_connection().map_err(|e| nl_err("opening a netlink socket", e))?;
-                Ok((conn, handle))
+                connect()
             })();
             let _ = tx.send(r);
         });
@@ -113,8 +116,7 @@ impl Netlink {
         let _one_dump = if flags & NLM_F_DUMP == NLM_F_DUMP { Some(self.dump.lock().await) } else { None };
         let mut msg = NetlinkMessage::from(payload);
         msg.header.flags = NLM_F_REQUEST | flags;
-        let mut handle = self.handle.clone();
-        let mut stream = handle.request(msg).map_err(|e| nl_err(what, e))?;
+        let mut stream = self.handle.request(msg, netlink_sys::SocketAddr::new(0, 0)).map_err(|e| nl_err(what, e))?;
         let mut out = Vec::new();
         while let Some(m) = stream.next().await {
             match m.payload {
@@ -131,15 +133,7 @@ impl Netlink {
 
     /// Every link of the namespace.
     pub async fn links(&self) -> Result<Vec<Link>> {
-        let msgs =
-            self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP, "listing links").await?;
-        Ok(msgs
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
-                _ => None,
-            })
-            .collect())
+        Ok(links_of(self.request(Dump::Links.request(), NLM_F_DUMP, "listing links").await?))
     }
 
     /// One link, asked for by name (no dump).
@@ -260,30 +254,7 @@ impl Netlink {
 
     /// Addresses of the namespace (all links).
     pub async fn addrs(&self) -> Result<Vec<Addr>> {
-        let msgs = self
-            .request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses")
-            .await?;
-        let mut out = Vec::new();
-        for m in msgs {
-            if let RouteNetlinkMessage::NewAddress(a) = m {
-                let ip = a.attributes.iter().find_map(|x| match x {
-                    AddressAttribute::Local(ip) => Some(*ip),
-                    _ => None,
-                });
-                let ip = ip.or_else(|| {
-                    a.attributes.iter().find_map(|x| match x {
-                        AddressAttribute::Address(ip) => Some(*ip),
-                        _ => None,
-                    })
-                });
-                if let Some(ip) = ip {
-                    if let Ok(net) = IpNet::new(ip, a.header.prefix_len) {
-                        out.push(Addr { index: a.header.index, net });
-                    }
-                }
-            }
-        }
-        Ok(out)
+        Ok(addrs_of(self.request(Dump::Addrs.request(), NLM_F_DUMP, "listing addresses").await?))
     }
 
     fn addr_msg(index: u32, net: IpNet) -> AddressMessage {
@@ -384,41 +355,184 @@ impl Netlink {
 
     /// Gateway routes of the main table, both families.
     pub async fn routes(&self) -> Result<Vec<Route>> {
-        let mut out = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut out = routes_of(self.request(Dump::Routes4.request(), NLM_F_DUMP, "listing routes").await?);
+        out.extend(routes_of(self.request(Dump::Routes6.request(), NLM_F_DUMP, "listing routes").await?));
+        Ok(out)
+    }
+}
+
+/// The dumps vnx reads.
+#[derive(Clone, Copy)]
+enum Dump {
+    Links,
+    Addrs,
+    Routes4,
+    Routes6,
+}
+
+impl Dump {
+    fn request(self) -> RouteNetlinkMessage {
+        let routes = |family| {
             let mut m = RouteMessage::default();
             m.header.address_family = family;
-            let msgs = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP, "listing routes").await?;
-            for msg in msgs {
-                let RouteNetlinkMessage::NewRoute(r) = msg else { continue };
-                if r.header.table != RouteHeader::RT_TABLE_MAIN {
-                    continue;
-                }
-                let addr = |a: &RouteAddress| match a {
-                    RouteAddress::Inet(x) => Some(IpAddr::V4(*x)),
-                    RouteAddress::Inet6(x) => Some(IpAddr::V6(*x)),
+            RouteNetlinkMessage::GetRoute(m)
+        };
+        match self {
+            Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            Dump::Addrs => RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            Dump::Routes4 => routes(AddressFamily::Inet),
+            Dump::Routes6 => routes(AddressFamily::Inet6),
+        }
+    }
+}
+
+fn links_of(msgs: Vec<RouteNetlinkMessage>) -> Vec<Link> {
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn addrs_of(msgs: Vec<RouteNetlinkMessage>) -> Vec<Addr> {
+    let mut out = Vec::new();
+    for m in msgs {
+        if let RouteNetlinkMessage::NewAddress(a) = m {
+            let ip = a.attributes.iter().find_map(|x| match x {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let ip = ip.or_else(|| {
+                a.attributes.iter().find_map(|x| match x {
+                    AddressAttribute::Address(ip) => Some(*ip),
                     _ => None,
-                };
-                let gw = r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Gateway(g) => addr(g),
-                    _ => None,
-                });
-                let dst = r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Destination(d) => addr(d),
-                    _ => None,
-                });
-                let Some(gw) = gw else { continue };
-                let base = dst.unwrap_or(if family == AddressFamily::Inet {
-                    IpAddr::V4(0.into())
-                } else {
-                    IpAddr::V6(0.into())
-                });
-                if let Ok(dest) = IpNet::new(base, r.header.destination_prefix_length) {
-                    out.push(Route { dest, gw });
+                })
+            });
+            if let Some(ip) = ip {
+                if let Ok(net) = IpNet::new(ip, a.header.prefix_len) {
+                    out.push(Addr { index: a.header.index, net });
                 }
             }
         }
-        Ok(out)
+    }
+    out
+}
+
+/// The gateway routes of the main table among `msgs`.
+fn routes_of(msgs: Vec<RouteNetlinkMessage>) -> Vec<Route> {
+    let mut out = Vec::new();
+    for msg in msgs {
+        let RouteNetlinkMessage::NewRoute(r) = msg else { continue };
+        if r.header.table != RouteHeader::RT_TABLE_MAIN {
+            continue;
+        }
+        let addr = |a: &RouteAddress| match a {
+            RouteAddress::Inet(x) => Some(IpAddr::V4(*x)),
+            RouteAddress::Inet6(x) => Some(IpAddr::V6(*x)),
+            _ => None,
+        };
+        let gw = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Gateway(g) => addr(g),
+            _ => None,
+        });
+        let dst = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Destination(d) => addr(d),
+            _ => None,
+        });
+        let Some(gw) = gw else { continue };
+        let base = dst.unwrap_or(if r.header.address_family == AddressFamily::Inet {
+            IpAddr::V4(0.into())
+        } else {
+            IpAddr::V6(0.into())
+        });
+        if let Ok(dest) = IpNet::new(base, r.header.destination_prefix_length) {
+            out.push(Route { dest, gw });
+        }
+    }
+    out
+}
+
+/// What [`read_namespaces`] reads of one namespace.
+#[derive(Clone, Debug, Default)]
+pub struct NsView {
+    pub links: Vec<Link>,
+    pub addrs: Vec<Addr>,
+    pub routes: Vec<Route>,
+}
+
+/// Reads many network namespaces (`routes`: their gateway routes, else their links and
+/// addresses) from a few threads of its own, each entering one namespace after another and
+/// dumping through a plain blocking socket. A tokio connection per namespace would cost a task
+/// and 72 KiB of buffers each, which at a thousand nodes is most of vnx's memory. The threads
+/// end with the call, so no thread is left in a node's namespace.
+pub fn read_namespaces<K: Send>(jobs: Vec<(K, OwnedFd)>, routes: bool) -> Vec<(K, Result<NsView>)> {
+    let threads = jobs.len().clamp(1, 4);
+    let jobs = std::sync::Mutex::new(jobs.into_iter());
+    let out = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let Some((key, fd)) = jobs.lock().expect("not poisoned").next() else { break };
+                let view = read_namespace(&fd, routes);
+                out.lock().expect("not poisoned").push((key, view));
+            });
+        }
+    });
+    out.into_inner().expect("not poisoned")
+}
+
+fn read_namespace(netns: &OwnedFd, routes: bool) -> Result<NsView> {
+    nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| nl_err("entering a network namespace", e))?;
+    let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
+        .map_err(|e| nl_err("opening a netlink socket", e))?;
+    sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
+    let mut view = NsView::default();
+    if routes {
+        view.routes = routes_of(blocking_dump(&sock, Dump::Routes4)?);
+        view.routes.extend(routes_of(blocking_dump(&sock, Dump::Routes6)?));
+    } else {
+        view.links = links_of(blocking_dump(&sock, Dump::Links)?);
+        view.addrs = addrs_of(blocking_dump(&sock, Dump::Addrs)?);
+    }
+    Ok(view)
+}
+
+fn blocking_dump(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<RouteNetlinkMessage>> {
+    let mut msg = NetlinkMessage::from(dump.request());
+    msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.header.sequence_number = 1;
+    msg.finalize();
+    let mut buf = vec![0u8; msg.header.length as usize];
+    msg.serialize(&mut buf);
+    sock.send(&buf, 0).map_err(|e| nl_err("sending a dump request", e))?;
+    let mut out = Vec::new();
+    // A buffer of 32 KiB or more makes the kernel fill 32 KiB per read (it sizes a dump's
+    // messages by the largest read so far); each read resumes the dump from its start.
+    let mut data: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        data.clear();
+        sock.recv(&mut data, 0).map_err(|e| nl_err("reading a dump", e))?;
+        let mut at = 0;
+        while at < data.len() {
+            let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[at..])
+                .map_err(|e| nl_err("parsing a dump", e))?;
+            let len = m.header.length as usize;
+            match m.payload {
+                NetlinkPayload::Done(_) => return Ok(out),
+                NetlinkPayload::Error(e) if e.code.is_some() => {
+                    let errno = e.code.map(|c| -c.get()).unwrap_or(0);
+                    return Err(Error::Netlink(format!("dump: {}", std::io::Error::from_raw_os_error(errno))));
+                }
+                NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                _ => {}
+            }
+            if len == 0 {
+                break;
+            }
+            at += (len + 3) & !3;
+        }
     }
 }
 

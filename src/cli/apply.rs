@@ -151,6 +151,7 @@ pub(super) async fn make_plan(
     color: bool,
 ) -> Result<Planned, String> {
     let name = t.scenario.name.value.clone();
+    let t0 = std::time::Instant::now();
     let desired = if destroy {
         vec![]
     } else {
@@ -158,14 +159,24 @@ pub(super) async fn make_plan(
         opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
         common::desired_of(&t, &opts, color)?
     };
+    let t1 = std::time::Instant::now();
     let recorded = common::recorded_of(state, &name)?;
+    let t2 = std::time::Instant::now();
     let actual = if args.refresh && !recorded.is_empty() {
         let lab = common::lab(&name, state_path, &recorded)?;
         common::refresh(&lab, &recorded).await?
     } else {
         Default::default()
     };
+    let t3 = std::time::Instant::now();
     let plan = plan::plan(&desired, &recorded, &actual, &common::plan_options(args, destroy));
+    tracing::debug!(
+        "planning took: desired {:?}, reading the record {:?}, refresh {:?}, diff {:?}",
+        t1 - t0,
+        t2 - t1,
+        t3 - t2,
+        t3.elapsed()
+    );
     Ok(Planned { target: t, plan })
 }
 

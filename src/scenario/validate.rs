@@ -110,12 +110,14 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
     duplicates("node", s.nodes.iter().map(|n| &n.name), &mut out);
     automac(s, &mut out);
     mgmt(s, &mut out);
+    let ms = members(s);
     for net in &s.nets {
-        net_rules(s, net, &mut out);
+        net_rules(s, net, ms.get(net.name.value.as_str()).map_or(0, Vec::len), &mut out);
     }
     let mut orders: HashMap<u32, Span> = HashMap::new();
+    let net_names: HashSet<&str> = s.nets.iter().map(|n| n.name.value.as_str()).collect();
     for node in &s.nodes {
-        node_rules(s, node, cx, &mut out);
+        node_rules(s, &net_names, node, cx, &mut out);
         if let Some(o) = &node.order {
             if let Some(first) = orders.insert(o.value, o.span) {
                 out.push(
@@ -290,7 +292,8 @@ fn members(s: &Scenario) -> HashMap<&str, Vec<(&Node, &Interface)>> {
 const OF_VERSIONS: &[&str] =
     &["OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow16"];
 
-fn net_rules(s: &Scenario, net: &Net, out: &mut Vec<Diag>) {
+/// `count`: how many interfaces are on the net.
+fn net_rules(s: &Scenario, net: &Net, count: usize, out: &mut Vec<Diag>) {
     let name = net.name.value.as_str();
     if name == "lo" || name.ends_with("_Mgmt") || RESERVED_IF_NETS.contains(&name) {
         out.push(
@@ -400,8 +403,6 @@ fn net_rules(s: &Scenario, net: &Net, out: &mut Vec<Diag>) {
     }
     linkconds(&net.bw, &net.delay, &net.loss, out);
     // Point-to-point nets.
-    let ms = members(s);
-    let count = ms.get(name).map_or(0, Vec::len);
     let kind = net.kind.as_ref().map(|k| k.value).unwrap_or(NetType::Lan);
     if mode == NetMode::Veth && kind != NetType::P2p {
         out.push(
@@ -489,7 +490,8 @@ fn uses_if_names(node: &Node) -> bool {
     node.node_type.value == "ns" || node.provider.as_ref().is_some_and(|p| p.value == "ns")
 }
 
-fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
+/// `nets`: the names of the scenario's nets.
+fn node_rules(s: &Scenario, nets: &HashSet<&str>, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
     let ty = node.node_type.value.as_str();
     if ty == "libvirt" {
         for (attr, v) in [("subtype", &node.subtype), ("os", &node.os)] {
@@ -539,7 +541,7 @@ fn node_rules(s: &Scenario, node: &Node, cx: &Context, out: &mut Vec<Diag>) {
                 .help("give each interface of a node its own id"),
             );
         }
-        if !RESERVED_IF_NETS.contains(&i.net.value.as_str()) && s.net(&i.net.value).is_none() {
+        if !RESERVED_IF_NETS.contains(&i.net.value.as_str()) && !nets.contains(i.net.value.as_str()) {
             out.push(unknown_net(s, &i.net));
         }
         if let (true, Some(m)) = (is_lo, &i.mac) {
@@ -1021,12 +1023,12 @@ pub fn modify_doc(doc: &ModifyDoc, cx: &Context) -> Vec<Diag> {
             Change::AddNode(n) => {
                 check_name("node", &n.name, &mut out);
                 let mut one = Vec::new();
-                node_rules(&empty, n, cx, &mut one);
+                node_rules(&empty, &HashSet::new(), n, cx, &mut one);
                 out.extend(one.into_iter().filter(|d| d.code != "vnx::unknown-net"));
             }
             Change::AddNet(n) => {
                 check_name("net", &n.name, &mut out);
-                net_rules(&empty, n, &mut out);
+                net_rules(&empty, n, 0, &mut out);
                 out.retain(|d| d.code != "vnx::p2p");
             }
             _ => {}
