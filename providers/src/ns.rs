@@ -394,6 +394,26 @@ fn in_netns<T: Send + 'static>(netns: OwnedFd, f: impl FnOnce() -> Result<T> + S
     .map_err(|_| Error::Node("namespace thread panicked".into()))?
 }
 
+/// Makes room in the kernel's neighbour tables (ARP and NDP) for `entries` more. Those tables
+/// are shared by every network namespace and refuse new entries past `gc_thresh3` (1024 by
+/// default) with "No buffer space available": in a lab of a thousand nodes, most first packets
+/// are lost. Raises the limits (never lowers them). Only the initial network namespace has
+/// these settings: elsewhere this does nothing. Returns the settings it changed.
+pub fn ensure_neighbour_room(entries: u64) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
+    for family in ["ipv4", "ipv6"] {
+        for (key, want) in [("gc_thresh2", entries + 512), ("gc_thresh3", 2 * entries + 1024)] {
+            let path = format!("/proc/sys/net/{family}/neigh/default/{key}");
+            let Ok(now) = std::fs::read_to_string(&path) else { continue };
+            if now.trim().parse::<u64>().is_ok_and(|n| n < want) {
+                std::fs::write(&path, want.to_string()).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+                changed.push(format!("net.{family}.neigh.default.{key}={want}"));
+            }
+        }
+    }
+    Ok(changed)
+}
+
 /// Writes a sysctl of the node's network namespace (`net/ipv4/ip_forward`, …).
 pub fn set_net_sysctl(netns: OwnedFd, key: &str, value: &str) -> Result<()> {
     let (key, value) = (key.to_string(), value.to_string());

@@ -303,6 +303,7 @@ pub(super) fn converge_with(
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    common::prepare_host(&planned.target.scenario);
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
     let result = rt.block_on(async {

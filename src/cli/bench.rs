@@ -293,6 +293,10 @@ pub fn run(c: BenchCmd) -> i32 {
         print!("{}", crate::scenario::write(&s, crate::scenario::Format::Yaml));
         return super::EXIT_OK;
     }
+    let name = format!("bench{}", std::process::id());
+    let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
+    // Before leaving the initial network namespace, the only one with these settings.
+    common::prepare_host(&s);
     // A network namespace of our own plays the host: nothing reaches the real one.
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
         eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");
@@ -305,8 +309,6 @@ pub fn run(c: BenchCmd) -> i32 {
         Err(e) => return fail(&e),
     };
     let b = Bench { state_path, state, parallelism: c.parallelism };
-    let name = format!("bench{}", std::process::id());
-    let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
     let label = match c.topo {
         Topo::Tree => format!("tree {} (fanout {}, {} nodes)", c.n, c.fanout, s.nodes.len()),
         t => format!("{t:?} {}", c.n).to_lowercase(),

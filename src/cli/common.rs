@@ -55,6 +55,19 @@ pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
     state_path.parent().unwrap_or(Path::new(".")).join("labs").join(scenario)
 }
 
+/// What the host must allow before a scenario is applied: room in the kernel's neighbour
+/// tables for two entries per interface (each end of a link learns the other).
+pub fn prepare_host(s: &crate::scenario::Scenario) {
+    let interfaces: usize = s.nodes.iter().map(|n| n.interfaces.len()).sum();
+    match vnx_providers::ns::ensure_neighbour_room(2 * interfaces as u64) {
+        Ok(changed) if !changed.is_empty() => {
+            tracing::info!("raised the kernel's neighbour table limits for this lab: {}", changed.join(", "))
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not raise the kernel's neighbour table limits: {e}"),
+    }
+}
+
 /// Removes a lab's directories once nothing of it is left: its directory beside the state
 /// database and its runtime directory (the `ns` nodes' tmpfs).
 pub fn remove_lab_dirs(state_path: &Path, scenario: &str) {
