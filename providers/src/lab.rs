@@ -1098,7 +1098,8 @@ impl Lab {
         let cell = view_cell(views, node, if routes { "routes" } else { "addrs" }).await;
         cell.get_or_init(|| async {
             let fd = self.netns(node).ok()?;
-            let read = tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(vec![((), fd)], routes));
+            let read =
+                tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(vec![((), fd, vec![])], routes));
             let (_, view) = read.await.ok()?.pop()?;
             view.ok().map(Arc::new)
         })
@@ -1108,27 +1109,32 @@ impl Lab {
 
     /// Reads, in one batch, the node views the items' refresh needs (see [`node_view`]).
     async fn prefetch_views(&self, items: &[Item], views: &Views) {
-        let mut wanted = BTreeSet::new();
+        // (node, routes?) → the node's links the items look up.
+        let mut wanted: std::collections::BTreeMap<(String, bool), Vec<String>> = Default::default();
         for it in items.iter().filter(|it| !self.is_vm_item(it)) {
-            let node = s(&it.attrs, "node").map(String::from);
+            let (a, node) = (&it.attrs, s(&it.attrs, "node").map(String::from));
+            let ifname = |v: &Value| v.as_str().unwrap_or_default().to_string();
             match (it.kind.as_str(), node) {
-                ("addresses", Some(n)) => wanted.insert((n, false)),
-                ("routes", Some(n)) => wanted.insert((n, true)),
-                ("p2p", _) => wanted.insert((it.attrs["a"]["node"].as_str().unwrap_or_default().to_string(), false)),
-                _ => false,
+                ("addresses", Some(n)) => wanted.entry((n, false)).or_default().push(ifname(&a["ifname"])),
+                ("routes", Some(n)) => wanted.entry((n, true)).or_default().push(ifname(&a["ifname"])),
+                ("p2p", _) => {
+                    wanted.entry((ifname(&a["a"]["node"]), false)).or_default().push(ifname(&a["a"]["ifname"]))
+                }
+                _ => {}
             };
         }
         let mut jobs = (vec![], vec![]);
-        for (node, routes) in wanted {
+        for ((node, routes), names) in wanted {
             let Ok(fd) = self.netns(&node) else { continue };
-            if routes { &mut jobs.1 } else { &mut jobs.0 }.push(((node, if routes { "routes" } else { "addrs" }), fd));
+            let key = (node, if routes { "routes" } else { "addrs" });
+            if routes { &mut jobs.1 } else { &mut jobs.0 }.push((key, fd, names));
         }
         // The lab's own namespace too: its links (thousands) are looked up by name.
         let lab_netns = items.iter().find_map(|it| s(&it.attrs, "host_netns"));
         if let Some(p) = lab_netns.and_then(ns::bound_netns) {
             if let Ok(fd) = ns::open_ns(&p.display().to_string()) {
                 // First: the longest dump.
-                jobs.0.insert(0, ((lab_netns.unwrap_or_default().to_string(), "lab"), fd));
+                jobs.0.insert(0, ((lab_netns.unwrap_or_default().to_string(), "lab"), fd, vec![]));
             }
         }
         for (routes, batch) in [(false, jobs.0), (true, jobs.1)] {
@@ -1192,7 +1198,7 @@ impl Lab {
                 // Shut off, its network namespace (and so its links) is kept by its name.
                 let Some(run) = ns::run_state(init.as_ref(), netns) else { return Ok(Seen::Missing) };
                 let bound = match init {
-                    Some(i) if i.alive() => ns::netns_bound_to(&i, netns),
+                    Some(i) if run != ns::SHUTOFF => ns::netns_bound_to(&i, netns),
                     _ => true,
                 };
                 Ok(Seen::Present(

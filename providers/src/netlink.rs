@@ -14,7 +14,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -31,7 +31,7 @@ fn connect() -> Result<(impl std::future::Future<Output = ()>, netlink_proto::Co
 }
 
 /// A link as a dump shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Link {
     pub index: u32,
     pub name: String,
@@ -49,6 +49,8 @@ pub struct Link {
 pub struct Addr {
     pub index: u32,
     pub net: IpNet,
+    /// IPv4 addresses carry their interface's name.
+    pub label: Option<String>,
 }
 
 /// A route of the main table, as a dump shows it (gateway routes only).
@@ -378,7 +380,12 @@ impl Dump {
             RouteNetlinkMessage::GetRoute(m)
         };
         match self {
-            Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            Dump::Links => {
+                // Without each link's counters (most of a link's message, and unused here).
+                let mut m = LinkMessage::default();
+                m.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+                RouteNetlinkMessage::GetLink(m)
+            }
             Dump::Addrs => RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             Dump::Routes4 => routes(AddressFamily::Inet),
             Dump::Routes6 => routes(AddressFamily::Inet6),
@@ -409,9 +416,13 @@ fn addrs_of(msgs: Vec<RouteNetlinkMessage>) -> Vec<Addr> {
                     _ => None,
                 })
             });
+            let label = a.attributes.iter().find_map(|x| match x {
+                AddressAttribute::Label(l) => Some(l.clone()),
+                _ => None,
+            });
             if let Some(ip) = ip {
                 if let Ok(net) = IpNet::new(ip, a.header.prefix_len) {
-                    out.push(Addr { index: a.header.index, net });
+                    out.push(Addr { index: a.header.index, net, label });
                 }
             }
         }
@@ -466,15 +477,19 @@ pub struct NsView {
 /// dumping through a plain blocking socket. A tokio connection per namespace would cost a task
 /// and 72 KiB of buffers each, which at a thousand nodes is most of vnx's memory. The threads
 /// end with the call, so no thread is left in a node's namespace.
-pub fn read_namespaces<K: Send>(jobs: Vec<(K, OwnedFd)>, routes: bool) -> Vec<(K, Result<NsView>)> {
-    let threads = jobs.len().clamp(1, 4);
+///
+/// Each job names the links it needs (none: all). When the IPv4 addresses name them all (an
+/// address's label is its link's name), the links are not dumped: a link dump holds the
+/// kernel's RTNL lock, which serialises every thread here, an address dump does not.
+pub fn read_namespaces<K: Send>(jobs: Vec<(K, OwnedFd, Vec<String>)>, routes: bool) -> Vec<(K, Result<NsView>)> {
+    let threads = jobs.len().clamp(1, 2);
     let jobs = std::sync::Mutex::new(jobs.into_iter());
     let out = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|sc| {
         for _ in 0..threads {
             sc.spawn(|| loop {
-                let Some((key, fd)) = jobs.lock().expect("not poisoned").next() else { break };
-                let view = read_namespace(&fd, routes);
+                let Some((key, fd, wanted)) = jobs.lock().expect("not poisoned").next() else { break };
+                let view = read_namespace(&fd, routes, &wanted);
                 out.lock().expect("not poisoned").push((key, view));
             });
         }
@@ -482,7 +497,7 @@ pub fn read_namespaces<K: Send>(jobs: Vec<(K, OwnedFd)>, routes: bool) -> Vec<(K
     out.into_inner().expect("not poisoned")
 }
 
-fn read_namespace(netns: &OwnedFd, routes: bool) -> Result<NsView> {
+fn read_namespace(netns: &OwnedFd, routes: bool, wanted: &[String]) -> Result<NsView> {
     nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| nl_err("entering a network namespace", e))?;
     let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
@@ -493,8 +508,17 @@ fn read_namespace(netns: &OwnedFd, routes: bool) -> Result<NsView> {
         view.routes = routes_of(blocking_dump(&sock, Dump::Routes4)?);
         view.routes.extend(routes_of(blocking_dump(&sock, Dump::Routes6)?));
     } else {
-        view.links = links_of(blocking_dump(&sock, Dump::Links)?);
         view.addrs = addrs_of(blocking_dump(&sock, Dump::Addrs)?);
+        let known: Vec<(&String, u32)> = wanted
+            .iter()
+            .filter_map(|n| view.addrs.iter().find(|a| a.label.as_ref() == Some(n)).map(|a| (n, a.index)))
+            .collect();
+        view.links = if !wanted.is_empty() && known.len() == wanted.len() {
+            // Only a name and an index: what [`read_namespaces`]'s callers use of these.
+            known.into_iter().map(|(name, index)| Link { index, name: name.clone(), ..Link::default() }).collect()
+        } else {
+            links_of(blocking_dump(&sock, Dump::Links)?)
+        };
     }
     Ok(view)
 }

@@ -63,9 +63,16 @@ fn proc_state(pid: i32) -> Option<char> {
 }
 
 impl Init {
-    /// Whether the node's init still runs (a zombie waiting for its reaper does not).
+    /// The init's one-letter state (`S`, `T` when frozen, …) if it still runs (a zombie waiting
+    /// for its reaper does not); one read of /proc/PID/stat.
+    fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+        (start_time_of(&stat) == Some(self.start_time) && !matches!(state, 'Z' | 'X')).then_some(state)
+    }
+    /// Whether the node's init still runs.
     pub fn alive(&self) -> bool {
-        start_time(self.pid) == Some(self.start_time) && !matches!(proc_state(self.pid), Some('Z') | Some('X') | None)
+        self.state().is_some()
     }
     /// The node's network namespace.
     pub fn netns(&self) -> Result<OwnedFd> {
@@ -189,9 +196,10 @@ pub fn thaw(init: &Init) {
 /// How a node runs: its init alive (and frozen or not), or shut off with its network namespace
 /// kept under `netns`; `None` when neither exists.
 pub fn run_state(init: Option<&Init>, netns: &str) -> Option<&'static str> {
-    match init {
-        Some(i) if i.alive() => Some(if frozen(i) { PAUSED } else { RUNNING }),
-        _ => bound_netns(netns).map(|_| SHUTOFF),
+    match init.and_then(Init::state) {
+        Some('T' | 't') => Some(PAUSED),
+        Some(_) => Some(RUNNING),
+        None => bound_netns(netns).map(|_| SHUTOFF),
     }
 }
 

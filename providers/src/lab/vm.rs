@@ -403,7 +403,7 @@ fn parse_view(out: &str) -> NodeView {
                     next
                 });
                 if let Ok(net) = w[3].parse::<IpNet>() {
-                    addrs.push(Addr { index, net });
+                    addrs.push(Addr { index, net, label: None });
                 }
             }
             "route" if w.len() >= 3 && w[1] == "via" => {
