@@ -1113,12 +1113,18 @@ impl Lab {
         let mut wanted: std::collections::BTreeMap<(String, bool), Vec<String>> = Default::default();
         for it in items.iter().filter(|it| !self.is_vm_item(it)) {
             let (a, node) = (&it.attrs, s(&it.attrs, "node").map(String::from));
-            let ifname = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            // Items are read by key, never indexed: a missing key is no reason to panic.
+            let get = |v: Option<&Value>, key: &str| {
+                v.and_then(|v| v.get(key)).and_then(Value::as_str).unwrap_or_default().to_string()
+            };
             match (it.kind.as_str(), node) {
-                ("addresses", Some(n)) => wanted.entry((n, false)).or_default().push(ifname(&a["ifname"])),
-                ("routes", Some(n)) => wanted.entry((n, true)).or_default().push(ifname(&a["ifname"])),
+                ("addresses", Some(n)) => {
+                    wanted.entry((n, false)).or_default().push(s(a, "ifname").unwrap_or_default().to_string())
+                }
+                ("routes", Some(n)) => wanted.entry((n, true)).or_default().clear(),
                 ("p2p", _) => {
-                    wanted.entry((ifname(&a["a"]["node"]), false)).or_default().push(ifname(&a["a"]["ifname"]))
+                    let end = a.get("a");
+                    wanted.entry((get(end, "node"), false)).or_default().push(get(end, "ifname"));
                 }
                 _ => {}
             };

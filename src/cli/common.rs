@@ -197,7 +197,7 @@ pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Ve
 }
 
 pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, String> {
-    Ok(state.resources(scenario).map_err(|e| e.to_string())?.iter().map(Recorded::from_row).collect())
+    Ok(state.resources(scenario).map_err(|e| e.to_string())?.into_iter().map(Recorded::from_row).collect())
 }
 
 /// The lab provider for a scenario.

@@ -57,17 +57,17 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn from_row(r: &vnx_state::ResourceRow) -> Self {
+    pub fn from_row(r: vnx_state::ResourceRow) -> Self {
         Recorded {
-            id: ResId::new(&r.kind, r.name.clone()),
-            provider: r.provider.clone(),
-            attrs: match &r.attrs {
-                Value::Object(m) => m.clone().into_iter().collect(),
+            id: ResId::new(&r.kind, r.name),
+            provider: r.provider,
+            attrs: match r.attrs {
+                Value::Object(m) => m.into_iter().collect(),
                 _ => Attrs::new(),
             },
-            deps: r.deps.iter().map(|(k, n)| ResId::new(k, n.clone())).collect(),
-            status: r.status.clone(),
-            runtime: r.runtime.clone(),
+            deps: r.deps.into_iter().map(|(k, n)| ResId::new(&k, n)).collect(),
+            status: r.status,
+            runtime: r.runtime,
         }
     }
 }

@@ -150,19 +150,32 @@ impl TestHost {
                 }
             }
         }
-        let dir = self.dir.path().display().to_string();
+        let dirs = self.node_dirs();
         for p in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                if (cmd.contains("__init") || cmd.contains("vnx-init")) && cmd.contains(&dir) {
+                if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str())) {
                     v.push(format!("process: {}", p.file_name().to_string_lossy()));
                 }
             }
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for m in mounts.lines().filter(|m| m.contains(&dir)) {
+        for m in mounts.lines().filter(|m| dirs.iter().any(|d| m.contains(d.as_str()))) {
             v.push(format!("mount: {m}"));
         }
+        for d in dirs.iter().skip(1) {
+            if std::path::Path::new(d).exists() {
+                v.push(format!("runtime directory: {d}"));
+            }
+        }
         v
+    }
+
+    /// Where this test's nodes keep their directories: the test's own directory, and each
+    /// scenario's runtime directory (`ns` nodes' overlay layers, on a tmpfs).
+    fn node_dirs(&self) -> Vec<String> {
+        let mut dirs = vec![self.dir.path().display().to_string()];
+        dirs.extend(self.scenarios.borrow().iter().map(|s| format!("/run/vnx/labs/{s}")));
+        dirs
     }
 }
 
@@ -176,11 +189,11 @@ impl Drop for TestHost {
             let _ = self.vnx(&["destroy", s, "--auto-approve"]);
         }
         // Whatever is still there: kill node inits of this test, unbind names, delete the ns.
-        let dir = self.dir.path().display().to_string();
+        let dirs = self.node_dirs();
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for p in rd.flatten() {
                 if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                    if (cmd.contains("__init") || cmd.contains("vnx-init")) && cmd.contains(&dir) {
+                    if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str())) {
                         let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
                     }
                 }
@@ -195,6 +208,10 @@ impl Drop for TestHost {
                     }
                 }
             }
+        }
+        for d in dirs.iter().skip(1) {
+            let _ = Command::new("umount").args(["-l", d]).output();
+            let _ = std::fs::remove_dir_all(d);
         }
         let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
     }
