@@ -4,5 +4,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // glibc gives each thread that allocates a heap ("arena") of its own, up to 8 per core, and
+    // keeps them: with tokio's workers and refresh's reader threads, ~45 MB of a 1000-node
+    // lab's peak RSS. Two arenas cost nothing measurable in time.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     std::process::exit(vnx::cli::main());
 }
