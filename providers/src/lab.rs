@@ -693,10 +693,33 @@ impl Lab {
                 let side = self.side(a).await?;
                 let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
                 let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                if s(a, "host_netns").is_some() {
+                    // The lab's end is born on its bridge and up, in one request; then it gets
+                    // its mark (`ip link` shows whose it is) and the node's end goes up. A
+                    // leftover of an interrupted apply ("File exists") takes the long way below.
+                    let master = self.bridge_index(&side, a).await?;
+                    let node = req(a, "node")?;
+                    let mac = s(a, "mac").and_then(parse_mac);
+                    match side.add_veth_on(host_name, ifname, Some(&self.netns(node)?), mac, mtu, master, up).await {
+                        Err(Error::Netlink(e)) if e.contains("File exists") => {}
+                        Err(e) => return Err(e),
+                        Ok(()) => {
+                            let mark =
+                                LinkChange { alias: Some(self.alias("interface", &it.name)), ..Default::default() };
+                            self.set_up_link(&side, host_name, mark).await?;
+                            if up {
+                                let nl = self.nl(node).await?;
+                                self.set_up_link(&nl, ifname, LinkChange { up: Some(true), ..Default::default() })
+                                    .await?;
+                            }
+                            return Ok(json!({}));
+                        }
+                    }
+                }
                 let nl = self
                     .veth_into_node(&side, host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
                     .await?;
-                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                 let master = self.bridge_index(&side, a).await?;
                 self.set_up_link(
                     &side,

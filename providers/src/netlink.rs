@@ -191,6 +191,23 @@ impl Netlink {
         peer_mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> Result<()> {
+        self.add_veth_on(name, peer, peer_netns, peer_mac, mtu, None, false).await
+    }
+
+    /// Creates a veth pair whose end here is already on the bridge `master` and, with `up`, up:
+    /// one request where adding, enslaving and bringing up would take three (each under RTNL).
+    /// (The peer cannot be born up: the kernel opens it before it is paired, ENOTCONN.)
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_veth_on(
+        &self,
+        name: &str,
+        peer: &str,
+        peer_netns: Option<&OwnedFd>,
+        peer_mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+        master: Option<u32>,
+        up: bool,
+    ) -> Result<()> {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.into()));
         if let Some(fd) = peer_netns {
@@ -203,9 +220,16 @@ impl Netlink {
             p.attributes.push(LinkAttribute::Mtu(mtu));
         }
         let mut m = LinkMessage::default();
+        if up {
+            m.header.flags = LinkFlags::Up;
+            m.header.change_mask = LinkFlags::Up;
+        }
         m.attributes.push(LinkAttribute::IfName(name.into()));
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(master) = master {
+            m.attributes.push(LinkAttribute::Controller(master));
         }
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),

@@ -153,7 +153,8 @@ impl TestHost {
         let dirs = self.node_dirs();
         for p in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str())) {
+                if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str()))
+                {
                     v.push(format!("process: {}", p.file_name().to_string_lossy()));
                 }
             }
@@ -193,7 +194,9 @@ impl Drop for TestHost {
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for p in rd.flatten() {
                 if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                    if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str())) {
+                    if (cmd.contains("__init") || cmd.contains("vnx-init"))
+                        && dirs.iter().any(|d| cmd.contains(d.as_str()))
+                    {
                         let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
                     }
                 }
