@@ -119,7 +119,7 @@ fn actions_follow_dependencies_within_the_parallelism_bound() {
         json!({"made_by": "create node.h3"})
     );
     // Destroy: in reverse order.
-    let recorded: Vec<Recorded> = rows.iter().map(Recorded::from_row).collect();
+    let recorded: Vec<Recorded> = rows.iter().cloned().map(Recorded::from_row).collect();
     let p2 = Recording::default();
     let plan = plan::plan(&[], &recorded, &HashMap::new(), &Options { destroy: true, ..Default::default() });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -153,7 +153,7 @@ fn a_failure_stops_only_what_depends_on_it() {
     let j = st.journal("lab", 100).unwrap();
     assert!(j.iter().any(|e| e.name == "h2/1" && e.error.as_deref().is_some_and(|x| x.contains("broke"))));
     // The next plan replaces the unfinished interface and creates what was skipped.
-    let recorded: Vec<Recorded> = rows.iter().map(Recorded::from_row).collect();
+    let recorded: Vec<Recorded> = rows.iter().cloned().map(Recorded::from_row).collect();
     let again = plan::plan(&lab(), &recorded, &HashMap::new(), &Options::default());
     let c: Vec<(String, plan::ChangeKind)> = again.changes.iter().map(|c| (c.id.to_string(), c.change)).collect();
     assert_eq!(
