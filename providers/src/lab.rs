@@ -500,6 +500,12 @@ async fn view_cell(views: &Views, node: &str, what: &'static str) -> Arc<tokio::
     views.lock().await.entry((node.to_string(), what)).or_default().clone()
 }
 
+/// What [`Lab::prefetch_views`] read of `node` (`what`: "addrs" for its links and addresses,
+/// "routes", or "lab" for the lab's namespace), if it could read it.
+async fn prefetched(views: &Views, node: &str, what: &'static str) -> Option<Arc<NodeView>> {
+    view_cell(views, node, what).await.get().cloned().flatten()
+}
+
 /// What a refresh read of one node: its links and addresses, or its routes.
 type NodeView = crate::netlink::NsView;
 
@@ -1115,22 +1121,8 @@ impl Lab {
         }
     }
 
-    /// A node's links and addresses (`routes`: its routes), dumped once per refresh and shared
-    /// by all its resources; only what some resource needs is dumped.
-    async fn node_view(&self, node: &str, routes: bool, views: &Views) -> Option<Arc<NodeView>> {
-        let cell = view_cell(views, node, if routes { "routes" } else { "addrs" }).await;
-        cell.get_or_init(|| async {
-            let fd = self.netns(node).ok()?;
-            let read =
-                tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(vec![((), fd, vec![])], routes));
-            let (_, view) = read.await.ok()?.pop()?;
-            view.ok().map(Arc::new)
-        })
-        .await
-        .clone()
-    }
-
-    /// Reads, in one batch, the node views the items' refresh needs (see [`node_view`]).
+    /// Reads, in one batch, the node views the items' refresh needs (see [`prefetched`]), and
+    /// the links of the lab's own namespace.
     async fn prefetch_views(&self, items: &[Item], views: &Views) {
         // (node, routes?) → the node's links the items look up.
         let mut wanted: std::collections::BTreeMap<(String, bool), Vec<String>> = Default::default();
@@ -1188,16 +1180,7 @@ impl Lab {
         let host_links = match s(a, "host_netns") {
             None => host_links,
             Some(name) => {
-                let cell = view_cell(views, name, "lab").await;
-                lab_view = cell
-                    .get_or_init(|| async {
-                        let side = self.side(a).await.ok()?;
-                        let mut links = side.links().await.ok()?;
-                        links.sort_by(|x, y| x.name.cmp(&y.name));
-                        Some(Arc::new(NodeView { links, addrs: vec![], routes: vec![] }))
-                    })
-                    .await
-                    .clone();
+                lab_view = prefetched(views, name, "lab").await;
                 match &lab_view {
                     Some(v) => &v.links[..],
                     None => return Ok(Seen::Missing),
@@ -1271,12 +1254,12 @@ impl Lab {
             },
             "p2p" => {
                 let na = a["a"]["node"].as_str().unwrap_or_default();
-                let Some(view) = self.node_view(na, false, views).await else { return Ok(Seen::Missing) };
+                let Some(view) = prefetched(views, na, "addrs").await else { return Ok(Seen::Missing) };
                 let ifname = a["a"]["ifname"].as_str().unwrap_or_default();
                 Ok(if view.links.iter().any(|l| l.name == ifname) { Seen::Present(Map::new()) } else { Seen::Missing })
             }
             "addresses" => {
-                let Some(view) = self.node_view(req(a, "node")?, false, views).await else { return Ok(Seen::Missing) };
+                let Some(view) = prefetched(views, req(a, "node")?, "addrs").await else { return Ok(Seen::Missing) };
                 Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
             }
             "routes" => {
@@ -1284,7 +1267,7 @@ impl Lab {
                 if self.run_state(req(a, "node")?) == Some(ns::SHUTOFF) {
                     return Ok(Seen::Present(Map::new()));
                 }
-                let Some(view) = self.node_view(req(a, "node")?, true, views).await else { return Ok(Seen::Missing) };
+                let Some(view) = prefetched(views, req(a, "node")?, "routes").await else { return Ok(Seen::Missing) };
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
             }

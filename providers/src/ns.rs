@@ -56,12 +56,6 @@ fn start_time_of(stat: &str) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
-/// The one-letter state of a process (`R`, `S`, `Z` for a zombie, …).
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
-}
-
 impl Init {
     /// The init's one-letter state (`S`, `T` when frozen, …) if it still runs (a zombie waiting
     /// for its reaper does not); one read of /proc/PID/stat.
@@ -165,7 +159,7 @@ fn members(init: &Init) -> Vec<i32> {
 
 /// Whether a running node is frozen (its init stopped by [`freeze`]).
 pub fn frozen(init: &Init) -> bool {
-    matches!(proc_state(init.pid), Some('T') | Some('t'))
+    matches!(init.state(), Some('T' | 't'))
 }
 
 /// Freezes a node: every process of it stopped (VNX's LXC freeze). The init first, so it
