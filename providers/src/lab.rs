@@ -492,18 +492,47 @@ fn addrs_seen(
     Seen::Present(m)
 }
 
-/// A refresh's dumps of each node, made once.
-type Views = tokio::sync::Mutex<HashMap<(String, &'static str), Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>>>;
-
-/// The cell of a refresh's view `what` of `node`.
-async fn view_cell(views: &Views, node: &str, what: &'static str) -> Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>> {
-    views.lock().await.entry((node.to_string(), what)).or_default().clone()
+/// What a refresh read, each thing once: the lab's namespace and every `ns` node up front, in
+/// one batch ([`Lab::prefetch_views`]); VM guests lazily, through their agents.
+#[derive(Default)]
+struct Views {
+    /// The lab's namespace (by name) and its links, sorted by name.
+    lab: Option<(String, Arc<NodeView>)>,
+    nodes: HashMap<String, NodeSeen>,
+    vms: tokio::sync::Mutex<HashMap<String, VmView>>,
 }
 
-/// What [`Lab::prefetch_views`] read of `node` (`what`: "addrs" for its links and addresses,
-/// "routes", or "lab" for the lab's namespace), if it could read it.
-async fn prefetched(views: &Views, node: &str, what: &'static str) -> Option<Arc<NodeView>> {
-    view_cell(views, node, what).await.get().cloned().flatten()
+/// A VM guest's view, read once (by the first item that needs it).
+type VmView = Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>;
+
+impl Views {
+    /// What was read of an `ns` node's links, addresses and routes.
+    fn node_view(&self, node: &str) -> Option<Arc<NodeView>> {
+        self.nodes.get(node).and_then(|n| n.view.clone())
+    }
+}
+
+/// One `ns` node as a refresh found it.
+#[derive(Default)]
+struct NodeSeen {
+    /// Running, paused, shut off; `None`: gone.
+    run: Option<&'static str>,
+    /// Its namespace is still bound to its name (a shut-off node's always is).
+    bound: bool,
+    /// Its links and addresses, and its routes if asked: `None` if they could not be read.
+    view: Option<Arc<NodeView>>,
+}
+
+impl NodeSeen {
+    /// How the node with this `init` (if it has one) and namespace name runs.
+    fn of(init: Option<&Init>, netns: &str) -> NodeSeen {
+        let run = ns::run_state(init, netns);
+        let bound = match init {
+            Some(i) if run.is_some_and(|r| r != ns::SHUTOFF) => ns::netns_bound_to(i, netns),
+            _ => true,
+        };
+        NodeSeen { run, bound, view: None }
+    }
 }
 
 /// What a refresh read of one node: its links and addresses, or its routes.
@@ -1121,53 +1150,111 @@ impl Lab {
         }
     }
 
-    /// Reads, in one batch, the node views the items' refresh needs (see [`prefetched`]), and
-    /// the links of the lab's own namespace.
-    async fn prefetch_views(&self, items: &[Item], views: &Views) {
-        // (node, routes?) → the node's links the items look up.
-        let mut wanted: std::collections::BTreeMap<(String, bool), Vec<String>> = Default::default();
+    /// Reads, in one batch, the `ns` nodes the items name (how each runs, its links and
+    /// addresses, its routes where it has some) and the links of the lab's own namespace. Two
+    /// threads visit them, the lab's namespace first (the longest dump); checking that a node
+    /// still runs is done there too, beside the kernel's dumps, rather than once per item after.
+    async fn prefetch_views(&self, items: &[Item]) -> Views {
+        struct Visit {
+            node: String,
+            init: Option<Init>,
+            netns: String,
+            /// The links the items look up (read with the addresses), if any item needs them.
+            links: Option<Vec<String>>,
+            routes: bool,
+        }
+        let mut visits: std::collections::BTreeMap<String, Visit> = Default::default();
         for it in items.iter().filter(|it| !self.is_vm_item(it)) {
-            let (a, node) = (&it.attrs, s(&it.attrs, "node").map(String::from));
+            let a = &it.attrs;
             // Items are read by key, never indexed: a missing key is no reason to panic.
             let get = |v: Option<&Value>, key: &str| {
                 v.and_then(|v| v.get(key)).and_then(Value::as_str).unwrap_or_default().to_string()
             };
-            match (it.kind.as_str(), node) {
-                ("addresses", Some(n)) => {
-                    wanted.entry((n, false)).or_default().push(s(a, "ifname").unwrap_or_default().to_string())
-                }
-                ("routes", Some(n)) => wanted.entry((n, true)).or_default().clear(),
-                ("p2p", _) => {
-                    let end = a.get("a");
-                    wanted.entry((get(end, "node"), false)).or_default().push(get(end, "ifname"));
-                }
-                _ => {}
+            let (node, link) = match it.kind.as_str() {
+                "node" => (it.name.clone(), None),
+                "addresses" => (s(a, "node").unwrap_or_default().to_string(), s(a, "ifname").map(String::from)),
+                "routes" => (s(a, "node").unwrap_or_default().to_string(), None),
+                "p2p" => (get(a.get("a"), "node"), Some(get(a.get("a"), "ifname"))),
+                _ => continue,
             };
+            if node.is_empty() {
+                continue;
+            }
+            let v = visits.entry(node.clone()).or_insert_with(|| Visit {
+                init: self.inits.lock().expect("not poisoned").get(&node).copied(),
+                netns: self.netns_names.lock().expect("not poisoned").get(&node).cloned().unwrap_or_default(),
+                node,
+                links: None,
+                routes: false,
+            });
+            if it.kind == "node" {
+                // The node's own record says best which init and namespace are its.
+                v.init = serde_json::from_value(it.runtime.clone()).ok();
+                v.netns = s(a, "netns").unwrap_or_default().to_string();
+            }
+            if let Some(l) = link {
+                v.links.get_or_insert_with(Vec::new).push(l);
+            }
+            v.routes |= it.kind == "routes";
         }
-        let mut jobs = (vec![], vec![]);
-        for ((node, routes), names) in wanted {
-            let Ok(fd) = self.netns(&node) else { continue };
-            let key = (node, if routes { "routes" } else { "addrs" });
-            if routes { &mut jobs.1 } else { &mut jobs.0 }.push((key, fd, names));
+        let lab_netns = items.iter().find_map(|it| s(&it.attrs, "host_netns")).map(String::from);
+        enum Job {
+            Lab(String),
+            Node(Visit),
         }
-        // The lab's own namespace too: its links (thousands) are looked up by name.
-        let lab_netns = items.iter().find_map(|it| s(&it.attrs, "host_netns"));
-        if let Some(p) = lab_netns.and_then(ns::bound_netns) {
-            if let Ok(fd) = ns::open_ns(&p.display().to_string()) {
-                // First: the longest dump.
-                jobs.0.insert(0, ((lab_netns.unwrap_or_default().to_string(), "lab"), fd, vec![]));
+        enum Read {
+            Lab(String, Option<NodeView>),
+            Node(String, NodeSeen),
+        }
+        // First: the lab's namespace, the longest dump.
+        let jobs: Vec<Job> = lab_netns.into_iter().map(Job::Lab).chain(visits.into_values().map(Job::Node)).collect();
+        let read = |job: Job| match job {
+            Job::Lab(name) => {
+                let links = ns::bound_netns(&name)
+                    .and_then(|p| ns::open_ns(&p.display().to_string()).ok())
+                    .and_then(|fd| crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok());
+                Read::Lab(name, links.map(|links| NodeView { links, ..NodeView::default() }))
+            }
+            Job::Node(v) => {
+                let mut seen = NodeSeen::of(v.init.as_ref(), &v.netns);
+                let fd = match seen.run {
+                    None => None,
+                    Some(ns::SHUTOFF) => ns::bound_netns(&v.netns).and_then(|p| ns::open_ns(&p.display().to_string()).ok()),
+                    Some(_) => v.init.and_then(|i| i.netns().ok()),
+                };
+                if let Some(fd) = fd.filter(|_| v.links.is_some() || v.routes) {
+                    let view = crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| {
+                        let mut view = NodeView::default();
+                        if let Some(wanted) = &v.links {
+                            view.addrs = r.addrs()?;
+                            view.links = r.links_named(&view.addrs, wanted)?;
+                        }
+                        if v.routes {
+                            view.routes = r.routes()?;
+                        }
+                        Ok(view)
+                    });
+                    seen.view = view.ok().map(Arc::new);
+                }
+                Read::Node(v.node, seen)
+            }
+        };
+        let reads = tokio::task::spawn_blocking(move || crate::netlink::in_threads(jobs, 2, read)).await;
+        let mut views = Views::default();
+        for r in reads.unwrap_or_default() {
+            match r {
+                Read::Lab(name, view) => {
+                    views.lab = view.map(|mut v| {
+                        v.links.sort_by(|x, y| x.name.cmp(&y.name));
+                        (name, Arc::new(v))
+                    })
+                }
+                Read::Node(node, seen) => {
+                    views.nodes.insert(node, seen);
+                }
             }
         }
-        for (routes, batch) in [(false, jobs.0), (true, jobs.1)] {
-            let read = tokio::task::spawn_blocking(move || crate::netlink::read_namespaces(batch, routes)).await;
-            for ((node, what), view) in read.unwrap_or_default() {
-                let view = view.ok().map(|mut v| {
-                    v.links.sort_by(|x, y| x.name.cmp(&y.name));
-                    Arc::new(v)
-                });
-                let _ = view_cell(views, &node, what).await.set(view);
-            }
-        }
+        views
     }
 
     async fn refresh_one(&self, it: &Item, host_links: &[crate::netlink::Link], views: &Views) -> Result<Seen> {
@@ -1176,14 +1263,12 @@ impl Lab {
         }
         let a = &it.attrs;
         // A net or interface of the lab's own namespace is read from that namespace's links.
-        let lab_view;
         let host_links = match s(a, "host_netns") {
             None => host_links,
             Some(name) => {
-                lab_view = prefetched(views, name, "lab").await;
-                match &lab_view {
-                    Some(v) => &v.links[..],
-                    None => return Ok(Seen::Missing),
+                match &views.lab {
+                    Some((lab, v)) if lab == name => &v.links[..],
+                    _ => return Ok(Seen::Missing),
                 }
             }
         };
@@ -1205,17 +1290,21 @@ impl Lab {
                 }
             }),
             "node" => {
-                let init: Option<Init> = serde_json::from_value(it.runtime.clone()).ok();
                 let netns = req(a, "netns")?;
-                // Shut off, its network namespace (and so its links) is kept by its name.
-                let Some(run) = ns::run_state(init.as_ref(), netns) else { return Ok(Seen::Missing) };
-                let bound = match init {
-                    Some(i) if run != ns::SHUTOFF => ns::netns_bound_to(&i, netns),
-                    _ => true,
+                let computed;
+                let seen = match views.nodes.get(&it.name) {
+                    Some(seen) => seen,
+                    None => {
+                        let init: Option<Init> = serde_json::from_value(it.runtime.clone()).ok();
+                        computed = NodeSeen::of(init.as_ref(), netns);
+                        &computed
+                    }
                 };
+                // Shut off, its network namespace (and so its links) is kept by its name.
+                let Some(run) = seen.run else { return Ok(Seen::Missing) };
                 Ok(Seen::Present(
                     [
-                        ("netns".to_string(), if bound { json!(netns) } else { Value::Null }),
+                        ("netns".to_string(), if seen.bound { json!(netns) } else { Value::Null }),
                         ("run".to_string(), json!(run)),
                     ]
                     .into_iter()
@@ -1254,20 +1343,21 @@ impl Lab {
             },
             "p2p" => {
                 let na = a["a"]["node"].as_str().unwrap_or_default();
-                let Some(view) = prefetched(views, na, "addrs").await else { return Ok(Seen::Missing) };
+                let Some(view) = views.node_view(na) else { return Ok(Seen::Missing) };
                 let ifname = a["a"]["ifname"].as_str().unwrap_or_default();
                 Ok(if view.links.iter().any(|l| l.name == ifname) { Seen::Present(Map::new()) } else { Seen::Missing })
             }
             "addresses" => {
-                let Some(view) = prefetched(views, req(a, "node")?, "addrs").await else { return Ok(Seen::Missing) };
+                let Some(view) = views.node_view(req(a, "node")?) else { return Ok(Seen::Missing) };
                 Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
             }
             "routes" => {
                 // A shut-off node's routes went with its links; they come back when it starts.
-                if self.run_state(req(a, "node")?) == Some(ns::SHUTOFF) {
+                let node = views.nodes.get(req(a, "node")?);
+                if node.is_some_and(|n| n.run == Some(ns::SHUTOFF)) {
                     return Ok(Seen::Present(Map::new()));
                 }
-                let Some(view) = prefetched(views, req(a, "node")?, "routes").await else { return Ok(Seen::Missing) };
+                let Some(view) = node.and_then(|n| n.view.clone()) else { return Ok(Seen::Missing) };
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
             }
@@ -1365,9 +1455,8 @@ impl Provider for Lab {
             }
             Err(e) => return items.iter().map(|_| Err(Error::Netlink(e.to_string()))).collect(),
         };
-        let views: Views = Default::default();
         let t0 = std::time::Instant::now();
-        self.prefetch_views(&items, &views).await;
+        let views = self.prefetch_views(&items).await;
         let t1 = std::time::Instant::now();
         let futs = items.iter().map(|it| self.refresh_one(it, &host_links, &views));
         let seen = futures::future::join_all(futs).await;

@@ -488,7 +488,7 @@ fn routes_of(msgs: Vec<RouteNetlinkMessage>) -> Vec<Route> {
     out
 }
 
-/// What [`read_namespaces`] reads of one namespace.
+/// What a refresh reads of one namespace.
 #[derive(Clone, Debug, Default)]
 pub struct NsView {
     pub links: Vec<Link>,
@@ -496,58 +496,108 @@ pub struct NsView {
     pub routes: Vec<Route>,
 }
 
-/// Reads many network namespaces (`routes`: their gateway routes, else their links and
-/// addresses) from a few threads of its own, each entering one namespace after another and
-/// dumping through a plain blocking socket. A tokio connection per namespace would cost a task
-/// and 72 KiB of buffers each, which at a thousand nodes is most of vnx's memory. The threads
-/// end with the call, so no thread is left in a node's namespace.
-///
-/// Each job names the links it needs (none: all). When the IPv4 addresses name them all (an
-/// address's label is its link's name), the links are not dumped: a link dump holds the
-/// kernel's RTNL lock, which serialises every thread here, an address dump does not.
-pub fn read_namespaces<K: Send>(jobs: Vec<(K, OwnedFd, Vec<String>)>, routes: bool) -> Vec<(K, Result<NsView>)> {
-    let threads = jobs.len().clamp(1, 2);
+/// Runs `f` over `jobs` on up to `threads` threads of its own, which end with the call: a
+/// thread that entered a node's namespace ([`NsReader::enter`]) never goes on to other work.
+/// The results come in no particular order.
+pub fn in_threads<J: Send, R: Send>(jobs: Vec<J>, threads: usize, f: impl Fn(J) -> R + Sync) -> Vec<R> {
+    let threads = jobs.len().clamp(1, threads.max(1));
     let jobs = std::sync::Mutex::new(jobs.into_iter());
     let out = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|sc| {
         for _ in 0..threads {
             sc.spawn(|| loop {
-                let Some((key, fd, wanted)) = jobs.lock().expect("not poisoned").next() else { break };
-                let view = read_namespace(&fd, routes, &wanted);
-                out.lock().expect("not poisoned").push((key, view));
+                let Some(job) = jobs.lock().expect("not poisoned").next() else { break };
+                let r = f(job);
+                out.lock().expect("not poisoned").push(r);
             });
         }
     });
     out.into_inner().expect("not poisoned")
 }
 
-fn read_namespace(netns: &OwnedFd, routes: bool, wanted: &[String]) -> Result<NsView> {
-    nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| nl_err("entering a network namespace", e))?;
-    let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
-        .map_err(|e| nl_err("opening a netlink socket", e))?;
-    sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
-    let mut view = NsView::default();
-    if routes {
-        view.routes = routes_of(blocking_dump(&sock, Dump::Routes4)?);
-        view.routes.extend(routes_of(blocking_dump(&sock, Dump::Routes6)?));
-    } else {
-        view.addrs = addrs_of(blocking_dump(&sock, Dump::Addrs)?);
-        let known: Vec<(&String, u32)> = wanted
-            .iter()
-            .filter_map(|n| view.addrs.iter().find(|a| a.label.as_ref() == Some(n)).map(|a| (n, a.index)))
-            .collect();
-        view.links = if !wanted.is_empty() && known.len() == wanted.len() {
-            // Only a name and an index: what [`read_namespaces`]'s callers use of these.
-            known.into_iter().map(|(name, index)| Link { index, name: name.clone(), ..Link::default() }).collect()
-        } else {
-            links_of(blocking_dump(&sock, Dump::Links)?)
-        };
+/// A plain blocking route netlink socket in another namespace, for reading many namespaces
+/// in a batch ([`in_threads`]). A tokio connection per namespace would cost a task and 72 KiB of
+/// buffers each, which at a thousand nodes was most of vnx's memory.
+pub struct NsReader {
+    sock: netlink_sys::Socket,
+}
+
+impl NsReader {
+    /// Moves the calling thread into `netns` (it stays there) and opens a socket there.
+    pub fn enter(netns: std::os::fd::BorrowedFd) -> Result<NsReader> {
+        nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| nl_err("entering a network namespace", e))?;
+        let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
+            .map_err(|e| nl_err("opening a netlink socket", e))?;
+        sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
+        Ok(NsReader { sock })
     }
-    Ok(view)
+
+    /// Every link (a link dump holds the kernel's RTNL lock: see [`NsReader::links_named`]).
+    pub fn links(&self) -> Result<Vec<Link>> {
+        blocking_links(&self.sock)
+    }
+
+    pub fn addrs(&self) -> Result<Vec<Addr>> {
+        Ok(addrs_of(blocking_dump(&self.sock, Dump::Addrs)?))
+    }
+
+    /// The gateway routes of the main tables, IPv4 and IPv6.
+    pub fn routes(&self) -> Result<Vec<Route>> {
+        let mut routes = routes_of(blocking_dump(&self.sock, Dump::Routes4)?);
+        routes.extend(routes_of(blocking_dump(&self.sock, Dump::Routes6)?));
+        Ok(routes)
+    }
+
+    /// The links named `wanted` (only their names and indexes), found among `addrs` when an
+    /// IPv4 address names each (its label is its link's name); else every link, dumped.
+    pub fn links_named(&self, addrs: &[Addr], wanted: &[String]) -> Result<Vec<Link>> {
+        let known: Vec<Link> = wanted
+            .iter()
+            .filter_map(|n| addrs.iter().find(|a| a.label.as_ref() == Some(n)))
+            .map(|a| Link { index: a.index, name: a.label.clone().unwrap_or_default(), ..Link::default() })
+            .collect();
+        if !wanted.is_empty() && known.len() == wanted.len() {
+            Ok(known)
+        } else {
+            self.links()
+        }
+    }
 }
 
 fn blocking_dump(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<RouteNetlinkMessage>> {
+    let mut out = Vec::new();
+    blocking_dump_raw(sock, dump, |m| {
+        let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(m).map_err(|e| nl_err("parsing a dump", e))?;
+        if let NetlinkPayload::InnerMessage(inner) = m.payload {
+            out.push(inner);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Every link of the socket's namespace, each read straight from its message's bytes:
+/// netlink-packet-route parses all of a link's attributes (a bridge port has forty), which for
+/// a lab's thousands of links took twice as long as the kernel took to dump them.
+fn blocking_links(sock: &netlink_sys::Socket) -> Result<Vec<Link>> {
+    let mut out = Vec::new();
+    blocking_dump_raw(sock, Dump::Links, |m| {
+        out.extend(link_of_bytes(m));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Sends `dump`'s request and hands each message of the answer (its bytes, header included)
+/// to `each`, until the dump is done.
+fn blocking_dump_raw(
+    sock: &netlink_sys::Socket,
+    dump: Dump,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
     let mut msg = NetlinkMessage::from(dump.request());
     msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     msg.header.sequence_number = 1;
@@ -555,7 +605,6 @@ fn blocking_dump(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<RouteNetl
     let mut buf = vec![0u8; msg.header.length as usize];
     msg.serialize(&mut buf);
     sock.send(&buf, 0).map_err(|e| nl_err("sending a dump request", e))?;
-    let mut out = Vec::new();
     // A buffer of 32 KiB or more makes the kernel fill 32 KiB per read (it sizes a dump's
     // messages by the largest read so far); each read resumes the dump from its start.
     let mut data: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -563,25 +612,71 @@ fn blocking_dump(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<RouteNetl
         data.clear();
         sock.recv(&mut data, 0).map_err(|e| nl_err("reading a dump", e))?;
         let mut at = 0;
-        while at < data.len() {
-            let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[at..])
-                .map_err(|e| nl_err("parsing a dump", e))?;
-            let len = m.header.length as usize;
-            match m.payload {
-                NetlinkPayload::Done(_) => return Ok(out),
-                NetlinkPayload::Error(e) if e.code.is_some() => {
-                    let errno = e.code.map(|c| -c.get()).unwrap_or(0);
-                    return Err(Error::Netlink(format!("dump: {}", std::io::Error::from_raw_os_error(errno))));
-                }
-                NetlinkPayload::InnerMessage(inner) => out.push(inner),
-                _ => {}
+        while at + 16 <= data.len() {
+            let len = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let kind = u16::from_ne_bytes(data[at + 4..at + 6].try_into().expect("2 bytes"));
+            if len < 16 || at + len > data.len() {
+                return Err(Error::Netlink("dump: a truncated message".into()));
             }
-            if len == 0 {
-                break;
+            let m = &data[at..at + len];
+            match kind {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR => {
+                    // struct nlmsgerr: a negative errno (0 is an acknowledgement).
+                    let code = m.get(16..20).map_or(0, |c| i32::from_ne_bytes(c.try_into().expect("4 bytes")));
+                    if code != 0 {
+                        let e = std::io::Error::from_raw_os_error(-code);
+                        return Err(Error::Netlink(format!("dump: {e}")));
+                    }
+                }
+                _ => each(m)?,
             }
             at += (len + 3) & !3;
         }
     }
+}
+
+/// The (type, value) of each netlink attribute in `buf` (aligned `struct nlattr`s).
+fn nl_attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let len = u16::from_ne_bytes(buf.get(0..2)?.try_into().ok()?) as usize;
+        // Without the nested and byte-order flags.
+        let kind = u16::from_ne_bytes(buf.get(2..4)?.try_into().ok()?) & 0x3fff;
+        let value = buf.get(4..len)?;
+        buf = buf.get((len + 3) & !3..).unwrap_or_default();
+        Some((kind, value))
+    })
+}
+
+/// A link from an RTM_NEWLINK message's bytes (netlink header included).
+fn link_of_bytes(m: &[u8]) -> Option<Link> {
+    const RTM_NEWLINK: u16 = 16;
+    const IFLA_ADDRESS: u16 = 1;
+    const IFLA_IFNAME: u16 = 3;
+    const IFLA_MTU: u16 = 4;
+    const IFLA_MASTER: u16 = 10;
+    const IFLA_LINKINFO: u16 = 18;
+    const IFLA_IFALIAS: u16 = 20;
+    const IFLA_INFO_KIND: u16 = 1;
+    if u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?) != RTM_NEWLINK {
+        return None;
+    }
+    // struct ifinfomsg after the 16-byte header: family, pad, type (u16), index, flags, change.
+    let u32_at = |b: &[u8], at: usize| b.get(at..at + 4).map(|x| u32::from_ne_bytes(x.try_into().expect("4 bytes")));
+    let text = |v: &[u8]| String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
+    let mut link = Link { index: u32_at(m, 20)?, up: u32_at(m, 24)? & libc::IFF_UP as u32 != 0, ..Link::default() };
+    for (kind, v) in nl_attrs(m.get(32..)?) {
+        match kind {
+            IFLA_ADDRESS => link.mac = v.try_into().ok(),
+            IFLA_IFNAME => link.name = text(v),
+            IFLA_MTU => link.mtu = u32_at(v, 0),
+            IFLA_MASTER => link.master = u32_at(v, 0),
+            IFLA_IFALIAS => link.alias = Some(text(v)),
+            IFLA_LINKINFO => link.kind = nl_attrs(v).find(|(k, _)| *k == IFLA_INFO_KIND).map(|(_, v)| text(v)),
+            _ => {}
+        }
+    }
+    Some(link)
 }
 
 fn link_of(l: LinkMessage) -> Link {
@@ -613,4 +708,59 @@ fn link_of(l: LinkMessage) -> Link {
         }
     }
     link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of(m: RouteNetlinkMessage) -> Vec<u8> {
+        let mut msg = NetlinkMessage::from(m);
+        msg.finalize();
+        let mut buf = vec![0u8; msg.header.length as usize];
+        msg.serialize(&mut buf);
+        buf
+    }
+
+    /// The lean reading of a link's bytes agrees with netlink-packet-route's full parse.
+    #[test]
+    fn link_of_bytes_reads_what_link_of_reads() {
+        let mut l = LinkMessage::default();
+        l.header.index = 42;
+        l.header.flags = LinkFlags::Up | LinkFlags::Broadcast;
+        l.attributes = vec![
+            LinkAttribute::Mtu(1400),
+            LinkAttribute::IfName("vnx-br-net0".into()),
+            LinkAttribute::Address(vec![2, 0xfd, 0, 0, 0, 7]),
+            LinkAttribute::Controller(9),
+            LinkAttribute::IfAlias("vnx:lab/net0".into()),
+            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge), LinkInfo::Data(InfoData::Bridge(vec![
+                InfoBridge::HelloTime(200),
+            ]))]),
+            LinkAttribute::TxQueueLen(1000),
+        ];
+        let bytes = bytes_of(RouteNetlinkMessage::NewLink(l.clone()));
+        let lean = link_of_bytes(&bytes).expect("a link");
+        assert_eq!(lean, link_of(l));
+        assert_eq!(lean.name, "vnx-br-net0");
+        assert_eq!((lean.index, lean.up, lean.mtu, lean.master), (42, true, Some(1400), Some(9)));
+        assert_eq!(lean.kind.as_deref(), Some("bridge"));
+        // A link down, without the optional attributes.
+        let mut down = LinkMessage::default();
+        down.header.index = 3;
+        down.attributes = vec![LinkAttribute::IfName("eth1".into())];
+        let lean = link_of_bytes(&bytes_of(RouteNetlinkMessage::NewLink(down.clone()))).expect("a link");
+        assert_eq!(lean, link_of(down));
+        assert!(!lean.up && lean.kind.is_none() && lean.master.is_none());
+        // Not a link: skipped.
+        assert!(link_of_bytes(&bytes_of(RouteNetlinkMessage::NewAddress(AddressMessage::default()))).is_none());
+    }
+
+    #[test]
+    fn nl_attrs_stops_at_a_truncated_attribute() {
+        // Two attributes, the second claiming more bytes than there are.
+        let buf = [8u8, 0, 3, 0, b'a', b'b', 0, 0, 12, 0, 4, 0, 1, 2];
+        let got: Vec<(u16, &[u8])> = nl_attrs(&buf).collect();
+        assert_eq!(got, vec![(3, &b"ab\0\0"[..])]);
+    }
 }

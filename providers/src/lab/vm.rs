@@ -271,7 +271,7 @@ impl Lab {
 
     /// The guest's links, addresses and routes, read through its agent once per refresh.
     pub(super) async fn vm_view(&self, node: &str, views: &Views) -> Result<Option<Arc<NodeView>>> {
-        let cell = super::view_cell(views, node, "vm").await;
+        let cell = views.vms.lock().await.entry(node.to_string()).or_default().clone();
         cell.get_or_try_init(|| async {
             let out = self
                 .guest(node, "echo @addr; ip -o addr show; echo @route; ip route show; ip -6 route show\n".into())
