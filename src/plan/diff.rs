@@ -1,7 +1,8 @@
 //! The planner: a pure function of (desired, recorded, actual) → [`Plan`]. No I/O, no clock,
 //! no randomness; the same inputs give the same plan, in the same order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,6 +153,10 @@ fn sort_key(id: &ResId) -> (usize, String) {
 }
 
 fn diff_attrs(kind: &str, old: &Attrs, new: &Attrs) -> Vec<AttrDiff> {
+    // Almost always, at thousands of resources: nothing changed.
+    if old == new {
+        return vec![];
+    }
     let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
@@ -178,22 +183,23 @@ fn in_target(id: &ResId, attrs: &Attrs, targets: &[String]) -> bool {
 /// `actual` lacks an entry for resources that were not refreshed.
 pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, Actual>, opts: &Options) -> Plan {
     let mut plan = Plan::default();
-    let desired: BTreeMap<ResId, &Desired> =
-        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (d.id.clone(), d)).collect() };
-    let recorded_map: BTreeMap<ResId, &Recorded> = recorded.iter().map(|r| (r.id.clone(), r)).collect();
+    // Keyed by reference: a lab of a thousand nodes has some 6000 resources, planned each time.
+    let desired: BTreeMap<&ResId, &Desired> =
+        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (&d.id, d)).collect() };
+    let recorded_map: HashMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
 
     // What is believed to exist: the record, corrected by what refresh saw.
-    let mut believed: BTreeMap<ResId, Attrs> = BTreeMap::new();
-    let mut tainted: BTreeSet<ResId> = BTreeSet::new();
-    let mut vanished: BTreeSet<ResId> = BTreeSet::new();
+    let mut believed: HashMap<&ResId, Cow<Attrs>> = HashMap::new();
+    let mut tainted: HashSet<&ResId> = HashSet::new();
+    let mut vanished: HashSet<&ResId> = HashSet::new();
     for r in recorded {
         match actual.get(&r.id) {
             Some(Actual::Missing) => {
                 plan.drift.push(Drift { id: r.id.clone(), deleted: true, diffs: vec![] });
-                vanished.insert(r.id.clone());
+                vanished.insert(&r.id);
             }
             Some(Actual::Present(seen)) => {
-                let mut now = r.attrs.clone();
+                let mut now: Option<Attrs> = None;
                 let mut diffs = Vec::new();
                 for (k, v) in seen {
                     if r.attrs.get(k) != Some(v) {
@@ -203,40 +209,40 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
                             new: Some(v.clone()),
                             forces: forces_replacement(&r.id.kind, k),
                         });
-                        now.insert(k.clone(), v.clone());
+                        now.get_or_insert_with(|| r.attrs.clone()).insert(k.clone(), v.clone());
                     }
                 }
                 if !diffs.is_empty() && r.status == "ok" {
                     plan.drift.push(Drift { id: r.id.clone(), deleted: false, diffs });
                 }
-                believed.insert(r.id.clone(), now);
+                believed.insert(&r.id, now.map_or(Cow::Borrowed(&r.attrs), Cow::Owned));
             }
             None => {
-                believed.insert(r.id.clone(), r.attrs.clone());
+                believed.insert(&r.id, Cow::Borrowed(&r.attrs));
             }
         }
         if r.status != "ok" && !vanished.contains(&r.id) {
-            tainted.insert(r.id.clone());
+            tainted.insert(&r.id);
         }
     }
 
     // Targets: the named nodes and nets, what lives in them, and what they depend on.
-    let selected: Option<BTreeSet<ResId>> = (!opts.targets.is_empty()).then(|| {
-        let mut sel: BTreeSet<ResId> = BTreeSet::new();
+    let selected: Option<BTreeSet<&ResId>> = (!opts.targets.is_empty()).then(|| {
+        let mut sel: BTreeSet<&ResId> = BTreeSet::new();
         for (id, d) in &desired {
             if in_target(id, &d.attrs, &opts.targets) {
-                sel.insert(id.clone());
+                sel.insert(*id);
             }
         }
         for r in recorded {
             if in_target(&r.id, &r.attrs, &opts.targets) {
-                sel.insert(r.id.clone());
+                sel.insert(&r.id);
             }
         }
-        let mut stack: Vec<ResId> = sel.iter().cloned().collect();
+        let mut stack: Vec<&ResId> = sel.iter().copied().collect();
         while let Some(id) = stack.pop() {
-            for dep in desired.get(&id).map(|d| d.deps.clone()).unwrap_or_default() {
-                if sel.insert(dep.clone()) {
+            for dep in desired.get(id).map(|d| d.deps.as_slice()).unwrap_or_default() {
+                if sel.insert(dep) {
                     stack.push(dep);
                 }
             }
@@ -246,7 +252,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     let chosen = |id: &ResId| selected.as_ref().is_none_or(|s| s.contains(id));
 
     let mut changes: BTreeMap<ResId, Change> = BTreeMap::new();
-    for (id, d) in &desired {
+    for (&id, d) in &desired {
         if !chosen(id) {
             continue;
         }
@@ -304,10 +310,10 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     }
 
     // A resource built anew takes what lives in it along: its dependents are replaced too.
-    let mut dependents: HashMap<ResId, Vec<ResId>> = HashMap::new();
+    let mut dependents: HashMap<&ResId, Vec<&ResId>> = HashMap::new();
     for d in desired.values() {
         for dep in &d.deps {
-            dependents.entry(dep.clone()).or_default().push(d.id.clone());
+            dependents.entry(dep).or_default().push(&d.id);
         }
     }
     let mut stack: Vec<ResId> = changes
@@ -318,13 +324,13 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         .map(|c| c.id.clone())
         .collect();
     while let Some(id) = stack.pop() {
-        for dep in dependents.get(&id).cloned().unwrap_or_default() {
-            if !believed.contains_key(&dep) || !chosen(&dep) {
+        for &dep in dependents.get(&id).into_iter().flatten() {
+            if !believed.contains_key(dep) || !chosen(dep) {
                 continue;
             }
-            let entry = changes.get(&dep).map(|c| c.change);
+            let entry = changes.get(dep).map(|c| c.change);
             if matches!(entry, None | Some(ChangeKind::Update)) {
-                let diffs = changes.remove(&dep).map(|c| c.diffs).unwrap_or_default();
+                let diffs = changes.remove(dep).map(|c| c.diffs).unwrap_or_default();
                 changes.insert(
                     dep.clone(),
                     Change {
@@ -334,7 +340,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
                         reason: Some(format!("{id} is built anew")),
                     },
                 );
-                stack.push(dep);
+                stack.push(dep.clone());
             }
         }
     }
