@@ -392,6 +392,8 @@ impl Netlink {
 enum Dump {
     Links,
     Addrs,
+    Addrs4,
+    Addrs6,
     Routes4,
     Routes6,
 }
@@ -411,6 +413,11 @@ impl Dump {
                 RouteNetlinkMessage::GetLink(m)
             }
             Dump::Addrs => RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            Dump::Addrs4 | Dump::Addrs6 => {
+                let mut m = AddressMessage::default();
+                m.header.family = if matches!(self, Dump::Addrs4) { AddressFamily::Inet } else { AddressFamily::Inet6 };
+                RouteNetlinkMessage::GetAddress(m)
+            }
             Dump::Routes4 => routes(AddressFamily::Inet),
             Dump::Routes6 => routes(AddressFamily::Inet6),
         }
@@ -538,8 +545,17 @@ impl NsReader {
         blocking_links(&self.sock)
     }
 
+    /// Every address. One dump per family: a dump of all families at once holds the kernel's
+    /// RTNL lock, each family's own dump does not (Linux 6.9 and later), so these run beside
+    /// another thread's link dump rather than wait for it.
     pub fn addrs(&self) -> Result<Vec<Addr>> {
-        Ok(addrs_of(blocking_dump(&self.sock, Dump::Addrs)?))
+        let mut addrs = addrs_of(blocking_dump(&self.sock, Dump::Addrs4)?);
+        addrs.retain(|a| a.net.addr().is_ipv4());
+        let mut v6 = addrs_of(blocking_dump(&self.sock, Dump::Addrs6)?);
+        // A kernel without a family's own dump answers with every family's.
+        v6.retain(|a| a.net.addr().is_ipv6());
+        addrs.append(&mut v6);
+        Ok(addrs)
     }
 
     /// The gateway routes of the main tables, IPv4 and IPv6.
