@@ -1,7 +1,7 @@
 //! vnx's recorded state: what vnx built, kept in one SQLite database per host.
 //!
-//! Tables (see `MIGRATIONS`): `scenarios` (each applied scenario, its recorded desired text and
-//! a `serial` that moves on every change), `resources` (identity = scenario, kind, name; the
+//! Tables (see `MIGRATIONS`): `scenarios` (each applied scenario and its recorded desired
+//! text), `serials` (per scenario, a serial that moves on every change), `resources` (identity = scenario, kind, name; the
 //! provider; the attributes as built; a status; runtime facts such as a node's init pid),
 //! `journal` (every action started and finished, with its error), `applies` (the history, with
 //! each plan) and `locks` (one holder per scenario).
@@ -95,7 +95,22 @@ CREATE TABLE node_runs (
     PRIMARY KEY (scenario, node)
 );
 "#,
+    // The serial moves on with every recorded change. In the scenario's row, each move
+    // rewrote the whole row, texts included: hundreds of KB per resource at 1000 nodes.
+    // (`scenarios.serial` and `scenarios.updated` stay, no longer kept up.)
+    r#"
+CREATE TABLE serials (
+    scenario    TEXT PRIMARY KEY,
+    serial      INTEGER NOT NULL,
+    updated     TEXT NOT NULL
+);
+INSERT INTO serials (scenario, serial, updated) SELECT name, serial, updated FROM scenarios;
+"#,
 ];
+
+/// A scenario's row with its serial.
+const SCENARIO_ROW: &str = "SELECT s.name, s.source, s.format, s.desired, COALESCE(x.serial, 0), s.created,
+     COALESCE(x.updated, s.updated) FROM scenarios s LEFT JOIN serials x ON x.scenario = s.name";
 
 /// A scenario as recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -261,11 +276,7 @@ impl State {
 
     pub fn scenario(&self, name: &str) -> Result<Option<ScenarioRow>> {
         self.conn
-            .query_row(
-                "SELECT name, source, format, desired, serial, created, updated FROM scenarios WHERE name = ?1",
-                [name],
-                scenario_row,
-            )
+            .query_row(&format!("{SCENARIO_ROW} WHERE s.name = ?1"), [name], scenario_row)
             .optional()
             .map_err(|e| self.db(e))
     }
@@ -273,7 +284,7 @@ impl State {
     pub fn scenarios(&self) -> Result<Vec<ScenarioRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT name, source, format, desired, serial, created, updated FROM scenarios ORDER BY name")
+            .prepare(&format!("{SCENARIO_ROW} ORDER BY s.name"))
             .map_err(|e| self.db(e))?;
         let rows = st.query_map([], scenario_row).map_err(|e| self.db(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
@@ -285,19 +296,19 @@ impl State {
         self.conn
             .execute(
                 "INSERT INTO scenarios (name, source, format, desired, serial, created, updated)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)
-                 ON CONFLICT(name) DO UPDATE SET source = ?2, format = ?3, desired = ?4,
-                   serial = serial + 1, updated = ?5",
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)
+                 ON CONFLICT(name) DO UPDATE SET source = ?2, format = ?3, desired = ?4, updated = ?5",
                 params![name, source, format, desired, t],
             )
-            .map(|_| ())
-            .map_err(|e| self.db(e))
+            .map_err(|e| self.db(e))?;
+        self.bump(name)
     }
 
     /// Forgets a scenario and everything recorded about it (not its history).
     pub fn delete_scenario(&self, name: &str) -> Result<()> {
         self.conn.execute("DELETE FROM resources WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
         self.conn.execute("DELETE FROM scenarios WHERE name = ?1", [name]).map_err(|e| self.db(e))?;
+        self.conn.execute("DELETE FROM serials WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
         self.conn.execute("DELETE FROM node_runs WHERE scenario = ?1", [name]).map_err(|e| self.db(e))?;
         Ok(())
     }
@@ -334,12 +345,19 @@ impl State {
     /// The scenario's serial: it moves on with every recorded change, so a saved plan can tell
     /// that the state moved on since it was made.
     pub fn serial(&self, scenario: &str) -> Result<i64> {
-        Ok(self.scenario(scenario)?.map_or(0, |s| s.serial))
+        self.conn
+            .query_row("SELECT serial FROM serials WHERE scenario = ?1", [scenario], |r| r.get(0))
+            .optional()
+            .map(|s| s.unwrap_or(0))
+            .map_err(|e| self.db(e))
     }
 
     fn bump(&self, scenario: &str) -> Result<()> {
         self.conn
-            .prepare_cached("UPDATE scenarios SET serial = serial + 1, updated = ?2 WHERE name = ?1")
+            .prepare_cached(
+                "INSERT INTO serials (scenario, serial, updated) VALUES (?1, 1, ?2)
+                 ON CONFLICT(scenario) DO UPDATE SET serial = serial + 1, updated = ?2",
+            )
             .and_then(|mut st| st.execute(params![scenario, now()]))
             .map(|_| ())
             .map_err(|e| self.db(e))
@@ -685,6 +703,31 @@ mod tests {
         assert!(s.serial("lab").unwrap() > serial);
         assert!(s.delete_resource("lab", "node", "h1").unwrap());
         assert!(s.resources("lab").unwrap().is_empty());
+    }
+
+    /// A database from before `serials` keeps each scenario's serial.
+    #[test]
+    fn serials_migrate_from_the_scenario_rows() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("state.db");
+        let conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..2] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO scenarios VALUES ('lab', 'lab.xml', 'xml', 'name: lab', 7, 'then', 'then')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let s = State::open(&path).unwrap();
+        assert_eq!(s.serial("lab").unwrap(), 7);
+        assert_eq!(s.scenario("lab").unwrap().unwrap().serial, 7);
+        s.put_scenario("lab", "lab.xml", "xml", "name: lab").unwrap();
+        assert_eq!(s.scenario("lab").unwrap().unwrap().serial, 8);
+        s.delete_scenario("lab").unwrap();
+        assert_eq!(s.serial("lab").unwrap(), 0);
     }
 
     #[test]
