@@ -13,7 +13,7 @@ use vnx_providers::ns::Init;
 use super::common::{self, Target};
 use super::fail;
 use crate::engine;
-use crate::plan::{self, kind, Options};
+use crate::plan::{self, kind, render, Options};
 use crate::scenario::values::{Ipv4Config, NetMode, NetType};
 use crate::scenario::{Format, Interface, Net, Node, Scenario, Source, Spanned};
 
@@ -197,13 +197,13 @@ impl Bench {
         if !apply || p.is_empty() {
             return Ok((planned, t0.elapsed(), p.changes.len()));
         }
+        // Recorded as `vnx apply` records them: the scenario's text and the plan.
         if !destroy {
-            self.state.put_scenario(&name, "bench", "yaml", "").map_err(|e| e.to_string())?;
+            let text = crate::scenario::write(s, Format::Yaml);
+            self.state.put_scenario(&name, "bench", "yaml", &text).map_err(|e| e.to_string())?;
         }
-        let id = self
-            .state
-            .apply_begin(&name, if destroy { "destroy" } else { "apply" }, &json!({}))
-            .map_err(|e| e.to_string())?;
+        let command = if destroy { "destroy" } else { "apply" };
+        let id = self.state.apply_begin(&name, command, &render::to_json(&p, &name)).map_err(|e| e.to_string())?;
         let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {})
             .await
             .map_err(|e| e.to_string())?;
