@@ -1,4 +1,5 @@
-//! `vnx-init --hostname NAME --rootfs DIR --dir DIR [--host LINE]... [--netns PATH]`: started by
+//! `vnx-init --hostname NAME --rootfs DIR --dir DIR [--host LINE]... [--netns PATH]
+//! [--mounts-from PATH]`: started by
 //! vnx to make an `ns` node's namespaces and become its PID 1; see `vnx_providers::ns`. It
 //! parses its few arguments by hand and links nothing it does not use, so it starts in about a
 //! millisecond.
@@ -11,7 +12,8 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let (mut hostname, mut rootfs, mut dir, mut hosts, mut netns) = (None, None, None, Vec::new(), None);
+    let (mut hostname, mut rootfs, mut dir, mut hosts) = (None, None, None, Vec::new());
+    let (mut netns, mut mounts_from) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let value = args.next();
@@ -21,6 +23,7 @@ fn main() {
             ("--dir", Some(v)) => dir = Some(PathBuf::from(v)),
             ("--host", Some(v)) => hosts.push(v),
             ("--netns", Some(v)) => netns = Some(PathBuf::from(v)),
+            ("--mounts-from", Some(v)) => mounts_from = Some(PathBuf::from(v)),
             (other, _) => {
                 eprintln!("vnx-init: unexpected argument `{other}` (vnx starts this program; it is not for people)");
                 std::process::exit(2);
@@ -31,5 +34,5 @@ fn main() {
         eprintln!("vnx-init: --hostname, --rootfs and --dir are needed");
         std::process::exit(2);
     };
-    vnx_providers::ns::init_main(&hostname, &rootfs, &dir, &hosts, netns.as_deref())
+    vnx_providers::ns::init_main(&hostname, &rootfs, &dir, &hosts, netns.as_deref(), mounts_from.as_deref())
 }

@@ -182,3 +182,29 @@ fn del_vm_shutdown_runs_on_shutdown_and_destroy_does_not() {
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+/// Nodes copy their mount namespace from a template without the host's /run/netns binds (a
+/// lab of N nodes has N of them, and copying them into each node made starts O(N)). The
+/// template must not lose the rest, and must not take the binds away from the host.
+#[test]
+fn nodes_start_from_a_mount_namespace_without_netns_binds() {
+    let host = TestHost::new();
+    let bind = format!("/run/netns/{}", host.netns);
+    let mount_points = |info: &str| -> Vec<String> {
+        info.lines().filter_map(|l| l.split(' ').nth(4)).map(String::from).collect()
+    };
+    let template = vnx_providers::ns::MountTemplate::new().expect("a mount template");
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--mount={}", template.path().display()))
+        .args(["cat", "/proc/self/mountinfo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nsenter: {}", String::from_utf8_lossy(&out.stderr));
+    let inside = mount_points(&String::from_utf8_lossy(&out.stdout));
+    let outside = mount_points(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+    assert!(outside.contains(&bind), "the host keeps its binds: {outside:?}");
+    assert!(!inside.iter().any(|m| m.starts_with("/run/netns/")), "{inside:?}");
+    // Everything else is there: the template is the host's view minus the binds.
+    let rest: Vec<&String> = outside.iter().filter(|m| !m.starts_with("/run/netns")).collect();
+    assert!(rest.iter().all(|m| inside.contains(m)), "host {rest:?}, template {inside:?}");
+}

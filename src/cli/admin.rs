@@ -58,6 +58,8 @@ pub struct InitCmd {
     pub hosts: Vec<String>,
     #[arg(long)]
     pub netns: Option<PathBuf>,
+    #[arg(long)]
+    pub mounts_from: Option<PathBuf>,
 }
 
 pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
@@ -134,5 +136,5 @@ pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
 }
 
 pub fn run_init(c: InitCmd) -> ! {
-    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts, c.netns.as_deref())
+    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts, c.netns.as_deref(), c.mounts_from.as_deref())
 }
