@@ -168,7 +168,11 @@ fn route_key(dest: &IpNet, gw: &IpAddr) -> String {
 }
 
 impl Lab {
-    /// `recorded` gives the nodes that exist already (their init pids).
+    /// The kinds of recorded resources [`Lab::new`] reads (others it ignores).
+    pub const RECORDED_KINDS: [&'static str; 3] = ["node", "boot", "routes"];
+
+    /// `recorded` gives the nodes that exist already (their init pids), their boot sequences
+    /// and routes: see [`Lab::RECORDED_KINDS`].
     pub fn new(scenario: &str, dir: PathBuf, exe: PathBuf, recorded: &[Item], boot: BootRunner) -> Result<Lab> {
         let (mut inits, mut netns_names, mut boots, mut routes) =
             (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
