@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use vnx_providers::lab::{Item, Provider};
 use vnx_state::{ResourceRow, State};
@@ -99,6 +99,9 @@ fn recorded_row(scenario: &str, r: &Recorded, status: &str) -> ResourceRow {
     }
 }
 
+/// An action's end: (action, journal entry, when it started, its runtime facts or error).
+type Finished = (usize, i64, Instant, Result<Value, String>);
+
 /// Carries out `plan` for `scenario`. `stop` is checked before each action starts (SIGINT).
 pub async fn apply<P: Provider>(
     plan: &Plan,
@@ -165,105 +168,115 @@ pub async fn apply<P: Provider>(
                 }
             }
         }
-        // Start what is ready, up to the bound.
+        // Start what is ready, up to the bound. Their intents are recorded first, in one
+        // transaction: a crash from here on leaves them tainted.
+        let mut starting: Vec<usize> = Vec::new();
         if !stop.load(Ordering::SeqCst) {
-            while running.len() < parallelism.max(1) {
+            while running.len() + starting.len() < parallelism.max(1) {
                 let Some(i) = ready.pop_front() else { break };
-                let a = &plan.actions[i];
-                if started.contains(&a.index) || report.outcomes.contains_key(&a.index) {
-                    continue;
+                if started.insert(i) && !report.outcomes.contains_key(&i) {
+                    starting.push(i);
                 }
-                started.insert(a.index);
-                let action = a.index;
-                let op = a.op;
-                let id = a.id.clone();
-                let journal =
-                    state.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?;
-                // Record the intent first: a crash from here on leaves a tainted resource.
-                let fut: std::pin::Pin<
-                    Box<dyn std::future::Future<Output = (usize, i64, Instant, Result<Value, String>)> + '_>,
-                > = match op {
-                    Op::Create => {
-                        let d = &plan.desired[&id];
-                        state.put_resource(&row(scenario, d, "creating", Value::Null))?;
-                        let item = item_of_desired(d);
-                        Box::pin(async move {
-                            (action, journal, Instant::now(), provider.create(item).await.map_err(|e| e.to_string()))
-                        })
-                    }
-                    Op::Update => {
-                        let d = &plan.desired[&id];
-                        let r = &plan.recorded[&id];
-                        state.put_resource(&row(scenario, d, "updating", r.runtime.clone()))?;
-                        let (old, new) = (item_of_recorded(r), item_of_desired(d));
-                        Box::pin(async move {
-                            (
-                                action,
-                                journal,
-                                Instant::now(),
-                                provider.update(old, new).await.map_err(|e| e.to_string()),
-                            )
-                        })
-                    }
-                    Op::Delete => {
-                        let r = &plan.recorded[&id];
-                        state.put_resource(&recorded_row(scenario, r, "deleting"))?;
-                        let old = item_of_recorded(r);
-                        Box::pin(async move {
-                            (
-                                action,
-                                journal,
-                                Instant::now(),
-                                provider.delete(old).await.map(|_| Value::Null).map_err(|e| e.to_string()),
-                            )
-                        })
-                    }
-                };
-                progress(Event::Started { op, id: &plan.actions[action].id });
-                running.push(fut);
             }
+        }
+        let journals = state.transaction(|st| {
+            let mut journals = Vec::new();
+            for &i in &starting {
+                let (op, id) = (plan.actions[i].op, &plan.actions[i].id);
+                journals.push(st.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?);
+                st.put_resource(&match op {
+                    Op::Create => row(scenario, &plan.desired[id], "creating", Value::Null),
+                    Op::Update => row(scenario, &plan.desired[id], "updating", plan.recorded[id].runtime.clone()),
+                    Op::Delete => recorded_row(scenario, &plan.recorded[id], "deleting"),
+                })?;
+            }
+            Ok(journals)
+        })?;
+        for (&action, journal) in starting.iter().zip(journals) {
+            let (op, id) = (plan.actions[action].op, &plan.actions[action].id);
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Finished> + '_>> = match op {
+                Op::Create => {
+                    let item = item_of_desired(&plan.desired[id]);
+                    Box::pin(async move {
+                        (action, journal, Instant::now(), provider.create(item).await.map_err(|e| e.to_string()))
+                    })
+                }
+                Op::Update => {
+                    let (old, new) = (item_of_recorded(&plan.recorded[id]), item_of_desired(&plan.desired[id]));
+                    Box::pin(async move {
+                        (action, journal, Instant::now(), provider.update(old, new).await.map_err(|e| e.to_string()))
+                    })
+                }
+                Op::Delete => {
+                    let old = item_of_recorded(&plan.recorded[id]);
+                    Box::pin(async move {
+                        let result = provider.delete(old).await.map(|_| Value::Null).map_err(|e| e.to_string());
+                        (action, journal, Instant::now(), result)
+                    })
+                }
+            };
+            progress(Event::Started { op, id });
+            running.push(fut);
         }
         if running.is_empty() {
             break;
         }
-        let Some((action, journal, t0, result)) = running.next().await else { break };
-        let a = &plan.actions[action];
-        let outcome = match result {
-            Ok(runtime) => {
-                match a.op {
-                    Op::Create | Op::Update => {
-                        state.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime))?
+        // What finished: the first to, and any others already done, recorded in one transaction
+        // before anything that waits for them starts.
+        let Some(first) = running.next().await else { break };
+        let mut finished = vec![first];
+        while let Some(Some(f)) = running.next().now_or_never() {
+            finished.push(f);
+        }
+        state.transaction(|st| {
+            for (action, journal, _, result) in &finished {
+                let a = &plan.actions[*action];
+                match result {
+                    Ok(runtime) => {
+                        match a.op {
+                            Op::Create | Op::Update => {
+                                st.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime.clone()))?
+                            }
+                            Op::Delete => {
+                                st.delete_resource(scenario, &a.id.kind, &a.id.name)?;
+                            }
+                        }
+                        st.journal_finish(*journal, None)?;
                     }
-                    Op::Delete => {
-                        state.delete_resource(scenario, &a.id.kind, &a.id.name)?;
-                    }
+                    // The resource stays recorded as `creating`/`updating`/`deleting`: the
+                    // truth is unknown, and the next plan replaces or removes it.
+                    Err(e) => st.journal_finish(*journal, Some(e))?,
                 }
-                state.journal_finish(journal, None)?;
-                for &d in &dependents[action] {
-                    waiting[d] -= 1;
-                    if waiting[d] == 0 {
-                        ready.push_back(d);
-                    }
-                }
-                Outcome::Done
             }
-            Err(e) => {
-                // The resource stays recorded as `creating`/`updating`/`deleting`: the truth
-                // is unknown, and the next plan replaces or removes it.
-                state.journal_finish(journal, Some(&e))?;
-                // Whatever needs this, directly or not, will not happen.
-                let mut stack = dependents[action].clone();
-                while let Some(d) = stack.pop() {
-                    if !report.outcomes.contains_key(&d) {
-                        report.outcomes.insert(d, Outcome::Skipped(format!("{} did not happen", a.id)));
-                        stack.extend(dependents[d].iter().copied());
+            Ok(())
+        })?;
+        for (action, _, t0, result) in finished {
+            let a = &plan.actions[action];
+            let outcome = match result {
+                Ok(_) => {
+                    for &d in &dependents[action] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 {
+                            ready.push_back(d);
+                        }
                     }
+                    Outcome::Done
                 }
-                Outcome::Failed(e)
-            }
-        };
-        progress(Event::Finished { op: a.op, id: &a.id, took: t0.elapsed(), outcome: &outcome });
-        report.outcomes.insert(action, outcome);
+                Err(e) => {
+                    // Whatever needs this, directly or not, will not happen.
+                    let mut stack = dependents[action].clone();
+                    while let Some(d) = stack.pop() {
+                        if !report.outcomes.contains_key(&d) {
+                            report.outcomes.insert(d, Outcome::Skipped(format!("{} did not happen", a.id)));
+                            stack.extend(dependents[d].iter().copied());
+                        }
+                    }
+                    Outcome::Failed(e)
+                }
+            };
+            progress(Event::Finished { op: a.op, id: &a.id, took: t0.elapsed(), outcome: &outcome });
+            report.outcomes.insert(action, outcome);
+        }
     }
     if stop.load(Ordering::SeqCst) {
         report.interrupted = true;
