@@ -82,7 +82,7 @@ fn run(
 ) -> engine::Report {
     let p = plan::plan(desired, recorded, &HashMap::new(), &Options::default());
     state.put_scenario("lab", "lab.yaml", "yaml", "").unwrap();
-    let id = state.apply_begin("lab", "apply", &json!({})).unwrap();
+    let id = state.apply_begin("lab", "apply", "{}").unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(engine::apply(&p, provider, state, "lab", id, parallelism, &AtomicBool::new(false), |_| {})).unwrap()
 }

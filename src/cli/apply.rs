@@ -295,7 +295,7 @@ pub(super) fn converge_with(
             return fail(&e.to_string());
         }
     }
-    let apply_id = match state.apply_begin(&name, command, &render::to_json(plan, &name)) {
+    let apply_id = match state.apply_begin(&name, command, &render::to_json_text(plan, &name)) {
         Ok(i) => i,
         Err(e) => return fail(&e.to_string()),
     };

@@ -203,7 +203,7 @@ impl Bench {
             self.state.put_scenario(&name, "bench", "yaml", &text).map_err(|e| e.to_string())?;
         }
         let command = if destroy { "destroy" } else { "apply" };
-        let id = self.state.apply_begin(&name, command, &render::to_json(&p, &name)).map_err(|e| e.to_string())?;
+        let id = self.state.apply_begin(&name, command, &render::to_json_text(&p, &name)).map_err(|e| e.to_string())?;
         let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {})
             .await
             .map_err(|e| e.to_string())?;

@@ -281,6 +281,10 @@ fn the_plan_renders_in_terraforms_style() {
     assert_eq!(j["format_version"], "1.0");
     assert_eq!(j["summary"]["change"], 1);
     assert_eq!(j["changes"][0]["actions"], json!(["update"]));
+    assert_eq!(j["changes"][0]["before"]["ipv4"], json!(["10.0.0.1/24"]), "{j}");
+    // The text apply records is the same document.
+    let text: serde_json::Value = serde_json::from_str(&super::render::to_json_text(&p, "lab")).unwrap();
+    assert_eq!(text, j);
 }
 
 #[test]

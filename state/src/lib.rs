@@ -442,11 +442,12 @@ impl State {
 
     // ---- applies and the journal ----
 
-    pub fn apply_begin(&self, scenario: &str, command: &str, plan: &Value) -> Result<i64> {
+    /// Records an apply's start and its plan (JSON text).
+    pub fn apply_begin(&self, scenario: &str, command: &str, plan: &str) -> Result<i64> {
         self.conn
             .execute(
                 "INSERT INTO applies (scenario, command, started, status, plan) VALUES (?1, ?2, ?3, 'running', ?4)",
-                params![scenario, command, now(), plan.to_string()],
+                params![scenario, command, now(), plan],
             )
             .map_err(|e| self.db(e))?;
         Ok(self.conn.last_insert_rowid())
@@ -766,7 +767,7 @@ mod tests {
     #[test]
     fn history_and_journal() {
         let (_d, s) = open();
-        let a = s.apply_begin("lab", "apply", &json!({"changes": []})).unwrap();
+        let a = s.apply_begin("lab", "apply", r#"{"changes": []}"#).unwrap();
         let j = s.journal_start(a, "lab", "node", "h1", "create").unwrap();
         s.journal_finish(j, Some("boom")).unwrap();
         s.apply_end(a, "failed", "1 failed").unwrap();
