@@ -297,6 +297,7 @@ pub fn run(c: BenchCmd) -> i32 {
     let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
     // Before leaving the initial network namespace, the only one with these settings.
     common::prepare_host(&s);
+    wait_for_netns_cleanup(Duration::from_secs(180));
     // A network namespace of our own plays the host: nothing reaches the real one.
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
         eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");
@@ -401,6 +402,38 @@ pub fn run(c: BenchCmd) -> i32 {
     }
 }
 
+/// Waits (up to `limit`) until the kernel has finished dismantling the network namespaces of
+/// earlier labs. Deleting a namespace returns at once and the kernel takes it apart afterwards
+/// in its `netns` workqueue, for tens of seconds after a 1000-node destroy, holding RTNL for
+/// long stretches: a lab applied meanwhile waits for it (a 100-node apply took 2 to 17 s instead
+/// of 0.6). That is an earlier lab's cost, not this one's, so the benchmark starts on a quiet
+/// kernel: no worker busy with that queue (`kworker/…+netns`, "+" while it runs work) for a
+/// second.
+fn wait_for_netns_cleanup(limit: Duration) {
+    let busy = || {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("kworker/") && c.trim_end().ends_with("+netns"))
+        })
+    };
+    let t0 = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut said = false;
+    while t0.elapsed() < limit && quiet_since.elapsed() < Duration::from_secs(1) {
+        if busy() {
+            if !said {
+                eprintln!("vnx bench: waiting for the kernel to finish dismantling earlier labs' namespaces…");
+                said = true;
+            }
+            quiet_since = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if said {
+        eprintln!("vnx bench: waited {:.1} s", t0.elapsed().as_secs_f64());
+    }
+}
+
 fn run_mininet(n: usize) -> Option<f64> {
     let t0 = Instant::now();
     let out = std::process::Command::new("mn")
@@ -418,3 +451,4 @@ fn run_mininet(n: usize) -> Option<f64> {
         }
     }
 }
+
