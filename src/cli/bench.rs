@@ -54,6 +54,10 @@ pub struct BenchCmd {
     /// Print the generated scenario (YAML) and stop: to apply it yourself, or to profile.
     #[arg(long)]
     pub emit: bool,
+    /// Before starting, wait up to this long for the kernel to finish dismantling earlier
+    /// labs' network namespaces, which slows any apply meanwhile (0: start at once).
+    #[arg(long, default_value_t = 180, value_name = "SECONDS")]
+    pub settle: u64,
 }
 
 fn addr(net: usize, host: u32) -> String {
@@ -297,7 +301,6 @@ pub fn run(c: BenchCmd) -> i32 {
     let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
     // Before leaving the initial network namespace, the only one with these settings.
     common::prepare_host(&s);
-    wait_for_netns_cleanup(Duration::from_secs(180));
     // A network namespace of our own plays the host: nothing reaches the real one.
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
         eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");
@@ -310,6 +313,12 @@ pub fn run(c: BenchCmd) -> i32 {
         Err(e) => return fail(&e),
     };
     let b = Bench { state_path, state, parallelism: c.parallelism };
+    // A lab vnx would refuse is refused before any waiting.
+    if let Err(e) = common::desired_of(&b.target(&s), &Default::default(), false) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return fail(&e);
+    }
+    wait_for_netns_cleanup(Duration::from_secs(c.settle));
     let label = match c.topo {
         Topo::Tree => format!("tree {} (fanout {}, {} nodes)", c.n, c.fanout, s.nodes.len()),
         t => format!("{t:?} {}", c.n).to_lowercase(),
@@ -419,7 +428,7 @@ fn wait_for_netns_cleanup(limit: Duration) {
     let t0 = Instant::now();
     let mut quiet_since = Instant::now();
     let mut said = false;
-    while t0.elapsed() < limit && quiet_since.elapsed() < Duration::from_secs(1) {
+    while !limit.is_zero() && t0.elapsed() < limit && quiet_since.elapsed() < Duration::from_secs(1) {
         if busy() {
             if !said {
                 eprintln!("vnx bench: waiting for the kernel to finish dismantling earlier labs' namespaces…");
