@@ -190,9 +190,8 @@ fn del_vm_shutdown_runs_on_shutdown_and_destroy_does_not() {
 fn nodes_start_from_a_mount_namespace_without_netns_binds() {
     let host = TestHost::new();
     let bind = format!("/run/netns/{}", host.netns);
-    let mount_points = |info: &str| -> Vec<String> {
-        info.lines().filter_map(|l| l.split(' ').nth(4)).map(String::from).collect()
-    };
+    let mount_points =
+        |info: &str| -> Vec<String> { info.lines().filter_map(|l| l.split(' ').nth(4)).map(String::from).collect() };
     let template = vnx_providers::ns::MountTemplate::new().expect("a mount template");
     let out = std::process::Command::new("nsenter")
         .arg(format!("--mount={}", template.path().display()))

@@ -1230,16 +1230,19 @@ impl Lab {
         let jobs: Vec<Job> = lab_netns.into_iter().map(Job::Lab).chain(visits.into_values().map(Job::Node)).collect();
         let read = |job: Job| match job {
             Job::Lab(name) => {
-                let links = ns::bound_netns(&name)
-                    .and_then(|p| ns::open_ns(&p.display().to_string()).ok())
-                    .and_then(|fd| crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok());
+                let links =
+                    ns::bound_netns(&name).and_then(|p| ns::open_ns(&p.display().to_string()).ok()).and_then(|fd| {
+                        crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok()
+                    });
                 Read::Lab(name, links.map(|links| NodeView { links, ..NodeView::default() }))
             }
             Job::Node(v) => {
                 let mut seen = NodeSeen::of(v.init.as_ref(), &v.netns);
                 let fd = match seen.run {
                     None => None,
-                    Some(ns::SHUTOFF) => ns::bound_netns(&v.netns).and_then(|p| ns::open_ns(&p.display().to_string()).ok()),
+                    Some(ns::SHUTOFF) => {
+                        ns::bound_netns(&v.netns).and_then(|p| ns::open_ns(&p.display().to_string()).ok())
+                    }
                     Some(_) => v.init.and_then(|i| i.netns().ok()),
                 };
                 if let Some(fd) = fd.filter(|_| v.links.is_some() || v.routes) {
@@ -1285,12 +1288,10 @@ impl Lab {
         // A net or interface of the lab's own namespace is read from that namespace's links.
         let host_links = match s(a, "host_netns") {
             None => host_links,
-            Some(name) => {
-                match &views.lab {
-                    Some((lab, v)) if lab == name => &v.links[..],
-                    _ => return Ok(Seen::Missing),
-                }
-            }
+            Some(name) => match &views.lab {
+                Some((lab, v)) if lab == name => &v.links[..],
+                _ => return Ok(Seen::Missing),
+            },
         };
         // Both lists are sorted by name (a lab has thousands of links).
         let by_name = |n: &str| host_links.binary_search_by(|l| l.name.as_str().cmp(n)).ok().map(|i| &host_links[i]);

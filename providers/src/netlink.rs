@@ -607,11 +607,7 @@ fn blocking_links(sock: &netlink_sys::Socket) -> Result<Vec<Link>> {
 
 /// Sends `dump`'s request and hands each message of the answer (its bytes, header included)
 /// to `each`, until the dump is done.
-fn blocking_dump_raw(
-    sock: &netlink_sys::Socket,
-    dump: Dump,
-    mut each: impl FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
+fn blocking_dump_raw(sock: &netlink_sys::Socket, dump: Dump, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     const NLMSG_ERROR: u16 = 2;
     const NLMSG_DONE: u16 = 3;
     let mut msg = NetlinkMessage::from(dump.request());
@@ -750,9 +746,10 @@ mod tests {
             LinkAttribute::Address(vec![2, 0xfd, 0, 0, 0, 7]),
             LinkAttribute::Controller(9),
             LinkAttribute::IfAlias("vnx:lab/net0".into()),
-            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge), LinkInfo::Data(InfoData::Bridge(vec![
-                InfoBridge::HelloTime(200),
-            ]))]),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::HelloTime(200)])),
+            ]),
             LinkAttribute::TxQueueLen(1000),
         ];
         let bytes = bytes_of(RouteNetlinkMessage::NewLink(l.clone()));

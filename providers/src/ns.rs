@@ -59,7 +59,8 @@ impl MountTemplate {
     pub fn new() -> Result<MountTemplate> {
         // A thread of its own: unsharing the mount namespace changes the calling thread only.
         let made = std::thread::spawn(|| -> Result<OwnedFd> {
-            let fail = |what: &str, e: nix::Error| Error::Node(format!("making the nodes' mount namespace: {what}: {e}"));
+            let fail =
+                |what: &str, e: nix::Error| Error::Node(format!("making the nodes' mount namespace: {what}: {e}"));
             unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail("unshare", e))?;
             // From here on, nothing done in this namespace reaches the host's.
             mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)

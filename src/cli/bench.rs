@@ -460,4 +460,3 @@ fn run_mininet(n: usize) -> Option<f64> {
         }
     }
 }
-

@@ -183,7 +183,13 @@ pub async fn apply<P: Provider>(
             let mut journals = Vec::new();
             for &i in &starting {
                 let (op, id) = (plan.actions[i].op, &plan.actions[i].id);
-                journals.push(st.journal_start(apply_id, scenario, &id.kind, &id.name, &format!("{op:?}").to_lowercase())?);
+                journals.push(st.journal_start(
+                    apply_id,
+                    scenario,
+                    &id.kind,
+                    &id.name,
+                    &format!("{op:?}").to_lowercase(),
+                )?);
                 st.put_resource(&match op {
                     Op::Create => row(scenario, &plan.desired[id], "creating", Value::Null),
                     Op::Update => row(scenario, &plan.desired[id], "updating", plan.recorded[id].runtime.clone()),

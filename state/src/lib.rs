@@ -282,10 +282,7 @@ impl State {
     }
 
     pub fn scenarios(&self) -> Result<Vec<ScenarioRow>> {
-        let mut st = self
-            .conn
-            .prepare(&format!("{SCENARIO_ROW} ORDER BY s.name"))
-            .map_err(|e| self.db(e))?;
+        let mut st = self.conn.prepare(&format!("{SCENARIO_ROW} ORDER BY s.name")).map_err(|e| self.db(e))?;
         let rows = st.query_map([], scenario_row).map_err(|e| self.db(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
     }
@@ -716,11 +713,8 @@ mod tests {
             conn.execute_batch(m).unwrap();
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
-        conn.execute(
-            "INSERT INTO scenarios VALUES ('lab', 'lab.xml', 'xml', 'name: lab', 7, 'then', 'then')",
-            [],
-        )
-        .unwrap();
+        conn.execute("INSERT INTO scenarios VALUES ('lab', 'lab.xml', 'xml', 'name: lab', 7, 'then', 'then')", [])
+            .unwrap();
         drop(conn);
         let s = State::open(&path).unwrap();
         assert_eq!(s.serial("lab").unwrap(), 7);
