@@ -546,8 +546,8 @@ impl NsReader {
     }
 
     /// Every address. One dump per family: a dump of all families at once holds the kernel's
-    /// RTNL lock, each family's own dump does not (Linux 6.9 and later), so these run beside
-    /// another thread's link dump rather than wait for it.
+    /// RTNL lock, each family's own dump does not (recent kernels: seen on 6.18), so these run
+    /// beside another thread's link dump rather than wait for it.
     pub fn addrs(&self) -> Result<Vec<Addr>> {
         let mut addrs = addrs_of(blocking_dump(&self.sock, Dump::Addrs4)?);
         addrs.retain(|a| a.net.addr().is_ipv4());
