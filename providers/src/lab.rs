@@ -248,10 +248,7 @@ impl Lab {
             return init.netns();
         }
         let name = self.netns_names.lock().expect("not poisoned").get(node).cloned();
-        match name.as_deref().and_then(ns::bound_netns) {
-            Some(p) => ns::open_ns(&p.display().to_string()),
-            None => Err(Error::Node(format!("node {node} does not exist"))),
-        }
+        name.as_deref().and_then(ns::open_bound_netns).ok_or_else(|| Error::Node(format!("node {node} does not exist")))
     }
 
     /// How the node runs now: running, paused, shutoff; `None` when it does not exist.
@@ -432,9 +429,9 @@ impl Lab {
         if let Some(n) = cache.get(name) {
             return Ok(n.clone());
         }
-        let path = ns::bound_netns(name)
+        let fd = ns::open_bound_netns(name)
             .ok_or_else(|| Error::Other(format!("the lab's network namespace {name} is missing")))?;
-        let n = Netlink::in_netns(ns::open_ns(&path.display().to_string())?).await?;
+        let n = Netlink::in_netns(fd).await?;
         cache.insert(name.to_string(), n.clone());
         Ok(n)
     }
@@ -1230,19 +1227,16 @@ impl Lab {
         let jobs: Vec<Job> = lab_netns.into_iter().map(Job::Lab).chain(visits.into_values().map(Job::Node)).collect();
         let read = |job: Job| match job {
             Job::Lab(name) => {
-                let links =
-                    ns::bound_netns(&name).and_then(|p| ns::open_ns(&p.display().to_string()).ok()).and_then(|fd| {
-                        crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok()
-                    });
+                let links = ns::open_bound_netns(&name).and_then(|fd| {
+                    crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok()
+                });
                 Read::Lab(name, links.map(|links| NodeView { links, ..NodeView::default() }))
             }
             Job::Node(v) => {
                 let mut seen = NodeSeen::of(v.init.as_ref(), &v.netns);
                 let fd = match seen.run {
                     None => None,
-                    Some(ns::SHUTOFF) => {
-                        ns::bound_netns(&v.netns).and_then(|p| ns::open_ns(&p.display().to_string()).ok())
-                    }
+                    Some(ns::SHUTOFF) => ns::open_bound_netns(&v.netns),
                     Some(_) => v.init.and_then(|i| i.netns().ok()),
                 };
                 if let Some(fd) = fd.filter(|_| v.links.is_some() || v.routes) {
@@ -1312,15 +1306,11 @@ impl Lab {
             }),
             "node" => {
                 let netns = req(a, "netns")?;
-                let computed;
-                let seen = match views.nodes.get(&it.name) {
-                    Some(seen) => seen,
-                    None => {
-                        let init: Option<Init> = serde_json::from_value(it.runtime.clone()).ok();
-                        computed = NodeSeen::of(init.as_ref(), netns);
-                        &computed
-                    }
-                };
+                // prefetch_views visits every `ns` node item.
+                let seen = views
+                    .nodes
+                    .get(&it.name)
+                    .ok_or_else(|| Error::Other(format!("refresh did not visit node {}", it.name)))?;
                 // Shut off, its network namespace (and so its links) is kept by its name.
                 let Some(run) = seen.run else { return Ok(Seen::Missing) };
                 Ok(Seen::Present(

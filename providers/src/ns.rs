@@ -248,11 +248,15 @@ pub fn run_state(init: Option<&Init>, netns: &str) -> Option<&'static str> {
 
 /// The network namespace bound to /run/netns/NAME, if any.
 pub fn bound_netns(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(format!("{NETNS_DIR}/{name}"));
+    open_bound_netns(name).map(|_| PathBuf::from(format!("{NETNS_DIR}/{name}")))
+}
+
+/// The network namespace bound to /run/netns/NAME, opened, if any.
+pub fn open_bound_netns(name: &str) -> Option<OwnedFd> {
     // A name file with nothing mounted on it is a leftover, not a namespace.
-    let f = std::fs::File::open(&p).ok()?;
+    let f = OwnedFd::from(std::fs::File::open(format!("{NETNS_DIR}/{name}")).ok()?);
     let is_ns = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) } == libc::CLONE_NEWNET;
-    is_ns.then_some(p)
+    is_ns.then_some(f)
 }
 
 /// `NS_GET_NSTYPE` from linux/nsfs.h: `_IO(0xb7, 0x3)`.

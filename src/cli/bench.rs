@@ -281,11 +281,8 @@ async fn lab_links(scenario: &str) -> (usize, usize) {
         }
     };
     let host = count(vnx_providers::netlink::Netlink::current()).await;
-    let lab = match vnx_providers::ns::bound_netns(&crate::plan::desired::lab_netns_name(scenario)) {
-        Some(p) => match vnx_providers::ns::open_ns(&p.display().to_string()) {
-            Ok(fd) => count(vnx_providers::netlink::Netlink::in_netns(fd).await).await,
-            Err(_) => 0,
-        },
+    let lab = match vnx_providers::ns::open_bound_netns(&crate::plan::desired::lab_netns_name(scenario)) {
+        Some(fd) => count(vnx_providers::netlink::Netlink::in_netns(fd).await).await,
         None => 0,
     };
     (host, lab)
