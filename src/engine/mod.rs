@@ -179,25 +179,30 @@ pub async fn apply<P: Provider>(
                 }
             }
         }
-        let journals = state.transaction(|st| {
-            let mut journals = Vec::new();
-            for &i in &starting {
-                let (op, id) = (plan.actions[i].op, &plan.actions[i].id);
-                journals.push(st.journal_start(
-                    apply_id,
-                    scenario,
-                    &id.kind,
-                    &id.name,
-                    &format!("{op:?}").to_lowercase(),
-                )?);
-                st.put_resource(&match op {
-                    Op::Create => row(scenario, &plan.desired[id], "creating", Value::Null),
-                    Op::Update => row(scenario, &plan.desired[id], "updating", plan.recorded[id].runtime.clone()),
-                    Op::Delete => recorded_row(scenario, &plan.recorded[id], "deleting"),
-                })?;
-            }
-            Ok(journals)
-        })?;
+        // (Nothing to start, as when a slot freed up with nothing ready: no transaction.)
+        let journals = if starting.is_empty() {
+            Ok(vec![])
+        } else {
+            state.transaction(|st| {
+                let mut journals = Vec::new();
+                for &i in &starting {
+                    let (op, id) = (plan.actions[i].op, &plan.actions[i].id);
+                    journals.push(st.journal_start(
+                        apply_id,
+                        scenario,
+                        &id.kind,
+                        &id.name,
+                        &format!("{op:?}").to_lowercase(),
+                    )?);
+                    st.put_resource(&match op {
+                        Op::Create => row(scenario, &plan.desired[id], "creating", Value::Null),
+                        Op::Update => row(scenario, &plan.desired[id], "updating", plan.recorded[id].runtime.clone()),
+                        Op::Delete => recorded_row(scenario, &plan.recorded[id], "deleting"),
+                    })?;
+                }
+                Ok(journals)
+            })
+        }?;
         for (&action, journal) in starting.iter().zip(journals) {
             let (op, id) = (plan.actions[action].op, &plan.actions[action].id);
             let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Finished> + '_>> = match op {
