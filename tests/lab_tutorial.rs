@@ -124,7 +124,7 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     assert!(host.vnx_ok(&["plan", f]).contains("No changes."));
 
     // Delete a node's namespace name by hand: drift, repaired without restarting the node.
-    let ns = format!("vnx-{name}-h3");
+    let ns = format!("vnx-{name}.h3");
     let out = std::process::Command::new("ip").args(["netns", "del", &ns]).output().unwrap();
     assert!(out.status.success());
     let out = host.vnx_ok(&["plan", f]);

@@ -109,7 +109,7 @@ impl VmHost {
         let mut v = Vec::new();
         let domains = Command::new("virsh").args(["-c", "qemu:///system", "list", "--all", "--name"]).output().unwrap();
         for d in
-            String::from_utf8_lossy(&domains.stdout).lines().filter(|d| d.starts_with(&format!("vnx-{}-", self.name)))
+            String::from_utf8_lossy(&domains.stdout).lines().filter(|d| d.starts_with(&format!("vnx-{}.", self.name)))
         {
             v.push(format!("domain: {d}"));
         }
@@ -125,7 +125,7 @@ impl VmHost {
         if let Ok(rd) = std::fs::read_dir("/run/netns") {
             for e in rd.flatten().filter(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with(&format!("vnx-{}-", self.name)) || n == format!("vnxlab-{}", self.name)
+                n.starts_with(&format!("vnx-{}.", self.name)) || n == format!("vnxlab-{}", self.name)
             }) {
                 v.push(format!("netns: {}", e.file_name().to_string_lossy()));
             }
@@ -141,7 +141,7 @@ impl Drop for VmHost {
         let domains = Command::new("virsh").args(["-c", "qemu:///system", "list", "--all", "--name"]).output();
         if let Ok(d) = domains {
             for d in
-                String::from_utf8_lossy(&d.stdout).lines().filter(|d| d.starts_with(&format!("vnx-{}-", self.name)))
+                String::from_utf8_lossy(&d.stdout).lines().filter(|d| d.starts_with(&format!("vnx-{}.", self.name)))
             {
                 let _ = Command::new("virsh").args(["-c", "qemu:///system", "destroy", d]).output();
                 let _ = Command::new("virsh").args(["-c", "qemu:///system", "undefine", d]).output();
@@ -274,7 +274,7 @@ fn vms_and_ns_nodes_in_one_lab() {
     assert!(console.status.success() && text.contains("42x"), "the console ran a command in vm1: {text}");
 
     // A VM stopped behind vnx's back is drift; apply starts it.
-    let domain = format!("vnx-{}-vm2", host.name);
+    let domain = format!("vnx-{}.vm2", host.name);
     let out = Command::new("virsh").args(["-c", "qemu:///system", "destroy", &domain]).output().unwrap();
     assert!(out.status.success());
     let plan = host.ok(&["plan", &host.name]);

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
 use crate::netlink::{LinkChange, Netlink};
+use crate::noderoot::NodeRoot;
 use crate::ns::{self, Init, NodeSpec};
 use crate::{mark, Error, Result};
 
@@ -81,6 +82,8 @@ pub struct Lab {
     /// Where `ns` nodes' directories live ([`ns::run_dir`]), and whether it is ready.
     run_dir: PathBuf,
     run_dir_ready: Mutex<bool>,
+    /// The link group of the lab's links ([`crate::names::link_group`]).
+    group: u32,
     /// Made at the first node start; `Some(None)`: it could not be made.
     mount_template: Mutex<Option<Option<ns::MountTemplate>>>,
     exe: PathBuf,
@@ -209,8 +212,9 @@ impl Lab {
         Ok(Lab {
             scenario: scenario.to_string(),
             dir,
-            run_dir: ns::run_dir(scenario),
+            run_dir: ns::run_dir(scenario)?,
             run_dir_ready: Mutex::new(false),
+            group: crate::names::link_group(scenario),
             mount_template: Mutex::new(None),
             exe,
             host: Netlink::current()?,
@@ -292,7 +296,7 @@ impl Lab {
                 let spec = NodeSpec {
                     hostname: req(a, "hostname")?.into(),
                     rootfs: req(a, "rootfs")?.into(),
-                    dir: self.ns_dir(node),
+                    dir: self.ns_dir(node)?,
                     hosts: vec![],
                     netns: Some(netns),
                     mounts_from: self.mounts_from()?,
@@ -335,12 +339,12 @@ impl Lab {
             nl.set_link(l.index, LinkChange { up: Some(false), ..Default::default() }).await?;
             up.push(l.name);
         }
-        let file = self.ns_dir(node).join("links-up");
+        let file = self.ns_dir(node)?.join("links-up");
         std::fs::write(&file, up.join("\n")).map_err(|e| Error::Node(format!("{}: {e}", file.display())))
     }
 
     async fn links_up(&self, node: &str) -> Result<()> {
-        let file = self.ns_dir(node).join("links-up");
+        let file = self.ns_dir(node)?.join("links-up");
         let Ok(names) = std::fs::read_to_string(&file) else { return Ok(()) };
         let nl = self.nl(node).await?;
         for name in names.lines().filter(|n| !n.is_empty()) {
@@ -364,15 +368,37 @@ impl Lab {
         mark(&self.scenario, kind, name)
     }
 
+    /// Whether a link of the host's namespace is this resource's: it carries the resource's
+    /// mark, or no mark at all but the lab's link group (a create interrupted before its
+    /// alias was set). Links in the lab's and the nodes' namespaces are vnx's by where they
+    /// are: vnx made those namespaces.
+    fn ours(&self, l: &crate::netlink::Link, kind: &str, name: &str) -> bool {
+        match &l.alias {
+            Some(a) => *a == self.alias(kind, name),
+            None => l.group == Some(self.group),
+        }
+    }
+
+    /// Makes way for a link named `link` of resource (`kind`, `name`) on `side`: removes a
+    /// leftover of vnx's own; refuses, naming it, anything else of that name in the host's
+    /// namespace (`in_host`).
+    async fn clear_way(&self, side: &Netlink, in_host: bool, link: &str, kind: &str, name: &str) -> Result<()> {
+        let Some(l) = side.link_by_name(link).await? else { return Ok(()) };
+        if in_host && !self.ours(&l, kind, name) {
+            return Err(not_ours(&l));
+        }
+        side.del_link(l.index).await
+    }
+
     /// A virtual machine's directory (disk overlay, configuration drive, saved state): on disk,
     /// beside the state database.
-    pub fn node_dir(&self, node: &str) -> PathBuf {
-        self.dir.join("nodes").join(node)
+    pub fn node_dir(&self, node: &str) -> Result<PathBuf> {
+        crate::names::child(&self.dir.join("nodes"), "node", node)
     }
 
     /// An `ns` node's directory, in the lab's runtime directory (a tmpfs: see [`ns::run_dir`]).
-    pub fn ns_dir(&self, node: &str) -> PathBuf {
-        self.run_dir.join(node)
+    pub fn ns_dir(&self, node: &str) -> Result<PathBuf> {
+        crate::names::child(&self.run_dir, "node", node)
     }
 
     fn ensure_run_dir(&self) -> Result<()> {
@@ -400,24 +426,24 @@ impl Lab {
     }
 
     /// A veth pair from the host (`host_name`) into a node (`ifname`, with its MAC), after
-    /// removing a half-built leftover on either side. Returns the node's netlink.
+    /// removing a half-built leftover on either side ([`Lab::clear_way`] for resource `owner`:
+    /// in the host's namespace?, kind, name). Returns the node's netlink.
+    #[allow(clippy::too_many_arguments)]
     async fn veth_into_node(
         &self,
         side: &Netlink,
+        owner: (bool, &str, &str),
         host_name: &str,
         node: &str,
         ifname: &str,
         mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> Result<Netlink> {
-        if let Some(l) = side.link_by_name(host_name).await? {
-            side.del_link(l.index).await?;
-        }
+        let (in_host, kind, name) = owner;
+        self.clear_way(side, in_host, host_name, kind, name).await?;
         let nl = self.nl(node).await?;
-        if let Some(l) = nl.link_by_name(ifname).await? {
-            nl.del_link(l.index).await?;
-        }
-        side.add_veth(host_name, ifname, Some(&self.netns(node)?), mac, mtu).await?;
+        self.clear_way(&nl, false, ifname, kind, name).await?;
+        side.add_veth(host_name, ifname, Some(&self.netns(node)?), mac, mtu, self.group).await?;
         Ok(nl)
     }
 
@@ -615,13 +641,13 @@ impl Lab {
         match it.kind.as_str() {
             "lab" => {
                 let name = req(a, "netns")?;
-                ns::unbind_netns(name); // a leftover of an interrupted apply
                 self.lab_nl.lock().await.remove(name);
                 // Only layer 2 happens here (bridges, the host ends of veths): without IPv6,
                 // no link-local address and no IPv6 route per link, whose table the kernel
                 // walks at every link up and down (quadratic in the lab's size otherwise).
                 ns::new_netns(
                     name,
+                    &self.alias(&it.kind, &it.name),
                     &[("net/ipv6/conf/default/disable_ipv6", "1"), ("net/ipv6/conf/all/disable_ipv6", "1")],
                 )?;
                 Ok(json!({}))
@@ -638,16 +664,12 @@ impl Lab {
                         )));
                     }
                 } else {
-                    if let Some(l) = existing {
-                        // Unmarked: a bridge of ours whose creation was interrupted (the name is
-                        // vnx's hash); marked by someone else: not ours to touch.
-                        if l.alias.as_deref().is_some_and(|a| a != self.alias("net", &it.name)) {
-                            return Err(Error::Other(format!("a link named {bridge} exists and is not vnx's")));
-                        }
-                        side.del_link(l.index).await?;
+                    if existing.is_some() {
+                        self.clear_way(&side, s(a, "host_netns").is_none(), bridge, "net", &it.name).await?;
                     }
                     let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    side.add_bridge(bridge, mtu, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                    let stp = a.get("stp").and_then(Value::as_bool).unwrap_or(false);
+                    side.add_bridge(bridge, mtu, stp, self.group).await?;
                     let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                     self.set_up_link(
                         &side,
@@ -672,6 +694,7 @@ impl Lab {
                 let nl = self
                     .veth_into_node(
                         &self.host,
+                        (true, "mgmt", &it.name),
                         host_name,
                         req(a, "node")?,
                         ifname,
@@ -706,7 +729,7 @@ impl Lab {
                     .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
                 for n in strings(a, "nodes") {
                     if let Ok(init) = self.init(&n) {
-                        hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, Some(&lines))
+                        node_hosts_section(&init, scen, Some(&lines))
                             .map_err(|e| Error::Other(format!("{n}'s /etc/hosts: {e}")))?;
                     }
                 }
@@ -717,7 +740,7 @@ impl Lab {
                     ns::stop(&old); // a leftover of an interrupted apply
                 }
                 let mounts_from = self.mounts_from()?;
-                let dir = self.ns_dir(&it.name);
+                let dir = self.ns_dir(&it.name)?;
                 ns::kill_leftovers(&dir);
                 ns::remove_dir(&dir);
                 let spec = NodeSpec {
@@ -733,7 +756,7 @@ impl Lab {
                     .await
                     .map_err(|e| Error::Other(e.to_string()))??;
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
-                ns::bind_netns(&init, req(a, "netns")?)?;
+                ns::bind_netns(&init, req(a, "netns")?, &self.alias("node", &it.name))?;
                 self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), req(a, "netns")?.to_string());
                 // A node the user shut down or paused is built that way (its boot waits for a start).
                 match s(a, "run") {
@@ -753,7 +776,10 @@ impl Lab {
                     let master = self.bridge_index(&side, a).await?;
                     let node = req(a, "node")?;
                     let mac = s(a, "mac").and_then(parse_mac);
-                    match side.add_veth_on(host_name, ifname, Some(&self.netns(node)?), mac, mtu, master, up).await {
+                    match side
+                        .add_veth_on(host_name, ifname, Some(&self.netns(node)?), mac, mtu, master, up, self.group)
+                        .await
+                    {
                         Err(Error::Netlink(e)) if e.contains("File exists") => {}
                         Err(e) => return Err(e),
                         Ok(()) => {
@@ -769,9 +795,9 @@ impl Lab {
                         }
                     }
                 }
-                let nl = self
-                    .veth_into_node(&side, host_name, req(a, "node")?, ifname, s(a, "mac").and_then(parse_mac), mtu)
-                    .await?;
+                let owner = (s(a, "host_netns").is_none(), "interface", it.name.as_str());
+                let (node, mac) = (req(a, "node")?, s(a, "mac").and_then(parse_mac));
+                let nl = self.veth_into_node(&side, owner, host_name, node, ifname, mac, mtu).await?;
                 let master = self.bridge_index(&side, a).await?;
                 self.set_up_link(
                     &side,
@@ -792,14 +818,10 @@ impl Lab {
                 let (na, nb) = (ea["node"].as_str().unwrap_or_default(), eb["node"].as_str().unwrap_or_default());
                 let (ia, ib) = (ea["ifname"].as_str().unwrap_or_default(), eb["ifname"].as_str().unwrap_or_default());
                 let (nla, nlb) = (self.nl(na).await?, self.nl(nb).await?);
-                if let Some(l) = nla.link_by_name(ia).await? {
-                    nla.del_link(l.index).await?;
-                }
-                if let Some(l) = nlb.link_by_name(ib).await? {
-                    nlb.del_link(l.index).await?;
-                }
+                self.clear_way(&nla, false, ia, "p2p", &it.name).await?;
+                self.clear_way(&nlb, false, ib, "p2p", &it.name).await?;
                 let fd_b = self.netns(nb)?;
-                nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None).await?;
+                nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None, self.group).await?;
                 let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
                 self.set_up_link(
                     &nla,
@@ -847,10 +869,9 @@ impl Lab {
             }
             "hostif" => {
                 let (ifname, peer, bridge) = (req(a, "ifname")?, req(a, "peer")?, req(a, "bridge")?);
-                if let Some(l) = self.host.link_by_name(ifname).await? {
-                    self.host.del_link(l.index).await?;
-                }
-                self.host.add_veth(ifname, peer, None, None, None).await?;
+                self.clear_way(&self.host, true, ifname, "hostif", &it.name).await?;
+                self.clear_way(&self.host, true, peer, "hostif", &it.name).await?;
+                self.host.add_veth(ifname, peer, None, None, None, self.group).await?;
                 let br = self.index_in(&self.host, bridge).await?;
                 self.set_up_link(
                     &self.host,
@@ -950,7 +971,7 @@ impl Lab {
             }
             "node" => {
                 if let Ok(init) = self.init(&new.name) {
-                    ns::bind_netns(&init, req(a, "netns")?)?;
+                    ns::bind_netns(&init, req(a, "netns")?, &self.alias("node", &new.name))?;
                 }
                 self.set_run(&new.name, a, s(a, "run").unwrap_or(ns::RUNNING)).await
             }
@@ -1050,8 +1071,8 @@ impl Lab {
             "lab" => {
                 let name = req(a, "netns")?;
                 self.lab_nl.lock().await.remove(name);
-                ns::unbind_netns(name);
-                Ok(())
+                // Another's namespace of that name is left alone (and said so).
+                ns::clear_netns_name(name, &self.alias(&it.kind, &it.name))
             }
             "net" => {
                 let side = self.side(a).await?;
@@ -1063,7 +1084,8 @@ impl Lab {
                 }
                 if a.get("managed").and_then(Value::as_bool).unwrap_or(true) {
                     if let Some(l) = side.link_by_name(bridge).await? {
-                        if l.alias.is_none() || l.alias.as_deref() == Some(&self.alias("net", &it.name)) {
+                        // Not vnx's: left alone (refresh shows it as missing, so the plan said so).
+                        if s(a, "host_netns").is_some() || self.ours(&l, "net", &it.name) {
                             side.del_link(l.index).await?;
                         }
                     }
@@ -1077,16 +1099,25 @@ impl Lab {
                     .expect("not poisoned")
                     .remove(&it.name)
                     .or_else(|| serde_json::from_value(it.runtime.clone()).ok());
+                let netns = s(a, "netns").map(String::from);
+                // The name bound to the init's own namespace is vnx's without asking its mark.
+                let bound_to_init = matches!((&init, &netns), (Some(i), Some(n)) if ns::netns_bound_to(i, n));
                 if let Some(init) = init {
                     ns::kill_now(&init);
                 }
                 // Unmounting waits for the kernel (an RCU grace period): on a blocking thread, so
                 // that several nodes' waits overlap.
-                let netns = s(a, "netns").map(String::from);
-                let dir = self.ns_dir(&it.name);
+                let dir = self.ns_dir(&it.name)?;
+                let mark = self.alias(&it.kind, &it.name);
                 tokio::task::spawn_blocking(move || {
-                    if let Some(n) = netns {
-                        ns::unbind_netns(&n);
+                    match netns {
+                        Some(n) if bound_to_init => ns::unbind_netns(&n),
+                        Some(n) => {
+                            if let Err(e) = ns::clear_netns_name(&n, &mark) {
+                                tracing::warn!("{e}");
+                            }
+                        }
+                        None => {}
                     }
                     ns::kill_leftovers(&dir);
                     ns::remove_dir(&dir)
@@ -1101,7 +1132,7 @@ impl Lab {
                     .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
                 for n in strings(a, "nodes") {
                     if let Ok(init) = self.init(&n) {
-                        let _ = hosts_section(&ns::host_path_of(&init, "/etc/hosts"), scen, None);
+                        let _ = node_hosts_section(&init, scen, None);
                     }
                 }
                 Ok(())
@@ -1110,7 +1141,9 @@ impl Lab {
                 let side = self.side(a).await?;
                 let name = if it.kind == "hostif" { req(a, "ifname")? } else { req(a, "host_name")? };
                 if let Some(l) = side.link_by_name(name).await? {
-                    side.del_link(l.index).await?;
+                    if s(a, "host_netns").is_some() || self.ours(&l, &it.kind, &it.name) {
+                        side.del_link(l.index).await?;
+                    }
                 }
                 Ok(())
             }
@@ -1289,11 +1322,19 @@ impl Lab {
         };
         // Both lists are sorted by name (a lab has thousands of links).
         let by_name = |n: &str| host_links.binary_search_by(|l| l.name.as_str().cmp(n)).ok().map(|i| &host_links[i]);
+        // What vnx made itself: in the host's namespace, only a link with the resource's mark
+        // is it (any other is missing, and creating it is refused); an unmanaged net's bridge
+        // is the user's.
+        let in_host = s(a, "host_netns").is_none();
+        let unmanaged = a.get("managed").and_then(Value::as_bool) == Some(false);
+        let own = |n: &str| by_name(n).filter(|l| !in_host || unmanaged || self.ours(l, &it.kind, &it.name));
         match it.kind.as_str() {
-            "lab" => {
-                Ok(if ns::bound_netns(req(a, "netns")?).is_some() { Seen::Present(Map::new()) } else { Seen::Missing })
-            }
-            "net" => Ok(match by_name(req(a, "bridge")?) {
+            // Only a namespace with the lab's mark is the lab's (creating it refuses another).
+            "lab" => Ok(match ns::netns_mark(req(a, "netns")?) {
+                Some(Some(m)) if m == self.alias(&it.kind, &it.name) => Seen::Present(Map::new()),
+                _ => Seen::Missing,
+            }),
+            "net" => Ok(match own(req(a, "bridge")?) {
                 None => Seen::Missing,
                 Some(l) => {
                     let mut m = Map::new();
@@ -1322,7 +1363,7 @@ impl Lab {
                     .collect(),
                 ))
             }
-            "mgmt" => Ok(match by_name(req(a, "host_name")?) {
+            "mgmt" => Ok(match own(req(a, "host_name")?) {
                 None => Seen::Missing,
                 Some(_) => Seen::Present(Map::new()),
             }),
@@ -1331,7 +1372,7 @@ impl Lab {
                 let ok = strings(a, "lines").iter().all(|l| text.lines().any(|x| x == l));
                 Ok(if ok { Seen::Present(Map::new()) } else { Seen::Missing })
             }
-            "interface" => Ok(match by_name(req(a, "host_name")?) {
+            "interface" => Ok(match own(req(a, "host_name")?) {
                 None => Seen::Missing,
                 Some(l) => {
                     // The recorded bridge, looked up by name, is almost always the master.
@@ -1348,7 +1389,7 @@ impl Lab {
                     Seen::Present(m)
                 }
             }),
-            "hostif" => match by_name(req(a, "ifname")?) {
+            "hostif" => match own(req(a, "ifname")?) {
                 None => Ok(Seen::Missing),
                 Some(_) => Ok(addrs_seen(host_links, &self.host.addrs().await?, req(a, "ifname")?, a)),
             },
@@ -1398,7 +1439,20 @@ impl Lab {
     }
 }
 
-/// Writes (or with `None` removes) a scenario's section of a hosts file, between
+/// The refusal of a link in vnx's way that is not vnx's.
+fn not_ours(l: &crate::netlink::Link) -> Error {
+    let whose = match &l.alias {
+        Some(a) => format!("it is marked {a:?}"),
+        None => "it has no vnx mark".to_string(),
+    };
+    Error::Other(format!(
+        "a link named {} exists in the host's namespace and is not this lab's ({whose}): vnx neither \
+         adopts nor deletes it; remove it (`ip link del {}`) or rename it, then apply again",
+        l.name, l.name
+    ))
+}
+
+/// Writes (or with `None` removes) a scenario's section of the host's hosts file, between
 /// `# BEGIN vnx SCENARIO` and `# END vnx SCENARIO`, keeping everything else as it was.
 pub fn hosts_section(path: &Path, scenario: &str, lines: Option<&[String]>) -> std::io::Result<()> {
     let text = match std::fs::read_to_string(path) {
@@ -1406,6 +1460,23 @@ pub fn hosts_section(path: &Path, scenario: &str, lines: Option<&[String]>) -> s
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
+    // Written in place: /etc/hosts may be a bind mount that a rename cannot replace.
+    std::fs::write(path, with_hosts_section(&text, scenario, lines))
+}
+
+/// The same in a node's /etc/hosts, resolved inside the node ([`NodeRoot`]).
+fn node_hosts_section(init: &Init, scenario: &str, lines: Option<&[String]>) -> std::io::Result<()> {
+    let root = NodeRoot::of(init)?;
+    let text = match root.read("/etc/hosts") {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    root.write("/etc/hosts", with_hosts_section(&text, scenario, lines).as_bytes(), 0o644)
+}
+
+/// `text` with the scenario's section replaced by `lines` (removed with `None`).
+fn with_hosts_section(text: &str, scenario: &str, lines: Option<&[String]>) -> String {
     let (begin, end) = (format!("# BEGIN vnx {scenario}"), format!("# END vnx {scenario}"));
     let mut out = String::new();
     let mut inside = false;
@@ -1429,8 +1500,7 @@ pub fn hosts_section(path: &Path, scenario: &str, lines: Option<&[String]>) -> s
         out.push_str(&end);
         out.push('\n');
     }
-    // Written in place: /etc/hosts may be a bind mount that a rename cannot replace.
-    std::fs::write(path, out)
+    out
 }
 
 fn is_link_local(n: &IpNet) -> bool {

@@ -7,11 +7,14 @@
 //!   libvirt needs the `libvirt` feature.
 //!
 //! Everything vnx creates in the kernel carries its mark: links have the interface alias
-//! `vnx:<scenario>:<kind>:<name>`, node network namespaces are named `vnx-<scenario>-<node>`.
+//! `vnx:<scenario>:<kind>:<name>`, node network namespaces are named `vnx-<scenario>.<node>` ([`names`]).
 
+pub mod claim;
 pub mod lab;
 pub mod libvirt;
+pub mod names;
 pub mod netlink;
+pub mod noderoot;
 pub mod ns;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +29,7 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The interface alias that marks a link as vnx's.
-pub fn mark(scenario: &str, kind: &str, name: &str) -> String {
-    format!("vnx:{scenario}:{kind}:{name}")
-}
+pub use names::mark;
 
 /// A short stable name from `parts`: 12 hex digits of an FNV-1a hash.
 pub fn short_hash(parts: &[&str]) -> String {

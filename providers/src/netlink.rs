@@ -41,6 +41,9 @@ pub struct Link {
     pub master: Option<u32>,
     pub mac: Option<[u8; 6]>,
     pub mtu: Option<u32>,
+    /// The link group: vnx creates its links in the lab's group ([`crate::names::link_group`]),
+    /// its mark from the first request, before the alias is set.
+    pub group: Option<u32>,
     pub up: bool,
 }
 
@@ -156,10 +159,11 @@ impl Netlink {
         self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, what).await.map(|_| ())
     }
 
-    /// Creates a Linux bridge (down; `set_link` brings it up).
-    pub async fn add_bridge(&self, name: &str, mtu: Option<u32>, stp: bool) -> Result<()> {
+    /// Creates a Linux bridge (down; `set_link` brings it up) in link group `group`.
+    pub async fn add_bridge(&self, name: &str, mtu: Option<u32>, stp: bool, group: u32) -> Result<()> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.push(LinkAttribute::Group(group));
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -182,7 +186,8 @@ impl Netlink {
         self.request(RouteNetlinkMessage::NewLink(m), NLM_F_ACK, "setting STP").await.map(|_| ())
     }
 
-    /// Creates a veth pair: `name` here, `peer` in the namespace `peer_netns` (or here).
+    /// Creates a veth pair in link group `group`: `name` here, `peer` in the namespace
+    /// `peer_netns` (or here).
     pub async fn add_veth(
         &self,
         name: &str,
@@ -190,8 +195,9 @@ impl Netlink {
         peer_netns: Option<&OwnedFd>,
         peer_mac: Option<[u8; 6]>,
         mtu: Option<u32>,
+        group: u32,
     ) -> Result<()> {
-        self.add_veth_on(name, peer, peer_netns, peer_mac, mtu, None, false).await
+        self.add_veth_on(name, peer, peer_netns, peer_mac, mtu, None, false, group).await
     }
 
     /// Creates a veth pair whose end here is already on the bridge `master` and, with `up`, up:
@@ -207,9 +213,11 @@ impl Netlink {
         mtu: Option<u32>,
         master: Option<u32>,
         up: bool,
+        group: u32,
     ) -> Result<()> {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.into()));
+        p.attributes.push(LinkAttribute::Group(group));
         if let Some(fd) = peer_netns {
             p.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
         }
@@ -225,6 +233,7 @@ impl Netlink {
             m.header.change_mask = LinkFlags::Up;
         }
         m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.push(LinkAttribute::Group(group));
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -581,6 +590,63 @@ impl NsReader {
     }
 }
 
+/// The alias of this thread's network namespace's `lo` (index 1 in every namespace): the mark
+/// vnx puts on a namespace it makes ([`set_lo_alias_here`]) before it binds a name to it.
+pub fn lo_alias_here() -> Result<Option<String>> {
+    let mut m = LinkMessage::default();
+    m.header.index = 1;
+    let replies = blocking_request(RouteNetlinkMessage::GetLink(m), "reading lo")?;
+    Ok(replies.iter().find_map(|r| link_of_bytes(r)).and_then(|l| l.alias))
+}
+
+/// Sets the alias of this thread's network namespace's `lo`.
+pub fn set_lo_alias_here(alias: &str) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = 1;
+    m.attributes.push(LinkAttribute::IfAlias(alias.into()));
+    blocking_request(RouteNetlinkMessage::SetLink(m), "marking lo").map(|_| ())
+}
+
+/// One request through a new blocking socket in this thread's namespace, acknowledged: the
+/// answer's messages (bytes, header included) before the acknowledgement.
+fn blocking_request(payload: RouteNetlinkMessage, what: &str) -> Result<Vec<Vec<u8>>> {
+    const NLMSG_ERROR: u16 = 2;
+    let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
+        .map_err(|e| nl_err("opening a netlink socket", e))?;
+    sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
+    let mut msg = NetlinkMessage::from(payload);
+    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    msg.header.sequence_number = 1;
+    msg.finalize();
+    let mut buf = vec![0u8; msg.header.length as usize];
+    msg.serialize(&mut buf);
+    sock.send(&buf, 0).map_err(|e| nl_err(what, e))?;
+    let mut out = Vec::new();
+    let mut data: Vec<u8> = Vec::with_capacity(16 * 1024);
+    loop {
+        data.clear();
+        sock.recv(&mut data, 0).map_err(|e| nl_err(what, e))?;
+        let mut at = 0;
+        while at + 16 <= data.len() {
+            let len = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let kind = u16::from_ne_bytes(data[at + 4..at + 6].try_into().expect("2 bytes"));
+            if len < 16 || at + len > data.len() {
+                return Err(Error::Netlink(format!("{what}: a truncated message")));
+            }
+            let m = &data[at..at + len];
+            if kind == NLMSG_ERROR {
+                let code = m.get(16..20).map_or(0, |c| i32::from_ne_bytes(c.try_into().expect("4 bytes")));
+                if code != 0 {
+                    return Err(Error::Netlink(format!("{what}: {}", std::io::Error::from_raw_os_error(-code))));
+                }
+                return Ok(out);
+            }
+            out.push(m.to_vec());
+            at += (len + 3) & !3;
+        }
+    }
+}
+
 fn blocking_dump(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<RouteNetlinkMessage>> {
     let mut out = Vec::new();
     blocking_dump_raw(sock, dump, |m| {
@@ -669,6 +735,7 @@ fn link_of_bytes(m: &[u8]) -> Option<Link> {
     const IFLA_MASTER: u16 = 10;
     const IFLA_LINKINFO: u16 = 18;
     const IFLA_IFALIAS: u16 = 20;
+    const IFLA_GROUP: u16 = 27;
     const IFLA_INFO_KIND: u16 = 1;
     if u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?) != RTM_NEWLINK {
         return None;
@@ -684,6 +751,7 @@ fn link_of_bytes(m: &[u8]) -> Option<Link> {
             IFLA_MTU => link.mtu = u32_at(v, 0),
             IFLA_MASTER => link.master = u32_at(v, 0),
             IFLA_IFALIAS => link.alias = Some(text(v)),
+            IFLA_GROUP => link.group = u32_at(v, 0),
             IFLA_LINKINFO => link.kind = nl_attrs(v).find(|(k, _)| *k == IFLA_INFO_KIND).map(|(_, v)| text(v)),
             _ => {}
         }
@@ -700,6 +768,7 @@ fn link_of(l: LinkMessage) -> Link {
         master: None,
         mac: None,
         mtu: None,
+        group: None,
         up: l.header.flags.contains(LinkFlags::Up),
     };
     for a in l.attributes {
@@ -708,6 +777,7 @@ fn link_of(l: LinkMessage) -> Link {
             LinkAttribute::IfAlias(a) => link.alias = Some(a),
             LinkAttribute::Controller(m) => link.master = Some(m),
             LinkAttribute::Mtu(m) => link.mtu = Some(m),
+            LinkAttribute::Group(g) => link.group = Some(g),
             LinkAttribute::Address(mac) if mac.len() == 6 => link.mac = Some(mac.try_into().expect("6 bytes")),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
@@ -751,6 +821,7 @@ mod tests {
                 LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::HelloTime(200)])),
             ]),
             LinkAttribute::TxQueueLen(1000),
+            LinkAttribute::Group(0x5678),
         ];
         let bytes = bytes_of(RouteNetlinkMessage::NewLink(l.clone()));
         let lean = link_of_bytes(&bytes).expect("a link");
@@ -758,6 +829,7 @@ mod tests {
         assert_eq!(lean.name, "vnx-br-net0");
         assert_eq!((lean.index, lean.up, lean.mtu, lean.master), (42, true, Some(1400), Some(9)));
         assert_eq!(lean.kind.as_deref(), Some("bridge"));
+        assert_eq!(lean.group, Some(0x5678));
         // A link down, without the optional attributes.
         let mut down = LinkMessage::default();
         down.header.index = 3;

@@ -296,9 +296,12 @@ pub fn kill_leftovers(dir: &Path) {
 /// upper layer, and a reboot takes the nodes' namespaces anyway), and making and removing
 /// thousands of directories on a disk file system costs seconds (ext4's inode allocator) where
 /// tmpfs costs nothing. A machine whose /run is a tmpfs already needs no mount of ours.
-pub fn run_dir(scenario: &str) -> PathBuf {
-    Path::new("/run/vnx/labs").join(scenario)
+pub fn run_dir(scenario: &str) -> Result<PathBuf> {
+    crate::names::child(Path::new(RUN_LABS), "scenario", scenario)
 }
+
+/// Where labs' runtime directories live.
+pub const RUN_LABS: &str = "/run/vnx/labs";
 
 /// Makes a lab's runtime directory, mounting a tmpfs of its own on it unless it is on one.
 pub fn ensure_run_dir(dir: &Path) -> Result<()> {
@@ -339,14 +342,17 @@ fn prepare_netns_dir() -> Result<()> {
     Ok(())
 }
 
-/// Binds the init's network namespace to /run/netns/NAME (`ip netns exec NAME` works then).
-pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
+/// Binds the init's network namespace to /run/netns/NAME (`ip netns exec NAME` works then),
+/// marked with `mark` first (see [`clear_netns_name`]).
+pub fn bind_netns(init: &Init, name: &str, mark: &str) -> Result<()> {
     prepare_netns_dir()?;
     let path = format!("{NETNS_DIR}/{name}");
     if netns_bound_to(init, name) {
         return Ok(());
     }
-    unbind_netns(name);
+    let m = mark.to_string();
+    in_netns(init.netns()?, move || crate::netlink::set_lo_alias_here(&m))?;
+    clear_netns_name(name, mark)?;
     std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
     mount(
         Some(format!("/proc/{}/ns/net", init.pid).as_str()),
@@ -359,15 +365,19 @@ pub fn bind_netns(init: &Init, name: &str) -> Result<()> {
 }
 
 /// Makes a new, empty network namespace bound to /run/netns/NAME (from a thread of its own:
-/// entering a namespace changes only the calling thread). `sysctls` (`net/…` keys) are set in it
-/// before anything is created there.
-pub fn new_netns(name: &str, sysctls: &'static [(&'static str, &'static str)]) -> Result<()> {
+/// entering a namespace changes only the calling thread), marked with `mark` before the name is
+/// bound (see [`clear_netns_name`]). `sysctls` (`net/…` keys) are set in it before anything is
+/// created there.
+pub fn new_netns(name: &str, mark: &str, sysctls: &'static [(&'static str, &'static str)]) -> Result<()> {
     prepare_netns_dir()?;
+    clear_netns_name(name, mark)?;
     let path = format!("{NETNS_DIR}/{name}");
     std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
     let p = path.clone();
+    let mark = mark.to_string();
     std::thread::spawn(move || -> Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("a new network namespace: {e}")))?;
+        crate::netlink::set_lo_alias_here(&mark)?;
         for (key, value) in sysctls {
             std::fs::write(format!("/proc/sys/{key}"), value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))?;
         }
@@ -384,6 +394,31 @@ pub fn netns_bound_to(init: &Init, name: &str) -> bool {
     let a = std::fs::metadata(format!("{NETNS_DIR}/{name}"));
     let b = std::fs::metadata(format!("/proc/{}/ns/net", init.pid));
     matches!((a, b), (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+/// The mark of the namespace bound to /run/netns/NAME (its `lo`'s alias), if one is bound.
+pub fn netns_mark(name: &str) -> Option<Option<String>> {
+    let fd = open_bound_netns(name)?;
+    in_netns(fd, crate::netlink::lo_alias_here).ok()
+}
+
+/// Makes way for binding /run/netns/NAME to a namespace marked `mark`: a namespace bound there
+/// with that mark is vnx's own leftover (an interrupted apply) and is unbound; one without it
+/// is not vnx's, and is refused with its name. A name file with nothing bound is removed.
+pub fn clear_netns_name(name: &str, mark: &str) -> Result<()> {
+    match netns_mark(name) {
+        None => {}
+        Some(Some(m)) if m == mark => {}
+        Some(found) => {
+            let whose = found.map_or("it has no vnx mark".to_string(), |m| format!("it is marked {m:?}"));
+            return Err(Error::Node(format!(
+                "the network namespace {name} exists and is not this lab's ({whose}): vnx neither adopts \
+                 nor deletes it; remove it (`ip netns del {name}`), then apply again"
+            )));
+        }
+    }
+    unbind_netns(name);
+    Ok(())
 }
 
 pub fn unbind_netns(name: &str) {
@@ -430,11 +465,6 @@ pub fn run_in(init: &Init, shell: &str, script: &str, mut line: impl FnMut(&str)
     let _ = t2.join();
     let status = child.wait().map_err(|e| Error::Node(format!("waiting for a command: {e}")))?;
     Ok(status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
-}
-
-/// A path inside a node's root, as the host can reach it.
-pub fn host_path_of(init: &Init, inside: &str) -> PathBuf {
-    PathBuf::from(format!("/proc/{}/root", init.pid)).join(inside.trim_start_matches('/'))
 }
 
 /// Runs `f` on a thread of its own that has entered the network namespace `netns`, and waits

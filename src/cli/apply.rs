@@ -151,6 +151,8 @@ pub(super) async fn make_plan(
     color: bool,
 ) -> Result<Planned, String> {
     let name = t.scenario.name.value.clone();
+    // A plan for a lab another state owns could not be carried out: say so now.
+    vnx_providers::claim::check(&name, state_path).map_err(|e| e.to_string())?;
     let t0 = std::time::Instant::now();
     let desired = if destroy {
         vec![]
@@ -290,6 +292,10 @@ pub(super) fn converge_with(
         Err(e) => return fail(&e),
     }
     before();
+    // The lab is this state's from here on (refused when another state owns it).
+    if let Err(e) = vnx_providers::claim::take(&name, state_path) {
+        return fail(&e.to_string());
+    }
     if !forget_when_empty {
         if let Err(e) = record() {
             return fail(&e.to_string());

@@ -51,8 +51,9 @@ pub fn open_and_resolve(
 }
 
 /// A lab's own directory (node layers, saved states): beside the state database.
-pub fn lab_dir(state_path: &Path, scenario: &str) -> PathBuf {
-    state_path.parent().unwrap_or(Path::new(".")).join("labs").join(scenario)
+pub fn lab_dir(state_path: &Path, scenario: &str) -> Result<PathBuf, String> {
+    vnx_providers::names::child(&state_path.parent().unwrap_or(Path::new(".")).join("labs"), "scenario", scenario)
+        .map_err(|e| e.to_string())
 }
 
 /// What the host must allow before a scenario is applied: room in the kernel's neighbour
@@ -71,8 +72,14 @@ pub fn prepare_host(s: &crate::scenario::Scenario) {
 /// Removes a lab's directories once nothing of it is left: its directory beside the state
 /// database and its runtime directory (the `ns` nodes' tmpfs).
 pub fn remove_lab_dirs(state_path: &Path, scenario: &str) {
-    let _ = std::fs::remove_dir_all(lab_dir(state_path, scenario));
-    vnx_providers::ns::release_run_dir(&vnx_providers::ns::run_dir(scenario));
+    vnx_providers::claim::release(scenario, state_path);
+    // Paths of a name outside the grammar are never built, so never removed.
+    if let Ok(dir) = lab_dir(state_path, scenario) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    if let Ok(dir) = vnx_providers::ns::run_dir(scenario) {
+        vnx_providers::ns::release_run_dir(&dir);
+    }
 }
 
 /// A scenario to act on.
@@ -202,6 +209,8 @@ pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, Strin
 
 /// The lab provider for a scenario.
 pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<Lab, String> {
+    // Another state's lab of this name is not this state's to read or change.
+    vnx_providers::claim::check(scenario, state_path).map_err(|e| e.to_string())?;
     // Only what the lab reads: converting the 6000 resources of a 1000-node lab costs 10 ms.
     let items: Vec<Item> = recorded
         .iter()
@@ -215,7 +224,7 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
     let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| {
         crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other)
     });
-    Lab::new(scenario, lab_dir(state_path, scenario), exe, &items, boot).map_err(|e| e.to_string())
+    Lab::new(scenario, lab_dir(state_path, scenario)?, exe, &items, boot).map_err(|e| e.to_string())
 }
 
 /// Reads back what exists of the recorded resources.

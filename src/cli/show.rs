@@ -68,7 +68,7 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 
 /// Each recorded node's run state (empty when the scenario is not applied).
 pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections::BTreeMap<String, String> {
-    let lab_dir = common::lab_dir(state.path(), scenario);
+    let lab_dir = common::lab_dir(state.path(), scenario).unwrap_or_default();
     common::recorded_of(state, scenario)
         .unwrap_or_default()
         .iter()
@@ -149,7 +149,7 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let d = describe(&recorded, &name, &common::lab_dir(state.path(), &name));
+    let d = describe(&recorded, &name, &common::lab_dir(state.path(), &name).unwrap_or_default());
     if let Some(node) = &c.node {
         return show_node(&state, &recorded, &d, &name, node, json);
     }
@@ -232,7 +232,7 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     for s in &scenarios {
         let recorded = common::recorded_of(&state, &s.name).unwrap_or_default();
         let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
-        let lab_dir = common::lab_dir(state.path(), &s.name);
+        let lab_dir = common::lab_dir(state.path(), &s.name).unwrap_or_default();
         let running = nodes.iter().filter(|n| node_run(n, &lab_dir).0 == "running").count();
         rows.push(json!({"name": s.name, "source": s.source, "nodes": nodes.len(), "running": running, "resources": recorded.len(), "updated": s.updated}));
     }
@@ -280,7 +280,11 @@ pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let d = describe(&recorded, &t.scenario.name.value, &common::lab_dir(state.path(), &t.scenario.name.value));
+    let d = describe(
+        &recorded,
+        &t.scenario.name.value,
+        &common::lab_dir(state.path(), &t.scenario.name.value).unwrap_or_default(),
+    );
     for n in d["nodes"].as_array().into_iter().flatten() {
         let node = n["name"].as_str().unwrap_or_default();
         let mut first = None;

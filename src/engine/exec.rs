@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use vnx_providers::libvirt::Agent;
+use vnx_providers::noderoot::NodeRoot;
 use vnx_providers::ns::{self, Init};
 
 /// Where a node's commands run: an `ns` node's init (through nsenter), or a virtual machine's
@@ -66,29 +67,11 @@ pub fn shell_of(init: &Init, shell: Option<&str>) -> String {
     if let Some(s) = shell {
         return s.to_string();
     }
-    if ns::host_path_of(init, "/bin/bash").exists() {
+    if NodeRoot::of(init).is_ok_and(|r| r.exists("/bin/bash")) {
         "/bin/bash".into()
     } else {
         "/bin/sh".into()
     }
-}
-
-fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for e in std::fs::read_dir(from)? {
-            let e = e?;
-            copy_recursive(&e.path(), &to.join(e.file_name()))?;
-        }
-    } else if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(from)?;
-        let _ = std::fs::remove_file(to);
-        std::os::unix::fs::symlink(target, to)?;
-    } else {
-        std::fs::copy(from, to)?;
-    }
-    Ok(())
 }
 
 /// The host paths a filetree source stands for (a trailing `*` means every entry of the
@@ -111,18 +94,20 @@ fn expand(source: &Path) -> Vec<PathBuf> {
     }
 }
 
-/// Copies a filetree into a node and applies its owner and mode: through /proc/PID/root into
-/// an `ns` node; into a VM as a tar archive its agent unpacks at `/`.
+/// Copies a filetree into a node and applies its owner and mode: into an `ns` node's root
+/// (resolved in it: [`NodeRoot`]); into a VM as a tar archive its agent unpacks at `/`.
 pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
-    let stage;
-    let host_root = match runner {
-        Runner::Ns(init) => ns::host_path_of(init, "/"),
-        Runner::Vm(_) => {
-            stage = tempfile::tempdir().map_err(|e| format!("a staging folder: {e}"))?;
-            stage.path().to_path_buf()
-        }
+    // A VM's files are staged in a folder of the host's first, then sent packed.
+    let stage = match runner {
+        Runner::Vm(_) => Some(tempfile::tempdir().map_err(|e| format!("a staging folder: {e}"))?),
+        Runner::Ns(_) => None,
     };
-    let host_path_of = |p: &str| host_root.join(p.trim_start_matches('/'));
+    let node = match (runner, &stage) {
+        (_, Some(stage)) => NodeRoot::at(stage.path()),
+        (Runner::Ns(init), None) => NodeRoot::of(init),
+        (Runner::Vm(_), None) => unreachable!("a VM's files are staged"),
+    }
+    .map_err(|e| format!("the node's root: {e}"))?;
     let written = ft.get("written").and_then(Value::as_str).unwrap_or_default();
     let source = ft
         .get("source")
@@ -133,31 +118,32 @@ pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&s
     if sources.is_empty() {
         return Err(format!("filetree source `{written}` matches nothing"));
     }
+    let copy =
+        |from: &Path, to: &str| node.copy_in(from, to).map_err(|e| format!("copying {} to {to}: {e}", from.display()));
     let mut targets = Vec::new();
     // A glob stands for several entries: its root is a directory even without a final `/`.
     if root.ends_with('/') || source.contains('*') || sources.len() > 1 || Path::new(source).is_dir() {
         // A directory: the source's contents (or the matches) go inside it.
-        let dest = host_path_of(root);
-        std::fs::create_dir_all(&dest).map_err(|e| format!("{root}: {e}"))?;
+        node.create_dir_all(root).map_err(|e| format!("{root}: {e}"))?;
+        let dir = root.trim_end_matches('/');
         for s in &sources {
             if s.is_dir() && !source.contains('*') {
                 for e in std::fs::read_dir(s).map_err(|e| format!("{}: {e}", s.display()))?.flatten() {
-                    copy_recursive(&e.path(), &dest.join(e.file_name()))
-                        .map_err(|err| format!("copying {}: {err}", e.path().display()))?;
-                    targets.push(format!("{}/{}", root.trim_end_matches('/'), e.file_name().to_string_lossy()));
+                    let to = format!("{dir}/{}", e.file_name().to_string_lossy());
+                    copy(&e.path(), &to)?;
+                    targets.push(to);
                 }
             } else {
-                let name = s.file_name().unwrap_or_default();
-                copy_recursive(s, &dest.join(name)).map_err(|e| format!("copying {}: {e}", s.display()))?;
-                targets.push(format!("{}/{}", root.trim_end_matches('/'), name.to_string_lossy()));
+                let to = format!("{dir}/{}", s.file_name().unwrap_or_default().to_string_lossy());
+                copy(s, &to)?;
+                targets.push(to);
             }
         }
     } else {
-        let dest = host_path_of(root);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{root}: {e}"))?;
+        if let Some(parent) = Path::new(root).parent() {
+            node.create_dir_all(&parent.to_string_lossy()).map_err(|e| format!("{root}: {e}"))?;
         }
-        copy_recursive(&sources[0], &dest).map_err(|e| format!("copying {}: {e}", sources[0].display()))?;
+        copy(&sources[0], root)?;
         targets.push(root.to_string());
     }
     let user = ft.get("user").and_then(Value::as_str);
@@ -176,12 +162,12 @@ pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&s
             script.push_str(&format!("chmod -R {p} {q}\n"));
         }
     }
-    if let Runner::Vm(_) = runner {
+    if let Some(stage) = &stage {
         // The staged tree, packed: the agent unpacks it at the guest's root.
         use base64::Engine as _;
         let tar = std::process::Command::new("tar")
             .args(["-c", "--owner=0", "--group=0", "-C"])
-            .arg(&host_root)
+            .arg(stage.path())
             .arg(".")
             .output()
             .map_err(|e| format!("tar: {e}"))?;

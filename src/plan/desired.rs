@@ -75,16 +75,7 @@ pub fn kname(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
 }
 
-/// The name of a node's network namespace (in /run/netns).
-pub fn netns_name(scenario: &str, node: &str) -> String {
-    format!("vnx-{scenario}-{node}")
-}
-
-/// The lab's own network namespace, holding the bridges of its nets (`vnxlab-`: no node's
-/// `vnx-SCENARIO-NODE` can be spelled so).
-pub fn lab_netns_name(scenario: &str) -> String {
-    format!("vnxlab-{scenario}")
-}
+pub use vnx_providers::names::{lab_netns as lab_netns_name, node_netns as netns_name};
 
 /// Nodes in VNX's order: those with a numeric `order` first (sorted), then document order.
 pub fn node_order(s: &Scenario) -> Vec<&Node> {

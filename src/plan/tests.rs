@@ -38,7 +38,7 @@ fn rec(x: &Desired) -> Recorded {
 fn lab() -> Vec<Desired> {
     vec![
         d(kind::NET, "Net0", json!({"bridge": "vb1", "managed": true, "stp": false, "up": true}), &[]),
-        d(kind::NODE, "h1", json!({"provider": "ns", "hostname": "h1", "rootfs": "/", "netns": "vnx-x-h1"}), &[]),
+        d(kind::NODE, "h1", json!({"provider": "ns", "hostname": "h1", "rootfs": "/", "netns": "vnx-x.h1"}), &[]),
         d(
             kind::INTERFACE,
             "h1/1",

@@ -183,7 +183,7 @@ pub fn vm_node(
     }
     script.push_str("touch /run/vnx-boot-done\n");
     let vm = json!({
-        "domain": format!("vnx-{scen}-{nname}"),
+        "domain": vnx_providers::names::node_netns(scen, nname),
         "vcpu": node.vcpu.as_ref().map_or(1, |v| v.value),
         "mem_mib": node.mem.as_ref().map_or(256, |m| m.value.mib),
         "arch": node.arch.as_ref().map_or("x86_64".to_string(), |a| a.value.clone()),

@@ -49,25 +49,14 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A name of a node, net or scenario: what vnx accepts and why.
+/// A name of a scenario, node, net or sequence: one grammar for every name that becomes part of
+/// a path or a kernel name ([`vnx_providers::names`], which says why).
 fn check_name(what: &str, name: &Spanned<String>, out: &mut Vec<Diag>) {
-    let n = name.value.as_str();
-    let problem = if n.is_empty() {
-        Some("is empty".to_string())
-    } else if n.chars().any(char::is_whitespace) {
-        Some("contains white space".into())
-    } else if n.contains(['/', ',']) {
-        Some("contains `/` or `,`".into())
-    } else if n.len() > 64 {
-        Some(format!("has {} characters (at most 64)", n.len()))
-    } else {
-        None
-    };
-    if let Some(p) = problem {
+    if let Err(p) = vnx_providers::names::check(&name.value) {
         out.push(
-            Diag::error("vnx::bad-name", format!("the {what} name `{n}` {p}"))
+            Diag::error("vnx::bad-name", format!("the {what} name `{}` {p}", name.value))
                 .at(name.span, "this name")
-                .help("use letters, digits, `-`, `_` and `.`, up to 64 characters"),
+                .help(format!("a name is {}", vnx_providers::names::GRAMMAR)),
         );
     }
 }
@@ -924,6 +913,17 @@ pub fn defined_sequences(s: &Scenario) -> HashSet<&str> {
 }
 
 fn sequences(s: &Scenario, out: &mut Vec<Diag>) {
+    // Sequence names follow the names' grammar too (they are typed on command lines).
+    let seqs = s.nodes.iter().flat_map(|n| n.execs.iter().map(|e| &e.seq).chain(n.filetrees.iter().map(|f| &f.seq)));
+    let host_seqs = s.host.iter().flat_map(|h| h.execs.iter().map(|e| &e.seq));
+    for seq in seqs.chain(host_seqs) {
+        for name in seq_names(&seq.value) {
+            check_name("sequence", &Spanned { value: name.to_string(), span: seq.span }, out);
+        }
+    }
+    for (_, c) in s.all_sequences() {
+        check_name("sequence", &c.name, out);
+    }
     let defined = defined_sequences(s);
     let mut graph: HashMap<&str, Vec<&Spanned<String>>> = HashMap::new();
     for (_, c) in s.all_sequences() {

@@ -144,7 +144,7 @@ impl TestHost {
             if let Ok(rd) = std::fs::read_dir("/run/netns") {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}-")) || n == format!("vnxlab-{s}") {
+                    if n.starts_with(&format!("vnx-{s}.")) || n == format!("vnxlab-{s}") {
                         v.push(format!("netns: {n}"));
                     }
                 }
@@ -206,7 +206,7 @@ impl Drop for TestHost {
             if let Ok(rd) = std::fs::read_dir("/run/netns") {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}-")) || n == format!("vnxlab-{s}") {
+                    if n.starts_with(&format!("vnx-{s}.")) || n == format!("vnxlab-{s}") {
                         let _ = Command::new("ip").args(["netns", "del", &n]).output();
                     }
                 }

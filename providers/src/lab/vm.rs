@@ -30,8 +30,8 @@ impl Lab {
         Ok(h)
     }
 
-    fn vm_paths(&self, node: &str) -> VmPaths {
-        VmPaths::new(&self.node_dir(node), &self.scenario, node)
+    fn vm_paths(&self, node: &str) -> Result<VmPaths> {
+        Ok(VmPaths::new(&self.node_dir(node)?, &self.scenario, node))
     }
 
     fn domain_name(&self, node: &str) -> Result<String> {
@@ -49,7 +49,7 @@ impl Lab {
     ) -> Result<T> {
         let hv = self.hv()?;
         let (name, scen, node, paths) =
-            (self.domain_name(node)?, self.scenario.clone(), node.to_string(), self.vm_paths(node));
+            (self.domain_name(node)?, self.scenario.clone(), node.to_string(), self.vm_paths(node)?);
         tokio::task::spawn_blocking(move || {
             let d = hv.domain(&name, &scen, &node)?;
             f(&hv, d, &paths)
@@ -65,15 +65,15 @@ impl Lab {
         vms.entry(it.name.clone()).or_insert_with(|| it.attrs.get("vm").cloned().unwrap_or_default());
     }
 
-    pub(super) fn agent(&self, node: &str) -> Agent {
-        Agent { socket: self.vm_paths(node).socket }
+    pub(super) fn agent(&self, node: &str) -> Result<Agent> {
+        Ok(Agent { socket: self.vm_paths(node)?.socket })
     }
 
     /// Runs a script in the guest through its agent, one request at a time per guest.
     pub(super) async fn guest(&self, node: &str, script: String) -> Result<String> {
         let turn = self.agent_turns.lock().expect("not poisoned").entry(node.to_string()).or_default().clone();
         let _turn = turn.lock().await;
-        let agent = self.agent(node);
+        let agent = self.agent(node)?;
         tokio::task::spawn_blocking(move || agent.run(&script)).await.map_err(|e| Error::Other(e.to_string()))?
     }
 
@@ -83,7 +83,7 @@ impl Lab {
             "node" => {
                 let vm = a.get("vm").cloned().unwrap_or_default();
                 self.vms.lock().expect("not poisoned").insert(it.name.clone(), vm.clone());
-                let paths = self.vm_paths(&it.name);
+                let paths = self.vm_paths(&it.name)?;
                 // A leftover of an interrupted apply goes first.
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
                 let _ = std::fs::remove_dir_all(&paths.dir);
@@ -159,7 +159,7 @@ impl Lab {
                 // running guest gets it through the agent, resource by resource).
                 if o.get("config") != a.get("config") {
                     let config = a.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
-                    libvirt::make_config_iso(&config, &self.vm_paths(&new.name).iso())?;
+                    libvirt::make_config_iso(&config, &self.vm_paths(&new.name)?.iso())?;
                 }
                 let mut runtime = self.vm_set_run(&new.name, s(a, "run").unwrap_or(libvirt::RUNNING)).await?;
                 if let Some(t) = old.runtime.get("type") {
@@ -205,7 +205,7 @@ impl Lab {
             "node" => {
                 self.know_vm(it);
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
-                let paths = self.vm_paths(&it.name);
+                let paths = self.vm_paths(&it.name)?;
                 let _ = std::fs::remove_dir_all(&paths.dir);
                 let _ = std::fs::remove_file(&paths.socket);
                 self.vms.lock().expect("not poisoned").remove(&it.name);
@@ -238,7 +238,7 @@ impl Lab {
     /// Brings a VM to run state `want` (running, paused, shutoff, saved); its runtime facts.
     pub(super) async fn vm_set_run(&self, node: &str, want: &str) -> Result<Value> {
         let want = want.to_string();
-        let agent = self.agent(node);
+        let agent = self.agent(node)?;
         self.with_domain(node, move |hv, d, paths| {
             let d = d.ok_or_else(|| Error::Node("the domain does not exist".into()))?;
             let now = hv.run_state(&d, paths)?;
@@ -390,16 +390,7 @@ fn parse_view(out: &str) -> NodeView {
                 let name = w[1].trim_end_matches(':').to_string();
                 let next = index_of.len() as u32 + 1;
                 let index = *index_of.entry(name.clone()).or_insert_with(|| {
-                    links.push(Link {
-                        index: next,
-                        name: name.clone(),
-                        alias: None,
-                        kind: None,
-                        master: None,
-                        mac: None,
-                        mtu: None,
-                        up: true,
-                    });
+                    links.push(Link { index: next, name: name.clone(), up: true, ..Link::default() });
                     next
                 });
                 if let Ok(net) = w[3].parse::<IpNet>() {
