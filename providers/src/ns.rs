@@ -328,6 +328,42 @@ pub fn remove_dir(dir: &Path) {
 
 const NETNS_DIR: &str = "/run/netns";
 
+/// Why names bound in /run/netns here would not be seen by the machine, if they would not.
+///
+/// `ip netns exec` runs its command in a mount namespace of its own whose mounts are slaves of
+/// the machine's: a name bound there is invisible outside and vanishes with the command (an
+/// apply said "complete" and every node was gone). Names reach the machine when vnx shares PID
+/// 1's mount namespace, or when the mount holding /run/netns is in a peer group that PID 1's
+/// namespace also has (`shared:N` in both mountinfo files).
+pub fn mount_namespace_problem() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/mnt")).ok().map(|m| (m.dev(), m.ino()));
+    if ns("self").is_some() && ns("self") == ns("1") {
+        return None;
+    }
+    let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let pid1 = std::fs::read_to_string("/proc/1/mountinfo").unwrap_or_default();
+    let groups_of_pid1: Vec<&str> = pid1.lines().flat_map(peer_groups).collect();
+    let holder = ours
+        .lines()
+        .filter_map(|l| Some((l.split(' ').nth(4)?, l)))
+        .filter(|(point, _)| NETNS_DIR == *point || NETNS_DIR.starts_with(&format!("{}/", point.trim_end_matches('/'))))
+        .max_by_key(|(point, _)| point.len());
+    let shared = holder.is_some_and(|(_, l)| peer_groups(l).any(|g| groups_of_pid1.contains(&g)));
+    (!shared).then(|| {
+        format!(
+            "vnx runs in a mount namespace of its own (as `ip netns exec` makes) whose {NETNS_DIR} does not \
+             reach the machine's: the namespaces it would bind there would vanish when it exits. Enter only \
+             the network namespace instead: `nsenter --net=/run/netns/NS vnx …`"
+        )
+    })
+}
+
+/// A mountinfo line's `shared:N` peer groups (among its optional fields).
+fn peer_groups(line: &str) -> impl Iterator<Item = &str> {
+    line.split(' ').skip(6).take_while(|f| *f != "-").filter_map(|f| f.strip_prefix("shared:"))
+}
+
 /// Makes /run/netns a shared mount point, as iproute2 does, so names bound there are seen by
 /// every mount namespace.
 fn prepare_netns_dir() -> Result<()> {

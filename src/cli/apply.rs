@@ -127,7 +127,11 @@ pub struct RunArgs {
 /// A plan saved to a file.
 #[derive(Serialize, Deserialize)]
 struct SavedPlan {
+    /// [`SAVED_PLAN_VERSION`].
     vnx_plan: String,
+    /// How it was planned (`--target`, `--replace`, `--map`, `--refresh`), and whether to destroy.
+    args: PlanArgs,
+    destroy: bool,
     scenario: String,
     source: String,
     /// The state serial the plan was made against.
@@ -135,6 +139,22 @@ struct SavedPlan {
     /// The scenario as desired (YAML).
     desired: String,
     plan: Plan,
+}
+
+/// The version of saved plan files: a file of another version is refused.
+const SAVED_PLAN_VERSION: &str = "vnx-saved-plan/2";
+
+/// Reads a saved plan file: `None` when `text` is not one (a scenario, then); an error when it
+/// is one that cannot be trusted (another version, or not readable as one).
+fn saved_plan(path: &str, text: &str) -> Option<Result<SavedPlan, String>> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let version = v.get("vnx_plan")?;
+    if version.as_str() != Some(SAVED_PLAN_VERSION) {
+        return Some(Err(format!(
+            "{path} is a saved plan of another version ({version}; this vnx reads {SAVED_PLAN_VERSION}): plan again"
+        )));
+    }
+    Some(serde_json::from_value(v).map_err(|e| format!("{path} is a saved plan that cannot be read ({e}): plan again")))
 }
 
 pub(super) struct Planned {
@@ -202,7 +222,9 @@ pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     }
     if let Some(out) = &c.out {
         let saved = SavedPlan {
-            vnx_plan: render::FORMAT_VERSION.into(),
+            vnx_plan: SAVED_PLAN_VERSION.into(),
+            args: c.plan.clone(),
+            destroy: c.destroy,
             scenario: name.clone(),
             source: planned.target.source.clone(),
             serial: state.serial(&name).unwrap_or(0),
@@ -265,6 +287,11 @@ pub(super) fn converge_with(
 ) -> i32 {
     let name = planned.target.scenario.name.value.clone();
     let plan = &planned.plan;
+    if !plan.is_empty() {
+        if let Some(why) = vnx_providers::ns::mount_namespace_problem() {
+            return fail(&why);
+        }
+    }
     print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
     let record = || {
         state.put_scenario(
@@ -419,47 +446,64 @@ pub(super) fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunAr
 }
 
 pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    let (state_path, state) = match open(state_arg) {
-        Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
     let rt = common::runtime();
-    // A saved plan?
-    if let Ok(text) = std::fs::read_to_string(&c.scenario) {
-        if let Ok(saved) = serde_json::from_str::<SavedPlan>(&text) {
-            return locked(&state, &saved.scenario.clone(), "apply", &c.run, || {
-                let now = state.serial(&saved.scenario).unwrap_or(0);
-                if now != saved.serial {
-                    return fail(&format!(
-                        "the saved plan is stale: the state of {} changed since it was made; plan again",
-                        saved.scenario
-                    ));
+    // A saved plan? It is trusted only as far as it goes: the scenario it holds is validated and
+    // planned again, and only a plan equal to the saved one is carried out (never its actions
+    // as written in the file).
+    let text = scenario::limits::read_to_string(std::path::Path::new(&c.scenario)).ok();
+    if let Some(saved) = text.as_deref().and_then(|t| saved_plan(&c.scenario, t)) {
+        let saved = match saved {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        let (state_path, state) = match open(state_arg) {
+            Ok(x) => x,
+            Err(e) => return fail(&e),
+        };
+        return locked(&state, &saved.scenario.clone(), "apply", &c.run, || {
+            let now = match state.serial(&saved.scenario) {
+                Ok(n) => n,
+                Err(e) => return fail(&e.to_string()),
+            };
+            if now != saved.serial {
+                return fail(&format!(
+                    "the saved plan is stale: the state of {} changed since it was made; plan again",
+                    saved.scenario
+                ));
+            }
+            let dir = std::path::Path::new(&saved.source).parent().unwrap_or(std::path::Path::new("."));
+            let loaded = scenario::load_str(&dir.join("saved-plan.yaml"), saved.desired.clone());
+            let s = match loaded.doc {
+                Some(Document::Scenario(s)) if !loaded.report.has_errors() && s.name.value == saved.scenario => s,
+                _ => {
+                    eprint!("{}", loaded.report.render(color));
+                    return fail(&format!("{} holds no valid scenario named {}", c.scenario, saved.scenario));
                 }
-                let (doc, _) = scenario::parse(&saved.desired, Format::Yaml);
-                let Some(Document::Scenario(s)) = doc else { return fail("the saved plan holds no readable scenario") };
-                let t = Target {
-                    scenario: s,
-                    source: saved.source.clone(),
-                    format: Format::Yaml,
-                    dir: PathBuf::from("."),
-                    report_source: scenario::Source::new(&c.scenario, saved.desired.clone()),
-                };
-                let run = RunArgs { auto_approve: true, ..c.run.clone() };
-                converge(
-                    Planned { target: t, plan: saved.plan.clone() },
-                    "apply",
-                    &run,
-                    &state,
-                    &state_path,
-                    color,
-                    &rt,
-                    false,
-                )
-            });
-        }
+            };
+            let t = Target {
+                scenario: s,
+                source: saved.source.clone(),
+                format: Format::Yaml,
+                dir: dir.to_path_buf(),
+                report_source: scenario::Source::new(&c.scenario, saved.desired.clone()),
+            };
+            let planned = match rt.block_on(make_plan(t, &saved.args, saved.destroy, &state, &state_path, color)) {
+                Ok(p) => p,
+                Err(e) => return fail(&e),
+            };
+            if planned.plan != saved.plan {
+                return fail(&format!(
+                    "{} no longer matches what is there (planning its scenario again gives another plan): plan again",
+                    c.scenario
+                ));
+            }
+            let run = RunArgs { auto_approve: true, ..c.run.clone() };
+            let forget = saved.destroy && saved.args.target.is_empty();
+            converge(planned, "apply", &run, &state, &state_path, color, &rt, forget)
+        });
     }
-    let t = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t,
+    let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
+        Ok(x) => x,
         Err(e) => return fail(&e),
     };
     let name = t.scenario.name.value.clone();
@@ -472,13 +516,8 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
 }
 
 pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    let (state_path, state) = match open(state_arg) {
+    let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
-    // By name first: destroying needs only the state.
-    let t = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t,
         Err(e) => return fail(&e),
     };
     let name = t.scenario.name.value.clone();
@@ -492,12 +531,8 @@ pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i
 }
 
 pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    let (state_path, state) = match open(state_arg) {
+    let (state_path, state, mut t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
-    let mut t = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t,
         Err(e) => return fail(&e),
     };
     let loaded = match scenario::load(&c.patch) {

@@ -13,7 +13,7 @@ use crate::plan::{self, desired, Actual, Desired, Recorded, ResId};
 use crate::scenario::{self, validate, Diag, Document, Format, Report, Scenario, Source};
 
 /// Options every planning command takes.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlanArgs {
     /// Run nodes of type A with provider B (`lxc=ns`); repeatable. lxc and nsrouter map to ns.
     #[arg(long = "map", value_name = "TYPE=PROVIDER")]
@@ -45,6 +45,12 @@ pub fn open_and_resolve(
     color: bool,
 ) -> Result<(PathBuf, State, Target), String> {
     let path = state_path(state_arg);
+    // A file is read (and refused when invalid) before the state is opened, so an invalid
+    // scenario leaves no state behind.
+    if Path::new(scenario).exists() {
+        let t = resolve(scenario, None, color)?;
+        return Ok((path.clone(), open_state(&path)?, t));
+    }
     let state = open_state(&path)?;
     let t = resolve(scenario, Some(&state), color)?;
     Ok((path, state, t))
@@ -110,9 +116,11 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
             return Err(format!("{arg} is a modify document: use `vnx modify SCENARIO {arg}`"));
         };
         let ctx = validate::Context::for_file(path);
+        // Absolute, so that the recorded source means the same file from any directory.
+        let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         return Ok(Target {
             scenario: s,
-            source: arg.to_string(),
+            source: source.display().to_string(),
             format: loaded.format,
             dir: ctx.dir.unwrap_or_else(|| PathBuf::from(".")),
             report_source: loaded.report.source,

@@ -230,7 +230,10 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     };
     let mut rows = Vec::new();
     for s in &scenarios {
-        let recorded = common::recorded_of(&state, &s.name).unwrap_or_default();
+        let recorded = match common::recorded_of(&state, &s.name) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
         let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
         let lab_dir = common::lab_dir(state.path(), &s.name).unwrap_or_default();
         let running = nodes.iter().filter(|n| node_run(n, &lab_dir).0 == "running").count();

@@ -6,6 +6,7 @@
 //! database. Everything a user wrote keeps its span, and every finding is a [`Diag`].
 
 pub mod diag;
+pub mod limits;
 pub mod linkcond;
 pub mod model;
 pub mod modify;
@@ -70,8 +71,7 @@ pub fn parse(text: &str, format: Format) -> (Option<Document>, Vec<Diag>) {
 
 /// Reads and validates a scenario (or modify document) file.
 pub fn load(path: &Path) -> std::io::Result<Loaded> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(load_str(path, text))
+    Ok(load_str(path, limits::read_to_string(path)?))
 }
 
 /// As [`load`], with the text already read (`path` still names it and anchors relative paths).

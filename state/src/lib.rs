@@ -23,6 +23,8 @@ pub enum Error {
     Db { path: PathBuf, source: rusqlite::Error },
     #[error("cannot create the state directory {path}: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
+    #[error("state database {path} cannot be trusted: {why}")]
+    Untrusted { path: PathBuf, why: String },
     #[error("scenario `{scenario}` is locked by {holder}")]
     Locked { scenario: String, holder: String },
     #[error("no lock with id {0}")]
@@ -217,16 +219,49 @@ pub struct State {
 
 impl State {
     /// Opens (creating when needed) the database at `path` and brings its schema up to date.
+    /// Opens the state database, making it (mode 0600, in a directory made 0700 whatever the
+    /// umask) when there is none. **Refuses what cannot be trusted**: an existing file of zero
+    /// bytes (a truncated database would otherwise read as "nothing applied", and running labs
+    /// would be forgotten), a file that is not a database, and one that fails SQLite's
+    /// `quick_check` (a damaged page would otherwise read as missing rows).
     pub fn open(path: &Path) -> Result<State> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Dir { path: dir.to_path_buf(), source })?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let untrusted = |why: String| Error::Untrusted { path: path.to_path_buf(), why };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+                .map_err(|source| Error::Dir { path: dir.to_path_buf(), source })?;
         }
-        let fresh = !path.exists();
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(untrusted(
+                    "it is empty (0 bytes), so it records nothing, not even that nothing is applied. Restore \
+                     it from a copy, or remove it if no lab of it runs"
+                        .into(),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                // Made here with its mode from the start (never readable by others, even briefly).
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(|source| Error::Dir { path: path.to_path_buf(), source })?;
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
         let db = |source| Error::Db { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(db)?;
-        if fresh {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| untrusted(format!("{e} (restore it from a copy)")))?;
+        if check != "ok" {
+            return Err(untrusted(format!("SQLite finds it damaged ({check}); restore it from a copy")));
         }
         conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;

@@ -72,6 +72,13 @@ pub fn parse(src: &str) -> Result<Element, Diag> {
                 let _ = e;
                 return Err(malformed(src, before, "a second root element: a scenario file has one root element"));
             }
+            Event::Start(_) if stack.len() >= crate::scenario::limits::MAX_DEPTH => {
+                return Err(malformed(
+                    src,
+                    before,
+                    &format!("elements nested more than {} deep", crate::scenario::limits::MAX_DEPTH),
+                ));
+            }
             Event::Start(e) => stack.push(start_element(src, &e, Span::new(before, after))?),
             Event::Empty(e) => {
                 let el = start_element(src, &e, Span::new(before, after))?;

@@ -93,13 +93,26 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
     let line_end = |b: usize| src[b.min(src.len())..].find('\n').map_or(src.len(), |i| b + i);
 
     let mut parser = Parser::new_from_str(src);
-    let mut anchors: std::collections::HashMap<usize, YNode> = Default::default();
-    // Open collections: (node, pending key, anchor id).
+    // Anchored nodes, with the number of nodes in each (an alias copies that many).
+    let mut anchors: std::collections::HashMap<usize, (YNode, usize)> = Default::default();
+    // Open collections: (node, pending key, anchor id, nodes made before it opened).
     enum Open {
-        Seq(YNode, usize),
-        Map(YNode, Option<YNode>, usize),
+        Seq(YNode, usize, usize),
+        Map(YNode, Option<YNode>, usize, usize),
     }
     let mut stack: Vec<Open> = Vec::new();
+    // Nodes made so far, aliases' copies included: bounded, so that a few bytes of nested
+    // aliases ("billion laughs") cannot take the machine's memory.
+    let mut made: usize = 0;
+    let too_much = |what: String, start: usize| Error {
+        message: what,
+        span: Some(Span::new(start, line_end(start))),
+        help: Some(format!(
+            "a scenario holds at most {} nested collections and {} values, aliases' copies included",
+            super::super::limits::MAX_DEPTH,
+            super::super::limits::MAX_VALUES
+        )),
+    };
     let mut root: Option<YNode> = None;
     loop {
         let (ev, mark) = parser.next_token().map_err(|e| {
@@ -111,6 +124,10 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
             }
         })?;
         let start = to_byte(mark.index());
+        made += 1;
+        if made > super::super::limits::MAX_VALUES {
+            return Err(too_much(format!("more than {} values", super::super::limits::MAX_VALUES), start));
+        }
         let finished: Option<YNode> = match ev {
             Event::StreamStart | Event::DocumentStart | Event::Nothing => None,
             Event::StreamEnd => break,
@@ -127,12 +144,21 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
                 let end = (start + value.len() + extra).min(line_end(start)).max(start);
                 let node = YNode { kind: Kind::Scalar(value, quoted), span: Span::new(start, end) };
                 if anchor > 0 {
-                    anchors.insert(anchor, node.clone());
+                    anchors.insert(anchor, (node.clone(), 1));
                 }
                 Some(node)
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some(n.clone()),
+                Some((n, size)) => {
+                    made += size;
+                    if made > super::super::limits::MAX_VALUES {
+                        return Err(too_much(
+                            format!("this alias makes more than {} values", super::super::limits::MAX_VALUES),
+                            start,
+                        ));
+                    }
+                    Some(n.clone())
+                }
                 None => {
                     return Err(Error {
                         message: "an alias names an anchor that is not defined".into(),
@@ -141,10 +167,17 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
                     })
                 }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= super::super::limits::MAX_DEPTH => {
+                return Err(too_much(
+                    format!("collections nested more than {} deep", super::super::limits::MAX_DEPTH),
+                    start,
+                ));
+            }
             Event::SequenceStart(anchor, _) => {
                 stack.push(Open::Seq(
                     YNode { kind: Kind::Seq(vec![]), span: Span::new(start, line_end(start)) },
                     anchor,
+                    made,
                 ));
                 None
             }
@@ -157,17 +190,18 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
                     YNode { kind: Kind::Map(vec![]), span: Span::new(text, line_end(text)) },
                     None,
                     anchor,
+                    made,
                 ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match stack.pop() {
-                    Some(Open::Seq(n, a)) => (n, a),
-                    Some(Open::Map(n, _, a)) => (n, a),
+                let (node, anchor, before) = match stack.pop() {
+                    Some(Open::Seq(n, a, b)) => (n, a, b),
+                    Some(Open::Map(n, _, a, b)) => (n, a, b),
                     None => unreachable!("yaml-rust2 balances collections"),
                 };
                 if anchor > 0 {
-                    anchors.insert(anchor, node.clone());
+                    anchors.insert(anchor, (node.clone(), made - before));
                 }
                 Some(node)
             }
@@ -175,12 +209,12 @@ pub fn parse_tree(src: &str) -> Result<YNode, Error> {
         if let Some(node) = finished {
             match stack.last_mut() {
                 None => root = Some(node),
-                Some(Open::Seq(seq, _)) => {
+                Some(Open::Seq(seq, ..)) => {
                     if let Kind::Seq(items) = &mut seq.kind {
                         items.push(node)
                     }
                 }
-                Some(Open::Map(map, pending, _)) => match pending.take() {
+                Some(Open::Map(map, pending, ..)) => match pending.take() {
                     None => *pending = Some(node),
                     Some(key) => {
                         if let Kind::Map(entries) = &mut map.kind {
