@@ -39,6 +39,8 @@ fn sigkill_at_twenty_points_then_apply_converges() {
     let links_when_built = host.ip(&["-o", "link", "show"]).lines().count();
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     let mut report = Vec::new();
+    // How many kills landed while an action was under way (the point of the test).
+    let mut mid_action = 0;
     for i in 0..20u64 {
         // Kill points spread over the apply (and one a little past its usual end).
         let at = full.mul_f64(i as f64 / 19.0 * 1.1).max(Duration::from_millis(2));
@@ -55,7 +57,16 @@ fn sigkill_at_twenty_points_then_apply_converges() {
         std::thread::sleep(at);
         // nsenter execs vnx, so the child's pid is vnx's.
         let _ = Command::new("kill").arg("-9").arg(child.id().to_string()).output();
-        let _ = child.wait();
+        let status = child.wait().unwrap();
+        // Where the kill landed: resources the killed apply had started and not finished.
+        let list = host.vnx(&["state", "list", &name]);
+        let in_flight = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .filter(|l| matches!(l.split('\t').nth(1), Some("creating" | "updating" | "deleting")))
+            .count();
+        if !status.success() && in_flight > 0 {
+            mid_action += 1;
+        }
         // The next apply converges.
         host.vnx_ok(&["apply", f, "--auto-approve"]);
         let plan = host.vnx_ok(&["plan", f]);
@@ -67,7 +78,8 @@ fn sigkill_at_twenty_points_then_apply_converges() {
         assert_eq!(host.leftovers(), Vec::<String>::new(), "kill {i} at {at:?}: leaked");
         report.push(format!("{:?}", at));
     }
-    eprintln!("killed at: {}", report.join(", "));
+    eprintln!("killed at: {}; {mid_action} of 20 in the middle of an action", report.join(", "));
+    assert!(mid_action >= 5, "only {mid_action} of 20 kills landed while an action was under way");
 }
 
 #[test]

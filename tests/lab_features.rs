@@ -207,3 +207,23 @@ fn nodes_start_from_a_mount_namespace_without_netns_binds() {
     let rest: Vec<&String> = outside.iter().filter(|m| !m.starts_with("/run/netns")).collect();
     assert!(rest.iter().all(|m| inside.contains(m)), "host {rest:?}, template {inside:?}");
 }
+
+/// A boot command that fails fails the apply, naming the node and the status (its exit status
+/// is never ignored).
+#[test]
+fn a_failing_boot_command_fails_the_apply() {
+    let host = TestHost::new();
+    let name = host.unique("bootfail");
+    let text = format!(
+        "name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - name: h1\n    type: ns\n    execs:\n      \
+         - {{seq: on_boot, command: \"echo booting; exit 3\"}}\n"
+    );
+    let f = host.dir.path().join("bootfail.yaml");
+    std::fs::write(&f, text).unwrap();
+    let out = host.vnx(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("an on_boot command of h1 exited with 3"), "{err}");
+    // Not recorded as done: the next plan runs it again.
+    assert!(!host.vnx_ok(&["plan", f.to_str().unwrap()]).contains("No changes."));
+}

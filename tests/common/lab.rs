@@ -125,6 +125,13 @@ impl TestHost {
     pub fn ping_from(&self, scenario: &str, node: &str, targets: &[&str]) -> Vec<String> {
         let script: String = targets.iter().map(|t| format!("ping -c1 -W2 {t} >/dev/null 2>&1 || ping -c2 -i0.2 -W1 {t} >/dev/null 2>&1 || echo UNREACHABLE {t}\n")).collect();
         let out = self.vnx(&["exec", scenario, "-M", node, "--", "sh", "-c", &script]);
+        // The script itself always succeeds: a failure is vnx exec's, and proves nothing.
+        assert!(
+            out.status.success(),
+            "vnx exec in {node} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| l.contains("UNREACHABLE"))
