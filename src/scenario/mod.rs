@@ -6,6 +6,7 @@
 //! database. Everything a user wrote keeps its span, and every finding is a [`Diag`].
 
 pub mod diag;
+pub mod fuzz;
 pub mod limits;
 pub mod linkcond;
 pub mod model;
