@@ -83,3 +83,36 @@ fn corpus_modify_sequence_on_a_running_lab() {
     let hosts = std::fs::read_to_string(&hosts_file).unwrap();
     assert!(!hosts.contains(&name), "hosts entries left: {hosts}");
 }
+
+/// Two modify documents in a row, the second using what the first added, the way VNX users
+/// grow a lab: with the scenario's file as the first argument, and VNX's `-f FILE --modify`.
+/// Each applies to the lab as it runs (the recorded scenario), not to the file.
+#[test]
+fn modify_documents_apply_to_the_running_lab_one_after_another() {
+    let host = TestHost::new();
+    let examples = common::root().join("examples");
+    for legacy in [false, true] {
+        let name = host.unique("grow");
+        let text = std::fs::read_to_string(examples.join("two-lans.yaml")).unwrap();
+        let file = host.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, text.replace("name: two-lans", &format!("name: {name}"))).unwrap();
+        std::fs::create_dir_all(host.dir.path().join("files/www")).unwrap();
+        let f = file.to_str().unwrap();
+        host.vnx_ok(&["apply", f, "--auto-approve"]);
+        for doc in ["two-lans-add-lan3.xml", "two-lans-add-h3.xml"] {
+            let patch = examples.join("modify").join(doc);
+            let p = patch.to_str().unwrap();
+            if legacy {
+                host.vnx_ok(&["-f", f, "--modify", p]);
+            } else {
+                host.vnx_ok(&["modify", f, p, "--auto-approve"]);
+            }
+        }
+        let show = host.show(&name);
+        assert!(names(&show, "nodes").contains("h3"), "{show}");
+        assert!(names(&show, "nets").contains("lan3"), "{show}");
+        // The file is as it was; the lab has both changes.
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("lan3"));
+        host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    }
+}

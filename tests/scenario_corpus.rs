@@ -26,6 +26,7 @@ fn validate_accepts_the_whole_corpus() {
     args.extend(files_in(&c.join("modify"), "xml"));
     args.extend(files_in(&root().join("examples"), "xml"));
     args.extend(files_in(&root().join("examples"), "yaml"));
+    args.extend(files_in(&root().join("examples/modify"), "xml"));
     let out = Command::new(vnx_bin()).arg("validate").args(&args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

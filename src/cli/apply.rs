@@ -97,9 +97,12 @@ pub struct DestroyCmd {
 /// the recorded scenario, the result is planned, confirmed and applied, and recorded so that
 /// later plans start from it.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  vnx modify tutorial_ubuntu_modify add-h5.xml --auto-approve")]
+#[command(
+    after_help = "A modify document always applies to the lab as it runs (the recorded scenario), never to the\nscenario file: two documents in a row build on each other, as in VNX.\n\nExamples:\n  vnx modify two-lans examples/modify/two-lans-add-lan3.xml --auto-approve\n  vnx modify two-lans examples/modify/two-lans-add-h3.xml --auto-approve"
+)]
 pub struct ModifyCmd {
-    /// The applied scenario (its name or file).
+    /// The applied scenario: its name, or its file (which then only names the lab: the
+    /// document changes the lab as it runs, with every earlier modification).
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
     /// The `<modify_vnx>` document.
@@ -535,6 +538,13 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
+    // A modify document changes the lab as it runs, as in VNX: the recorded scenario (with
+    // every earlier modification), not the file, which only names the lab when it never ran.
+    match common::recorded_target(&state, &t.scenario.name.value.clone()) {
+        Ok(Some(recorded)) => t = recorded,
+        Ok(None) => {}
+        Err(e) => return fail(&e),
+    }
     let loaded = match scenario::load(&c.patch) {
         Ok(l) => l,
         Err(e) => return fail(&format!("cannot read {}: {e}", c.patch.display())),

@@ -127,24 +127,8 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
         });
     }
     let Some(state) = state else { return Err(format!("no file named {arg}")) };
-    match state.scenario(arg).map_err(|e| e.to_string())? {
-        Some(row) => {
-            let (doc, diags) = scenario::parse(&row.desired, Format::Yaml);
-            match doc {
-                Some(Document::Scenario(s)) if !diags.iter().any(Diag::is_error) => {
-                    let dir =
-                        Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-                    Ok(Target {
-                        scenario: s,
-                        source: row.source,
-                        format: Format::Yaml,
-                        dir,
-                        report_source: Source::new(format!("{arg} (recorded)"), row.desired),
-                    })
-                }
-                _ => Err(format!("the recorded scenario {arg} cannot be read back")),
-            }
-        }
+    match recorded_target(state, arg)? {
+        Some(t) => Ok(t),
         None => {
             let names: Vec<String> =
                 state.scenarios().map_err(|e| e.to_string())?.into_iter().map(|s| s.name).collect();
@@ -154,6 +138,31 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
                 format!("{arg} is neither a file nor an applied scenario (applied: {})", names.join(", "))
             })
         }
+    }
+}
+
+/// The scenario recorded under `name` (the lab as it was last applied), if there is one.
+pub fn recorded_target(state: &State, name: &str) -> Result<Option<Target>, String> {
+    let arg = name;
+    match state.scenario(arg).map_err(|e| e.to_string())? {
+        Some(row) => {
+            let (doc, diags) = scenario::parse(&row.desired, Format::Yaml);
+            match doc {
+                Some(Document::Scenario(s)) if !diags.iter().any(Diag::is_error) => {
+                    let dir =
+                        Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                    Ok(Some(Target {
+                        scenario: s,
+                        source: row.source,
+                        format: Format::Yaml,
+                        dir,
+                        report_source: Source::new(format!("{arg} (recorded)"), row.desired),
+                    }))
+                }
+                _ => Err(format!("the recorded scenario {arg} cannot be read back")),
+            }
+        }
+        None => Ok(None),
     }
 }
 
