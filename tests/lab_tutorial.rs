@@ -149,3 +149,45 @@ fn tutorial_nsrouter_converges() {
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+/// The tutorial the VNX way: `-f FILE --create`, `-x SEQ`, `--modify` twice (the second uses
+/// the net the first added), `--shutdown`, `--create` again, `--destroy`; each step's effect
+/// checked in the kernel.
+#[test]
+fn tutorial_the_vnx_way() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    let f = file.to_str().unwrap();
+    let running = |n: &str| std::path::Path::new(&format!("/proc/{}", host.pids(&name)[n])).exists();
+    host.vnx_ok(&["-f", f, "-v", "--create"]);
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty(), "the lab does not carry traffic");
+    // -x: h2's ls1 lists its /tmp.
+    let out = host.vnx_ok(&["-f", f, "-x", "ls1", "-M", "h2"]);
+    assert!(out.contains("h2 |"), "{out}");
+    // --modify twice: a net, then a node on it.
+    let h5 = host.dir.path().join("add-h5-net4.xml");
+    std::fs::write(
+        &h5,
+        "<modify_vnx><add_vm name=\"h5\" type=\"lxc\"><if id=\"1\" net=\"Net4\"><ipv4>10.1.4.5/24</ipv4></if></add_vm></modify_vnx>",
+    )
+    .unwrap();
+    host.vnx_ok(&["-f", f, "--modify", corpus().join("modify/add-net4.xml").to_str().unwrap()]);
+    host.vnx_ok(&["-f", f, "--modify", h5.to_str().unwrap()]);
+    let addrs = host.vnx_ok(&["exec", &name, "-M", "h5", "--", "ip", "-4", "-o", "addr", "show", "eth1"]);
+    assert!(addrs.contains("10.1.4.5/24"), "{addrs}");
+    // --shutdown: every node off, its namespace kept.
+    host.vnx_ok(&["-f", f, "--shutdown"]);
+    let show = host.show(&name);
+    let states: Vec<&str> = show["nodes"].as_array().unwrap().iter().map(|n| n["state"].as_str().unwrap()).collect();
+    assert!(states.iter().all(|s| *s == "shutoff"), "{states:?}");
+    // --create again brings the file's scenario up: every node started; what only the modify
+    // documents added (h5, Net4) goes, since the file is the desired state.
+    host.vnx_ok(&["-f", f, "--create"]);
+    for n in ["h1", "h2", "r1", "r2", "h3", "h4"] {
+        assert!(running(n), "{n} is not running after --create");
+    }
+    assert!(!host.pids(&name).contains_key("h5"));
+    assert!(host.ping_from(&name, "h1", &["10.1.2.2", "2001:db8:2::2"]).is_empty());
+    host.vnx_ok(&["-f", f, "--destroy"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}

@@ -68,6 +68,11 @@ pub struct ApplyCmd {
     /// A scenario file, an applied scenario's name, or a saved plan.
     #[arg(value_name = "SCENARIO|PLANFILE")]
     pub scenario: String,
+    /// Start the nodes `vnx shutdown` or `vnx suspend` left off or paused (all, or the
+    /// `--target`s), as VNX's `--create` brings a whole scenario up; without it, apply keeps the
+    /// run state asked for.
+    #[arg(long)]
+    pub start: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
@@ -511,6 +516,17 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     };
     let name = t.scenario.name.value.clone();
     locked(&state, &name, "apply", &c.run, || {
+        if c.start {
+            let runs = match state.node_runs(&name) {
+                Ok(r) => r,
+                Err(e) => return fail(&e.to_string()),
+            };
+            for node in runs.keys().filter(|n| c.plan.target.is_empty() || c.plan.target.contains(n)) {
+                if let Err(e) = state.set_node_run(&name, node, "running") {
+                    return fail(&e.to_string());
+                }
+            }
+        }
         match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
             Ok(p) => converge(p, "apply", &c.run, &state, &state_path, color, &rt, false),
             Err(e) => fail(&e),

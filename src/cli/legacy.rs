@@ -88,6 +88,10 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
         "apply" | "destroy" => {
             out.push(file);
             out.push("--auto-approve".into());
+            // VNX's --create brings the scenario up, nodes shut down before included.
+            if new == "apply" {
+                out.push("--start".into());
+            }
             for n in &nodes {
                 out.extend(["--target".into(), n.clone()]);
             }
@@ -136,7 +140,7 @@ mod tests {
 
     #[test]
     fn vnx_command_lines_become_new_commands() {
-        assert_eq!(t("-f lab.xml -v --create").unwrap().unwrap(), ["apply", "lab.xml", "--auto-approve"]);
+        assert_eq!(t("-f lab.xml -v --create").unwrap().unwrap(), ["apply", "lab.xml", "--auto-approve", "--start"]);
         assert_eq!(t("-f lab.xml -v -x ls1234 -M h2").unwrap().unwrap(), ["exec", "lab.xml", "ls1234", "-M", "h2"]);
         assert_eq!(
             t("-f lab.xml --destroy -M h1,h2").unwrap().unwrap(),
