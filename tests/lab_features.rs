@@ -227,3 +227,34 @@ fn a_failing_boot_command_fails_the_apply() {
     // Not recorded as done: the next plan runs it again.
     assert!(!host.vnx_ok(&["plan", f.to_str().unwrap()]).contains("No changes."));
 }
+
+/// `vnx exec LAB -M NODE -- CMD` passes stdin on, and keeps the node's stderr on stderr.
+#[test]
+fn exec_passes_stdin_and_stderr_through() {
+    use std::io::Write;
+    let host = TestHost::new();
+    let name = host.unique("stdio");
+    let f = host.dir.path().join("stdio.yaml");
+    std::fs::write(
+        &f,
+        format!("name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - {{name: h1, type: ns}}\n"),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    let mut child = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", host.netns))
+        .arg(common::vnx_bin())
+        .args(["exec", &name, "-M", "h1", "--", "sh", "-c", "read v; echo got $v; echo oops >&2; exit 4"])
+        .env("VNX_STATE", host.state())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"x\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got x\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+}

@@ -115,8 +115,14 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
                 return fail(&not_running(&n.name.value, &s.name.value));
             };
             let name = n.name.value.clone();
-            let multi = chosen.len() > 1;
-            match init.run("/bin/sh", &script, |l| if multi { println!("{name} | {l}") } else { println!("{l}") }) {
+            // One node: its command has vnx's stdin, stdout and stderr. Several: each line
+            // prefixed with the node's name (and no stdin: there is one to share).
+            let ran = if chosen.len() > 1 {
+                init.run("/bin/sh", &script, |l| println!("{name} | {l}"))
+            } else {
+                init.run_attached("/bin/sh", &script)
+            };
+            match ran {
                 Ok(code) if code != 0 => worst = code,
                 Ok(_) => {}
                 Err(e) => return fail(&e),

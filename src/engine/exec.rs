@@ -29,6 +29,22 @@ impl Runner {
         }
     }
 
+    /// Runs a script with `shell` attached to vnx's own standard input, output and error (an
+    /// `ns` node's command reads what vnx is given and writes where vnx writes); a VM's agent
+    /// has no stdin and one output, which goes to stdout. The exit status.
+    pub fn run_attached(&self, shell: &str, script: &str) -> Result<i32, String> {
+        match self {
+            Runner::Ns(init) => {
+                let status = ns::command_in(init, shell, &["-c", script])
+                    .status()
+                    .map_err(|e| format!("running nsenter: {e}"))?;
+                use std::os::unix::process::ExitStatusExt;
+                Ok(status.code().unwrap_or(128 + status.signal().unwrap_or(0)))
+            }
+            Runner::Vm(_) => self.run(shell, script, |l| println!("{l}")),
+        }
+    }
+
     /// The shell for commands: `<shell>` if given, else bash where the node has it, else sh.
     pub fn shell(&self, shell: Option<&str>) -> String {
         match self {
