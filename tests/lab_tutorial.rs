@@ -191,3 +191,18 @@ fn tutorial_the_vnx_way() {
     host.vnx_ok(&["-f", f, "--destroy"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+/// The moment apply returns, the lab carries traffic: every pair pings, IPv4 and IPv6, once,
+/// with no retry and no sleep (a CI pipeline runs its tests right after apply).
+#[test]
+fn the_lab_carries_traffic_when_apply_returns() {
+    let host = TestHost::new();
+    let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    let mut failures = Vec::new();
+    for (node, _) in ALL_V4 {
+        let targets: Vec<&str> = ALL_V4.iter().chain(ALL_V6).filter(|(n, _)| n != node).map(|(_, a)| *a).collect();
+        failures.extend(host.ping_once_from(&name, node, &targets));
+    }
+    assert!(failures.is_empty(), "unreachable right after apply: {failures:?}");
+}

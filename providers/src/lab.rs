@@ -757,6 +757,11 @@ impl Lab {
                     .map_err(|e| Error::Other(e.to_string()))??;
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
                 ns::bind_netns(&init, req(a, "netns")?, &self.alias("node", &it.name))?;
+                // No duplicate address detection on the node's links (its addresses are `nodad`
+                // already): their link-local addresses stay tentative for a second or more
+                // otherwise, and the first IPv6 packets across a router right after apply were
+                // lost while a router's could not be used.
+                ns::set_net_sysctl(init.netns()?, "net/ipv6/conf/default/accept_dad", "0")?;
                 self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), req(a, "netns")?.to_string());
                 // A node the user shut down or paused is built that way (its boot waits for a start).
                 match s(a, "run") {

@@ -124,7 +124,19 @@ impl TestHost {
     /// Pings `target` from `node` (a retry forgives the first packet lost to neighbour discovery).
     pub fn ping_from(&self, scenario: &str, node: &str, targets: &[&str]) -> Vec<String> {
         let script: String = targets.iter().map(|t| format!("ping -c1 -W2 {t} >/dev/null 2>&1 || ping -c2 -i0.2 -W1 {t} >/dev/null 2>&1 || echo UNREACHABLE {t}\n")).collect();
-        let out = self.vnx(&["exec", scenario, "-M", node, "--", "sh", "-c", &script]);
+        self.run_pings(scenario, node, &script)
+    }
+
+    /// One ping from `node` to each target, no retry: what a CI pipeline does the moment apply
+    /// returns.
+    pub fn ping_once_from(&self, scenario: &str, node: &str, targets: &[&str]) -> Vec<String> {
+        let script: String =
+            targets.iter().map(|t| format!("ping -c1 -W2 {t} >/dev/null 2>&1 || echo UNREACHABLE {t}\n")).collect();
+        self.run_pings(scenario, node, &script)
+    }
+
+    fn run_pings(&self, scenario: &str, node: &str, script: &str) -> Vec<String> {
+        let out = self.vnx(&["exec", scenario, "-M", node, "--", "sh", "-c", script]);
         // The script itself always succeeds: a failure is vnx exec's, and proves nothing.
         assert!(
             out.status.success(),
