@@ -143,6 +143,9 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     host.vnx_ok(&["start", &name, "-M", "h2"]);
     let vars = host.vnx_ok(&["output", &name]);
     assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");
+    let json: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["output", &name, "--json"])).unwrap();
+    assert_eq!(json["h2"]["ipv4"], "10.0.2.10", "{json}");
+    assert_eq!(json["r1"]["interfaces"]["eth2"]["ipv4"][0], "10.0.2.1/24", "{json}");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }

@@ -240,7 +240,11 @@ fn exec_passes_stdin_and_stderr_through() {
         format!("name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - {{name: h1, type: ns}}\n"),
     )
     .unwrap();
-    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    // -q: errors and the summary only.
+    let out = host.vnx(&["-q", "apply", f.to_str().unwrap(), "--auto-approve"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !stdout.contains("Plan:") && !stdout.contains("node.h1"), "{stdout}");
+    assert!(stdout.contains("Apply complete") && !stderr.contains("node.h1"), "{stdout}\n{stderr}");
     let mut child = std::process::Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", host.netns))
         .arg(common::vnx_bin())
@@ -256,5 +260,8 @@ fn exec_passes_stdin_and_stderr_through() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got x\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
-    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    // -v in a pipe: each action said once.
+    let out = host.vnx(&["-v", "destroy", &name, "--auto-approve"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("node.h1: destroyed").count(), 1, "{stderr}");
 }

@@ -205,4 +205,9 @@ fn the_lab_carries_traffic_when_apply_returns() {
         failures.extend(host.ping_once_from(&name, node, &targets));
     }
     assert!(failures.is_empty(), "unreachable right after apply: {failures:?}");
+    // `vnx output` gives both families.
+    let vars = host.vnx_ok(&["output", &name]);
+    assert!(vars.lines().any(|l| l == "H1_IPV6=2001:db8::2") && vars.lines().any(|l| l == "H1=10.1.0.2"), "{vars}");
+    let json: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["output", &name, "--json"])).unwrap();
+    assert_eq!(json["r2"]["interfaces"]["eth2"]["ipv6"][0], "2001:db8:2::1/64", "{json}");
 }

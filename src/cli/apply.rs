@@ -300,7 +300,10 @@ pub(super) fn converge_with(
             return fail(&why);
         }
     }
-    print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
+    // -q: errors and the summary only (a plan to confirm is still shown).
+    if !super::progress::quiet() || !run.auto_approve {
+        print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
+    }
     let record = || {
         state.put_scenario(
             &name,

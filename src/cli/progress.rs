@@ -97,7 +97,10 @@ impl Progress {
             Outcome::Failed(e) => format!("[{}/{}] {id}: FAILED: {e}", self.finished, self.total),
             Outcome::Skipped(_) => return,
         };
-        tracing::info!("{line}");
+        // Said once: as a log line where bars are drawn, else as the line below.
+        if self.bars.is_some() {
+            tracing::info!("{line}");
+        }
         match &self.bars {
             Some((mp, bars)) => {
                 bars[&op].inc(1);

@@ -268,6 +268,9 @@ pub struct OutputCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
+    /// Each node's interfaces and their IPv4 and IPv6 addresses, as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn var(s: &str) -> String {
@@ -288,22 +291,45 @@ pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         &t.scenario.name.value,
         &common::lab_dir(state.path(), &t.scenario.name.value).unwrap_or_default(),
     );
+    // NODE_IF (first IPv4 address) and NODE_IF_IPV6, and NODE / NODE_IPV6 (the node's first).
+    let ip_of = |a: &str| a.split('/').next().unwrap_or_default().to_string();
+    let mut json = serde_json::Map::new();
     for n in d["nodes"].as_array().into_iter().flatten() {
         let node = n["name"].as_str().unwrap_or_default();
-        let mut first = None;
+        let (mut first4, mut first6) = (None, None);
+        let mut ifs = serde_json::Map::new();
         for i in n["interfaces"].as_array().into_iter().flatten() {
             let ifname = i["name"].as_str().unwrap_or_default();
-            if let Some(a) = i["addresses"].as_array().and_then(|a| a.first()).and_then(Value::as_str) {
-                let ip = a.split('/').next().unwrap_or_default();
-                println!("{}_{}={ip}", var(node), var(ifname));
-                first.get_or_insert(ip.to_string());
+            let addrs: Vec<&str> = i["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let (v6, v4): (Vec<&str>, Vec<&str>) = addrs.into_iter().partition(|a| a.contains(':'));
+            if let Some(a) = v4.first() {
+                println_unless(c.json, format!("{}_{}={}", var(node), var(ifname), ip_of(a)));
+                first4.get_or_insert(ip_of(a));
             }
+            if let Some(a) = v6.first() {
+                println_unless(c.json, format!("{}_{}_IPV6={}", var(node), var(ifname), ip_of(a)));
+                first6.get_or_insert(ip_of(a));
+            }
+            ifs.insert(ifname.into(), json!({"ipv4": v4, "ipv6": v6}));
         }
-        if let Some(ip) = first {
-            println!("{}={ip}", var(node));
+        if let Some(ip) = &first4 {
+            println_unless(c.json, format!("{}={ip}", var(node)));
         }
+        if let Some(ip) = &first6 {
+            println_unless(c.json, format!("{}_IPV6={ip}", var(node)));
+        }
+        json.insert(node.into(), json!({"ipv4": first4, "ipv6": first6, "interfaces": ifs}));
+    }
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(json)).expect("json"));
     }
     super::EXIT_OK
+}
+
+fn println_unless(quiet: bool, line: String) {
+    if !quiet {
+        println!("{line}");
+    }
 }
 
 /// `vnx show SCENARIO --node NAME`.
