@@ -277,3 +277,34 @@ fn progress_on_a_pipe_and_on_a_terminal() {
     assert!(tty.contains("Destroy complete in"));
     assert_eq!(host.leftovers(), Vec::<String>::new());
 }
+
+/// `vnx doctor` on this kind of machine: what its kernel has and lacks, as the table says it
+/// (tool paths and libvirt's answer masked: they vary).
+#[test]
+fn doctor_tells_what_this_machine_runs() {
+    let out = std::process::Command::new(common::vnx_bin()).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let masked: String = text
+        .lines()
+        .map(|l| {
+            // A tool's detail starts with its path (after the status column's two spaces).
+            let l = match l.split_once("  /") {
+                Some((head, rest)) => format!("{head}  PATH{}", &rest[rest.find(':').unwrap_or(0)..]),
+                None => l.to_string(),
+            };
+            if l.starts_with("libvirt ") {
+                "libvirt  (masked)".to_string()
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("doctor", masked);
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::process::Command::new(common::vnx_bin()).args(["doctor", "--json"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    assert!(json.as_array().unwrap().iter().any(|c| c["check"] == "qdisc netem" && c["status"].is_string()));
+}

@@ -10,6 +10,7 @@ mod bench;
 mod common;
 mod convert;
 mod diff;
+mod doctor;
 mod exec;
 mod graph;
 mod init;
@@ -74,6 +75,7 @@ pub enum Command {
     Show(show::ShowCmd),
     List(show::ListCmd),
     Output(show::OutputCmd),
+    Doctor(doctor::DoctorCmd),
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
     Modify(apply::ModifyCmd),
@@ -213,5 +215,6 @@ pub fn main() -> i32 {
         Command::NodeInit(a) => admin::run_init(a),
         Command::Init(a) => init::run(a),
         Command::Output(a) => show::run_output(a, st, color),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

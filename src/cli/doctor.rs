@@ -1,0 +1,210 @@
+//! `vnx doctor`: what this machine can run, in one table. Each kernel feature is tried for real
+//! in a network namespace of its own (made and gone with the probe), never assumed from a
+//! kernel version: cloud kernels lack netem, Open vSwitch's datapath, 802.1Q or GRE.
+
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use super::EXIT_ERROR;
+
+/// Check what this machine can run: kernel features, tools, virtualisation, libvirt.
+///
+/// Each line is `ok`, `missing` (what needs it cannot run here) or `note`; the detail says what
+/// it means for a lab. Exits 1 when something every lab needs is missing.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  vnx doctor\n  vnx doctor --json")]
+pub struct DoctorCmd {
+    /// One object per check, as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One check's finding.
+struct Line {
+    name: &'static str,
+    status: &'static str,
+    detail: String,
+    /// Every lab needs it.
+    essential: bool,
+}
+
+/// Runs `script` with `sh` in a new network namespace of its own; whether it succeeded.
+fn probe(script: &str) -> bool {
+    Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn tool(name: &str) -> Option<String> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+}
+
+fn line(name: &'static str, ok: bool, yes: &str, no: &str, essential: bool) -> Line {
+    Line { name, status: if ok { "ok" } else { "missing" }, detail: if ok { yes } else { no }.to_string(), essential }
+}
+
+fn checks() -> Vec<Line> {
+    let mut v = Vec::new();
+    let netns = probe("true");
+    v.push(line(
+        "network namespaces",
+        netns,
+        "nodes and labs get network namespaces of their own",
+        "unshare --net fails: vnx needs root and a kernel with network namespaces",
+        true,
+    ));
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let overlay = filesystems.lines().any(|l| l.trim_end().ends_with("overlay"));
+    v.push(line(
+        "overlayfs",
+        overlay,
+        "ns nodes' copy-on-write roots",
+        "no overlay file system: ns nodes cannot have copy-on-write roots",
+        true,
+    ));
+    let have_tc = tool("tc").is_some();
+    let have_ip = tool("ip").is_some();
+    let qdisc = |q: &str| have_tc && probe(&format!("tc qdisc add dev lo root {q}"));
+    v.push(line(
+        "qdisc tbf",
+        qdisc("tbf rate 1mbit burst 32kb latency 50ms"),
+        "link conditions: bw",
+        "bw= cannot be applied here",
+        false,
+    ));
+    v.push(line(
+        "qdisc netem",
+        qdisc("netem delay 1ms"),
+        "link conditions: delay, loss",
+        "the kernel has no netem qdisc: delay= and loss= cannot be applied here",
+        false,
+    ));
+    let link = |spec: &str| have_ip && probe(&format!("ip link add {spec}"));
+    v.push(line(
+        "VXLAN",
+        link("vx0 type vxlan id 42 dstport 4789 local 127.0.0.1"),
+        "links between hosts",
+        "no VXLAN devices: labs cannot span hosts",
+        false,
+    ));
+    v.push(line(
+        "802.1Q VLANs",
+        have_ip && probe("ip link add d0 type dummy && ip link add link d0 name d0.5 type vlan id 5"),
+        "VLAN devices",
+        "no 802.1Q devices: VLANs on Linux bridges and external=ethX with vlan= cannot be used",
+        false,
+    ));
+    v.push(line(
+        "GRE",
+        link("gt0 type gretap local 127.0.0.1 remote 127.0.0.2"),
+        "GRE tunnels",
+        "no GRE devices",
+        false,
+    ));
+    let ovs = std::path::Path::new("/sys/module/openvswitch").exists()
+        || Command::new("modprobe")
+            .args(["-n", "openvswitch"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    v.push(line(
+        "Open vSwitch datapath",
+        ovs,
+        "the kernel datapath of Open vSwitch",
+        "no openvswitch module: Open vSwitch runs only with its userspace datapath (netdev)",
+        false,
+    ));
+    let kvm = std::path::Path::new("/dev/kvm").exists();
+    let dtype = vnx_providers::libvirt::domain_type("auto");
+    v.push(Line {
+        name: "KVM",
+        status: if dtype == "kvm" { "ok" } else { "note" },
+        detail: match (kvm, dtype) {
+            (_, "kvm") => "/dev/kvm works: virtual machines run with KVM".into(),
+            (true, _) => "/dev/kvm exists, but vnx runs in a virtual machine, where nested KVM guests hang: \
+                 virtual machines are emulated (TCG, slow); VNX_DOMAIN_TYPE=kvm forces KVM"
+                .into(),
+            (false, _) => "no /dev/kvm: virtual machines are emulated (TCG, slow)".into(),
+        },
+        essential: false,
+    });
+    v.push(libvirt_line());
+    for (t, why, essential) in [
+        ("nsenter", "commands in nodes (util-linux)", true),
+        ("tc", "link conditions (iproute2)", false),
+        ("ip", "the tests and `ip netns exec` (iproute2)", false),
+        ("qemu-img", "virtual machines' overlay disks (qemu-utils)", false),
+        ("xorriso", "virtual machines' configuration drives (xorriso)", false),
+        ("tcpdump", "vnx capture (tcpdump)", false),
+    ] {
+        let found = tool(t);
+        v.push(Line {
+            name: t,
+            status: if found.is_some() { "ok" } else { "missing" },
+            detail: match found {
+                Some(p) => format!("{p}: {why}"),
+                None => format!("not installed: needed for {why}"),
+            },
+            essential,
+        });
+    }
+    let mounts = vnx_providers::ns::mount_namespace_problem();
+    v.push(Line {
+        name: "mount namespace",
+        status: if mounts.is_none() { "ok" } else { "missing" },
+        detail: mounts.unwrap_or_else(|| "names bound in /run/netns reach the whole machine".into()),
+        essential: true,
+    });
+    v
+}
+
+#[cfg(feature = "libvirt")]
+fn libvirt_line() -> Line {
+    let uri = vnx_providers::libvirt::uri();
+    match vnx_providers::libvirt::Hypervisor::connect(&uri) {
+        Ok(_) => Line { name: "libvirt", status: "ok", detail: format!("{uri} answers"), essential: false },
+        Err(e) => Line { name: "libvirt", status: "missing", detail: e.to_string(), essential: false },
+    }
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn libvirt_line() -> Line {
+    Line {
+        name: "libvirt",
+        status: "missing",
+        detail: "this vnx was built without virtual machines: `cargo build --release --features libvirt`".into(),
+        essential: false,
+    }
+}
+
+pub fn run(c: DoctorCmd) -> i32 {
+    let lines = checks();
+    if c.json {
+        let v: Vec<_> = lines
+            .iter()
+            .map(|l| json!({"check": l.name, "status": l.status, "detail": l.detail, "essential": l.essential}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        let w = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
+        println!("{:w$}  {:7}  DETAIL", "CHECK", "STATUS");
+        for l in &lines {
+            println!("{:w$}  {:7}  {}", l.name, l.status, l.detail);
+        }
+    }
+    if lines.iter().any(|l| l.essential && l.status == "missing") {
+        EXIT_ERROR
+    } else {
+        super::EXIT_OK
+    }
+}
