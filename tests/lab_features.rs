@@ -265,3 +265,56 @@ fn exec_passes_stdin_and_stderr_through() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("node.h1: destroyed").count(), 1, "{stderr}");
 }
+
+/// `vnx capture LAB NET -w FILE`: packets pinged across a net are in the capture file.
+#[test]
+fn capture_records_a_nets_packets() {
+    let host = TestHost::new();
+    let name = host.unique("capture");
+    let f = host.dir.path().join("capture.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnets:\n  - {{name: lan, mode: virtual_bridge}}\nnodes:\n\
+             \x20 - {{name: a, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.0.1/24]}}]}}\n\
+             \x20 - {{name: b, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.0.2/24]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    let pcap = host.dir.path().join("lan.pcap");
+    let mut capture = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", host.netns))
+        .arg(common::vnx_bin())
+        .args(["capture", &name, "lan", "-w", pcap.to_str().unwrap(), "--", "-c", "2", "icmp"])
+        .env("VNX_STATE", host.state())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ping until tcpdump has its two packets (it starts listening a moment after spawning).
+    let mut done = None;
+    for _ in 0..50 {
+        host.vnx(&["exec", &name, "-M", "a", "--", "ping", "-c1", "-W1", "10.7.0.2"]);
+        if let Some(s) = capture.try_wait().unwrap() {
+            done = Some(s);
+            break;
+        }
+    }
+    let status = match done {
+        Some(s) => s,
+        None => {
+            let _ = capture.kill();
+            panic!("tcpdump never saw two ICMP packets on the net");
+        }
+    };
+    assert!(status.success(), "capture: {status}");
+    let read = std::process::Command::new("tcpdump").args(["-n", "-r"]).arg(&pcap).output().unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert!(text.contains("10.7.0.1 > 10.7.0.2: ICMP echo request"), "{text}");
+    // A net the lab does not have is named in the error.
+    let out = host.vnx(&["capture", &name, "wan"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its nets: lan"));
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+}

@@ -7,6 +7,7 @@
 mod admin;
 mod apply;
 mod bench;
+mod capture;
 mod common;
 mod convert;
 mod diff;
@@ -76,6 +77,7 @@ pub enum Command {
     List(show::ListCmd),
     Output(show::OutputCmd),
     Doctor(doctor::DoctorCmd),
+    Capture(capture::CaptureCmd),
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
     Modify(apply::ModifyCmd),
@@ -216,5 +218,6 @@ pub fn main() -> i32 {
         Command::Init(a) => init::run(a),
         Command::Output(a) => show::run_output(a, st, color),
         Command::Doctor(a) => doctor::run(a),
+        Command::Capture(a) => capture::run(a, st, color),
     }
 }

@@ -128,7 +128,9 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
                 )
                 .collect();
             members.sort();
-            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "up": n.attrs.get("up"), "members": members})
+            // Where the bridge is, for tcpdump or Wireshark (`vnx capture` finds both itself).
+            let netns = n.attrs.get("host_netns").cloned().unwrap_or(json!("host"));
+            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "netns": netns, "up": n.attrs.get("up"), "members": members})
         })
         .collect();
     json!({"scenario": name, "nodes": nodes, "nets": nets, "resources": recorded.len()})
@@ -211,10 +213,14 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             ifaces.join("; ").trim()
         );
     }
-    println!("\n{:<14} {:<12} MEMBERS", "NET", "BRIDGE");
+    let ns_width = d["nets"].as_array().into_iter().flatten().filter_map(|n| n["netns"].as_str()).map(str::len).max();
+    let w = ns_width.unwrap_or(0).max("NAMESPACE".len());
+    println!("\n{:<14} {:<12} {:<w$} MEMBERS", "NET", "BRIDGE", "NAMESPACE");
     for n in d["nets"].as_array().into_iter().flatten() {
         let m: Vec<&str> = n["members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        println!("{:<14} {:<12} {}", n["name"].as_str().unwrap_or(""), n["bridge"].as_str().unwrap_or(""), m.join(" "));
+        let (name, bridge, netns) =
+            (n["name"].as_str().unwrap_or(""), n["bridge"].as_str().unwrap_or(""), n["netns"].as_str().unwrap_or(""));
+        println!("{name:<14} {bridge:<12} {netns:<w$} {}", m.join(" "));
     }
     super::EXIT_OK
 }
