@@ -38,7 +38,7 @@ fn what_cannot_run_is_refused_at_plan_time() {
             if cfg!(feature = "libvirt") {
                 "the disk image `/usr/share/vnx/filesystems/rootfs_ubuntu` of node `ubuntu` is not on this host"
             } else {
-                "virtual machines in this build of vnx is not supported yet"
+                "node `ubuntu` is a virtual machine, and this build of vnx runs none"
             },
         ),
         ("tutorial_vlan_ovs.xml", "net mode `openvswitch` is not supported yet"),
@@ -49,6 +49,14 @@ fn what_cannot_run_is_refused_at_plan_time() {
         assert_eq!(out.status.code(), Some(1), "{file}");
         assert!(err.contains(expect), "{file}: {err}");
         assert!(err.contains(&format!("{file}:")), "{file}: the message names the place: {err}");
+    }
+    // VNX's plugins are refused, not dropped (the DHCP example's clients would get no address).
+    for (file, plugin) in [("example_dhcp-plugin.xml", "dhcp"), ("example_ospf-plugin.xml", "ospf")] {
+        let path = corpus().join("plugins").join(file);
+        let out = host.vnx(&["plan", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(err.contains(&format!("VNX's `{plugin}` plugin (<extension plugin=\"{plugin}\">) is not supported yet")), "{err}");
     }
 }
 

@@ -148,6 +148,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     if !lab_nets.is_empty() {
         push(&mut out, kind::LAB, "lab", "net", json!({"netns": lab_ns}), vec![], s.name.span);
     }
+    // VNX's plugins (DHCP, OSPF, …) configured services in nodes; a lab without them would
+    // come up without what they give (its DHCP clients would get no address): refused.
+    for ext in &s.extensions {
+        errors.push(not_supported(
+            format!("VNX's `{}` plugin (<extension plugin=\"{}\">)", ext.plugin, ext.plugin),
+            ext.span,
+            "vnx does not run VNX's plugins: configure the service with the nodes' <exec> commands, or remove the <extension>",
+        ));
+    }
     let mut bridges: HashMap<&str, String> = HashMap::new();
     for net in &s.nets {
         let name = net.name.value.as_str();
@@ -203,8 +212,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         }
         if provider == "libvirt" {
             if !opts.libvirt {
-                errors.push(not_supported(format!("node `{nname}`: virtual machines in this build of vnx"), node.node_type.span,
-                    "build vnx with the libvirt feature (cargo build --release --features libvirt; needs libvirt-dev), or run the node as a namespace with --map libvirt=ns"));
+                errors.push(
+                    Diag::error("vnx::not-supported", format!("node `{nname}` is a virtual machine, and this build of vnx runs none"))
+                        .at(node.node_type.span, "here")
+                        .help("build vnx with the libvirt feature (cargo build --release --features libvirt; needs libvirt-dev and pkg-config), or run the node as a namespace with --map libvirt=ns"),
+                );
                 continue;
             }
             let mgmt_nic = mgmt_of.get(nname).map(|m| {
