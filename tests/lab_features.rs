@@ -56,7 +56,10 @@ fn what_cannot_run_is_refused_at_plan_time() {
         let out = host.vnx(&["plan", path.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{file}");
-        assert!(err.contains(&format!("VNX's `{plugin}` plugin (<extension plugin=\"{plugin}\">) is not supported yet")), "{err}");
+        assert!(
+            err.contains(&format!("VNX's `{plugin}` plugin (<extension plugin=\"{plugin}\">) is not supported yet")),
+            "{err}"
+        );
     }
 }
 

@@ -122,8 +122,56 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
         host_rules(s, h, &mut out);
     }
     shared_addresses(s, &mut out);
+    gateways_forward(s, &mut out);
     sequences(s, &mut out);
     out
+}
+
+/// The classic student mistake: a node used as another's gateway that does not forward that
+/// family (no `<forwarding>`): the route is there, and nothing passes. A warning naming both.
+fn gateways_forward(s: &Scenario, out: &mut Vec<Diag>) {
+    let mut owner: HashMap<IpAddr, &Node> = HashMap::new();
+    for n in &s.nodes {
+        for i in &n.interfaces {
+            for a in i.ipv4.iter().filter_map(|a| a.net()) {
+                owner.insert(IpAddr::V4(a.addr()), n);
+            }
+            for a in i.ipv6.iter().filter_map(|a| a.net()) {
+                owner.insert(IpAddr::V6(a.addr()), n);
+            }
+        }
+    }
+    for n in &s.nodes {
+        for r in &n.routes {
+            // Dynamips routers (Cisco IOS) forward by themselves.
+            let Some(gw) =
+                owner.get(&r.gw.value).filter(|g| g.name.value != n.name.value && g.node_type.value != "dynamips")
+            else {
+                continue;
+            };
+            let forwards =
+                gw.forwarding
+                    .as_ref()
+                    .is_some_and(|f| if r.gw.value.is_ipv4() { f.value.ipv4() } else { f.value.ipv6() });
+            if !forwards {
+                let fam = if r.gw.value.is_ipv4() { "IPv4" } else { "IPv6" };
+                out.push(
+                    Diag::warning(
+                        "vnx::gateway-forwarding",
+                        format!(
+                            "node `{}` routes through `{}` ({}), which does not forward {fam}: nothing will pass",
+                            n.name.value, gw.name.value, r.gw.value
+                        ),
+                    )
+                    .at(r.gw.span, "this gateway")
+                    .help(format!(
+                        "add <forwarding type=\"ip\"/> to node `{}` (YAML: `forwarding: ip`)",
+                        gw.name.value
+                    )),
+                );
+            }
+        }
+    }
 }
 
 fn automac(s: &Scenario, out: &mut Vec<Diag>) {
