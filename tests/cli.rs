@@ -308,3 +308,17 @@ fn doctor_tells_what_this_machine_runs() {
     .unwrap();
     assert!(json.as_array().unwrap().iter().any(|c| c["check"] == "qdisc netem" && c["status"].is_string()));
 }
+
+/// VNX's `--exe-info` (`vnx exec FILE --list`): each sequence, where it runs, its help text.
+#[test]
+fn exe_info_lists_sequences_with_their_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    let out = std::process::Command::new(common::vnx_bin())
+        .args(["-f", file.to_str().unwrap(), "--exe-info"])
+        .env("VNX_STATE", dir.path().join("state.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    insta::assert_snapshot!("exe_info", String::from_utf8_lossy(&out.stdout));
+}

@@ -118,9 +118,10 @@ pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
             super::EXIT_OK
         }
         Ok(rows) => {
+            println!("{:>4} {:<24} {:<8} {:<20} {:<11} SUMMARY", "ID", "STARTED", "COMMAND", "SCENARIO", "STATUS");
             for r in rows {
                 println!(
-                    "{:>4} {} {:<8} {:<20} {:<11} {}",
+                    "{:>4} {:<24} {:<8} {:<20} {:<11} {}",
                     r.id,
                     r.started,
                     r.command,

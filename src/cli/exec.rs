@@ -35,6 +35,38 @@ pub struct ExecCmd {
     /// A command to run instead of a sequence.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// List the scenario's sequences: the nodes each runs on and its help text
+    /// (`<seq_help>`), as VNX's `--exe-info` did; nothing is run.
+    #[arg(long, conflicts_with_all = ["seq", "command"])]
+    pub list: bool,
+}
+
+/// `vnx exec SCENARIO --list`: each sequence, where it runs, and its `<seq_help>`.
+fn list_sequences(s: &Scenario) -> i32 {
+    let mut names: Vec<&str> = crate::scenario::validate::defined_sequences(s).into_iter().collect();
+    names.sort();
+    if names.is_empty() {
+        println!("{} defines no sequence.", s.name.value);
+        return super::EXIT_OK;
+    }
+    let w = names.iter().map(|n| n.len()).max().unwrap_or(0).max("SEQUENCE".len());
+    println!("{:w$}  {:<24}  HELP", "SEQUENCE", "NODES");
+    for seq in names {
+        let nodes: Vec<&str> =
+            node_order(s).into_iter().filter(|n| has_step(n, seq)).map(|n| n.name.value.as_str()).collect();
+        let steps = s
+            .all_sequences()
+            .find(|(_, c)| c.name.value == seq)
+            .map(|(_, c)| c.steps.iter().map(|st| st.value.as_str()).collect::<Vec<_>>().join(", "));
+        let where_ = match (&steps, nodes.is_empty()) {
+            (Some(st), _) => format!("runs {st}"),
+            (None, true) => "the host".to_string(),
+            (None, false) => nodes.join(","),
+        };
+        let help = s.help.iter().find(|h| h.seq == seq).map_or("", |h| h.text.trim());
+        println!("{seq:w$}  {where_:<24}  {help}");
+    }
+    super::EXIT_OK
 }
 
 /// Open an interactive shell in a node, or a virtual machine's serial console.
@@ -93,6 +125,9 @@ pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let s = &t.scenario;
+    if c.list {
+        return list_sequences(s);
+    }
     let running = match runners(&state, &s.name.value) {
         Ok(i) => i,
         Err(e) => return fail(&e),

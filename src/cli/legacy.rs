@@ -15,7 +15,7 @@ const MODES: &[(&str, Option<&str>)] = &[
     ("--modify", Some("modify")),
     ("--console", Some("console")),
     ("--console-info", Some("show")),
-    ("--exe-info", Some("show")),
+    ("--exe-info", Some("exec-info")),
     ("--define", None),
     ("--start", Some("start")),
     ("--shutdown", Some("shutdown")),
@@ -120,6 +120,9 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
             if kill && new == "shutdown" {
                 out.push("--kill".into());
             }
+        }
+        "exec-info" => {
+            out = vec!["exec".into(), file, "--list".into()];
         }
         "graph" => {
             out.push(file);

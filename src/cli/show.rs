@@ -92,7 +92,11 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
             })
         })
         .collect();
-    let nodes: Vec<Value> = of(kind::NODE)
+    // Nodes by name (the record keeps creation order).
+    let mut node_rows: Vec<&Recorded> = of(kind::NODE).collect();
+    node_rows.sort_by(|a, b| a.id.name.cmp(&b.id.name));
+    let nodes: Vec<Value> = node_rows
+        .into_iter()
         .map(|n| {
             let (run, pid) = node_run(n, lab_dir);
             let mut ifaces: Vec<Value> = recorded
