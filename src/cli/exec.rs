@@ -268,7 +268,14 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
         Err(e) => return fail(&e),
     };
     let name = t.scenario.name.value.clone();
-    let recorded = common::recorded_of(&state, &name).unwrap_or_default();
+    if t.scenario.node(&c.node).is_none() {
+        let nodes: Vec<&str> = t.scenario.nodes.iter().map(|n| n.name.value.as_str()).collect();
+        return fail(&format!("there is no node named {:?} in {name} (its nodes: {})", c.node, nodes.join(", ")));
+    }
+    let recorded = match common::recorded_of(&state, &name) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
     // A virtual machine: its serial console, through libvirt (virsh's console is a libvirt
     // stream; Ctrl+] leaves it). A graphical console is a VNC display on loopback.
     if let Some(vm) =

@@ -109,8 +109,20 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
             out.push("--auto-approve".into());
         }
         "console" => {
-            out.push(file);
-            out.extend(["-M".into(), nodes.first().cloned().unwrap_or_default()]);
+            // One console at a time: VNX opened a window per node, a terminal holds one.
+            match nodes.as_slice() {
+                [node] => {
+                    out.push(file);
+                    out.extend(["-M".into(), node.clone()]);
+                }
+                [] => return Some(Err("--console needs the node: -M NODE".into())),
+                more => {
+                    return Some(Err(format!(
+                        "--console opens one node's console at a time (-M {}): run it once per node",
+                        more.join(",")
+                    )))
+                }
+            }
         }
         "start" | "shutdown" | "reboot" | "reset" | "suspend" | "resume" | "save" | "restore" => {
             out.push(file);
@@ -144,6 +156,10 @@ mod tests {
     #[test]
     fn vnx_command_lines_become_new_commands() {
         assert_eq!(t("-f lab.xml -v --create").unwrap().unwrap(), ["apply", "lab.xml", "--auto-approve", "--start"]);
+        assert!(t("-f lab.xml --console").unwrap().unwrap_err().contains("-M NODE"));
+        assert!(t("-f lab.xml --console -M h1,h2").unwrap().unwrap_err().contains("one node's console at a time"));
+        assert_eq!(t("-f lab.xml --console -M h1").unwrap().unwrap(), ["console", "lab.xml", "-M", "h1"]);
+        assert_eq!(t("-f lab.xml --exe-info").unwrap().unwrap(), ["exec", "lab.xml", "--list"]);
         assert_eq!(t("-f lab.xml -v -x ls1234 -M h2").unwrap().unwrap(), ["exec", "lab.xml", "ls1234", "-M", "h2"]);
         assert_eq!(
             t("-f lab.xml --destroy -M h1,h2").unwrap().unwrap(),
