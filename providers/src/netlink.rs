@@ -610,22 +610,47 @@ pub fn set_lo_alias_here(alias: &str) -> Result<()> {
 /// One request through a new blocking socket in this thread's namespace, acknowledged: the
 /// answer's messages (bytes, header included) before the acknowledgement.
 fn blocking_request(payload: RouteNetlinkMessage, what: &str) -> Result<Vec<Vec<u8>>> {
-    const NLMSG_ERROR: u16 = 2;
     let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
         .map_err(|e| nl_err("opening a netlink socket", e))?;
     sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
+    let mut out = Vec::new();
+    exchange(&sock, payload, NLM_F_ACK, what, |kind, m| {
+        if kind == NLMSG_ERROR {
+            return Ok(true); // the acknowledgement (an error fails the exchange)
+        }
+        out.push(m.to_vec());
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+
+/// Sends `payload` (with `flags` beside NLM_F_REQUEST) and hands each message of the answer
+/// (its type, its bytes with the header) to `each` until it says the answer is complete. A
+/// netlink error message fails the exchange with its errno; an acknowledgement (errno 0) is
+/// handed on like any other message. The one reader of netlink answers' framing.
+fn exchange(
+    sock: &netlink_sys::Socket,
+    payload: RouteNetlinkMessage,
+    flags: u16,
+    what: &str,
+    mut each: impl FnMut(u16, &[u8]) -> Result<bool>,
+) -> Result<()> {
     let mut msg = NetlinkMessage::from(payload);
-    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    msg.header.flags = NLM_F_REQUEST | flags;
     msg.header.sequence_number = 1;
     msg.finalize();
     let mut buf = vec![0u8; msg.header.length as usize];
     msg.serialize(&mut buf);
-    sock.send(&buf, 0).map_err(|e| nl_err(what, e))?;
-    let mut out = Vec::new();
-    let mut data: Vec<u8> = Vec::with_capacity(16 * 1024);
+    sock.send(&buf, 0).map_err(|e| nl_err(&format!("sending {what}"), e))?;
+    // A buffer of 32 KiB or more makes the kernel fill 32 KiB per read (it sizes a dump's
+    // messages by the largest read so far); each read resumes the dump from its start.
+    let mut data: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         data.clear();
-        sock.recv(&mut data, 0).map_err(|e| nl_err(what, e))?;
+        sock.recv(&mut data, 0).map_err(|e| nl_err(&format!("reading {what}"), e))?;
         let mut at = 0;
         while at + 16 <= data.len() {
             let len = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
@@ -635,13 +660,15 @@ fn blocking_request(payload: RouteNetlinkMessage, what: &str) -> Result<Vec<Vec<
             }
             let m = &data[at..at + len];
             if kind == NLMSG_ERROR {
+                // struct nlmsgerr: a negative errno (0 is an acknowledgement).
                 let code = m.get(16..20).map_or(0, |c| i32::from_ne_bytes(c.try_into().expect("4 bytes")));
                 if code != 0 {
                     return Err(Error::Netlink(format!("{what}: {}", std::io::Error::from_raw_os_error(-code))));
                 }
-                return Ok(out);
             }
-            out.push(m.to_vec());
+            if each(kind, m)? {
+                return Ok(());
+            }
             at += (len + 3) & !3;
         }
     }
@@ -674,44 +701,11 @@ fn blocking_links(sock: &netlink_sys::Socket) -> Result<Vec<Link>> {
 /// Sends `dump`'s request and hands each message of the answer (its bytes, header included)
 /// to `each`, until the dump is done.
 fn blocking_dump_raw(sock: &netlink_sys::Socket, dump: Dump, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    let mut msg = NetlinkMessage::from(dump.request());
-    msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    msg.header.sequence_number = 1;
-    msg.finalize();
-    let mut buf = vec![0u8; msg.header.length as usize];
-    msg.serialize(&mut buf);
-    sock.send(&buf, 0).map_err(|e| nl_err("sending a dump request", e))?;
-    // A buffer of 32 KiB or more makes the kernel fill 32 KiB per read (it sizes a dump's
-    // messages by the largest read so far); each read resumes the dump from its start.
-    let mut data: Vec<u8> = Vec::with_capacity(64 * 1024);
-    loop {
-        data.clear();
-        sock.recv(&mut data, 0).map_err(|e| nl_err("reading a dump", e))?;
-        let mut at = 0;
-        while at + 16 <= data.len() {
-            let len = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
-            let kind = u16::from_ne_bytes(data[at + 4..at + 6].try_into().expect("2 bytes"));
-            if len < 16 || at + len > data.len() {
-                return Err(Error::Netlink("dump: a truncated message".into()));
-            }
-            let m = &data[at..at + len];
-            match kind {
-                NLMSG_DONE => return Ok(()),
-                NLMSG_ERROR => {
-                    // struct nlmsgerr: a negative errno (0 is an acknowledgement).
-                    let code = m.get(16..20).map_or(0, |c| i32::from_ne_bytes(c.try_into().expect("4 bytes")));
-                    if code != 0 {
-                        let e = std::io::Error::from_raw_os_error(-code);
-                        return Err(Error::Netlink(format!("dump: {e}")));
-                    }
-                }
-                _ => each(m)?,
-            }
-            at += (len + 3) & !3;
-        }
-    }
+    exchange(sock, dump.request(), NLM_F_DUMP, "dump", |kind, m| match kind {
+        NLMSG_DONE => Ok(true),
+        NLMSG_ERROR => Ok(false),
+        _ => each(m).map(|_| false),
+    })
 }
 
 /// The (type, value) of each netlink attribute in `buf` (aligned `struct nlattr`s).

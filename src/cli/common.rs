@@ -142,8 +142,7 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
 }
 
 /// The scenario recorded under `name` (the lab as it was last applied), if there is one.
-pub fn recorded_target(state: &State, name: &str) -> Result<Option<Target>, String> {
-    let arg = name;
+pub fn recorded_target(state: &State, arg: &str) -> Result<Option<Target>, String> {
     match state.scenario(arg).map_err(|e| e.to_string())? {
         Some(row) => {
             let (doc, diags) = scenario::parse(&row.desired, Format::Yaml);
