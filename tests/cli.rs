@@ -124,23 +124,37 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     assert!(text.contains("Interfaces:") && text.contains("eth2") && text.contains("Recent journal:"), "{text}");
     // The show table, with what changes from run to run (the unique name, pids) masked.
     host.vnx_ok(&["shutdown", &name, "-M", "h2"]);
-    let table = host.vnx_ok(&["show", &name]).replace(&name, "NAME");
-    let masked: String = table
-        .lines()
-        .map(|l| {
-            l.split_whitespace()
-                .map(|w| match w {
-                    _ if w.len() > 2 && w.chars().all(|c| c.is_ascii_digit()) => "PID",
-                    _ if w.len() == 10 && w.starts_with("vb") => "BRIDGE",
-                    _ => w,
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    insta::assert_snapshot!("show_table_starter", masked);
+    let mask = |table: String| -> String {
+        table
+            .replace(&name, "NAME")
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .map(|w| match w {
+                        _ if w.len() > 2 && w.chars().all(|c| c.is_ascii_digit()) => "PID",
+                        _ if w.len() == 10 && w.starts_with("vb") => "BRIDGE",
+                        _ => w,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    insta::assert_snapshot!("show_table_starter", mask(host.vnx_ok(&["show", &name])));
     host.vnx_ok(&["start", &name, "-M", "h2"]);
+    // An address removed by hand: show reads what is there and marks what differs.
+    host.vnx_ok(&["exec", &name, "-M", "h1", "--", "ip", "addr", "flush", "dev", "eth1"]);
+    insta::assert_snapshot!("show_drift_starter", mask(host.vnx_ok(&["show", &name])));
+    let json: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["show", &name, "--json"])).unwrap();
+    assert_eq!(json["drift"][0]["address"], "addresses.h1/1", "{json}");
+    let h1 = json["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "h1").unwrap();
+    assert!(h1["drift"] == true && h1["interfaces"][0]["addresses"] == serde_json::json!([]), "{h1}");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&host.vnx_ok(&["show", &name, "--json", "--refresh=false"])).unwrap();
+    assert_eq!(recorded["drift"], serde_json::json!([]), "--refresh=false shows the record");
+    host.vnx_ok(&["apply", &name, "--auto-approve"]);
+    assert!(!host.vnx_ok(&["show", &name]).contains('*'), "apply puts it back");
     let vars = host.vnx_ok(&["output", &name]);
     assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");
     let json: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["output", &name, "--json"])).unwrap();

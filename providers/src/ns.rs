@@ -349,7 +349,16 @@ pub fn mount_namespace_problem() -> Option<String> {
         .filter_map(|l| Some((l.split(' ').nth(4)?, l)))
         .filter(|(point, _)| NETNS_DIR == *point || NETNS_DIR.starts_with(&format!("{}/", point.trim_end_matches('/'))))
         .max_by_key(|(point, _)| point.len());
+    // The same mount (mount ids are never reused across namespaces: a new namespace's copies
+    // get new ones), for where PID 1's namespace link cannot be read (a container's PID 1 that
+    // is not dumpable), or a mount shared with PID 1's.
+    let mount_id = |l: &str| l.split(' ').next().map(str::to_string);
+    let same_mount = holder.is_some_and(|(_, l)| pid1.lines().any(|p| mount_id(p) == mount_id(l)));
     let shared = holder.is_some_and(|(_, l)| peer_groups(l).any(|g| groups_of_pid1.contains(&g)));
+    // Nothing to compare with (no /proc/1/mountinfo to read): not a reason to refuse.
+    if pid1.is_empty() || same_mount {
+        return None;
+    }
     (!shared).then(|| {
         format!(
             "vnx runs in a mount namespace of its own (as `ip netns exec` makes) whose {NETNS_DIR} does not \

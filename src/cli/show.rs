@@ -1,5 +1,6 @@
 //! `vnx show` (alias `status`) and `vnx list`: what runs on this host.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -7,7 +8,7 @@ use vnx_providers::ns::Init;
 
 use super::common;
 use super::fail;
-use crate::plan::{kind, Recorded};
+use crate::plan::{kind, render, Drift, Recorded};
 
 /// Show the labs on this host, or one lab's nodes and nets.
 ///
@@ -28,6 +29,10 @@ pub struct ShowCmd {
     /// Print JSON (same as --format json).
     #[arg(long)]
     pub json: bool,
+    /// Read what really exists (addresses, links, run states) and mark what differs from the
+    /// scenario; `--refresh=false` shows the record only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -75,6 +80,37 @@ pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections:
         .filter(|r| r.id.kind == kind::NODE)
         .map(|r| (r.id.name.clone(), node_run(r, &lab_dir).0.to_string()))
         .collect()
+}
+
+/// The lab as it is now: the record corrected by what refresh reads, and what differs from
+/// the record (what vnx built from the scenario). Resources found missing are left out.
+fn now_of(
+    state: &vnx_state::State,
+    name: &str,
+    recorded: Vec<Recorded>,
+) -> Result<(Vec<Recorded>, Vec<Drift>), String> {
+    if recorded.is_empty() {
+        return Ok((recorded, vec![]));
+    }
+    let actual = common::runtime().block_on(async {
+        let lab = common::lab(name, state.path(), &recorded)?;
+        common::refresh(&lab, &recorded).await
+    })?;
+    let b = crate::plan::believed(&recorded, &actual);
+    let now = recorded
+        .iter()
+        .filter(|r| r.id.kind == kind::NODE || !b.vanished.contains(&r.id))
+        .map(|r| Recorded {
+            attrs: b.attrs.get(&r.id).map_or_else(|| r.attrs.clone(), |a| a.clone().into_owned()),
+            ..r.clone()
+        })
+        .collect();
+    Ok((now, b.drift))
+}
+
+/// Whether a drift entry concerns this node (its own resources are named NODE or NODE/...).
+fn drift_of_node(drift: &[Drift], node: &str) -> bool {
+    drift.iter().any(|d| d.id.name == node || d.id.name.strip_prefix(node).is_some_and(|r| r.starts_with('/')))
 }
 
 /// One scenario's nodes and nets, as JSON.
@@ -155,7 +191,20 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let d = describe(&recorded, &name, &common::lab_dir(state.path(), &name).unwrap_or_default());
+    let (recorded, drift) = if c.refresh {
+        match now_of(&state, &name, recorded) {
+            Ok(x) => x,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        (recorded, vec![])
+    };
+    let mut d = describe(&recorded, &name, &common::lab_dir(state.path(), &name).unwrap_or_default());
+    for n in d["nodes"].as_array_mut().into_iter().flatten() {
+        let changed = drift_of_node(&drift, n["name"].as_str().unwrap_or_default());
+        n["drift"] = json!(changed);
+    }
+    d["drift"] = render::drift_json(&drift);
     if let Some(node) = &c.node {
         return show_node(&state, &recorded, &d, &name, node, json);
     }
@@ -209,9 +258,11 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             })
             .collect();
         let pid = n["pid"].as_i64().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        // `*`: something of this node differs from the scenario (listed below the tables).
+        let mark = if n["drift"] == json!(true) { "*" } else { "" };
         println!(
             "{:<14} {:<9} {:<8} {}",
-            n["name"].as_str().unwrap_or(""),
+            format!("{}{mark}", n["name"].as_str().unwrap_or("")),
             n["state"].as_str().unwrap_or(""),
             pid,
             ifaces.join("; ").trim()
@@ -225,6 +276,11 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         let (name, bridge, netns) =
             (n["name"].as_str().unwrap_or(""), n["bridge"].as_str().unwrap_or(""), n["netns"].as_str().unwrap_or(""));
         println!("{name:<14} {bridge:<12} {netns:<w$} {}", m.join(" "));
+    }
+    if !drift.is_empty() {
+        let color = color && std::io::stdout().is_terminal();
+        print!("\n{}", render::drift_human(&drift, color));
+        println!("\n* differs from the scenario: `vnx apply {name}` puts it back, `vnx plan {name}` shows how");
     }
     super::EXIT_OK
 }
@@ -382,6 +438,9 @@ fn show_node(
     let detail = json!({
         "node": node, "state": n["state"], "pid": n["pid"], "netns": n["netns"], "interfaces": n["interfaces"],
         "routes": routes, "processes": processes, "journal": journal,
+        "drift": d["drift"].as_array().into_iter().flatten()
+            .filter(|x| x["name"].as_str().is_some_and(|r| r == node || r.starts_with(&format!("{node}/"))))
+            .collect::<Vec<_>>(),
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&detail).expect("json"));

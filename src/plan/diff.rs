@@ -181,22 +181,26 @@ fn in_target(id: &ResId, attrs: &Attrs, targets: &[String]) -> bool {
 
 /// Plans the changes that take `recorded` (as `actual` shows it) to `desired`.
 /// `actual` lacks an entry for resources that were not refreshed.
-pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, Actual>, opts: &Options) -> Plan {
-    let mut plan = Plan::default();
-    // Keyed by reference: a lab of a thousand nodes has some 6000 resources, planned each time.
-    let desired: BTreeMap<&ResId, &Desired> =
-        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (&d.id, d)).collect() };
-    let recorded_map: HashMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
+/// What is believed to exist: the record, corrected by what refresh saw.
+pub struct Believed<'a> {
+    /// What differs from the record (for resources whose last action ended well).
+    pub drift: Vec<Drift>,
+    /// Each resource refresh did not find missing: its attributes as they are now.
+    pub attrs: HashMap<&'a ResId, Cow<'a, Attrs>>,
+    /// Resources whose last action did not end (`creating`, `updating`, `deleting`).
+    pub tainted: HashSet<&'a ResId>,
+    /// Resources refresh found missing.
+    pub vanished: HashSet<&'a ResId>,
+}
 
-    // What is believed to exist: the record, corrected by what refresh saw.
-    let mut believed: HashMap<&ResId, Cow<Attrs>> = HashMap::new();
-    let mut tainted: HashSet<&ResId> = HashSet::new();
-    let mut vanished: HashSet<&ResId> = HashSet::new();
+/// The record corrected by refresh: what the plan starts from, and what `vnx show` shows.
+pub fn believed<'a>(recorded: &'a [Recorded], actual: &HashMap<ResId, Actual>) -> Believed<'a> {
+    let mut out = Believed { drift: vec![], attrs: HashMap::new(), tainted: HashSet::new(), vanished: HashSet::new() };
     for r in recorded {
         match actual.get(&r.id) {
             Some(Actual::Missing) => {
-                plan.drift.push(Drift { id: r.id.clone(), deleted: true, diffs: vec![] });
-                vanished.insert(&r.id);
+                out.drift.push(Drift { id: r.id.clone(), deleted: true, diffs: vec![] });
+                out.vanished.insert(&r.id);
             }
             Some(Actual::Present(seen)) => {
                 let mut now: Option<Attrs> = None;
@@ -213,18 +217,30 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
                     }
                 }
                 if !diffs.is_empty() && r.status == "ok" {
-                    plan.drift.push(Drift { id: r.id.clone(), deleted: false, diffs });
+                    out.drift.push(Drift { id: r.id.clone(), deleted: false, diffs });
                 }
-                believed.insert(&r.id, now.map_or(Cow::Borrowed(&r.attrs), Cow::Owned));
+                out.attrs.insert(&r.id, now.map_or(Cow::Borrowed(&r.attrs), Cow::Owned));
             }
             None => {
-                believed.insert(&r.id, Cow::Borrowed(&r.attrs));
+                out.attrs.insert(&r.id, Cow::Borrowed(&r.attrs));
             }
         }
-        if r.status != "ok" && !vanished.contains(&r.id) {
-            tainted.insert(&r.id);
+        if r.status != "ok" && !out.vanished.contains(&r.id) {
+            out.tainted.insert(&r.id);
         }
     }
+    out
+}
+
+pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, Actual>, opts: &Options) -> Plan {
+    let mut plan = Plan::default();
+    // Keyed by reference: a lab of a thousand nodes has some 6000 resources, planned each time.
+    let desired: BTreeMap<&ResId, &Desired> =
+        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (&d.id, d)).collect() };
+    let recorded_map: HashMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
+
+    let Believed { drift, attrs: believed, tainted, vanished } = believed(recorded, actual);
+    plan.drift = drift;
 
     // Targets: the named nodes and nets, what lives in them, and what they depend on.
     let selected: Option<BTreeSet<&ResId>> = (!opts.targets.is_empty()).then(|| {

@@ -10,7 +10,7 @@ pub mod render;
 pub mod resource;
 pub mod vm;
 
-pub use diff::{plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
+pub use diff::{believed, plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
 pub use resource::{kind, Actual, Attrs, Desired, Recorded, ResId};
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use serde::Serialize;
 
-use super::diff::{AttrDiff, ChangeKind, Op, Plan};
+use super::diff::{AttrDiff, ChangeKind, Drift, Op, Plan};
 use super::resource::Attrs;
 
 /// The version of the `--json` format; changes that break readers bump it.
@@ -65,22 +65,35 @@ fn leaf_diffs(
     }
 }
 
+/// What changed outside vnx, as the plan shows it (and `vnx show`).
+pub fn drift_human(drift: &[Drift], color: bool) -> String {
+    let mut out = String::new();
+    let title = if color { "\x1b[1mChanged outside vnx:\x1b[0m" } else { "Changed outside vnx:" };
+    let _ = writeln!(out, "{title}\n");
+    for d in drift {
+        if d.deleted {
+            let _ = writeln!(out, "  # {} has been deleted", d.id);
+        } else {
+            let _ = writeln!(out, "  # {} has changed", d.id);
+            for a in &d.diffs {
+                let _ = writeln!(out, "      ~ {} = {} -> {}", a.attr, show(&a.old), show(&a.new));
+            }
+        }
+    }
+    out
+}
+
+/// The drift as `--json` shows it, in the plan's `drift` and in `vnx show`.
+pub fn drift_json(drift: &[Drift]) -> Value {
+    serde_json::to_value(drift.iter().map(DriftJson::of).collect::<Vec<_>>()).expect("json")
+}
+
 /// The human form. `color` adds ANSI colours for terminals.
 pub fn human(plan: &Plan, color: bool) -> String {
     let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        let _ = writeln!(out, "{}\n", paint("1", "Changed outside vnx:"));
-        for d in &plan.drift {
-            if d.deleted {
-                let _ = writeln!(out, "  # {} has been deleted", d.id);
-            } else {
-                let _ = writeln!(out, "  # {} has changed", d.id);
-                for a in &d.diffs {
-                    let _ = writeln!(out, "      ~ {} = {} -> {}", a.attr, show(&a.old), show(&a.new));
-                }
-            }
-        }
+        out.push_str(&drift_human(&plan.drift, color));
         out.push('\n');
     }
     if plan.changes.is_empty() {
@@ -182,6 +195,12 @@ struct DriftJson<'a> {
     name: &'a str,
 }
 
+impl<'a> DriftJson<'a> {
+    fn of(d: &'a Drift) -> Self {
+        DriftJson { address: d.id.to_string(), deleted: d.deleted, diffs: &d.diffs, kind: &d.id.kind, name: &d.id.name }
+    }
+}
+
 #[derive(Serialize)]
 struct SummaryJson {
     add: usize,
@@ -220,17 +239,7 @@ impl<'a> PlanJson<'a> {
                     reason: &c.reason,
                 })
                 .collect(),
-            drift: plan
-                .drift
-                .iter()
-                .map(|d| DriftJson {
-                    address: d.id.to_string(),
-                    deleted: d.deleted,
-                    diffs: &d.diffs,
-                    kind: &d.id.kind,
-                    name: &d.id.name,
-                })
-                .collect(),
+            drift: plan.drift.iter().map(DriftJson::of).collect(),
             format_version: FORMAT_VERSION,
             scenario,
             summary: SummaryJson { add, change, destroy },
