@@ -19,6 +19,47 @@ fn all_helps(cmd: &mut clap::Command, path: String, out: &mut Vec<(String, Strin
     }
 }
 
+/// One rule for every command: what reports a result takes `--json`; what shows a plan before
+/// it changes the lab asks, and takes `--auto-approve`. The exceptions are named, with why.
+#[test]
+fn json_and_auto_approve_follow_one_rule() {
+    // Their output is not a report: a file, a stream, a terminal, or nothing but a message.
+    let no_report = [
+        "capture",
+        "completions",
+        "console",
+        "convert",
+        "exec",
+        "force-unlock",
+        "graph",
+        "init",
+        "man",
+        "schema",
+        "state",
+        "state rm",
+    ];
+    let asks = ["apply", "destroy", "modify"];
+    let mut cmd = vnx::cli::Cli::command();
+    cmd.build();
+    let mut checked = 0;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        for (path, c) in std::iter::once((sub.get_name().to_string(), sub))
+            .chain(sub.get_subcommands().map(|s| (format!("{} {}", sub.get_name(), s.get_name()), s)))
+        {
+            if c.is_hide_set() || c.get_name() == "help" {
+                continue;
+            }
+            let has = |flag: &str| c.get_arguments().any(|a| a.get_long() == Some(flag));
+            if !no_report.contains(&path.as_str()) {
+                assert!(has("json"), "vnx {path} reports a result but has no --json");
+            }
+            assert_eq!(has("auto-approve"), asks.contains(&path.as_str()), "vnx {path}: --auto-approve");
+            checked += 1;
+        }
+    }
+    assert!(checked > 25, "{checked}");
+}
+
 #[test]
 fn help_of_every_command() {
     let mut cmd = vnx::cli::Cli::command().term_width(100);
@@ -153,7 +194,10 @@ fn init_writes_a_starter_that_runs_and_output_prints_addresses() {
     let recorded: serde_json::Value =
         serde_json::from_str(&host.vnx_ok(&["show", &name, "--json", "--refresh=false"])).unwrap();
     assert_eq!(recorded["drift"], serde_json::json!([]), "--refresh=false shows the record");
-    host.vnx_ok(&["apply", &name, "--auto-approve"]);
+    let applied: serde_json::Value =
+        serde_json::from_str(&host.vnx_ok(&["apply", &name, "--auto-approve", "--json"])).unwrap();
+    assert!(applied["status"] == "ok" && applied["summary"]["change"].as_u64() >= Some(1), "{applied}");
+    assert_eq!(applied["plan"]["drift"][0]["address"], "addresses.h1/1", "{applied}");
     assert!(!host.vnx_ok(&["show", &name]).contains('*'), "apply puts it back");
     let vars = host.vnx_ok(&["output", &name]);
     assert!(vars.lines().any(|l| l == "H2=10.0.2.10") && vars.lines().any(|l| l == "R1_ETH2=10.0.2.1"), "{vars}");

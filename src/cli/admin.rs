@@ -26,6 +26,10 @@ pub enum StateSub {
     List {
         #[arg(value_name = "SCENARIO")]
         scenario: String,
+        /// Print JSON: each resource's address, kind, name, provider, status, attributes and
+        /// dependencies.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -81,7 +85,24 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
             }
             super::EXIT_OK
         }
-        StateSub::List { scenario } => match state.resources(&scenario) {
+        StateSub::List { scenario, json: true } => match state.resources(&scenario) {
+            Ok(rows) => {
+                let rows: Vec<_> = rows
+                    .into_iter()
+                    .map(|r| {
+                        let deps: Vec<String> = r.deps.iter().map(|(k, n)| format!("{k}.{n}")).collect();
+                        serde_json::json!({
+                            "address": format!("{}.{}", r.kind, r.name), "kind": r.kind, "name": r.name,
+                            "provider": r.provider, "status": r.status, "attrs": r.attrs, "deps": deps,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+                super::EXIT_OK
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        StateSub::List { scenario, json: false } => match state.resources(&scenario) {
             Ok(rows) => {
                 for r in rows {
                     println!("{}.{}\t{}\t{}", r.kind, r.name, r.status, r.attrs);

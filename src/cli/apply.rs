@@ -130,6 +130,24 @@ pub struct RunArgs {
     /// How long to wait for another apply on the same scenario (0: fail at once).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: String,
+    /// Print the result as one JSON document on stdout: the plan (as `vnx plan --json`) and
+    /// what was done. Needs --auto-approve (there is no one to ask).
+    #[arg(long, requires = "auto_approve")]
+    pub json: bool,
+}
+
+/// What an apply did: the summary line, or the document `--json` prints.
+pub(super) struct Converged {
+    /// The exit code.
+    pub code: i32,
+    pub json: serde_json::Value,
+}
+
+impl Converged {
+    /// Refused before anything was done (the message is printed already).
+    fn refused(code: i32) -> Self {
+        Converged { code, json: serde_json::Value::Null }
+    }
 }
 
 /// A plan saved to a file.
@@ -277,7 +295,16 @@ fn converge(
     rt: &tokio::runtime::Runtime,
     forget_when_empty: bool,
 ) -> i32 {
-    converge_with(planned, command, run, state, state_path, color, rt, forget_when_empty, &|| {})
+    let done = converge_with(planned, command, run, state, state_path, color, rt, forget_when_empty, &|| {});
+    print_json(run, &done);
+    done.code
+}
+
+/// Prints an apply's document when `--json` asked for it.
+pub(super) fn print_json(run: &RunArgs, done: &Converged) {
+    if run.json && !done.json.is_null() {
+        println!("{}", serde_json::to_string_pretty(&done.json).expect("json"));
+    }
 }
 
 /// As `converge`, running `before` once the plan is confirmed and before anything changes.
@@ -292,16 +319,16 @@ pub(super) fn converge_with(
     rt: &tokio::runtime::Runtime,
     forget_when_empty: bool,
     before: &dyn Fn(),
-) -> i32 {
+) -> Converged {
     let name = planned.target.scenario.name.value.clone();
     let plan = &planned.plan;
     if !plan.is_empty() {
         if let Some(why) = vnx_providers::ns::mount_namespace_problem() {
-            return fail(&why);
+            return Converged::refused(fail(&why));
         }
     }
     // -q: errors and the summary only (a plan to confirm is still shown).
-    if !super::progress::quiet() || !run.auto_approve {
+    if !run.json && (!super::progress::quiet() || !run.auto_approve) {
         print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
     }
     let record = || {
@@ -317,35 +344,35 @@ pub(super) fn converge_with(
             let _ = state.delete_scenario(&name);
             common::remove_lab_dirs(state_path, &name);
         } else if let Err(e) = record() {
-            return fail(&e.to_string());
+            return Converged::refused(fail(&e.to_string()));
         }
-        return super::EXIT_OK;
+        return result_of(command, &name, plan, "ok", 0.0, &Default::default(), [0, 0, 0]);
     }
     match confirm(run, command) {
         Ok(true) => {}
         Ok(false) => {
             eprintln!("{command} cancelled.");
-            return super::EXIT_ERROR;
+            return Converged::refused(super::EXIT_ERROR);
         }
-        Err(e) => return fail(&e),
+        Err(e) => return Converged::refused(fail(&e)),
     }
     before();
     // The lab is this state's from here on (refused when another state owns it).
     if let Err(e) = vnx_providers::claim::take(&name, state_path) {
-        return fail(&e.to_string());
+        return Converged::refused(fail(&e.to_string()));
     }
     if !forget_when_empty {
         if let Err(e) = record() {
-            return fail(&e.to_string());
+            return Converged::refused(fail(&e.to_string()));
         }
     }
     let apply_id = match state.apply_begin(&name, command, &render::to_json_text(plan, &name)) {
         Ok(i) => i,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return Converged::refused(fail(&e.to_string())),
     };
     let recorded = match common::recorded_of(state, &name) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return Converged::refused(fail(&e)),
     };
     common::prepare_host(&planned.target.scenario);
     let stop = Arc::new(AtomicBool::new(false));
@@ -384,7 +411,7 @@ pub(super) fn converge_with(
         Ok(r) => r,
         Err(e) => {
             let _ = state.apply_end(apply_id, "failed", &e);
-            return fail(&e);
+            return Converged::refused(fail(&e));
         }
     };
     let (mut added, mut changed, mut destroyed) = (0, 0, 0);
@@ -397,12 +424,15 @@ pub(super) fn converge_with(
             }
         }
     }
+    let counts = [added, changed, destroyed];
     let summary = format!("{added} added, {changed} changed, {destroyed} destroyed");
     let secs = t0.elapsed().as_secs_f64();
     if report.interrupted {
         let _ = state.apply_end(apply_id, "interrupted", &summary);
         eprintln!("Interrupted after {secs:.1}s: {summary}. The state records what exists; apply again to finish.");
-        return EXIT_INTERRUPTED;
+        let mut done = result_of(command, &name, plan, "interrupted", secs, &report.outcomes, counts);
+        done.code = EXIT_INTERRUPTED;
+        return done;
     }
     if !report.ok() {
         let _ = state.apply_end(apply_id, "failed", &summary);
@@ -419,15 +449,52 @@ pub(super) fn converge_with(
             report.failed(),
             report.skipped()
         );
-        return super::EXIT_ERROR;
+        return result_of(command, &name, plan, "failed", secs, &report.outcomes, counts);
     }
     let _ = state.apply_end(apply_id, "ok", &summary);
     if forget_when_empty && state.resources(&name).map(|r| r.is_empty()).unwrap_or(false) {
         let _ = state.delete_scenario(&name);
         common::remove_lab_dirs(state_path, &name);
     }
-    println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
-    super::EXIT_OK
+    if !run.json {
+        println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
+    }
+    result_of(command, &name, plan, "ok", secs, &report.outcomes, counts)
+}
+
+/// The `--json` document of an apply: the plan, the outcome, the counts, and each action that
+/// failed or was not started, with why.
+fn result_of(
+    command: &str,
+    scenario: &str,
+    plan: &Plan,
+    status: &str,
+    seconds: f64,
+    outcomes: &std::collections::BTreeMap<usize, Outcome>,
+    [add, change, destroy]: [usize; 3],
+) -> Converged {
+    let address = |i: &usize| plan.actions[*i].id.to_string();
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(i, o)| match o {
+            Outcome::Failed(e) => Some(serde_json::json!({"address": address(i), "error": e.to_string()})),
+            _ => None,
+        })
+        .collect();
+    let not_started: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(i, o)| match o {
+            Outcome::Skipped(why) => Some(serde_json::json!({"address": address(i), "reason": why})),
+            _ => None,
+        })
+        .collect();
+    let code = if status == "ok" { super::EXIT_OK } else { super::EXIT_ERROR };
+    let json = serde_json::json!({
+        "command": command, "scenario": scenario, "status": status, "seconds": (seconds * 1000.0).round() / 1000.0,
+        "summary": {"add": add, "change": change, "destroy": destroy},
+        "failed": failed, "not_started": not_started, "plan": render::to_json(plan, scenario),
+    });
+    Converged { code, json }
 }
 
 fn capitalize(s: &str) -> String {
@@ -615,7 +682,11 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
     };
     locked(&state, &name, "modify", &c.run, || {
         match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
-            Ok(p) => converge_with(p, "modify", &c.run, &state, &state_path, color, &rt, false, &on_shutdown),
+            Ok(p) => {
+                let done = converge_with(p, "modify", &c.run, &state, &state_path, color, &rt, false, &on_shutdown);
+                print_json(&c.run, &done);
+                done.code
+            }
             Err(e) => fail(&e),
         }
     })

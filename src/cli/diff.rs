@@ -20,6 +20,9 @@ pub struct DiffCmd {
     /// The file to compare with (default: the file the scenario was applied from).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Print JSON: the scenario, the file, whether they differ, and the unified diff.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(c: DiffCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
@@ -42,11 +45,17 @@ pub fn run(c: DiffCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let diff = similar::TextDiff::from_lines(&row.desired, &theirs);
-    if diff.ratio() == 1.0 {
+    let same = diff.ratio() == 1.0;
+    let text = diff.unified_diff().context_radius(3).header(&format!("{name} (applied)"), &file).to_string();
+    if c.json {
+        let doc = serde_json::json!({"scenario": name, "file": file, "differs": !same, "diff": text});
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        return if same { super::EXIT_OK } else { super::apply::EXIT_CHANGES };
+    }
+    if same {
         eprintln!("{file} is what {name} was last applied from: no difference.");
         return super::EXIT_OK;
     }
-    let text = diff.unified_diff().context_radius(3).header(&format!("{name} (applied)"), &file).to_string();
     let paint = color && std::io::IsTerminal::is_terminal(&std::io::stdout());
     for line in text.lines() {
         let code = match line.chars().next() {

@@ -69,6 +69,10 @@ pub struct LifecycleCmd {
     /// How long to wait for another apply on the same scenario (0: fail at once).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: String,
+    /// Print the result as JSON: each chosen node's run state, and each step's apply (as
+    /// `vnx apply --json`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
@@ -115,7 +119,10 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    let run = RunArgs { auto_approve: true, parallelism: 10, lock_timeout: c.lock_timeout.clone() };
+    // No confirmation: a lifecycle command changes only the run states of the nodes it names
+    // (all, without -M), as VNX's and virsh's do.
+    let run = RunArgs { auto_approve: true, parallelism: 10, lock_timeout: c.lock_timeout.clone(), json: c.json };
+    let mut steps = Vec::new();
     let rt = common::runtime();
     locked(&state, &name, verb.name(), &run, || {
         for (want, on_shutdown) in verb.steps(c.kill) {
@@ -134,13 +141,34 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
                 Ok(p) => p,
                 Err(e) => return fail(&e),
             };
-            let code = converge_with(planned, verb.name(), &run, &state, &state_path, color, &rt, false, &before);
-            if code != super::EXIT_OK {
-                return code;
+            let done = converge_with(planned, verb.name(), &run, &state, &state_path, color, &rt, false, &before);
+            steps.push(done.json);
+            if done.code != super::EXIT_OK {
+                print_result(&c, &state, &name, &chosen, steps);
+                return done.code;
             }
         }
+        print_result(&c, &state, &name, &chosen, steps);
         super::EXIT_OK
     })
+}
+
+/// `--json`: the chosen nodes' run states now, and each step's apply.
+fn print_result(
+    c: &LifecycleCmd,
+    state: &vnx_state::State,
+    name: &str,
+    chosen: &[String],
+    steps: Vec<serde_json::Value>,
+) {
+    if !c.json {
+        return;
+    }
+    let runs = super::show::run_states(state, name);
+    let nodes: serde_json::Map<String, serde_json::Value> =
+        chosen.iter().map(|n| (n.clone(), serde_json::json!(runs.get(n)))).collect();
+    let doc = serde_json::json!({"scenario": name, "nodes": nodes, "steps": steps});
+    println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
 }
 
 /// Runs the `on_shutdown` sequence on those of `nodes` that run and have one (VNX does so

@@ -42,7 +42,10 @@ pub const EXIT_ERROR: i32 = 1;
     long_about = "vnx builds virtual network labs (namespaces, bridges, links, virtual machines) from a \
 scenario file written in VNX 2.0 XML or its YAML form. The scenario is the desired state: \
 `vnx plan` shows what would change, `vnx apply` makes it so.",
-    after_help = "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), 130 interrupted.\nVNX's command line works too: vnx -f FILE --create, -x SEQ, --show-status, --destroy.\n\
+    after_help = "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), 130 interrupted.\n\
+Every command that reports a result prints it as one JSON document on stdout with --json (messages stay on stderr).\n\
+apply, destroy and modify show the plan and ask before they change the lab (--auto-approve does not ask);\n\
+the lifecycle commands (start, shutdown, ...), exec and state rm change only what they name, and do not ask.\nVNX's command line works too: vnx -f FILE --create, -x SEQ, --show-status, --destroy.\n\
 Start with `vnx validate FILE` to check a scenario, `vnx convert FILE --to yaml` to see its YAML form."
 )]
 pub struct Cli {
