@@ -363,9 +363,21 @@ fn defaults(cx: &mut Cx, e: &Element) -> NodeDefaults {
     const SINGLE: &[&str] = &["mem", "kernel", "shell", "basedir", "mng_if", "forwarding"];
     let mut all = SINGLE.to_vec();
     all.extend(["filesystem", "console", "user", "exec_mode"]);
-    cx.check(e, &[], &all);
+    // `exec_mode` as an attribute is VNX 1.x; VNX 2.0 made it an element per node type.
+    cx.check(e, &["exec_mode"], &all);
     cx.at_most_one(e, SINGLE);
     let first = |n: &str| e.children_named(n).next().cloned();
+    let old_exec_mode = cx.attr_str(e, "exec_mode").map(|m| {
+        cx.err(
+            Diag::warning(
+                "vnx::old-exec-mode",
+                format!("exec_mode=\"{}\" on <vm_defaults> is VNX 1.x syntax: read as VNX 2.0's element", m.value),
+            )
+            .at(m.span, "an attribute before VNX 2.0")
+            .help(format!("write <exec_mode type=\"libvirt\">{}</exec_mode> inside <vm_defaults>", m.value)),
+        );
+        ExecModeDefault { span: m.span, node_type: "libvirt".into(), subtype: None, os: None, mode: m.value }
+    });
     NodeDefaults {
         span: e.name_span,
         filesystems: e.children_named("filesystem").map(|f| filesystem(cx, f, true)).collect(),
@@ -395,6 +407,7 @@ fn defaults(cx: &mut Cx, e: &Element) -> NodeDefaults {
                     mode: m.trimmed_text().to_string(),
                 }
             })
+            .chain(old_exec_mode)
             .collect(),
     }
 }
