@@ -38,7 +38,7 @@ fn what_cannot_run_is_refused_at_plan_time() {
             if cfg!(feature = "libvirt") {
                 "the disk image `/usr/share/vnx/filesystems/rootfs_ubuntu` of node `ubuntu` is not on this host"
             } else {
-                "node `ubuntu` is a virtual machine, and this build of vnx runs none"
+                "this build of vnx runs no virtual machine: node `ubuntu`"
             },
         ),
         ("tutorial_vlan_ovs.xml", "net mode `openvswitch` is not supported yet"),

@@ -206,14 +206,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         let provider = provider_of(node, opts);
         if !SUPPORTED_PROVIDERS.contains(&provider) {
             let span = node.provider.as_ref().map_or(node.node_type.span, |p| p.span);
-            errors.push(not_supported(format!("node `{nname}` of type `{}` (provider `{provider}`)", node.node_type.value), span,
+            errors.push(not_supported(format!("type `{}` (provider `{provider}`), of node `{nname}`,", node.node_type.value), span,
                 "run it as a namespace node with provider=\"ns\" (or --map TYPE=ns); virtual machines come with the libvirt provider"));
             continue;
         }
         if provider == "libvirt" {
             if !opts.libvirt {
                 errors.push(
-                    Diag::error("vnx::not-supported", format!("node `{nname}` is a virtual machine, and this build of vnx runs none"))
+                    Diag::error("vnx::not-supported", format!("this build of vnx runs no virtual machine: node `{nname}`"))
                         .at(node.node_type.span, "here")
                         .help("build vnx with the libvirt feature (cargo build --release --features libvirt; needs libvirt-dev and pkg-config), or run the node as a namespace with --map libvirt=ns"),
                 );
@@ -235,7 +235,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             Some(f) => match fs.rootfs(&f.path.value) {
                 Some(dir) => dir,
                 None => {
-                    warnings.push(Diag::warning("vnx::rootfs", format!("root filesystem `{}` of node `{nname}` is not on this host: the node sees the host's files, copy-on-write", f.path.value))
+                    warnings.push(Diag::warning("vnx::rootfs", format!("root filesystem `{}` (of node `{nname}`) is not on this host: the node sees the host's files, copy-on-write", f.path.value))
                         .at(f.path.span, "no such directory").help("install the root filesystem there, or remove <filesystem> to say the host's root is meant"));
                     "/".to_string()
                 }
@@ -526,10 +526,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
         }
     }
+    // A finding about six nodes is said once, naming the six.
     if errors.is_empty() {
-        Ok((out, warnings))
+        Ok((out, crate::scenario::diag::said_once(warnings)))
     } else {
-        Err(errors)
+        Err(crate::scenario::diag::said_once(errors))
     }
 }
 

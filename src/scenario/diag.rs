@@ -52,6 +52,50 @@ impl Diag {
     }
 }
 
+/// Findings that say the same of several places, said once: equal ones, or ones alike but
+/// for a node's name (written "node `NAME`" in the message), become one that names every node
+/// ("nodes `h1`, `h2`") and shows the first place only (a snippet per place would print the
+/// file between them), saying how many more there are. Order is the first finding's. Messages
+/// that name a node are worded so that either form reads well.
+pub fn said_once(diags: Vec<Diag>) -> Vec<Diag> {
+    // The message with its node's name taken out (the shape), and the name.
+    fn split(message: &str) -> (String, Option<String>) {
+        let Some(start) = message.find("node `").map(|i| i + "node `".len()) else {
+            return (message.to_string(), None);
+        };
+        let Some(len) = message[start..].find('`') else { return (message.to_string(), None) };
+        let shape = format!("{}{}", &message[..start - "node `".len()], &message[start + len + 1..]);
+        (shape, Some(message[start..start + len].to_string()))
+    }
+    let mut out: Vec<(String, Vec<String>, usize, Diag)> = Vec::new();
+    for d in diags {
+        let (shape, name) = split(&d.message);
+        let alike = out
+            .iter_mut()
+            .find(|(s, _, _, o)| *s == shape && o.code == d.code && o.severity == d.severity && o.help == d.help);
+        match alike {
+            Some((_, names, more, _)) => {
+                names.extend(name);
+                *more += 1;
+            }
+            None => out.push((shape, name.into_iter().collect(), 0, d)),
+        }
+    }
+    out.into_iter()
+        .map(|(_, names, more, mut d)| {
+            if let (true, Some((_, label))) = (more > 0, d.labels.first_mut()) {
+                let what = if names.len() > 1 { ", one at each node named" } else { " like it" };
+                *label = format!("{label} (and {more} more{what})");
+            }
+            if names.len() > 1 {
+                d.message =
+                    d.message.replacen(&format!("node `{}`", names[0]), &format!("nodes `{}`", names.join("`, `")), 1);
+            }
+            d
+        })
+        .collect()
+}
+
 /// The suggestion for a misspelt name: the closest candidate, when it is close enough.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -158,5 +202,36 @@ impl Diagnostic for OneDiag<'_> {
                 LabeledSpan::new_with_span(text, *span)
             }
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(d: Diag, at: usize) -> Diag {
+        d.at(Span::new(at, at + 1), "here")
+    }
+
+    #[test]
+    fn a_finding_about_several_nodes_is_said_once() {
+        let rootfs = |n: &str, i| at(Diag::warning("vnx::rootfs", format!("root `/r` (of node `{n}`) is missing")), i);
+        let dhcp = |i| at(Diag::error("vnx::dhcp", "DHCP on an `ns` node is not supported yet"), i);
+        let other = at(Diag::warning("vnx::rootfs", "root `/s` (of node `h9`) is missing"), 9);
+        let out = said_once(vec![rootfs("h1", 1), dhcp(2), rootfs("h2", 3), other.clone(), dhcp(4), rootfs("r1", 5)]);
+        let messages: Vec<&str> = out.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "root `/r` (of nodes `h1`, `h2`, `r1`) is missing",
+                "DHCP on an `ns` node is not supported yet",
+                "root `/s` (of node `h9`) is missing"
+            ]
+        );
+        // Spans never compare (see span.rs): their starts do.
+        let labels = |d: &Diag| d.labels.iter().map(|(s, l)| (s.start, l.clone())).collect::<Vec<_>>();
+        assert_eq!(labels(&out[0]), [(1, "here (and 2 more, one at each node named)".to_string())]);
+        assert_eq!(labels(&out[1]), [(2, "here (and 1 more like it)".to_string())]);
+        assert_eq!(labels(&out[2]), labels(&other));
     }
 }
