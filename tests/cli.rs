@@ -89,6 +89,23 @@ fn maps_of_the_tutorial() {
         }
         insta::assert_snapshot!(format!("graph_{format}"), text);
     }
+    // VNX's --show-map: a picture in a file of its own, opened where there is a display.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::vnx_bin())
+        .arg("-f")
+        .arg(&file)
+        .arg("--show-map")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("there is no display here"), "{said}");
+    let path = said.split(" is in ").nth(1).and_then(|r| r.split(": open it").next()).unwrap();
+    assert!(path.starts_with(dir.path().to_str().unwrap()) && path.ends_with("tutorial_lxc_ubuntu.html"), "{path}");
+    let page = std::fs::read_to_string(path).unwrap();
+    assert!(page.contains("<svg") && page.contains("Net3") && page.contains("r2"), "an html map: {page:.200}");
 }
 
 #[test]

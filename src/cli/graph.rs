@@ -23,14 +23,22 @@ pub enum GraphFormat {
 /// Draw a scenario's topology.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg > lab.svg\n  vnx graph lab --format html > lab.html"
+    after_help = "Examples:\n  vnx graph lab.xml --open   (VNX's --show-map)\n  vnx graph lab.xml --format dot | dot -Tpng > lab.png\n  vnx graph lab.xml --format mermaid\n  vnx graph lab.xml --format svg -o lab.svg\n  vnx graph lab --format html > lab.html"
 )]
 pub struct GraphCmd {
     /// A scenario file or the name of an applied scenario.
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
-    #[arg(long, value_enum, default_value = "dot")]
-    pub format: GraphFormat,
+    /// What to draw: dot by default, html with --open.
+    #[arg(long, value_enum)]
+    pub format: Option<GraphFormat>,
+    /// Write the map to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Show the map as a picture: write it to a file (--out, or a new one under the temporary
+    /// directory) and open it in the desktop's browser when there is a display.
+    #[arg(long)]
+    pub open: bool,
 }
 
 fn addrs(
@@ -227,30 +235,70 @@ pub fn run(c: GraphCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    match c.format {
+    let format = c.format.unwrap_or(if c.open { GraphFormat::Html } else { GraphFormat::Dot });
+    let name = &t.scenario.name.value;
+    let text = match format {
         GraphFormat::Html => {
-            let name = &t.scenario.name.value;
             let states = state.as_ref().map(|st| super::show::run_states(st, name)).unwrap_or_default();
-            print!("{}", html(&t.scenario, &states))
+            html(&t.scenario, &states)
         }
-        GraphFormat::Dot => print!("{}", dot(&t.scenario)),
-        GraphFormat::Mermaid => print!("{}", mermaid(&t.scenario)),
-        GraphFormat::Svg => {
-            use std::io::Write as _;
-            let child = std::process::Command::new("neato")
-                .arg("-Tsvg")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::inherit())
-                .spawn();
-            let Ok(mut child) = child else {
-                return fail("drawing SVG needs Graphviz's neato (Debian package graphviz)");
-            };
-            let _ = child.stdin.take().expect("piped").write_all(dot(&t.scenario).as_bytes());
-            match child.wait() {
-                Ok(s) if s.success() => {}
-                _ => return fail("neato failed"),
-            }
+        GraphFormat::Dot => dot(&t.scenario),
+        GraphFormat::Mermaid => mermaid(&t.scenario),
+        GraphFormat::Svg => match svg(&dot(&t.scenario)) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        },
+    };
+    let out = match (&c.out, c.open) {
+        (Some(f), _) => f.clone(),
+        (None, false) => {
+            print!("{text}");
+            return super::EXIT_OK;
         }
+        // A directory of its own (made with a random name, never one that may exist already).
+        (None, true) => match tempfile::Builder::new().prefix("vnx-map-").tempdir() {
+            Ok(d) => d.keep().join(format!("{name}.{}", if format == GraphFormat::Svg { "svg" } else { "html" })),
+            Err(e) => return fail(&format!("cannot make a directory for the map: {e}")),
+        },
+    };
+    if let Err(e) = std::fs::write(&out, text) {
+        return fail(&format!("cannot write {}: {e}", out.display()));
+    }
+    if !c.open {
+        return super::EXIT_OK;
+    }
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    let opened = display
+        && std::process::Command::new("xdg-open")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok();
+    if opened {
+        println!("The map of {name} is in {} (opened in your browser).", out.display());
+    } else {
+        println!(
+            "The map of {name} is in {}: open it in a browser{}.",
+            out.display(),
+            if display { " (xdg-open, Debian package xdg-utils, is missing)" } else { " (there is no display here)" }
+        );
     }
     super::EXIT_OK
+}
+
+/// The map drawn by Graphviz's `neato`, as SVG.
+fn svg(dot: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("neato")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|_| "drawing SVG needs Graphviz's neato (Debian package graphviz)".to_string())?;
+    let _ = child.stdin.take().expect("piped").write_all(dot.as_bytes());
+    match child.wait_with_output() {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        _ => Err("neato failed".into()),
+    }
 }

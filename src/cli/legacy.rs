@@ -136,9 +136,10 @@ pub fn translate(args: &[String]) -> Option<Result<Vec<String>, String>> {
         "exec-info" => {
             out = vec!["exec".into(), file, "--list".into()];
         }
+        // VNX showed the map in a window: a picture, opened where there is a display.
         "graph" => {
             out.push(file);
-            out.extend(["--format".into(), "dot".into()]);
+            out.push("--open".into());
         }
         _ => out.push(file),
     }
@@ -171,6 +172,7 @@ mod tests {
         assert_eq!(t("-f lab.xml -d --kill").unwrap().unwrap(), ["shutdown", "lab.xml", "--kill"]);
         assert_eq!(t("-f lab.xml --start").unwrap().unwrap(), ["start", "lab.xml"]);
         assert!(t("-f lab.xml --define").unwrap().is_err());
+        assert_eq!(t("-f lab.xml --show-map").unwrap().unwrap(), ["graph", "lab.xml", "--open"]);
         assert!(t("plan lab.xml").is_none());
     }
 }
