@@ -208,7 +208,8 @@ fn xml_schema_accepts_the_corpus_and_what_vnx_writes() {
 fn the_readme_lists_the_example_it_names() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let after = readme.split("A full example (`examples/two-lans.yaml`):").nth(1).expect("the README names the example");
+    let after =
+        readme.split("A full example (`examples/two-lans.yaml`):").nth(1).expect("the README names the example");
     let listing = after.split("```yaml\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap();
     let (doc, diags) = scenario::parse(listing, Format::Yaml);
     assert!(diags.is_empty(), "{diags:?}");

@@ -167,10 +167,15 @@ pub fn recorded_target(state: &State, arg: &str) -> Result<Option<Target>, Strin
 
 struct Fs<'a> {
     cx: validate::Context,
+    /// What the kernel was found to have, each tried once.
+    kernel: std::cell::RefCell<HashMap<desired::KernelFeature, bool>>,
     _p: std::marker::PhantomData<&'a ()>,
 }
 
 impl desired::HostFs for Fs<'_> {
+    fn kernel_has(&self, feature: desired::KernelFeature) -> bool {
+        *self.kernel.borrow_mut().entry(feature).or_insert_with(|| super::doctor::kernel_has(feature))
+    }
     fn rootfs(&self, path: &str) -> Option<String> {
         let p = Path::new(path);
         // An LXC container directory holds `rootfs/`; a plain root filesystem has `etc/`.
@@ -203,7 +208,8 @@ pub fn desired_options(args: &PlanArgs) -> Result<desired::Options, String> {
 
 /// The scenario's resources, or its "not supported" diagnostics rendered.
 pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Vec<Desired>, String> {
-    let fs = Fs { cx: validate::Context { dir: Some(t.dir.clone()) }, _p: Default::default() };
+    let fs =
+        Fs { cx: validate::Context { dir: Some(t.dir.clone()) }, kernel: Default::default(), _p: Default::default() };
     match desired::desired(&t.scenario, opts, &fs) {
         Ok((d, warnings)) => {
             if !warnings.is_empty() {

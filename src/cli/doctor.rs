@@ -49,6 +49,21 @@ fn tool(name: &str) -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
+/// Whether the kernel has a qdisc (`netem delay 1ms`): one is added to `lo` in a namespace
+/// of its own. Planning asks it of what a scenario needs; doctor of all.
+fn qdisc(q: &str) -> bool {
+    tool("tc").is_some() && probe(&format!("tc qdisc add dev lo root {q}"))
+}
+
+/// Whether the kernel has `feature`, tried as `vnx doctor` does.
+pub fn kernel_has(feature: crate::plan::desired::KernelFeature) -> bool {
+    use crate::plan::desired::KernelFeature;
+    match feature {
+        KernelFeature::Netem => qdisc("netem delay 1ms"),
+        KernelFeature::Tbf => qdisc("tbf rate 1mbit burst 32kb latency 50ms"),
+    }
+}
+
 fn line(name: &'static str, ok: bool, yes: &str, no: &str, essential: bool) -> Line {
     Line { name, status: if ok { "ok" } else { "missing" }, detail: if ok { yes } else { no }.to_string(), essential }
 }
@@ -72,19 +87,18 @@ fn checks() -> Vec<Line> {
         "no overlay file system: ns nodes cannot have copy-on-write roots",
         true,
     ));
-    let have_tc = tool("tc").is_some();
     let have_ip = tool("ip").is_some();
-    let qdisc = |q: &str| have_tc && probe(&format!("tc qdisc add dev lo root {q}"));
+    use crate::plan::desired::KernelFeature;
     v.push(line(
-        "qdisc tbf",
-        qdisc("tbf rate 1mbit burst 32kb latency 50ms"),
+        KernelFeature::Tbf.doctor_line(),
+        kernel_has(KernelFeature::Tbf),
         "link conditions: bw",
         "bw= cannot be applied here",
         false,
     ));
     v.push(line(
-        "qdisc netem",
-        qdisc("netem delay 1ms"),
+        KernelFeature::Netem.doctor_line(),
+        kernel_has(KernelFeature::Netem),
         "link conditions: delay, loss",
         "the kernel has no netem qdisc: delay= and loss= cannot be applied here",
         false,

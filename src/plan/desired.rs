@@ -43,8 +43,32 @@ impl Default for Options {
     }
 }
 
-/// What planning needs to know of the host's files.
+/// A kernel feature a scenario may need, which a kernel may lack (cloud kernels lack netem).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelFeature {
+    /// The netem qdisc: delay and loss.
+    Netem,
+    /// The tbf qdisc: bandwidth.
+    Tbf,
+}
+
+impl KernelFeature {
+    /// Its line in `vnx doctor`.
+    pub fn doctor_line(self) -> &'static str {
+        match self {
+            KernelFeature::Netem => "qdisc netem",
+            KernelFeature::Tbf => "qdisc tbf",
+        }
+    }
+}
+
+/// What planning needs to know of the host: its files, and the kernel features a scenario
+/// needs (asked only when it needs them: each is tried for real).
 pub trait HostFs {
+    /// Whether the kernel has `feature`.
+    fn kernel_has(&self, _feature: KernelFeature) -> bool {
+        true
+    }
     /// The directory to use as a node's root for `<filesystem>PATH</filesystem>`, when it exists.
     fn rootfs(&self, path: &str) -> Option<String>;
     /// The host path of a filetree source, when it exists.
@@ -333,14 +357,42 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 addr_ids.push(ResId::new(kind::ADDRESSES, key.clone()));
             }
             // Link conditions: the interface's own, else its net's.
-            let pick = |own: &Option<crate::scenario::Spanned<String>>,
-                        of_net: Option<&Option<crate::scenario::Spanned<String>>>| {
-                own.as_ref().or(of_net.and_then(|o| o.as_ref())).map(|v| v.value.clone())
+            let pick = |own: &'_ Option<crate::scenario::Spanned<String>>,
+                        of_net: Option<&'_ Option<crate::scenario::Spanned<String>>>| {
+                own.as_ref().or(of_net.and_then(|o| o.as_ref())).cloned()
             };
-            let bw = pick(&iface.bw, scen_net.map(|n| &n.bw));
-            let delay = pick(&iface.delay, scen_net.map(|n| &n.delay));
-            let loss = pick(&iface.loss, scen_net.map(|n| &n.loss));
-            if bw.is_some() || delay.is_some() || loss.is_some() {
+            let (bw_at, delay_at, loss_at) = (
+                pick(&iface.bw, scen_net.map(|n| &n.bw)),
+                pick(&iface.delay, scen_net.map(|n| &n.delay)),
+                pick(&iface.loss, scen_net.map(|n| &n.loss)),
+            );
+            let value = |v: &Option<crate::scenario::Spanned<String>>| v.as_ref().map(|v| v.value.clone());
+            let (bw, delay, loss) = (value(&bw_at), value(&delay_at), value(&loss_at));
+            // What the kernel lacks is refused here, naming the doctor line that says so.
+            let lacking = [
+                (KernelFeature::Netem, delay.is_some() || loss.is_some(), "delay= and loss= need"),
+                (KernelFeature::Tbf, bw.is_some(), "bw= needs"),
+            ]
+            .into_iter()
+            .find(|(f, needed, _)| *needed && !fs.kernel_has(*f));
+            // Where the condition is written: on the interface, else on its net.
+            let span_of = |f: KernelFeature| match f {
+                KernelFeature::Netem => delay_at.as_ref().or(loss_at.as_ref()).map(|v| v.span),
+                KernelFeature::Tbf => bw_at.as_ref().map(|v| v.span),
+            };
+            if let Some((f, _, what)) = lacking {
+                errors.push(
+                    Diag::error(
+                        "vnx::kernel-lacks",
+                        format!("{what} the {} qdisc, which this machine's kernel lacks (node `{nname}`)", f.doctor_line().trim_start_matches("qdisc ")),
+                    )
+                    .at(span_of(f).unwrap_or(iface.span), "here")
+                    .help(format!(
+                        "`vnx doctor` shows it on its `{}` line; remove the condition, or run the lab on a kernel that has it",
+                        f.doctor_line()
+                    )),
+                );
+            } else if bw.is_some() || delay.is_some() || loss.is_some() {
                 match tc_commands(&ifname, bw.as_deref(), delay.as_deref(), loss.as_deref()) {
                     Ok(tc) => push(
                         &mut out,
