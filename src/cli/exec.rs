@@ -229,7 +229,8 @@ pub fn run_step(
             e.command.value.clone()
         };
         let script =
-            script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str())).map_err(|m| err(format!("{name}: {m}")))?;
+            script_for(&text, e.ostype.as_ref().map(|o| o.value.as_str()), e.user.as_ref().map(|u| u.value.as_str()))
+                .map_err(|m| err(format!("{name}: {m}")))?;
         match runner.run(&shell, &script, |l| println!("{name} | {l}")) {
             Ok(0) => ran += 1,
             Ok(code) => return Err((format!("{name}: sequence {step} exited with {code}"), code)),

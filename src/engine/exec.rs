@@ -67,9 +67,13 @@ pub fn process_command(text: &str) -> String {
         .join("\n")
 }
 
-/// The script to run for an `<exec>` of this `ostype` in an `ns` node.
-pub fn script_for(command: &str, ostype: Option<&str>) -> Result<String, String> {
-    let body = process_command(command);
+/// The script to run for an `<exec>` of this `ostype` in an `ns` node, as `user` when given
+/// (VNX ran every command as root; `runuser` is util-linux's, in every Debian system).
+pub fn script_for(command: &str, ostype: Option<&str>, user: Option<&str>) -> Result<String, String> {
+    let body = match (process_command(command), user) {
+        (body, Some(u)) if u != "root" => format!("runuser -u {} -- sh -c {}", shell_quote(u), shell_quote(&body)),
+        (body, _) => body,
+    };
     match ostype.unwrap_or("system") {
         "system" | "cmd" => Ok(body),
         // Start and do not wait.
@@ -216,7 +220,7 @@ pub fn run_boot(node: &str, init: &Init, attrs: &Map<String, Value>) -> Result<(
     }
     let shell = runner.shell(attrs.get("shell").and_then(Value::as_str));
     for c in attrs.get("commands").and_then(Value::as_array).into_iter().flatten() {
-        let script = script_for(c["command"].as_str().unwrap_or_default(), c["ostype"].as_str())?;
+        let script = script_for(c["command"].as_str().unwrap_or_default(), c["ostype"].as_str(), c["user"].as_str())?;
         let code = runner.run(&shell, &script, |l| eprintln!("{node} | {l}"))?;
         if code != 0 {
             return Err(format!("an on_boot command of {node} exited with {code}"));
@@ -236,7 +240,9 @@ mod tests {
             "chmod 644 /x;\nservice a start;"
         );
         assert_eq!(process_command("echo a \\\n b"), "echo a   b;");
-        assert_eq!(script_for("sleep 1", Some("exec")).unwrap(), "( sleep 1; ) </dev/null >/dev/null 2>&1 &");
-        assert!(script_for("x", Some("xsystem")).is_err());
+        assert_eq!(script_for("sleep 1", Some("exec"), None).unwrap(), "( sleep 1; ) </dev/null >/dev/null 2>&1 &");
+        assert!(script_for("x", Some("xsystem"), None).is_err());
+        assert_eq!(script_for("id -un", None, Some("ann")).unwrap(), "runuser -u 'ann' -- sh -c 'id -un;'");
+        assert_eq!(script_for("id -un", None, Some("root")).unwrap(), "id -un;");
     }
 }

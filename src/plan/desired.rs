@@ -456,7 +456,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             deps.push(node_id.clone());
             let commands: Vec<Value> = boot_execs
                 .iter()
-                .map(|e| json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())}))
+                .map(|e| {
+                    let mut c =
+                        json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())});
+                    // Only when given: a plan of a scenario without users stays as it was.
+                    if let Some(u) = &e.user {
+                        c["user"] = json!(u.value);
+                    }
+                    c
+                })
                 .collect();
             push(
                 &mut out,
@@ -578,6 +586,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
         }
     }
+    let (refused, missing) = super::unread::unread(s);
+    errors.extend(refused);
+    warnings.extend(missing);
     // A finding about six nodes is said once, naming the six.
     if errors.is_empty() {
         Ok((out, crate::scenario::diag::said_once(warnings)))

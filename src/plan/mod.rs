@@ -8,6 +8,7 @@ pub mod desired;
 pub mod diff;
 pub mod render;
 pub mod resource;
+pub mod unread;
 pub mod vm;
 
 pub use diff::{believed, plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};

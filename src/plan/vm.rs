@@ -178,8 +178,17 @@ pub fn vm_node(
         script.push_str(&format!("mkdir -p {0} && cp -a /config/files/{i}/. {0}\n", sh(&f.root.value)));
         files.push(json!({"n": i, "source": ft["source"]}));
     }
+    // Processed as every command is (VNX's continuations and `;`), with its ostype and user.
     for e in node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")) {
-        script.push_str(&format!("sh -c {}\n", sh(&e.command.value)));
+        let (ostype, user) = (e.ostype.as_ref().map(|o| o.value.as_str()), e.user.as_ref().map(|u| u.value.as_str()));
+        match crate::engine::exec::script_for(&e.command.value, ostype, user) {
+            Ok(cmd) => script.push_str(&format!("sh -c {}\n", sh(&cmd))),
+            Err(why) => errors.push(
+                Diag::error("vnx::ostype", format!("an on_boot command of node `{nname}`: {why}"))
+                    .at(e.span, "here")
+                    .help("on_boot commands of virtual machines run at boot, with no display: use ostype system or exec"),
+            ),
+        }
     }
     script.push_str("touch /run/vnx-boot-done\n");
     let vm = json!({
