@@ -395,15 +395,18 @@ pub(super) fn converge_with(
         .map_err(|e| e.to_string());
         progress.done();
         let report = report?;
-        // Interfaces removed with their nodes leave the host a moment later: wait for them.
-        let gone: Vec<String> = plan
-            .actions
-            .iter()
-            .filter(|a| a.goes_with_node && a.id.kind == crate::plan::kind::INTERFACE)
-            .map(|a| a.id.name.clone())
-            .collect();
-        if !gone.is_empty() {
-            lab.settle(crate::plan::kind::INTERFACE, &gone, std::time::Duration::from_secs(5)).await;
+        // Interfaces and management links removed with their nodes leave the host a moment
+        // later (the kernel cleans a namespace up after its last user): wait for them.
+        for kind in [crate::plan::kind::INTERFACE, crate::plan::kind::MGMT] {
+            let gone: Vec<String> = plan
+                .actions
+                .iter()
+                .filter(|a| a.goes_with_node && a.id.kind == kind)
+                .map(|a| a.id.name.clone())
+                .collect();
+            if !gone.is_empty() {
+                lab.settle(kind, &gone, std::time::Duration::from_secs(5)).await;
+            }
         }
         Ok::<_, String>(report)
     });

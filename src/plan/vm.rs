@@ -186,7 +186,9 @@ pub fn vm_node(
             Err(why) => errors.push(
                 Diag::error("vnx::ostype", format!("an on_boot command of node `{nname}`: {why}"))
                     .at(e.span, "here")
-                    .help("on_boot commands of virtual machines run at boot, with no display: use ostype system or exec"),
+                    .help(
+                        "on_boot commands of virtual machines run at boot, with no display: use ostype system or exec",
+                    ),
             ),
         }
     }

@@ -1,0 +1,71 @@
+//! The plans of the corpus scenarios, held still: each scenario (as it is, and with every node
+//! type mapped to `ns`) planned against an empty record, its `vnx plan --json` document — or,
+//! where it cannot run, its refusals — snapshot-tested. A change to how resources are built
+//! (the per-kind redesign, a new attribute) shows here, byte for byte. Pure: no root, no kernel.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::corpus;
+use vnx::plan::{self, desired, render};
+use vnx::scenario::{self, Document, Report};
+
+/// A host where every file the scenario names exists, at a path that does not depend on where
+/// the repository is.
+struct EveryFileThere;
+
+impl desired::HostFs for EveryFileThere {
+    fn rootfs(&self, path: &str) -> Option<String> {
+        Some(path.to_string())
+    }
+    fn source(&self, source: &str, basedir: Option<&str>) -> Option<String> {
+        Some(format!("{}/{source}", basedir.unwrap_or("/scenario")))
+    }
+    fn file(&self, path: &str) -> Option<String> {
+        Some(if path.starts_with('/') { path.to_string() } else { format!("/scenario/{path}") })
+    }
+}
+
+/// The plan (JSON) of a scenario file, or its refusals rendered.
+fn plan_of(path: &Path, all_ns: bool) -> String {
+    let loaded = scenario::load(path).unwrap();
+    let Some(Document::Scenario(s)) = loaded.doc else { panic!("{}: not a scenario", path.display()) };
+    let mut opts = desired::Options { libvirt: true, hosts_file: "/etc/hosts".into(), ..Default::default() };
+    if all_ns {
+        for t in ["lxc", "nsrouter", "libvirt", "uml", "dynamips"] {
+            opts.map.insert(t.into(), "ns".into());
+        }
+    }
+    let name = format!("corpus/{}", path.file_name().unwrap().to_string_lossy());
+    match desired::desired(&s, &opts, &EveryFileThere) {
+        Ok((d, _)) => {
+            let p = plan::plan(&d, &[], &HashMap::new(), &plan::Options::default());
+            serde_json::to_string_pretty(&render::to_json(&p, &s.name.value)).unwrap()
+        }
+        Err(diags) => {
+            let source = scenario::Source::new(name, loaded.report.source.text.to_string());
+            format!("REFUSED\n{}", Report { source, diags }.render(false))
+        }
+    }
+}
+
+#[test]
+fn the_corpus_plans_stay_as_they_are() {
+    let mut files: Vec<_> = std::fs::read_dir(corpus().join("scenarios")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 15);
+    let mut planned = 0;
+    for f in &files {
+        let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+        for (all_ns, suffix) in [(false, ""), (true, "-all-ns")] {
+            let text = plan_of(f, all_ns);
+            if !text.starts_with("REFUSED") {
+                planned += 1;
+            }
+            insta::assert_snapshot!(format!("{stem}{suffix}"), text);
+        }
+    }
+    assert!(planned >= 20, "only {planned} of the corpus' plans are plans");
+}
