@@ -336,3 +336,55 @@ fn capture_records_a_nets_packets() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("its nets: lan"));
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
 }
+
+/// VNX's `capture_file` / `capture_expression`: a capture that runs with the lab. Pinged packets
+/// are in the file the moment they pass (none held back when the capture stops), the filter
+/// keeps out what it excludes, destroy stops tcpdump, and an existing file is never overwritten.
+#[test]
+fn a_nets_capture_file_runs_with_the_lab() {
+    let host = TestHost::new();
+    let name = host.unique("capfile");
+    let pcap = host.dir.path().join("lan.pcap");
+    let f = host.dir.path().join("capfile.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnets:\n  - {{name: lan, mode: virtual_bridge, capture_file: lan.pcap, capture_expression: icmp}}\nnodes:\n\
+             \x20 - {{name: a, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.1.1/24]}}]}}\n\
+             \x20 - {{name: b, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.7.1.2/24]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    let state: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["state", "list", &name, "--json"])).unwrap();
+    let capture = state.as_array().unwrap().iter().find(|r| r["address"] == "capture.lan").expect("a capture resource");
+    let pid = capture["runtime"]["pid"].as_i64().expect("its tcpdump's pid");
+    // Running: there, and not a zombie waiting for its reaper (PID 1 here may be slow to reap).
+    let runs = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.contains("(tcpdump)") && !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+    };
+    assert!(runs(), "the capture runs");
+    assert!(host.vnx_ok(&["plan", &name]).contains("No changes."), "a running capture is no drift");
+    host.vnx_ok(&["exec", &name, "-M", "a", "--", "ping", "-c3", "-i0.2", "10.7.1.2"]);
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert!(!runs(), "destroy stops the capture");
+    let read = std::process::Command::new("tcpdump").args(["-n", "-r"]).arg(&pcap).output().unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    // Three requests and three replies, the last caught too; no ARP (the filter is icmp).
+    assert_eq!(text.matches("ICMP echo request").count(), 3, "{text}");
+    assert_eq!(text.matches("ICMP echo reply").count(), 3, "{text}");
+    assert!(!text.contains("ARP"), "{text}");
+    // The file is the user's: a second run of the lab does not overwrite it.
+    let before = std::fs::read(&pcap).unwrap();
+    let out = host.vnx(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("never overwrites"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&pcap).unwrap(), before);
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}

@@ -24,7 +24,14 @@ impl desired::HostFs for EveryFileThere {
         Some(format!("{}/{source}", basedir.unwrap_or("/scenario")))
     }
     fn file(&self, path: &str) -> Option<String> {
-        Some(if path.starts_with('/') { path.to_string() } else { format!("/scenario/{path}") })
+        Some(self.path(path))
+    }
+    fn path(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/scenario/{path}")
+        }
     }
 }
 
@@ -68,4 +75,26 @@ fn the_corpus_plans_stay_as_they_are() {
         }
     }
     assert!(planned >= 20, "only {planned} of the corpus' plans are plans");
+}
+
+/// VNX's capture attributes on a bridge net become a capture of that net's bridge, after it,
+/// writing where the scenario says (relative to its folder); a veth net has no bridge to watch.
+#[test]
+fn a_capture_file_plans_a_capture_of_its_nets_bridge() {
+    let text = "name: cap\nversion: '2.0'\nnets:\n  - {name: lan, mode: virtual_bridge, capture_file: lan.pcap, capture_expression: icmp}\n\
+                nodes:\n  - {name: a, type: ns, interfaces: [{id: 1, net: lan, ipv4: [10.0.0.1/24]}]}\n";
+    let (Some(Document::Scenario(s)), _) = scenario::parse(text, scenario::Format::Yaml) else { panic!() };
+    let (d, _) = desired::desired(&s, &desired::Options::default(), &EveryFileThere).unwrap();
+    let cap = d.iter().find(|r| r.id.kind == plan::kind::CAPTURE).expect("a capture");
+    let net = d.iter().find(|r| r.id.kind == plan::kind::NET).unwrap();
+    let attrs: vnx_providers::kinds::capture::Attrs =
+        serde_json::from_value(serde_json::Value::Object(cap.attrs.clone().into_iter().collect())).unwrap();
+    assert_eq!(attrs.file, "/scenario/lan.pcap");
+    assert_eq!(attrs.expression.as_deref(), Some("icmp"));
+    assert_eq!(serde_json::json!(attrs.bridge), net.attrs["bridge"]);
+    assert!(cap.deps.contains(&net.id));
+    let veth =
+        "name: cap\nversion: '2.0'\nnets:\n  - {name: l, mode: veth, type: p2p, capture_file: l.pcap}\nnodes: []\n";
+    let loaded = scenario::load_str(Path::new("veth.yaml"), veth.to_string());
+    assert!(loaded.report.diags.iter().any(|d| d.message.contains("nets with a bridge")), "{:?}", loaded.report.diags);
 }

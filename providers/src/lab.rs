@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
+use crate::kinds::capture;
 use crate::netlink::{LinkChange, Netlink};
 use crate::noderoot::NodeRoot;
 use crate::ns::{self, Init, NodeSpec};
@@ -115,6 +116,17 @@ pub struct Lab {
 
 fn s<'a>(attrs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     attrs.get(key).and_then(Value::as_str)
+}
+
+/// A kind's typed attributes (the kinds of `kinds/`), from an item's serialised ones.
+fn typed<T: serde::de::DeserializeOwned>(it: &Item) -> Result<T> {
+    serde_json::from_value(Value::Object(it.attrs.clone()))
+        .map_err(|e| Error::Other(format!("{}.{}: attributes of another shape ({e}): plan again", it.kind, it.name)))
+}
+
+/// Runs blocking work (a process to start or wait for) off the runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))?
 }
 
 fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
@@ -639,6 +651,12 @@ impl Lab {
         }
         let a = &it.attrs;
         match it.kind.as_str() {
+            capture::KIND => {
+                let attrs = typed::<capture::Attrs>(it)?;
+                let logs = self.dir.join("captures");
+                let net = it.name.clone();
+                blocking(move || capture::create(&net, &attrs, &logs)).await
+            }
             "lab" => {
                 let name = req(a, "netns")?;
                 self.lab_nl.lock().await.remove(name);
@@ -1072,6 +1090,10 @@ impl Lab {
         }
         let a = &it.attrs;
         match it.kind.as_str() {
+            capture::KIND => {
+                let runtime = it.runtime.clone();
+                blocking(move || capture::delete(&runtime)).await
+            }
             // The kernel dismantles the namespace, and every bridge and veth in it, in one batch.
             "lab" => {
                 let name = req(a, "netns")?;
@@ -1334,6 +1356,7 @@ impl Lab {
         let unmanaged = a.get("managed").and_then(Value::as_bool) == Some(false);
         let own = |n: &str| by_name(n).filter(|l| !in_host || unmanaged || self.ours(l, &it.kind, &it.name));
         match it.kind.as_str() {
+            capture::KIND => Ok(if capture::read(&it.runtime) { Seen::Present(Map::new()) } else { Seen::Missing }),
             // Only a namespace with the lab's mark is the lab's (creating it refuses another).
             "lab" => Ok(match ns::netns_mark(req(a, "netns")?) {
                 Some(Some(m)) if m == self.alias(&it.kind, &it.name) => Seen::Present(Map::new()),

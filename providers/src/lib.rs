@@ -10,6 +10,7 @@
 //! `vnx:<scenario>:<kind>:<name>`, node network namespaces are named `vnx-<scenario>.<node>` ([`names`]).
 
 pub mod claim;
+pub mod kinds;
 pub mod lab;
 pub mod libvirt;
 pub mod names;

@@ -93,7 +93,7 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
                         let deps: Vec<String> = r.deps.iter().map(|(k, n)| format!("{k}.{n}")).collect();
                         serde_json::json!({
                             "address": format!("{}.{}", r.kind, r.name), "kind": r.kind, "name": r.name,
-                            "provider": r.provider, "status": r.status, "attrs": r.attrs, "deps": deps,
+                            "provider": r.provider, "status": r.status, "attrs": r.attrs, "deps": deps, "runtime": r.runtime,
                         })
                     })
                     .collect();

@@ -64,8 +64,9 @@ pub fn run(c: CaptureCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     };
     cmd.args(["-i", bridge]);
     if let Some(w) = &c.write {
-        // Packets to the file as they come (and a file a reader can follow).
-        cmd.arg("-U").arg("-w").arg(w);
+        // Packets to the file as they come (and a file a reader can follow), none held in the
+        // kernel's ring when the capture stops.
+        cmd.args(["--immediate-mode", "-U", "-w"]).arg(w);
     }
     cmd.args(&c.tcpdump);
     eprintln!(

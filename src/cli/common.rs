@@ -188,6 +188,14 @@ impl desired::HostFs for Fs<'_> {
         let p = if Path::new(path).is_absolute() { PathBuf::from(path) } else { self.cx.dir.clone()?.join(path) };
         p.is_file().then(|| std::path::absolute(&p).unwrap_or(p).display().to_string())
     }
+    fn path(&self, path: &str) -> String {
+        let p = if Path::new(path).is_absolute() {
+            PathBuf::from(path)
+        } else {
+            self.cx.dir.clone().unwrap_or_default().join(path)
+        };
+        std::path::absolute(&p).unwrap_or(p).display().to_string()
+    }
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String> {
         validate::resolve_source(source, basedir, &self.cx)
             .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())

@@ -170,7 +170,8 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
             members.sort();
             // Where the bridge is, for tcpdump or Wireshark (`vnx capture` finds both itself).
             let netns = n.attrs.get("host_netns").cloned().unwrap_or(json!("host"));
-            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "netns": netns, "up": n.attrs.get("up"), "members": members})
+            let capture = of(kind::CAPTURE).find(|c| c.id.name == n.id.name).and_then(|c| c.attrs.get("file").cloned());
+            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "netns": netns, "up": n.attrs.get("up"), "members": members, "capture": capture})
         })
         .collect();
     json!({"scenario": name, "nodes": nodes, "nets": nets, "resources": recorded.len()})
@@ -275,7 +276,8 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         let m: Vec<&str> = n["members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         let (name, bridge, netns) =
             (n["name"].as_str().unwrap_or(""), n["bridge"].as_str().unwrap_or(""), n["netns"].as_str().unwrap_or(""));
-        println!("{name:<14} {bridge:<12} {netns:<w$} {}", m.join(" "));
+        let capture = n["capture"].as_str().map(|f| format!("  (capturing into {f})")).unwrap_or_default();
+        println!("{name:<14} {bridge:<12} {netns:<w$} {}{capture}", m.join(" "));
     }
     if !drift.is_empty() {
         let color = color && std::io::stdout().is_terminal();

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
+use vnx_providers::kinds::capture;
+
 use super::resource::{kind, Attrs, Desired, ResId};
 use crate::scenario::values::*;
 use crate::scenario::{Diag, Node, Scenario, Span};
@@ -75,6 +77,8 @@ pub trait HostFs {
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String>;
     /// The absolute path of a file (a disk image, a kernel), when it exists.
     fn file(&self, path: &str) -> Option<String>;
+    /// The absolute path of a file vnx will write (a capture), relative to the scenario's folder.
+    fn path(&self, path: &str) -> String;
 }
 
 /// The kernel's limit on a Linux bridge's ports (BR_MAX_PORTS - 1).
@@ -216,6 +220,24 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
         );
+        // VNX's capture attributes: a capture on the bridge for as long as the net is there.
+        if let Some(file) = &net.capture_file {
+            let attrs = capture::Attrs {
+                bridge: bridge.clone(),
+                netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                file: fs.path(&file.value),
+                expression: net.capture_expression.as_ref().map(|e| e.value.clone()),
+            };
+            push(
+                &mut out,
+                kind::CAPTURE,
+                name,
+                "net",
+                serde_json::to_value(attrs).expect("json"),
+                vec![ResId::new(kind::NET, name)],
+                file.span,
+            );
+        }
     }
 
     // The management network first: a VM's management NIC is part of its domain.

@@ -97,6 +97,8 @@ pub mod kind {
     pub const HOSTS: &str = "hosts";
     /// The lab's own network namespace, where the bridges of its nets live.
     pub const LAB: &str = "lab";
+    /// A packet capture on a net (`capture_file`).
+    pub const CAPTURE: &str = vnx_providers::kinds::capture::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).
@@ -114,6 +116,7 @@ pub fn forces_replacement(kind: &str, attr: &str) -> bool {
         kind::HOSTIF => matches!(attr, "bridge" | "ifname" | "peer"),
         kind::MGMT => matches!(attr, "node" | "host_name" | "ifname"),
         kind::ADDRESSES | kind::CONDITIONS => matches!(attr, "node" | "ifname"),
+        kind::CAPTURE => vnx_providers::kinds::capture::forces_replacement(attr),
         // Addresses, routes, forwarding and link conditions change in place.
         _ => false,
     }

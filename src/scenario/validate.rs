@@ -380,15 +380,24 @@ fn net_rules(s: &Scenario, net: &Net, count: usize, out: &mut Vec<Diag>) {
             }
         }
     }
-    let capture = [&net.capture_file, &net.capture_expression, &net.capture_dev];
+    // VNX captured only on uml_switch nets; vnx captures on a Linux bridge as well (tcpdump on
+    // the bridge), which needs no device of its own: capture_dev stays uml_switch's.
+    let capture = [&net.capture_file, &net.capture_expression];
     for c in capture.into_iter().flatten() {
-        if mode != NetMode::UmlSwitch {
+        if !matches!(mode, NetMode::UmlSwitch | NetMode::VirtualBridge) {
             out.push(
-                Diag::error("vnx::net-attribute", "capture attributes are only for uml_switch nets")
+                Diag::error("vnx::net-attribute", "capture attributes are for nets with a bridge (virtual_bridge)")
                     .at(c.span, format!("net `{name}` is {mode}"))
-                    .help("capture with tcpdump on the net's bridge instead"),
+                    .help("capture on one end of the link instead: vnx exec LAB -M NODE -- tcpdump -i ethN -w FILE"),
             );
         }
+    }
+    if let Some(d) = net.capture_dev.as_ref().filter(|_| mode != NetMode::UmlSwitch) {
+        out.push(
+            Diag::error("vnx::net-attribute", "capture_dev is for uml_switch nets")
+                .at(d.span, format!("net `{name}` is {mode}"))
+                .help("capture_file captures on the net's bridge; `vnx capture LAB NET` watches it live"),
+        );
     }
     if let (Some(e), None) = (&net.capture_expression, &net.capture_file) {
         out.push(
