@@ -282,6 +282,13 @@ fn exec_passes_stdin_and_stderr_through() {
     let out = host.vnx(&["-v", "destroy", &name, "--auto-approve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("node.h1: destroyed").count(), 1, "{stderr}");
+    // An approved apply says the plan in short: the counts, not every attribute of what it
+    // creates (a VNX tutorial's --create printed 394 lines); -v says it whole.
+    let stdout = host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    assert!(stdout.contains("Plan: 1 to add") && !stdout.contains("hostname"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    let stdout = host.vnx_ok(&["-v", "destroy", &name, "--auto-approve"]);
+    assert!(stdout.contains("node.h1 will be destroyed") && stdout.contains("hostname"), "{stdout}");
 }
 
 /// `vnx capture LAB NET -w FILE`: packets pinged across a net are in the capture file.

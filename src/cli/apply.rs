@@ -327,9 +327,13 @@ pub(super) fn converge_with(
             return Converged::refused(fail(&why));
         }
     }
-    // -q: errors and the summary only (a plan to confirm is still shown).
-    if !run.json && (!super::progress::quiet() || !run.auto_approve) {
-        print!("{}", render::human(plan, std::io::stdout().is_terminal() && color));
+    // A plan to confirm is shown whole; an approved one in short (each creation is in the
+    // progress already), whole with -v; -q: errors and the summary only.
+    let paint = std::io::stdout().is_terminal() && color;
+    if !run.json && (!run.auto_approve || super::progress::verbose()) {
+        print!("{}", render::human(plan, paint));
+    } else if !run.json && !super::progress::quiet() {
+        print!("{}", render::short(plan, paint, command == "destroy"));
     }
     let record = || {
         state.put_scenario(

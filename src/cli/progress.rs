@@ -39,6 +39,11 @@ pub fn quiet() -> bool {
     LEVEL.load(Ordering::Relaxed) == 0
 }
 
+/// `-v` or more.
+pub fn verbose() -> bool {
+    LEVEL.load(Ordering::Relaxed) >= 2
+}
+
 /// The progress of one apply or destroy.
 pub struct Progress {
     bars: Option<(MultiProgress, BTreeMap<Op, ProgressBar>)>,

@@ -144,6 +144,40 @@ pub fn human(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// The plan in short, for an apply nobody confirms (`--auto-approve`): what changed outside
+/// vnx, each update, replacement and destruction on one line (creations are what the progress
+/// says anyway; destructions too when `destroying` is all the plan does), and the counts.
+/// `vnx plan` shows every attribute.
+pub fn short(plan: &Plan, color: bool, destroying: bool) -> String {
+    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str(&drift_human(&plan.drift, color));
+        out.push('\n');
+    }
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "{}", paint("1;32", "No changes.") + " The lab matches the scenario.");
+        return out;
+    }
+    let said = |c: &&super::diff::Change| match c.change {
+        ChangeKind::Create => false,
+        ChangeKind::Delete => !destroying,
+        _ => true,
+    };
+    for c in plan.changes.iter().filter(said) {
+        let (sign, verb, code) = match c.change {
+            ChangeKind::Update => ("~", "will be updated in place", "33"),
+            ChangeKind::Delete => ("-", "will be destroyed", "31"),
+            _ => ("-/+", "must be replaced", "35"),
+        };
+        let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let _ = writeln!(out, "{} {} {verb}{why}", paint(code, &format!("{sign:>3}")), c.id);
+    }
+    let (add, change, destroy) = plan.counts();
+    let _ = writeln!(out, "{}", paint("1", &format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")));
+    out
+}
+
 /// The JSON form (`vnx plan --json`).
 pub fn to_json(plan: &Plan, scenario: &str) -> Value {
     serde_json::to_value(PlanJson::of(plan, scenario)).expect("a plan serializes")
