@@ -1077,10 +1077,12 @@ impl Lab {
                 self.boots.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), a.clone());
                 Ok(json!({}))
             }
-            _ => {
-                self.delete_inner(old).await?;
-                self.create_inner(new).await
-            }
+            // The plan never updates a kind whose every attribute forces a replacement
+            // (`kinds::*::forces_replacement`): one that gets here is a kind that lies.
+            other => Err(Error::Other(format!(
+                "{other}.{} cannot change in place: its kind must say that these attributes force a replacement",
+                new.name
+            ))),
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use vnx_providers::kinds::capture;
+use vnx_providers::kinds::{self, capture};
 
 use super::resource::{kind, Attrs, Desired, ResId};
 use crate::scenario::values::*;
@@ -43,6 +43,11 @@ impl Default for Options {
         .collect();
         Options { map, hosts_file: "/etc/hosts".into(), runs: BTreeMap::new(), libvirt: cfg!(feature = "libvirt") }
     }
+}
+
+/// A kind's typed attributes as a resource carries them.
+fn attrs<T: serde::Serialize>(a: &T) -> Value {
+    Value::Object(kinds::to_attrs(a))
 }
 
 /// A kernel feature a scenario may need, which a kernel may lack (cloud kernels lack netem).
@@ -174,7 +179,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         .map(|n| n.name.value.as_str())
         .collect();
     if !lab_nets.is_empty() {
-        push(&mut out, kind::LAB, "lab", "net", json!({"netns": lab_ns}), vec![], s.name.span);
+        push(
+            &mut out,
+            kind::LAB,
+            "lab",
+            "net",
+            attrs(&kinds::lab::Attrs { netns: lab_ns.clone() }),
+            vec![],
+            s.name.span,
+        );
     }
     // VNX's plugins (DHCP, OSPF, …) configured services in nodes; a lab without them would
     // come up without what they give (its DHCP clients would get no address): refused.
@@ -208,14 +221,17 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             kind::NET,
             name,
             "net",
-            json!({
-                "bridge": bridge,
-                "managed": managed,
-                "mtu": net.mtu.as_ref().map(|m| m.value),
-                "stp": net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
-                "up": net.up != Some(false),
-                "external": net.external.as_ref().map(|e| match &net.vlan { Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value), None => e.value.clone() }),
-                "host_netns": lab_nets.contains(name).then(|| lab_ns.clone()),
+            attrs(&kinds::net::Attrs {
+                bridge: bridge.clone(),
+                managed,
+                mtu: net.mtu.as_ref().map(|m| m.value as u64),
+                stp: net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
+                up: net.up != Some(false),
+                external: net.external.as_ref().map(|e| match &net.vlan {
+                    Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value),
+                    None => e.value.clone(),
+                }),
+                host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
             }),
             if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
@@ -233,7 +249,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::CAPTURE,
                 name,
                 "net",
-                serde_json::to_value(attrs).expect("json"),
+                self::attrs(&attrs),
                 vec![ResId::new(kind::NET, name)],
                 file.span,
             );
@@ -246,7 +262,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         out.iter().filter(|d| d.id.kind == kind::MGMT).map(|d| (d.id.name.clone(), d.clone())).collect();
     // Nodes, in VNX's order (automac follows it).
     let offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
-    let mut p2p_ends: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut p2p_ends: BTreeMap<&str, Vec<kinds::p2p::End>> = BTreeMap::new();
     for (index, node) in node_order(s).into_iter().enumerate() {
         let nname = node.name.value.as_str();
         let provider = provider_of(node, opts);
@@ -294,12 +310,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             kind::NODE,
             nname,
             provider,
-            json!({
-                "provider": provider,
-                "hostname": nname,
-                "rootfs": rootfs,
-                "netns": netns_name(scen, nname),
-                "run": opts.runs.get(nname).map(String::as_str).unwrap_or("running"),
+            attrs(&kinds::node::Attrs {
+                provider: provider.to_string(),
+                hostname: nname.to_string(),
+                rootfs: Some(rootfs),
+                netns: Some(netns_name(scen, nname)),
+                run: opts.runs.get(nname).map(String::as_str).unwrap_or("running").to_string(),
+                vm: None,
+                config: None,
             }),
             vec![],
             node.name.span,
@@ -322,7 +340,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let scen_net = s.net(net);
             let link_id = match scen_net.map(|n| n.mode.value) {
                 Some(NetMode::Veth) => {
-                    p2p_ends.entry(net).or_default().push(json!({"node": nname, "ifname": ifname, "mac": mac}));
+                    p2p_ends.entry(net).or_default().push(kinds::p2p::End {
+                        node: nname.into(),
+                        ifname: ifname.clone(),
+                        mac: mac.clone(),
+                    });
                     ResId::new(kind::P2P, net)
                 }
                 _ => {
@@ -336,16 +358,16 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                         kind::INTERFACE,
                         &key,
                         "net",
-                        json!({
-                            "node": nname,
-                            "net": net,
-                            "bridge": bridge,
-                            "host_name": kname("ve", &[scen, nname, &iface.id.value.to_string()]),
-                            "host_netns": lab_nets.contains(net).then(|| lab_ns.clone()),
-                            "ifname": ifname,
-                            "mac": mac,
-                            "mtu": scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value),
-                            "up": scen_net.is_none_or(|n| n.up != Some(false)),
+                        attrs(&kinds::interface::Attrs {
+                            node: nname.into(),
+                            net: net.into(),
+                            bridge,
+                            host_name: kname("ve", &[scen, nname, &iface.id.value.to_string()]),
+                            host_netns: lab_nets.contains(net).then(|| lab_ns.clone()),
+                            ifname: ifname.clone(),
+                            mac: mac.clone(),
+                            mtu: scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
+                            up: scen_net.is_none_or(|n| n.up != Some(false)),
                         }),
                         deps,
                         iface.span,
@@ -372,7 +394,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     kind::ADDRESSES,
                     &key,
                     "net",
-                    json!({"node": nname, "ifname": ifname, "ipv4": v4, "ipv6": v6}),
+                    attrs(&kinds::addresses::Attrs { node: nname.into(), ifname: ifname.clone(), ipv4: v4, ipv6: v6 }),
                     vec![link_id.clone()],
                     iface.span,
                 );
@@ -421,7 +443,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                         kind::CONDITIONS,
                         &key,
                         "net",
-                        json!({"node": nname, "ifname": ifname, "bw": bw, "delay": delay, "loss": loss, "tc": tc}),
+                        attrs(&kinds::conditions::Attrs {
+                            node: nname.into(),
+                            ifname: ifname.clone(),
+                            bw,
+                            delay,
+                            loss,
+                            tc,
+                        }),
                         vec![link_id.clone()],
                         iface.span,
                     ),
@@ -442,7 +471,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::ROUTES,
                 nname,
                 "net",
-                json!({"node": nname, "routes": routes}),
+                attrs(&kinds::routes::Attrs { node: nname.into(), routes }),
                 deps,
                 node.routes[0].span,
             );
@@ -453,7 +482,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::FORWARDING,
                 nname,
                 "net",
-                json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}),
+                attrs(&kinds::forwarding::Attrs { node: nname.into(), ipv4: f.ipv4(), ipv6: f.ipv6() }),
                 vec![node_id.clone()],
                 f.span,
             );
@@ -476,16 +505,12 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 .map(|d| d.id.clone())
                 .collect();
             deps.push(node_id.clone());
-            let commands: Vec<Value> = boot_execs
+            let commands: Vec<kinds::boot::Command> = boot_execs
                 .iter()
-                .map(|e| {
-                    let mut c =
-                        json!({"command": e.command.value, "ostype": e.ostype.as_ref().map(|o| o.value.as_str())});
-                    // Only when given: a plan of a scenario without users stays as it was.
-                    if let Some(u) = &e.user {
-                        c["user"] = json!(u.value);
-                    }
-                    c
+                .map(|e| kinds::boot::Command {
+                    command: e.command.value.clone(),
+                    ostype: e.ostype.as_ref().map(|o| o.value.to_string()),
+                    user: e.user.as_ref().map(|u| u.value.clone()),
                 })
                 .collect();
             push(
@@ -493,7 +518,12 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::BOOT,
                 nname,
                 "ns",
-                json!({"node": nname, "shell": node.shell, "commands": commands, "filetrees": boot_files}),
+                attrs(&kinds::boot::Attrs {
+                    node: nname.into(),
+                    shell: node.shell.clone(),
+                    commands,
+                    filetrees: boot_files,
+                }),
                 deps,
                 node.span,
             );
@@ -505,14 +535,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         if ends.len() != 2 {
             continue; // validation reports it
         }
-        let deps = ends.iter().map(|e| ResId::new(kind::NODE, e["node"].as_str().unwrap_or_default())).collect();
+        let deps = ends.iter().map(|e| ResId::new(kind::NODE, e.node.clone())).collect();
         let up = s.net(net).is_none_or(|n| n.up != Some(false));
         push(
             &mut out,
             kind::P2P,
             net,
             "net",
-            json!({"a": ends[0], "b": ends[1], "up": up}),
+            attrs(&kinds::p2p::Attrs { a: ends[0].clone(), b: ends[1].clone(), up }),
             deps,
             s.net(net).map_or(Span::default(), |n| n.span),
         );
@@ -538,8 +568,12 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::HOSTIF,
                 net,
                 "net",
-                json!({
-                    "bridge": bridge, "ifname": kname("vh", &[scen, net]), "peer": kname("vp", &[scen, net]), "ipv4": v4, "ipv6": v6,
+                attrs(&kinds::hostif::Attrs {
+                    bridge: bridge.clone(),
+                    ifname: kname("vh", &[scen, net]),
+                    peer: kname("vp", &[scen, net]),
+                    ipv4: v4,
+                    ipv6: v6,
                 }),
                 vec![ResId::new(kind::NET, net)],
                 hi.span,
@@ -554,8 +588,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::HOST_ROUTES,
                 "host",
                 "net",
-                json!({
-                    "routes": routes, "forward_ipv4": f.is_some_and(|f| f.ipv4()), "forward_ipv6": f.is_some_and(|f| f.ipv6()),
+                attrs(&kinds::host_routes::Attrs {
+                    routes,
+                    forward_ipv4: f.is_some_and(|f| f.ipv4()),
+                    forward_ipv6: f.is_some_and(|f| f.ipv6()),
                 }),
                 hostifs,
                 h.span,
@@ -629,20 +665,20 @@ pub fn filetree_json(f: &crate::scenario::Filetree, source: Option<String>) -> V
 }
 
 /// Routes as the kernel will show them: destinations in network form, sorted.
-pub(crate) fn route_list(routes: &[crate::scenario::Route]) -> Vec<Value> {
-    let mut v: Vec<(String, String)> = routes
+pub(crate) fn route_list(routes: &[crate::scenario::Route]) -> Vec<kinds::routes::Route> {
+    let mut v: Vec<kinds::routes::Route> = routes
         .iter()
         .map(|r| {
             let to = match r.to.value {
                 RouteDest::Default => "default".to_string(),
                 RouteDest::Prefix(p) => p.trunc().to_string(),
             };
-            (to, r.gw.value.to_string())
+            kinds::routes::Route { to, gw: r.gw.value.to_string() }
         })
         .collect();
     v.sort();
     v.dedup();
-    v.into_iter().map(|(to, gw)| json!({"to": to, "gw": gw})).collect()
+    v
 }
 
 /// The `tc` commands that give an interface its link conditions: one netem qdisc for delay
@@ -796,17 +832,16 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
         }
         lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
         let is_vm = provider_of(node, opts) == "libvirt";
-        let attrs = json!({
-            "vm": if is_vm { Some(true) } else { None },
-            "node": nname,
-            "host_name": kname("vm", &[scen, nname]),
-            "ifname": "eth0",
-            "mac": automac_offset.map(|o| automac(o, index, 0).to_string()),
-            "bridge": bridge,
-            "host_addr": host_addr,
-            "node_addr": node_addr,
+        let map = kinds::to_attrs(&kinds::mgmt::Attrs {
+            vm: is_vm.then_some(true),
+            node: nname.into(),
+            host_name: kname("vm", &[scen, nname]),
+            ifname: "eth0".into(),
+            mac: automac_offset.map(|o| automac(o, index, 0).to_string()),
+            bridge: bridge.clone(),
+            host_addr,
+            node_addr,
         });
-        let Value::Object(map) = attrs else { unreachable!() };
         let mut d = vec![ResId::new(kind::NODE, nname)];
         if bridge.is_some() {
             d.push(ResId::new(kind::NET, "vm_mgmt"));
@@ -816,15 +851,18 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
         out.push(Desired {
             id,
             provider: if is_vm { "libvirt" } else { "net" }.into(),
-            attrs: map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            attrs: map.into_iter().collect(),
             deps: d,
             span: node.span,
         });
     }
     if m.host_mapping {
-        let nodes: Vec<Value> = deps.iter().map(|d| json!(d.name)).collect();
-        let attrs = json!({"file": opts.hosts_file, "scenario": scen, "lines": lines, "nodes": nodes});
-        let Value::Object(map) = attrs else { unreachable!() };
+        let map = kinds::to_attrs(&kinds::hosts::Attrs {
+            file: opts.hosts_file.clone(),
+            scenario: scen.into(),
+            lines,
+            nodes: deps.iter().map(|d| d.name.clone()).collect(),
+        });
         out.push(Desired {
             id: ResId::new(kind::HOSTS, "host"),
             provider: "net".into(),

@@ -82,42 +82,31 @@ pub enum Actual {
 
 /// The resource kinds, in the order a reader meets them.
 pub mod kind {
-    pub const NET: &str = "net";
-    pub const NODE: &str = "node";
-    pub const INTERFACE: &str = "interface";
-    pub const P2P: &str = "p2p";
-    pub const ADDRESSES: &str = "addresses";
-    pub const CONDITIONS: &str = "conditions";
-    pub const ROUTES: &str = "routes";
-    pub const FORWARDING: &str = "forwarding";
-    pub const HOSTIF: &str = "hostif";
-    pub const HOST_ROUTES: &str = "host-routes";
-    pub const BOOT: &str = "boot";
-    pub const MGMT: &str = "mgmt";
-    pub const HOSTS: &str = "hosts";
+    use vnx_providers::kinds;
+
+    pub const NET: &str = kinds::net::KIND;
+    pub const NODE: &str = kinds::node::KIND;
+    pub const INTERFACE: &str = kinds::interface::KIND;
+    pub const P2P: &str = kinds::p2p::KIND;
+    pub const ADDRESSES: &str = kinds::addresses::KIND;
+    pub const CONDITIONS: &str = kinds::conditions::KIND;
+    pub const ROUTES: &str = kinds::routes::KIND;
+    pub const FORWARDING: &str = kinds::forwarding::KIND;
+    pub const HOSTIF: &str = kinds::hostif::KIND;
+    pub const HOST_ROUTES: &str = kinds::host_routes::KIND;
+    pub const BOOT: &str = kinds::boot::KIND;
+    pub const MGMT: &str = kinds::mgmt::KIND;
+    pub const HOSTS: &str = kinds::hosts::KIND;
     /// The lab's own network namespace, where the bridges of its nets live.
-    pub const LAB: &str = "lab";
+    pub const LAB: &str = kinds::lab::KIND;
     /// A packet capture on a net (`capture_file`).
-    pub const CAPTURE: &str = vnx_providers::kinds::capture::KIND;
+    pub const CAPTURE: &str = kinds::capture::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).
-/// Every attribute not listed here is updated in place. This is the one table that says so.
+/// Each kind declares it beside its attributes (`vnx_providers::kinds`): the one place that says so.
 pub fn forces_replacement(kind: &str, attr: &str) -> bool {
-    match kind {
-        // A net's mtu, stp and up state change in place: nodes on it are not touched.
-        kind::NET => matches!(attr, "bridge" | "managed" | "host_netns"),
-        // A node is replaced only when what it is made of changes.
-        kind::NODE => matches!(attr, "provider" | "hostname" | "rootfs" | "vm"),
-        // An interface moves between nets (bridge) and changes MAC, MTU, state in place.
-        kind::INTERFACE => matches!(attr, "node" | "host_name" | "ifname" | "host_netns"),
-        kind::LAB => true,
-        kind::P2P => true,
-        kind::HOSTIF => matches!(attr, "bridge" | "ifname" | "peer"),
-        kind::MGMT => matches!(attr, "node" | "host_name" | "ifname"),
-        kind::ADDRESSES | kind::CONDITIONS => matches!(attr, "node" | "ifname"),
-        kind::CAPTURE => vnx_providers::kinds::capture::forces_replacement(attr),
-        // Addresses, routes, forwarding and link conditions change in place.
-        _ => false,
-    }
+    // Each kind says it beside its attributes (`vnx_providers::kinds`); an unknown kind's
+    // attributes change in place.
+    vnx_providers::kinds::kind(kind).is_some_and(|k| (k.forces_replacement)(attr))
 }

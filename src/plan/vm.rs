@@ -6,6 +6,8 @@
 
 use serde_json::{json, Value};
 
+use vnx_providers::kinds;
+
 use super::desired::{automac, filetree_json, kname, route_list, HostFs, Options};
 use super::resource::{kind, Attrs, Desired, ResId};
 use crate::scenario::{seq_names, Diag, Node, Scenario};
@@ -169,7 +171,7 @@ pub fn vm_node(
         ));
     }
     for r in route_list(&node.routes) {
-        let (to, gw) = (r["to"].as_str().unwrap_or_default(), r["gw"].as_str().unwrap_or_default());
+        let (to, gw) = (r.to.as_str(), r.gw.as_str());
         let fam = if gw.contains(':') { "-6 " } else { "" };
         script.push_str(&format!("ip {fam}route replace {to} via {gw}\n"));
     }
@@ -207,13 +209,15 @@ pub fn vm_node(
         out,
         kind::NODE,
         nname,
-        json!({
-            "provider": "libvirt",
-            "hostname": nname,
-            "run": opts.runs.get(nname).map(String::as_str).unwrap_or("running"),
-            "vm": vm,
-            "config": {"script": script, "files": files},
-        }),
+        Value::Object(kinds::to_attrs(&kinds::node::Attrs {
+            provider: "libvirt".into(),
+            hostname: nname.into(),
+            run: opts.runs.get(nname).map(String::as_str).unwrap_or("running").into(),
+            rootfs: None,
+            netns: None,
+            vm: Some(vm),
+            config: Some(json!({"script": script, "files": files})),
+        })),
         deps,
         node,
     );
@@ -230,7 +234,12 @@ pub fn vm_node(
             out,
             kind::ADDRESSES,
             &key,
-            json!({"node": nname, "ifname": format!("eth{}", iface.id.value), "ipv4": v4, "ipv6": v6}),
+            Value::Object(kinds::to_attrs(&kinds::addresses::Attrs {
+                node: nname.into(),
+                ifname: format!("eth{}", iface.id.value),
+                ipv4: v4,
+                ipv6: v6,
+            })),
             vec![node_id.clone()],
             node,
         );
@@ -239,14 +248,19 @@ pub fn vm_node(
     if !node.routes.is_empty() {
         let mut d = vec![node_id.clone()];
         d.extend(addr_ids);
-        push(out, kind::ROUTES, nname, json!({"node": nname, "routes": route_list(&node.routes)}), d, node);
+        let routes = kinds::routes::Attrs { node: nname.into(), routes: route_list(&node.routes) };
+        push(out, kind::ROUTES, nname, Value::Object(kinds::to_attrs(&routes)), d, node);
     }
     if let Some(f) = &node.forwarding {
         push(
             out,
             kind::FORWARDING,
             nname,
-            json!({"node": nname, "ipv4": f.ipv4(), "ipv6": f.ipv6()}),
+            Value::Object(kinds::to_attrs(&kinds::forwarding::Attrs {
+                node: nname.into(),
+                ipv4: f.ipv4(),
+                ipv6: f.ipv6(),
+            })),
             vec![node_id],
             node,
         );

@@ -1,10 +1,74 @@
 //! Resource kinds, one module each: the kind's typed attributes (built by the planner, read by
 //! the provider: one type for both, serialised in the plan and the record), the attributes
-//! that force a replacement, and its create, read and delete.
+//! that force a replacement, and, for the kinds that have moved here whole, their create, read
+//! and delete.
 //!
-//! The kinds that still live in `lab.rs` move here one by one (issue 16); a new kind starts
-//! here. To add one: a module with `KIND`, `Attrs`, `forces_replacement` and its calls; a line
-//! in `lab.rs`'s dispatch and in `vnx::plan::resource::forces_replacement`; the planner builds
-//! its `Attrs`.
+//! To add a kind: a module with `KIND`, `Attrs` and `forces_replacement` (and its calls); its
+//! line in [`KINDS`]; its dispatch in `lab.rs`; the planner builds its `Attrs`
+//! (`vnx::plan::desired`). Nothing else reads its attributes.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub mod addresses;
+pub mod boot;
 pub mod capture;
+pub mod conditions;
+pub mod forwarding;
+pub mod host_routes;
+pub mod hostif;
+pub mod hosts;
+pub mod interface;
+pub mod lab;
+pub mod mgmt;
+pub mod net;
+pub mod node;
+pub mod p2p;
+pub mod routes;
+
+/// What the planner needs to know of a kind.
+pub struct Kind {
+    pub name: &'static str,
+    /// Whether a change of this attribute makes the resource anew (else it changes in place).
+    pub forces_replacement: fn(&str) -> bool,
+}
+
+/// Every kind, in the order a reader meets them.
+pub const KINDS: &[Kind] = &[
+    Kind { name: net::KIND, forces_replacement: net::forces_replacement },
+    Kind { name: node::KIND, forces_replacement: node::forces_replacement },
+    Kind { name: interface::KIND, forces_replacement: interface::forces_replacement },
+    Kind { name: p2p::KIND, forces_replacement: p2p::forces_replacement },
+    Kind { name: addresses::KIND, forces_replacement: addresses::forces_replacement },
+    Kind { name: conditions::KIND, forces_replacement: conditions::forces_replacement },
+    Kind { name: routes::KIND, forces_replacement: routes::forces_replacement },
+    Kind { name: forwarding::KIND, forces_replacement: forwarding::forces_replacement },
+    Kind { name: hostif::KIND, forces_replacement: hostif::forces_replacement },
+    Kind { name: host_routes::KIND, forces_replacement: host_routes::forces_replacement },
+    Kind { name: boot::KIND, forces_replacement: boot::forces_replacement },
+    Kind { name: mgmt::KIND, forces_replacement: mgmt::forces_replacement },
+    Kind { name: hosts::KIND, forces_replacement: hosts::forces_replacement },
+    Kind { name: lab::KIND, forces_replacement: lab::forces_replacement },
+    Kind { name: capture::KIND, forces_replacement: capture::forces_replacement },
+];
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// A kind's attributes as the plan and the record keep them: an object without nulls (an
+/// absent optional attribute is not written).
+pub fn to_attrs<T: Serialize>(attrs: &T) -> Map<String, Value> {
+    match serde_json::to_value(attrs).expect("attributes serialise") {
+        Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => unreachable!("attributes are structs"),
+    }
+}
+
+/// A kind's attributes read back from the plan or the record.
+pub fn from_attrs<T: DeserializeOwned>(kind: &str, name: &str, attrs: &Map<String, Value>) -> crate::Result<T> {
+    serde_json::from_value(Value::Object(attrs.clone()))
+        .map_err(|e| crate::Error::Other(format!("{kind}.{name}: its attributes are not a {kind}'s ({e}): plan again")))
+}
