@@ -38,12 +38,24 @@ fn sigkill_at_twenty_points_then_apply_converges() {
     let full = t0.elapsed();
     let links_when_built = host.ip(&["-o", "link", "show"]).lines().count();
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+    // How long an apply takes before its first action: about a plan's time.
+    let t0 = std::time::Instant::now();
+    host.vnx_ok(&["plan", f]);
+    let before_actions = t0.elapsed().min(full);
     let mut report = Vec::new();
     // How many kills landed while an action was under way (the point of the test).
     let mut mid_action = 0;
     for i in 0..20u64 {
-        // Kill points spread over the apply (and one a little past its usual end).
-        let at = full.mul_f64(i as f64 / 19.0 * 1.1).max(Duration::from_millis(2));
+        // Kill points: two while it plans, the others spread over its actions (and one a
+        // little past its usual end).
+        let at = match i {
+            0 | 1 => before_actions.mul_f64(0.3 + 0.4 * i as f64),
+            _ => {
+                let span = full.saturating_sub(before_actions).mul_f64(1.1);
+                before_actions.mul_f64(0.8) + span.mul_f64((i - 2) as f64 / 17.0)
+            }
+        }
+        .max(Duration::from_millis(2));
         let mut child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", host.netns))
             .arg(common::vnx_bin())

@@ -84,10 +84,25 @@ pub fn take(lab: &str, state: &Path) -> Result<()> {
         pid: std::process::id(),
         since: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
-        Ok(mut f) => f
-            .write_all(&serde_json::to_vec(&claim).expect("json"))
-            .map_err(|e| Error::Other(format!("{}: {e}", path.display()))),
+    // Written whole under a name of its own, then linked to the claim's name, which fails if
+    // that exists: a vnx killed midway leaves no empty claim behind (an empty claim names no
+    // owner, and refused every later apply).
+    let draft = Path::new(DIR).join(format!(".{lab}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&draft);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&draft)
+        .and_then(|mut f| f.write_all(&serde_json::to_vec(&claim).expect("json")).and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&draft);
+        return Err(Error::Other(format!("{}: {e}", draft.display())));
+    }
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check(lab, state),
         Err(e) => Err(Error::Other(format!("{}: {e}", path.display()))),
     }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use crate::kinds::capture;
+use crate::kinds::{addresses, capture, conditions, forwarding, host_routes, hostif, hosts, lab, p2p};
 use crate::netlink::{LinkChange, Netlink};
 use crate::noderoot::NodeRoot;
 use crate::ns::{self, Init, NodeSpec};
@@ -120,8 +120,7 @@ fn s<'a>(attrs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 
 /// A kind's typed attributes (the kinds of `kinds/`), from an item's serialised ones.
 fn typed<T: serde::de::DeserializeOwned>(it: &Item) -> Result<T> {
-    serde_json::from_value(Value::Object(it.attrs.clone()))
-        .map_err(|e| Error::Other(format!("{}.{}: attributes of another shape ({e}): plan again", it.kind, it.name)))
+    crate::kinds::from_attrs(&it.kind, &it.name, &it.attrs)
 }
 
 /// Runs blocking work (a process to start or wait for) off the runtime's threads.
@@ -533,7 +532,7 @@ fn addrs_seen(
     links: &[crate::netlink::Link],
     addrs: &[crate::netlink::Addr],
     ifname: &str,
-    recorded: &Map<String, Value>,
+    (ipv4, ipv6): (&[String], &[String]),
 ) -> Seen {
     let Some(link) = links.iter().find(|l| l.name == ifname) else { return Seen::Missing };
     let have: Vec<IpNet> =
@@ -541,8 +540,8 @@ fn addrs_seen(
     let v4: Vec<String> = have.iter().filter(|n| n.addr().is_ipv4()).map(|n| n.to_string()).collect();
     let v6: Vec<String> = have.iter().filter(|n| n.addr().is_ipv6()).map(|n| n.to_string()).collect();
     let mut m = Map::new();
-    m.insert("ipv4".into(), as_recorded(v4, &strings(recorded, "ipv4")));
-    m.insert("ipv6".into(), as_recorded(v6, &strings(recorded, "ipv6")));
+    m.insert("ipv4".into(), as_recorded(v4, ipv4));
+    m.insert("ipv6".into(), as_recorded(v6, ipv6));
     Seen::Present(m)
 }
 
@@ -618,11 +617,9 @@ impl Lab {
         nl.set_link(index, c).await
     }
 
-    fn tc(&self, node: &str, cmds: &Value) -> Result<()> {
-        for cmd in cmds.as_array().into_iter().flatten() {
-            let args: Vec<String> =
-                cmd.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect();
-            ns::run_in_netns(self.netns(node)?, "tc", &args).map_err(|e| {
+    fn tc(&self, node: &str, cmds: &[Vec<String>]) -> Result<()> {
+        for args in cmds {
+            ns::run_in_netns(self.netns(node)?, "tc", args).map_err(|e| {
                 let e = e.to_string();
                 if e.contains("qdisc kind is unknown") && args.iter().any(|a| a == "netem") {
                     Error::Other(format!("this kernel has no netem qdisc (module sch_netem): delay and loss cannot be applied here ({e})"))
@@ -657,8 +654,9 @@ impl Lab {
                 let net = it.name.clone();
                 blocking(move || capture::create(&net, &attrs, &logs)).await
             }
-            "lab" => {
-                let name = req(a, "netns")?;
+            lab::KIND => {
+                let a: lab::Attrs = typed(it)?;
+                let name = a.netns.as_str();
                 self.lab_nl.lock().await.remove(name);
                 // Only layer 2 happens here (bridges, the host ends of veths): without IPv6,
                 // no link-local address and no IPv6 route per link, whose table the kernel
@@ -740,14 +738,13 @@ impl Lab {
                 self.sync_addrs(&nl, ifname, &nets(&[req(a, "node_addr")?.to_string()])?).await?;
                 Ok(json!({}))
             }
-            "hosts" => {
-                let lines = strings(a, "lines");
-                let scen = req(a, "scenario")?;
-                hosts_section(Path::new(req(a, "file")?), scen, Some(&lines))
-                    .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
-                for n in strings(a, "nodes") {
-                    if let Ok(init) = self.init(&n) {
-                        node_hosts_section(&init, scen, Some(&lines))
+            hosts::KIND => {
+                let a: hosts::Attrs = typed(it)?;
+                hosts_section(Path::new(&a.file), &a.scenario, Some(&a.lines))
+                    .map_err(|e| Error::Other(format!("{}: {e}", a.file)))?;
+                for n in &a.nodes {
+                    if let Ok(init) = self.init(n) {
+                        node_hosts_section(&init, &a.scenario, Some(&a.lines))
                             .map_err(|e| Error::Other(format!("{n}'s /etc/hosts: {e}")))?;
                     }
                 }
@@ -836,22 +833,22 @@ impl Lab {
                 self.set_up_link(&nl, ifname, LinkChange { up: Some(up), ..Default::default() }).await?;
                 Ok(json!({}))
             }
-            "p2p" => {
-                let (ea, eb) = (&a["a"], &a["b"]);
-                let (na, nb) = (ea["node"].as_str().unwrap_or_default(), eb["node"].as_str().unwrap_or_default());
-                let (ia, ib) = (ea["ifname"].as_str().unwrap_or_default(), eb["ifname"].as_str().unwrap_or_default());
-                let (nla, nlb) = (self.nl(na).await?, self.nl(nb).await?);
+            p2p::KIND => {
+                let p: p2p::Attrs = typed(it)?;
+                let (ea, eb) = (&p.a, &p.b);
+                let (ia, ib) = (ea.ifname.as_str(), eb.ifname.as_str());
+                let (nla, nlb) = (self.nl(&ea.node).await?, self.nl(&eb.node).await?);
                 self.clear_way(&nla, false, ia, "p2p", &it.name).await?;
                 self.clear_way(&nlb, false, ib, "p2p", &it.name).await?;
-                let fd_b = self.netns(nb)?;
-                nla.add_veth(ia, ib, Some(&fd_b), eb["mac"].as_str().and_then(parse_mac), None, self.group).await?;
-                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                let fd_b = self.netns(&eb.node)?;
+                nla.add_veth(ia, ib, Some(&fd_b), eb.mac.as_deref().and_then(parse_mac), None, self.group).await?;
+                let up = p.up;
                 self.set_up_link(
                     &nla,
                     ia,
                     LinkChange {
                         up: Some(up),
-                        mac: ea["mac"].as_str().and_then(parse_mac),
+                        mac: ea.mac.as_deref().and_then(parse_mac),
                         alias: Some(self.alias("p2p", &it.name)),
                         ..Default::default()
                     },
@@ -865,15 +862,17 @@ impl Lab {
                 .await?;
                 Ok(json!({}))
             }
-            "addresses" => {
-                let nl = self.nl(req(a, "node")?).await?;
-                let mut want = nets(&strings(a, "ipv4"))?;
-                want.extend(nets(&strings(a, "ipv6"))?);
-                self.sync_addrs(&nl, req(a, "ifname")?, &want).await?;
+            addresses::KIND => {
+                let a: addresses::Attrs = typed(it)?;
+                let nl = self.nl(&a.node).await?;
+                let mut want = nets(&a.ipv4)?;
+                want.extend(nets(&a.ipv6)?);
+                self.sync_addrs(&nl, &a.ifname, &want).await?;
                 Ok(json!({}))
             }
-            "conditions" => {
-                self.tc(req(a, "node")?, &a["tc"])?;
+            conditions::KIND => {
+                let a: conditions::Attrs = typed(it)?;
+                self.tc(&a.node, &a.tc)?;
                 Ok(json!({}))
             }
             "routes" => {
@@ -883,15 +882,16 @@ impl Lab {
                 self.sync_routes(&nl, &[], &routes).await?;
                 Ok(json!({}))
             }
-            "forwarding" => {
-                let node = req(a, "node")?;
-                let b = |k: &str| if a.get(k).and_then(Value::as_bool).unwrap_or(false) { "1" } else { "0" };
-                ns::set_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward", b("ipv4"))?;
-                ns::set_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding", b("ipv6"))?;
+            forwarding::KIND => {
+                let a: forwarding::Attrs = typed(it)?;
+                let b = |on: bool| if on { "1" } else { "0" };
+                ns::set_net_sysctl(self.netns(&a.node)?, "net/ipv4/ip_forward", b(a.ipv4))?;
+                ns::set_net_sysctl(self.netns(&a.node)?, "net/ipv6/conf/all/forwarding", b(a.ipv6))?;
                 Ok(json!({}))
             }
-            "hostif" => {
-                let (ifname, peer, bridge) = (req(a, "ifname")?, req(a, "peer")?, req(a, "bridge")?);
+            hostif::KIND => {
+                let h: hostif::Attrs = typed(it)?;
+                let (ifname, peer, bridge) = (h.ifname.as_str(), h.peer.as_str(), h.bridge.as_str());
                 self.clear_way(&self.host, true, ifname, "hostif", &it.name).await?;
                 self.clear_way(&self.host, true, peer, "hostif", &it.name).await?;
                 self.host.add_veth(ifname, peer, None, None, None, self.group).await?;
@@ -915,20 +915,21 @@ impl Lab {
                 .await?;
                 // Only on our own interface (the host's other settings are not ours to change).
                 let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries"), "1");
-                let mut want = nets(&strings(a, "ipv4"))?;
-                want.extend(nets(&strings(a, "ipv6"))?);
+                let mut want = nets(&h.ipv4)?;
+                want.extend(nets(&h.ipv6)?);
                 self.sync_addrs(&self.host, ifname, &want).await?;
                 Ok(json!({}))
             }
-            "host-routes" => {
-                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+            host_routes::KIND => {
+                let h: host_routes::Attrs = typed(it)?;
+                let routes: Vec<Value> = h.routes.iter().map(|r| json!(r)).collect();
                 self.sync_routes(&self.host, &[], &routes).await?;
                 // Like VNX, forwarding on the host is switched on and never reverted.
-                if a.get("forward_ipv4").and_then(Value::as_bool) == Some(true) {
+                if h.forward_ipv4 {
                     std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                         .map_err(|e| Error::Other(format!("ip_forward: {e}")))?;
                 }
-                if a.get("forward_ipv6").and_then(Value::as_bool) == Some(true) {
+                if h.forward_ipv6 {
                     std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1")
                         .map_err(|e| Error::Other(format!("ipv6 forwarding: {e}")))?;
                 }
@@ -1025,11 +1026,19 @@ impl Lab {
                 self.set_up_link(&nl, req(a, "ifname")?, node_change).await?;
                 Ok(json!({}))
             }
-            "addresses" | "hostif" => {
-                let nl = if new.kind == "hostif" { self.host.clone() } else { self.nl(req(a, "node")?).await? };
-                let mut want = nets(&strings(a, "ipv4"))?;
-                want.extend(nets(&strings(a, "ipv6"))?);
-                self.sync_addrs(&nl, req(a, "ifname")?, &want).await?;
+            addresses::KIND => {
+                let a: addresses::Attrs = typed(new)?;
+                let nl = self.nl(&a.node).await?;
+                let mut want = nets(&a.ipv4)?;
+                want.extend(nets(&a.ipv6)?);
+                self.sync_addrs(&nl, &a.ifname, &want).await?;
+                Ok(json!({}))
+            }
+            hostif::KIND => {
+                let h: hostif::Attrs = typed(new)?;
+                let mut want = nets(&h.ipv4)?;
+                want.extend(nets(&h.ipv6)?);
+                self.sync_addrs(&self.host, &h.ifname, &want).await?;
                 Ok(json!({}))
             }
             "routes" | "host-routes" => {
@@ -1097,8 +1106,9 @@ impl Lab {
                 blocking(move || capture::delete(&runtime)).await
             }
             // The kernel dismantles the namespace, and every bridge and veth in it, in one batch.
-            "lab" => {
-                let name = req(a, "netns")?;
+            lab::KIND => {
+                let a: lab::Attrs = typed(it)?;
+                let name = a.netns.as_str();
                 self.lab_nl.lock().await.remove(name);
                 // Another's namespace of that name is left alone (and said so).
                 ns::clear_netns_name(name, &self.alias(&it.kind, &it.name))
@@ -1155,13 +1165,13 @@ impl Lab {
                 .map_err(|e| Error::Other(e.to_string()))?;
                 Ok(())
             }
-            "hosts" => {
-                let scen = req(a, "scenario")?;
-                hosts_section(Path::new(req(a, "file")?), scen, None)
-                    .map_err(|e| Error::Other(format!("{}: {e}", req(a, "file").unwrap_or_default())))?;
-                for n in strings(a, "nodes") {
-                    if let Ok(init) = self.init(&n) {
-                        let _ = node_hosts_section(&init, scen, None);
+            hosts::KIND => {
+                let a: hosts::Attrs = typed(it)?;
+                hosts_section(Path::new(&a.file), &a.scenario, None)
+                    .map_err(|e| Error::Other(format!("{}: {e}", a.file)))?;
+                for n in &a.nodes {
+                    if let Ok(init) = self.init(n) {
+                        let _ = node_hosts_section(&init, &a.scenario, None);
                     }
                 }
                 Ok(())
@@ -1176,20 +1186,21 @@ impl Lab {
                 }
                 Ok(())
             }
-            "p2p" => {
-                let na = a["a"]["node"].as_str().unwrap_or_default();
-                if let Ok(nl) = self.nl(na).await {
-                    if let Some(l) = nl.link_by_name(a["a"]["ifname"].as_str().unwrap_or_default()).await? {
+            p2p::KIND => {
+                let p: p2p::Attrs = typed(it)?;
+                if let Ok(nl) = self.nl(&p.a.node).await {
+                    if let Some(l) = nl.link_by_name(&p.a.ifname).await? {
                         nl.del_link(l.index).await?;
                     }
                 }
                 Ok(())
             }
             // What lives in a node goes with it; when the node still runs, undo it.
-            "addresses" => {
-                if let Ok(nl) = self.nl(req(a, "node")?).await {
-                    if nl.link_by_name(req(a, "ifname")?).await?.is_some() {
-                        self.sync_addrs(&nl, req(a, "ifname")?, &[]).await?;
+            addresses::KIND => {
+                let a: addresses::Attrs = typed(it)?;
+                if let Ok(nl) = self.nl(&a.node).await {
+                    if nl.link_by_name(&a.ifname).await?.is_some() {
+                        self.sync_addrs(&nl, &a.ifname, &[]).await?;
                     }
                 }
                 Ok(())
@@ -1206,21 +1217,22 @@ impl Lab {
                 }
                 Ok(())
             }
-            "conditions" => {
-                if let Ok(netns) = self.netns(req(a, "node")?) {
+            conditions::KIND => {
+                let a: conditions::Attrs = typed(it)?;
+                if let Ok(netns) = self.netns(&a.node) {
                     let _ = ns::run_in_netns(
                         netns,
                         "tc",
-                        &["qdisc".into(), "del".into(), "dev".into(), req(a, "ifname")?.into(), "root".into()],
+                        &["qdisc".into(), "del".into(), "dev".into(), a.ifname.clone(), "root".into()],
                     );
                 }
                 Ok(())
             }
-            "forwarding" => {
-                let node = req(a, "node")?;
-                if self.netns(node).is_ok() {
-                    ns::set_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward", "0")?;
-                    ns::set_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding", "0")?;
+            forwarding::KIND => {
+                let a: forwarding::Attrs = typed(it)?;
+                if let Ok(netns) = self.netns(&a.node) {
+                    ns::set_net_sysctl(netns, "net/ipv4/ip_forward", "0")?;
+                    ns::set_net_sysctl(self.netns(&a.node)?, "net/ipv6/conf/all/forwarding", "0")?;
                 }
                 Ok(())
             }
@@ -1360,7 +1372,7 @@ impl Lab {
         match it.kind.as_str() {
             capture::KIND => Ok(if capture::read(&it.runtime) { Seen::Present(Map::new()) } else { Seen::Missing }),
             // Only a namespace with the lab's mark is the lab's (creating it refuses another).
-            "lab" => Ok(match ns::netns_mark(req(a, "netns")?) {
+            lab::KIND => Ok(match ns::netns_mark(&typed::<lab::Attrs>(it)?.netns) {
                 Some(Some(m)) if m == self.alias(&it.kind, &it.name) => Seen::Present(Map::new()),
                 _ => Seen::Missing,
             }),
@@ -1397,9 +1409,10 @@ impl Lab {
                 None => Seen::Missing,
                 Some(_) => Seen::Present(Map::new()),
             }),
-            "hosts" => {
-                let text = std::fs::read_to_string(req(a, "file")?).unwrap_or_default();
-                let ok = strings(a, "lines").iter().all(|l| text.lines().any(|x| x == l));
+            hosts::KIND => {
+                let h: hosts::Attrs = typed(it)?;
+                let text = std::fs::read_to_string(&h.file).unwrap_or_default();
+                let ok = h.lines.iter().all(|l| text.lines().any(|x| x == l));
                 Ok(if ok { Seen::Present(Map::new()) } else { Seen::Missing })
             }
             "interface" => Ok(match own(req(a, "host_name")?) {
@@ -1419,19 +1432,23 @@ impl Lab {
                     Seen::Present(m)
                 }
             }),
-            "hostif" => match own(req(a, "ifname")?) {
-                None => Ok(Seen::Missing),
-                Some(_) => Ok(addrs_seen(host_links, &self.host.addrs().await?, req(a, "ifname")?, a)),
-            },
-            "p2p" => {
-                let na = a["a"]["node"].as_str().unwrap_or_default();
-                let Some(view) = views.node_view(na) else { return Ok(Seen::Missing) };
-                let ifname = a["a"]["ifname"].as_str().unwrap_or_default();
-                Ok(if view.links.iter().any(|l| l.name == ifname) { Seen::Present(Map::new()) } else { Seen::Missing })
+            hostif::KIND => {
+                let h: hostif::Attrs = typed(it)?;
+                match own(&h.ifname) {
+                    None => Ok(Seen::Missing),
+                    Some(_) => Ok(addrs_seen(host_links, &self.host.addrs().await?, &h.ifname, (&h.ipv4, &h.ipv6))),
+                }
             }
-            "addresses" => {
-                let Some(view) = views.node_view(req(a, "node")?) else { return Ok(Seen::Missing) };
-                Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a))
+            p2p::KIND => {
+                let p: p2p::Attrs = typed(it)?;
+                let Some(view) = views.node_view(&p.a.node) else { return Ok(Seen::Missing) };
+                let there = view.links.iter().any(|l| l.name == p.a.ifname);
+                Ok(if there { Seen::Present(Map::new()) } else { Seen::Missing })
+            }
+            addresses::KIND => {
+                let a: addresses::Attrs = typed(it)?;
+                let Some(view) = views.node_view(&a.node) else { return Ok(Seen::Missing) };
+                Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)))
             }
             "routes" => {
                 // A shut-off node's routes went with its links; they come back when it starts.
@@ -1449,18 +1466,22 @@ impl Lab {
                     [("routes".to_string(), self.read_routes(&self.host, &recorded).await?)].into_iter().collect(),
                 ))
             }
-            "forwarding" => {
-                let node = req(a, "node")?;
-                if self.netns(node).is_err() {
+            forwarding::KIND => {
+                let node = typed::<forwarding::Attrs>(it)?.node;
+                if self.netns(&node).is_err() {
                     return Ok(Seen::Missing);
                 }
-                let v4 = ns::get_net_sysctl(self.netns(node)?, "net/ipv4/ip_forward")? == "1";
-                let v6 = ns::get_net_sysctl(self.netns(node)?, "net/ipv6/conf/all/forwarding")? == "1";
+                let v4 = ns::get_net_sysctl(self.netns(&node)?, "net/ipv4/ip_forward")? == "1";
+                let v6 = ns::get_net_sysctl(self.netns(&node)?, "net/ipv6/conf/all/forwarding")? == "1";
                 Ok(Seen::Present(
                     [("ipv4".to_string(), json!(v4)), ("ipv6".to_string(), json!(v6))].into_iter().collect(),
                 ))
             }
-            "conditions" | "boot" => Ok(match self.netns(req(a, "node")?) {
+            conditions::KIND => Ok(match self.netns(&typed::<conditions::Attrs>(it)?.node) {
+                Ok(_) => Seen::Present(Map::new()),
+                Err(_) => Seen::Missing,
+            }),
+            "boot" => Ok(match self.netns(req(a, "node")?) {
                 Ok(_) => Seen::Present(Map::new()),
                 Err(_) => Seen::Missing,
             }),

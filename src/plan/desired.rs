@@ -232,6 +232,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     None => e.value.clone(),
                 }),
                 host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                host_addrs: None,
             }),
             if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
@@ -788,8 +789,16 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             } else {
                 u32::from(std::net::Ipv4Addr::new(192, 168, 0, 1))
             };
-            let attrs = json!({"bridge": bridge, "managed": mn.managed != Some(false), "stp": false, "up": true, "host_addrs": [format!("{}/{mask}", ip(host_ip))]});
-            let Value::Object(map) = attrs else { unreachable!() };
+            let map = kinds::to_attrs(&kinds::net::Attrs {
+                bridge: bridge.clone(),
+                managed: mn.managed != Some(false),
+                mtu: None,
+                stp: false,
+                up: true,
+                external: None,
+                host_netns: None,
+                host_addrs: Some(vec![format!("{}/{mask}", ip(host_ip))]),
+            });
             out.push(Desired {
                 id: ResId::new(kind::NET, "vm_mgmt"),
                 provider: "net".into(),

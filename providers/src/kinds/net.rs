@@ -18,6 +18,8 @@ pub struct Attrs {
     pub external: Option<String>,
     /// The lab's namespace when the bridge lives there; none: the host's.
     pub host_netns: Option<String>,
+    /// The host's addresses on the bridge (the management net's).
+    pub host_addrs: Option<Vec<String>>,
 }
 
 /// The MTU, STP and up state change in place: nodes on the net are not touched.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use super::{addrs_seen, nets, req, routes_seen, s, strings, Item, Lab, NodeView, Seen, Views};
+use super::{addrs_seen, nets, req, routes_seen, s, strings, typed, Item, Lab, NodeView, Seen, Views};
+use crate::kinds::addresses;
 use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
 use crate::netlink::{Addr, Link, LinkChange, Route};
 use crate::{Error, Result};
@@ -324,8 +325,9 @@ impl Lab {
                     ));
                 }
                 let Some(view) = self.vm_view(node, views).await? else { return Ok(Seen::Missing) };
-                if it.kind == "addresses" {
-                    return Ok(addrs_seen(&view.links, &view.addrs, req(a, "ifname")?, a));
+                if it.kind == addresses::KIND {
+                    let a: addresses::Attrs = typed(it)?;
+                    return Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)));
                 }
                 let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
