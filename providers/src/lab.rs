@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use crate::kinds::{addresses, capture, conditions, forwarding, host_routes, hostif, hosts, lab, p2p};
+use crate::kinds::routes::{self, Route};
+use crate::kinds::{
+    addresses, boot, capture, conditions, forwarding, host_routes, hostif, hosts, interface, lab, mgmt, net, node, p2p,
+};
 use crate::netlink::{LinkChange, Netlink};
 use crate::noderoot::NodeRoot;
 use crate::ns::{self, Init, NodeSpec};
@@ -53,6 +56,9 @@ mod vm {
 pub struct Item {
     pub kind: String,
     pub name: String,
+    /// Who makes it: `net` and `ns` here, `libvirt` in `lab/vm.rs` (the resource's provider,
+    /// as the planner chose it).
+    pub provider: String,
     pub attrs: Map<String, Value>,
     pub runtime: Value,
 }
@@ -75,7 +81,7 @@ pub trait Provider: Send + Sync + 'static {
 
 /// Runs a node's boot sequence (on_boot execs and filetrees); given by the caller, which knows
 /// the scenario language.
-pub type BootRunner = Arc<dyn Fn(&str, &Init, &Map<String, Value>) -> Result<()> + Send + Sync>;
+pub type BootRunner = Arc<dyn Fn(&str, &Init, &boot::Attrs) -> Result<()> + Send + Sync>;
 
 pub struct Lab {
     scenario: String,
@@ -93,10 +99,12 @@ pub struct Lab {
     /// Each node's network namespace name (it outlives a shutdown of the node).
     netns_names: Mutex<HashMap<String, String>>,
     /// Each node's boot resource attributes: run again when a node starts again.
-    boots: Mutex<HashMap<String, Map<String, Value>>>,
+    boots: Mutex<HashMap<String, boot::Attrs>>,
     /// Each node's gateway routes: put back when a node starts again (its links went down).
-    routes: Mutex<HashMap<String, Vec<Value>>>,
-    /// Virtual machine nodes: their `vm` attributes (domain name, NICs, …).
+    routes: Mutex<HashMap<String, Vec<Route>>>,
+    /// Virtual machine nodes: their `vm` attributes (domain name, NICs, …). Read by
+    /// `lab/vm.rs`, whose libvirt calls exist only with the `libvirt` feature.
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
     vms: Mutex<HashMap<String, Value>>,
     /// libvirt's URI (`VNX_LIBVIRT_URI`, default qemu:///system) and domain type
     /// (`VNX_DOMAIN_TYPE`: auto, kvm, qemu).
@@ -128,18 +136,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))?
 }
 
-fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
-    s(attrs, key).ok_or_else(|| Error::Other(format!("attribute `{key}` is missing")))
-}
-
-fn strings(attrs: &Map<String, Value>, key: &str) -> Vec<String> {
-    attrs
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
-
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let v: Vec<u8> = s.split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
     v.try_into().ok()
@@ -161,9 +157,9 @@ fn as_recorded(observed: Vec<String>, recorded: &[String]) -> Value {
     }
 }
 
-fn route_of(v: &Value) -> Result<(IpNet, IpAddr)> {
-    let to = v["to"].as_str().unwrap_or_default();
-    let gw: IpAddr = v["gw"].as_str().unwrap_or_default().parse().map_err(|e| Error::Other(format!("gateway: {e}")))?;
+fn route_of(r: &Route) -> Result<(IpNet, IpAddr)> {
+    let to = r.to.as_str();
+    let gw: IpAddr = r.gw.parse().map_err(|e| Error::Other(format!("gateway {}: {e}", r.gw)))?;
     let dest = if to == "default" {
         if gw.is_ipv4() {
             "0.0.0.0/0".parse().expect("literal")
@@ -193,29 +189,24 @@ impl Lab {
         let mut vms = HashMap::new();
         for r in recorded {
             match r.kind.as_str() {
-                "node" if r.attrs.contains_key("vm") => {
+                "node" if r.provider == crate::libvirt::PROVIDER => {
                     vms.insert(r.name.clone(), r.attrs["vm"].clone());
                 }
                 "node" => {
                     if let Ok(init) = serde_json::from_value::<Init>(r.runtime.clone()) {
                         inits.insert(r.name.clone(), init);
                     }
-                    if let Some(n) = s(&r.attrs, "netns") {
-                        netns_names.insert(r.name.clone(), n.to_string());
+                    if let Some(n) = typed::<node::Attrs>(r)?.netns {
+                        netns_names.insert(r.name.clone(), n);
                     }
                 }
-                "boot" => {
-                    if let Some(n) = s(&r.attrs, "node") {
-                        boots.insert(n.to_string(), r.attrs.clone());
-                    }
+                boot::KIND => {
+                    let b: boot::Attrs = typed(r)?;
+                    boots.insert(b.node.clone(), b);
                 }
-                "routes" => {
-                    if let Some(n) = s(&r.attrs, "node") {
-                        routes.insert(
-                            n.to_string(),
-                            r.attrs.get("routes").and_then(Value::as_array).cloned().unwrap_or_default(),
-                        );
-                    }
+                routes::KIND => {
+                    let a: routes::Attrs = typed(r)?;
+                    routes.insert(a.node, a.routes);
                 }
                 _ => {}
             }
@@ -274,7 +265,7 @@ impl Lab {
 
     /// Brings a node to run state `want`. Starting a node that was shut off starts a new init in
     /// its network namespace and runs its boot sequence again, as VNX does for containers.
-    async fn set_run(&self, node: &str, a: &Map<String, Value>, want: &str) -> Result<Value> {
+    async fn set_run(&self, node: &str, a: &node::Attrs, want: &str) -> Result<Value> {
         let now = self.run_state(node).ok_or_else(|| Error::Node(format!("node {node} does not exist")))?;
         match (now, want) {
             (n, w) if n == w => {}
@@ -305,8 +296,8 @@ impl Lab {
                     .and_then(|n| ns::bound_netns(n))
                     .ok_or_else(|| Error::Node(format!("node {node} has no network namespace")))?;
                 let spec = NodeSpec {
-                    hostname: req(a, "hostname")?.into(),
-                    rootfs: req(a, "rootfs")?.into(),
+                    hostname: a.hostname.clone(),
+                    rootfs: a.rootfs.as_deref().unwrap_or("/").into(),
                     dir: self.ns_dir(node)?,
                     hosts: vec![],
                     netns: Some(netns),
@@ -460,8 +451,10 @@ impl Lab {
 
     /// Where a net's bridge or an interface's host end lives: the lab's own network namespace
     /// (`host_netns`), or the host's.
-    async fn side(&self, a: &Map<String, Value>) -> Result<Netlink> {
-        let Some(name) = s(a, "host_netns") else { return Ok(self.host.clone()) };
+    /// The netlink socket of the namespace a resource's links live in: the lab's, named, or
+    /// the host's.
+    async fn side(&self, host_netns: Option<&str>) -> Result<Netlink> {
+        let Some(name) = host_netns else { return Ok(self.host.clone()) };
         let mut cache = self.lab_nl.lock().await;
         if let Some(n) = cache.get(name) {
             return Ok(n.clone());
@@ -474,8 +467,8 @@ impl Lab {
     }
 
     /// The index of the resource's `bridge` (on `side`), when it names one.
-    async fn bridge_index(&self, side: &Netlink, a: &Map<String, Value>) -> Result<Option<u32>> {
-        match s(a, "bridge") {
+    async fn bridge_index(&self, side: &Netlink, bridge: Option<&str>) -> Result<Option<u32>> {
+        match bridge {
             Some(b) => Ok(Some(self.index_in(side, b).await?)),
             None => Ok(None),
         }
@@ -506,7 +499,7 @@ impl Lab {
         Ok(())
     }
 
-    async fn sync_routes(&self, nl: &Netlink, old: &[Value], new: &[Value]) -> Result<()> {
+    async fn sync_routes(&self, nl: &Netlink, old: &[Route], new: &[Route]) -> Result<()> {
         let new_keys: BTreeSet<String> =
             new.iter().filter_map(|r| route_of(r).ok()).map(|(d, g)| route_key(&d, &g)).collect();
         for r in old {
@@ -522,7 +515,7 @@ impl Lab {
         Ok(())
     }
 
-    async fn read_routes(&self, nl: &Netlink, recorded: &[Value]) -> Result<Value> {
+    async fn read_routes(&self, nl: &Netlink, recorded: &[Route]) -> Result<Value> {
         Ok(routes_seen(&nl.routes().await?, recorded))
     }
 }
@@ -552,6 +545,7 @@ struct Views {
     /// The lab's namespace (by name) and its links, sorted by name.
     lab: Option<(String, Arc<NodeView>)>,
     nodes: HashMap<String, NodeSeen>,
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
     vms: tokio::sync::Mutex<HashMap<String, VmView>>,
 }
 
@@ -592,7 +586,7 @@ impl NodeSeen {
 type NodeView = crate::netlink::NsView;
 
 /// The recorded routes as the kernel shows them: all of them when all are there.
-fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Value]) -> Value {
+fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Route]) -> Value {
     {
         let have: BTreeSet<String> = routes.iter().map(|r| route_key(&r.dest, &r.gw)).collect();
         let want: BTreeSet<String> =
@@ -601,7 +595,7 @@ fn routes_seen(routes: &[crate::netlink::Route], recorded: &[Value]) -> Value {
         if want.is_subset(&have) {
             json!(recorded)
         } else {
-            let present: Vec<Value> = recorded
+            let present: Vec<Route> = recorded
                 .iter()
                 .filter(|r| route_of(r).is_ok_and(|(d, g)| have.contains(&route_key(&d, &g))))
                 .cloned()
@@ -631,22 +625,15 @@ impl Lab {
         Ok(())
     }
 
-    /// Whether the resource belongs to a virtual machine (lab/vm.rs builds those).
+    /// Whether the resource is a virtual machine's (lab/vm.rs builds those): its provider says.
     fn is_vm_item(&self, it: &Item) -> bool {
-        match it.kind.as_str() {
-            "node" | "mgmt" => it.attrs.contains_key("vm"),
-            "addresses" | "routes" | "forwarding" => {
-                s(&it.attrs, "node").is_some_and(|n| self.vms.lock().expect("not poisoned").contains_key(n))
-            }
-            _ => false,
-        }
+        it.provider == crate::libvirt::PROVIDER
     }
 
     async fn create_inner(&self, it: &Item) -> Result<Value> {
         if self.is_vm_item(it) {
             return self.vm_create(it).await;
         }
-        let a = &it.attrs;
         match it.kind.as_str() {
             capture::KIND => {
                 let attrs = typed::<capture::Attrs>(it)?;
@@ -668,12 +655,12 @@ impl Lab {
                 )?;
                 Ok(json!({}))
             }
-            "net" => {
-                let side = self.side(a).await?;
-                let bridge = req(a, "bridge")?;
-                let managed = a.get("managed").and_then(Value::as_bool).unwrap_or(true);
+            net::KIND => {
+                let n: net::Attrs = typed(it)?;
+                let side = self.side(n.host_netns.as_deref()).await?;
+                let bridge = n.bridge.as_str();
                 let existing = side.link_by_name(bridge).await?;
-                if !managed {
+                if !n.managed {
                     if existing.is_none() {
                         return Err(Error::Other(format!(
                             "bridge {bridge} does not exist (the net is managed=\"no\": vnx never creates it)"
@@ -681,44 +668,42 @@ impl Lab {
                     }
                 } else {
                     if existing.is_some() {
-                        self.clear_way(&side, s(a, "host_netns").is_none(), bridge, "net", &it.name).await?;
+                        self.clear_way(&side, n.host_netns.is_none(), bridge, "net", &it.name).await?;
                     }
-                    let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    let stp = a.get("stp").and_then(Value::as_bool).unwrap_or(false);
-                    side.add_bridge(bridge, mtu, stp, self.group).await?;
-                    let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
+                    side.add_bridge(bridge, n.mtu.map(|m| m as u32), n.stp, self.group).await?;
                     self.set_up_link(
                         &side,
                         bridge,
-                        LinkChange { up: Some(up), alias: Some(self.alias("net", &it.name)), ..Default::default() },
+                        LinkChange { up: Some(n.up), alias: Some(self.alias("net", &it.name)), ..Default::default() },
                     )
                     .await?;
                 }
-                if let Some(ext) = s(a, "external") {
+                if let Some(ext) = &n.external {
                     let br = self.index_in(&side, bridge).await?;
                     self.set_up_link(&side, ext, LinkChange { up: Some(true), master: Some(br), ..Default::default() })
                         .await?;
                 }
-                if a.contains_key("host_addrs") {
+                if let Some(addrs) = &n.host_addrs {
                     let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{bridge}/promote_secondaries"), "1");
-                    self.sync_addrs(&side, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                    self.sync_addrs(&side, bridge, &nets(addrs)?).await?;
                 }
                 Ok(json!({}))
             }
-            "mgmt" => {
-                let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
+            mgmt::KIND => {
+                let m: mgmt::Attrs = typed(it)?;
+                let (host_name, ifname) = (m.host_name.as_str(), m.ifname.as_str());
                 let nl = self
                     .veth_into_node(
                         &self.host,
                         (true, "mgmt", &it.name),
                         host_name,
-                        req(a, "node")?,
+                        &m.node,
                         ifname,
-                        s(a, "mac").and_then(parse_mac),
+                        m.mac.as_deref().and_then(parse_mac),
                         None,
                     )
                     .await?;
-                let master = self.bridge_index(&self.host, a).await?;
+                let master = self.bridge_index(&self.host, m.bridge.as_deref()).await?;
                 self.set_up_link(
                     &self.host,
                     host_name,
@@ -730,12 +715,12 @@ impl Lab {
                     },
                 )
                 .await?;
-                if let Some(h) = s(a, "host_addr") {
+                if let Some(h) = &m.host_addr {
                     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{host_name}/autoconf"), "0");
-                    self.sync_addrs(&self.host, host_name, &nets(&[h.to_string()])?).await?;
+                    self.sync_addrs(&self.host, host_name, &nets(std::slice::from_ref(h))?).await?;
                 }
                 self.set_up_link(&nl, ifname, LinkChange { up: Some(true), ..Default::default() }).await?;
-                self.sync_addrs(&nl, ifname, &nets(&[req(a, "node_addr")?.to_string()])?).await?;
+                self.sync_addrs(&nl, ifname, &nets(std::slice::from_ref(&m.node_addr))?).await?;
                 Ok(json!({}))
             }
             hosts::KIND => {
@@ -750,7 +735,9 @@ impl Lab {
                 }
                 Ok(json!({}))
             }
-            "node" => {
+            node::KIND => {
+                let n: node::Attrs = typed(it)?;
+                let netns = n.netns.as_deref().ok_or_else(|| Error::Other(format!("node {} has no netns", it.name)))?;
                 if let Some(old) = self.inits.lock().expect("not poisoned").remove(&it.name) {
                     ns::stop(&old); // a leftover of an interrupted apply
                 }
@@ -759,8 +746,8 @@ impl Lab {
                 ns::kill_leftovers(&dir);
                 ns::remove_dir(&dir);
                 let spec = NodeSpec {
-                    hostname: req(a, "hostname")?.into(),
-                    rootfs: req(a, "rootfs")?.into(),
+                    hostname: n.hostname.clone(),
+                    rootfs: n.rootfs.as_deref().unwrap_or("/").into(),
                     dir,
                     hosts: vec![],
                     netns: None,
@@ -771,31 +758,32 @@ impl Lab {
                     .await
                     .map_err(|e| Error::Other(e.to_string()))??;
                 self.inits.lock().expect("not poisoned").insert(it.name.clone(), init);
-                ns::bind_netns(&init, req(a, "netns")?, &self.alias("node", &it.name))?;
+                ns::bind_netns(&init, netns, &self.alias("node", &it.name))?;
                 // No duplicate address detection on the node's links (its addresses are `nodad`
                 // already): their link-local addresses stay tentative for a second or more
                 // otherwise, and the first IPv6 packets across a router right after apply were
                 // lost while a router's could not be used.
                 ns::set_net_sysctl(init.netns()?, "net/ipv6/conf/default/accept_dad", "0")?;
-                self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), req(a, "netns")?.to_string());
+                self.netns_names.lock().expect("not poisoned").insert(it.name.clone(), netns.to_string());
                 // A node the user shut down or paused is built that way (its boot waits for a start).
-                match s(a, "run") {
-                    Some(w @ (ns::SHUTOFF | ns::PAUSED)) => self.set_run(&it.name, a, w).await,
+                match n.run.as_str() {
+                    w @ (ns::SHUTOFF | ns::PAUSED) => self.set_run(&it.name, &n, w).await,
                     _ => Ok(json!(init)),
                 }
             }
-            "interface" => {
-                let side = self.side(a).await?;
-                let (host_name, ifname) = (req(a, "host_name")?, req(a, "ifname")?);
-                let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                let up = a.get("up").and_then(Value::as_bool).unwrap_or(true);
-                if s(a, "host_netns").is_some() {
+            interface::KIND => {
+                let i: interface::Attrs = typed(it)?;
+                let side = self.side(i.host_netns.as_deref()).await?;
+                let (host_name, ifname) = (i.host_name.as_str(), i.ifname.as_str());
+                let mtu = i.mtu.map(|m| m as u32);
+                let up = i.up;
+                if i.host_netns.is_some() {
                     // The lab's end is born on its bridge and up, in one request; then it gets
                     // its mark (`ip link` shows whose it is) and the node's end goes up. A
                     // leftover of an interrupted apply ("File exists") takes the long way below.
-                    let master = self.bridge_index(&side, a).await?;
-                    let node = req(a, "node")?;
-                    let mac = s(a, "mac").and_then(parse_mac);
+                    let master = self.bridge_index(&side, i.bridge.as_deref()).await?;
+                    let node = i.node.as_str();
+                    let mac = i.mac.as_deref().and_then(parse_mac);
                     match side
                         .add_veth_on(host_name, ifname, Some(&self.netns(node)?), mac, mtu, master, up, self.group)
                         .await
@@ -815,10 +803,10 @@ impl Lab {
                         }
                     }
                 }
-                let owner = (s(a, "host_netns").is_none(), "interface", it.name.as_str());
-                let (node, mac) = (req(a, "node")?, s(a, "mac").and_then(parse_mac));
+                let owner = (i.host_netns.is_none(), "interface", it.name.as_str());
+                let (node, mac) = (i.node.as_str(), i.mac.as_deref().and_then(parse_mac));
                 let nl = self.veth_into_node(&side, owner, host_name, node, ifname, mac, mtu).await?;
-                let master = self.bridge_index(&side, a).await?;
+                let master = self.bridge_index(&side, i.bridge.as_deref()).await?;
                 self.set_up_link(
                     &side,
                     host_name,
@@ -875,11 +863,11 @@ impl Lab {
                 self.tc(&a.node, &a.tc)?;
                 Ok(json!({}))
             }
-            "routes" => {
-                let nl = self.nl(req(a, "node")?).await?;
-                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                self.routes.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), routes.clone());
-                self.sync_routes(&nl, &[], &routes).await?;
+            routes::KIND => {
+                let r: routes::Attrs = typed(it)?;
+                let nl = self.nl(&r.node).await?;
+                self.routes.lock().expect("not poisoned").insert(r.node.clone(), r.routes.clone());
+                self.sync_routes(&nl, &[], &r.routes).await?;
                 Ok(json!({}))
             }
             forwarding::KIND => {
@@ -922,8 +910,7 @@ impl Lab {
             }
             host_routes::KIND => {
                 let h: host_routes::Attrs = typed(it)?;
-                let routes: Vec<Value> = h.routes.iter().map(|r| json!(r)).collect();
-                self.sync_routes(&self.host, &[], &routes).await?;
+                self.sync_routes(&self.host, &[], &h.routes).await?;
                 // Like VNX, forwarding on the host is switched on and never reverted.
                 if h.forward_ipv4 {
                     std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
@@ -935,13 +922,13 @@ impl Lab {
                 }
                 Ok(json!({}))
             }
-            "boot" => {
-                let node = req(a, "node")?.to_string();
-                self.boots.lock().expect("not poisoned").insert(node.clone(), a.clone());
+            boot::KIND => {
+                let attrs: boot::Attrs = typed(it)?;
+                let node = attrs.node.clone();
+                self.boots.lock().expect("not poisoned").insert(node.clone(), attrs.clone());
                 // A node built shut off boots when it starts.
                 let Ok(init) = self.init(&node) else { return Ok(json!({})) };
                 let boot = self.boot.clone();
-                let attrs = a.clone();
                 tokio::task::spawn_blocking(move || boot(&node, &init, &attrs))
                     .await
                     .map_err(|e| Error::Other(e.to_string()))??;
@@ -955,34 +942,29 @@ impl Lab {
         if self.is_vm_item(new) {
             return self.vm_update(old, new).await;
         }
-        let (o, a) = (&old.attrs, &new.attrs);
-        let changed = |k: &str| o.get(k) != a.get(k);
         match new.kind.as_str() {
-            "net" => {
-                let side = self.side(a).await?;
-                let bridge = req(a, "bridge")?;
+            net::KIND => {
+                let (was, n): (net::Attrs, net::Attrs) = (typed(old)?, typed(new)?);
+                let side = self.side(n.host_netns.as_deref()).await?;
+                let bridge = n.bridge.as_str();
                 let index = self.index_in(&side, bridge).await?;
-                if changed("mtu") || changed("up") {
-                    let mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
-                    side.set_link(
-                        index,
-                        LinkChange { mtu, up: a.get("up").and_then(Value::as_bool), ..Default::default() },
-                    )
-                    .await?;
+                if was.mtu != n.mtu || was.up != n.up {
+                    let mtu = n.mtu.map(|m| m as u32);
+                    side.set_link(index, LinkChange { mtu, up: Some(n.up), ..Default::default() }).await?;
                 }
-                if changed("stp") {
-                    side.set_bridge_stp(index, a.get("stp").and_then(Value::as_bool).unwrap_or(false)).await?;
+                if was.stp != n.stp {
+                    side.set_bridge_stp(index, n.stp).await?;
                 }
-                if changed("host_addrs") {
-                    self.sync_addrs(&side, bridge, &nets(&strings(a, "host_addrs"))?).await?;
+                if was.host_addrs != n.host_addrs {
+                    self.sync_addrs(&side, bridge, &nets(n.host_addrs.as_deref().unwrap_or_default())?).await?;
                 }
-                if changed("external") {
-                    if let Some(old_ext) = s(o, "external") {
+                if was.external != n.external {
+                    if let Some(old_ext) = &was.external {
                         if let Some(l) = side.link_by_name(old_ext).await? {
                             side.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
                         }
                     }
-                    if let Some(ext) = s(a, "external") {
+                    if let Some(ext) = &n.external {
                         self.set_up_link(
                             &side,
                             ext,
@@ -993,37 +975,38 @@ impl Lab {
                 }
                 Ok(json!({}))
             }
-            "node" => {
-                if let Ok(init) = self.init(&new.name) {
-                    ns::bind_netns(&init, req(a, "netns")?, &self.alias("node", &new.name))?;
+            node::KIND => {
+                let n: node::Attrs = typed(new)?;
+                if let (Ok(init), Some(netns)) = (self.init(&new.name), &n.netns) {
+                    ns::bind_netns(&init, netns, &self.alias("node", &new.name))?;
                 }
-                self.set_run(&new.name, a, s(a, "run").unwrap_or(ns::RUNNING)).await
+                self.set_run(&new.name, &n, &n.run).await
             }
-            "interface" => {
-                let side = self.side(a).await?;
-                let host_name = req(a, "host_name")?;
+            interface::KIND => {
+                let (was, i): (interface::Attrs, interface::Attrs) = (typed(old)?, typed(new)?);
+                let side = self.side(i.host_netns.as_deref()).await?;
                 let mut c = LinkChange::default();
-                if changed("bridge") {
-                    c.master = Some(match s(a, "bridge") {
+                if was.bridge != i.bridge {
+                    c.master = Some(match &i.bridge {
                         Some(b) => self.index_in(&side, b).await?,
                         None => 0,
                     });
                 }
-                if changed("mtu") {
-                    c.mtu = a.get("mtu").and_then(Value::as_u64).map(|m| m as u32);
+                if was.mtu != i.mtu {
+                    c.mtu = i.mtu.map(|m| m as u32);
                 }
-                if changed("up") {
-                    c.up = a.get("up").and_then(Value::as_bool);
+                if was.up != i.up {
+                    c.up = Some(i.up);
                 }
                 let node_change = LinkChange {
                     mtu: c.mtu,
                     up: c.up,
-                    mac: if changed("mac") { s(a, "mac").and_then(parse_mac) } else { None },
+                    mac: if was.mac != i.mac { i.mac.as_deref().and_then(parse_mac) } else { None },
                     ..Default::default()
                 };
-                self.set_up_link(&side, host_name, c).await?;
-                let nl = self.nl(req(a, "node")?).await?;
-                self.set_up_link(&nl, req(a, "ifname")?, node_change).await?;
+                self.set_up_link(&side, &i.host_name, c).await?;
+                let nl = self.nl(&i.node).await?;
+                self.set_up_link(&nl, &i.ifname, node_change).await?;
                 Ok(json!({}))
             }
             addresses::KIND => {
@@ -1041,49 +1024,53 @@ impl Lab {
                 self.sync_addrs(&self.host, &h.ifname, &want).await?;
                 Ok(json!({}))
             }
-            "routes" | "host-routes" => {
-                let nl = if new.kind == "host-routes" { self.host.clone() } else { self.nl(req(a, "node")?).await? };
-                let old_r = o.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                let new_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                if new.kind == "routes" {
-                    self.routes.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), new_r.clone());
-                }
-                self.sync_routes(&nl, &old_r, &new_r).await?;
+            routes::KIND => {
+                let (was, r): (routes::Attrs, routes::Attrs) = (typed(old)?, typed(new)?);
+                let nl = self.nl(&r.node).await?;
+                self.routes.lock().expect("not poisoned").insert(r.node.clone(), r.routes.clone());
+                self.sync_routes(&nl, &was.routes, &r.routes).await?;
+                Ok(json!({}))
+            }
+            host_routes::KIND => {
+                let (was, h): (host_routes::Attrs, host_routes::Attrs) = (typed(old)?, typed(new)?);
+                self.sync_routes(&self.host, &was.routes, &h.routes).await?;
                 Ok(json!({}))
             }
             "conditions" | "forwarding" | "hosts" => self.create_inner(new).await,
-            "mgmt" => {
-                let host_name = req(a, "host_name")?;
-                if changed("bridge") {
-                    let master = match s(a, "bridge") {
+            mgmt::KIND => {
+                let (was, m): (mgmt::Attrs, mgmt::Attrs) = (typed(old)?, typed(new)?);
+                let host_name = m.host_name.as_str();
+                if was.bridge != m.bridge {
+                    let master = match &m.bridge {
                         Some(b) => self.index_in(&self.host, b).await?,
                         None => 0,
                     };
                     self.set_up_link(&self.host, host_name, LinkChange { master: Some(master), ..Default::default() })
                         .await?;
                 }
-                if changed("host_addr") {
-                    let want: Vec<String> = s(a, "host_addr").map(String::from).into_iter().collect();
+                if was.host_addr != m.host_addr {
+                    let want: Vec<String> = m.host_addr.iter().cloned().collect();
                     self.sync_addrs(&self.host, host_name, &nets(&want)?).await?;
                 }
-                if changed("node_addr") {
-                    let nl = self.nl(req(a, "node")?).await?;
-                    self.sync_addrs(&nl, req(a, "ifname")?, &nets(&[req(a, "node_addr")?.to_string()])?).await?;
+                if was.node_addr != m.node_addr {
+                    let nl = self.nl(&m.node).await?;
+                    self.sync_addrs(&nl, &m.ifname, &nets(std::slice::from_ref(&m.node_addr))?).await?;
                 }
-                if changed("mac") {
-                    let nl = self.nl(req(a, "node")?).await?;
+                if was.mac != m.mac {
+                    let nl = self.nl(&m.node).await?;
                     self.set_up_link(
                         &nl,
-                        req(a, "ifname")?,
-                        LinkChange { mac: s(a, "mac").and_then(parse_mac), ..Default::default() },
+                        &m.ifname,
+                        LinkChange { mac: m.mac.as_deref().and_then(parse_mac), ..Default::default() },
                     )
                     .await?;
                 }
                 Ok(json!({}))
             }
-            "boot" => {
+            boot::KIND => {
                 // Boot commands run when the node starts; new ones wait for its next start.
-                self.boots.lock().expect("not poisoned").insert(req(a, "node")?.to_string(), a.clone());
+                let b: boot::Attrs = typed(new)?;
+                self.boots.lock().expect("not poisoned").insert(b.node.clone(), b);
                 Ok(json!({}))
             }
             // The plan never updates a kind whose every attribute forces a replacement
@@ -1099,7 +1086,6 @@ impl Lab {
         if self.is_vm_item(it) {
             return self.vm_delete(it).await;
         }
-        let a = &it.attrs;
         match it.kind.as_str() {
             capture::KIND => {
                 let runtime = it.runtime.clone();
@@ -1113,32 +1099,32 @@ impl Lab {
                 // Another's namespace of that name is left alone (and said so).
                 ns::clear_netns_name(name, &self.alias(&it.kind, &it.name))
             }
-            "net" => {
-                let side = self.side(a).await?;
-                let bridge = req(a, "bridge")?;
-                if let Some(ext) = s(a, "external") {
+            net::KIND => {
+                let n: net::Attrs = typed(it)?;
+                let side = self.side(n.host_netns.as_deref()).await?;
+                if let Some(ext) = &n.external {
                     if let Some(l) = side.link_by_name(ext).await? {
                         side.set_link(l.index, LinkChange { master: Some(0), ..Default::default() }).await?;
                     }
                 }
-                if a.get("managed").and_then(Value::as_bool).unwrap_or(true) {
-                    if let Some(l) = side.link_by_name(bridge).await? {
+                if n.managed {
+                    if let Some(l) = side.link_by_name(&n.bridge).await? {
                         // Not vnx's: left alone (refresh shows it as missing, so the plan said so).
-                        if s(a, "host_netns").is_some() || self.ours(&l, "net", &it.name) {
+                        if n.host_netns.is_some() || self.ours(&l, "net", &it.name) {
                             side.del_link(l.index).await?;
                         }
                     }
                 }
                 Ok(())
             }
-            "node" => {
+            node::KIND => {
                 let init = self
                     .inits
                     .lock()
                     .expect("not poisoned")
                     .remove(&it.name)
                     .or_else(|| serde_json::from_value(it.runtime.clone()).ok());
-                let netns = s(a, "netns").map(String::from);
+                let netns = typed::<node::Attrs>(it)?.netns;
                 // The name bound to the init's own namespace is vnx's without asking its mark.
                 let bound_to_init = matches!((&init, &netns), (Some(i), Some(n)) if ns::netns_bound_to(i, n));
                 if let Some(init) = init {
@@ -1176,11 +1162,19 @@ impl Lab {
                 }
                 Ok(())
             }
-            "interface" | "hostif" | "mgmt" => {
-                let side = self.side(a).await?;
-                let name = if it.kind == "hostif" { req(a, "ifname")? } else { req(a, "host_name")? };
-                if let Some(l) = side.link_by_name(name).await? {
-                    if s(a, "host_netns").is_some() || self.ours(&l, &it.kind, &it.name) {
+            interface::KIND | hostif::KIND | mgmt::KIND => {
+                // The host-side end: it takes its peer along.
+                let (host_netns, name) = match it.kind.as_str() {
+                    interface::KIND => {
+                        let i: interface::Attrs = typed(it)?;
+                        (i.host_netns, i.host_name)
+                    }
+                    hostif::KIND => (None, typed::<hostif::Attrs>(it)?.ifname),
+                    _ => (None, typed::<mgmt::Attrs>(it)?.host_name),
+                };
+                let side = self.side(host_netns.as_deref()).await?;
+                if let Some(l) = side.link_by_name(&name).await? {
+                    if host_netns.is_some() || self.ours(&l, &it.kind, &it.name) {
                         side.del_link(l.index).await?;
                     }
                 }
@@ -1205,17 +1199,16 @@ impl Lab {
                 }
                 Ok(())
             }
-            "routes" | "host-routes" => {
-                let nl = if it.kind == "host-routes" {
-                    Some(self.host.clone())
-                } else {
-                    self.nl(req(a, "node")?).await.ok()
-                };
-                if let Some(nl) = nl {
-                    let old_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                    self.sync_routes(&nl, &old_r, &[]).await?;
+            routes::KIND => {
+                let r: routes::Attrs = typed(it)?;
+                if let Ok(nl) = self.nl(&r.node).await {
+                    self.sync_routes(&nl, &r.routes, &[]).await?;
                 }
                 Ok(())
+            }
+            host_routes::KIND => {
+                let h: host_routes::Attrs = typed(it)?;
+                self.sync_routes(&self.host, &h.routes, &[]).await
             }
             conditions::KIND => {
                 let a: conditions::Attrs = typed(it)?;
@@ -1352,9 +1345,9 @@ impl Lab {
         if self.is_vm_item(it) {
             return self.vm_refresh(it, host_links, views).await;
         }
-        let a = &it.attrs;
+        let place: Placement = typed(it)?;
         // A net or interface of the lab's own namespace is read from that namespace's links.
-        let host_links = match s(a, "host_netns") {
+        let host_links = match place.host_netns.as_deref() {
             None => host_links,
             Some(name) => match &views.lab {
                 Some((lab, v)) if lab == name => &v.links[..],
@@ -1366,8 +1359,8 @@ impl Lab {
         // What vnx made itself: in the host's namespace, only a link with the resource's mark
         // is it (any other is missing, and creating it is refused); an unmanaged net's bridge
         // is the user's.
-        let in_host = s(a, "host_netns").is_none();
-        let unmanaged = a.get("managed").and_then(Value::as_bool) == Some(false);
+        let in_host = place.host_netns.is_none();
+        let unmanaged = place.managed == Some(false);
         let own = |n: &str| by_name(n).filter(|l| !in_host || unmanaged || self.ours(l, &it.kind, &it.name));
         match it.kind.as_str() {
             capture::KIND => Ok(if capture::read(&it.runtime) { Seen::Present(Map::new()) } else { Seen::Missing }),
@@ -1376,19 +1369,22 @@ impl Lab {
                 Some(Some(m)) if m == self.alias(&it.kind, &it.name) => Seen::Present(Map::new()),
                 _ => Seen::Missing,
             }),
-            "net" => Ok(match own(req(a, "bridge")?) {
-                None => Seen::Missing,
-                Some(l) => {
-                    let mut m = Map::new();
-                    m.insert("up".into(), json!(l.up));
-                    if a.contains_key("mtu") {
-                        m.insert("mtu".into(), json!(l.mtu));
+            net::KIND => {
+                let n: net::Attrs = typed(it)?;
+                Ok(match own(&n.bridge) {
+                    None => Seen::Missing,
+                    Some(l) => {
+                        let mut m = Map::new();
+                        m.insert("up".into(), json!(l.up));
+                        if n.mtu.is_some() {
+                            m.insert("mtu".into(), json!(l.mtu));
+                        }
+                        Seen::Present(m)
                     }
-                    Seen::Present(m)
-                }
-            }),
-            "node" => {
-                let netns = req(a, "netns")?;
+                })
+            }
+            node::KIND => {
+                let netns = typed::<node::Attrs>(it)?.netns.unwrap_or_default();
                 // prefetch_views visits every `ns` node item.
                 let seen = views
                     .nodes
@@ -1405,7 +1401,7 @@ impl Lab {
                     .collect(),
                 ))
             }
-            "mgmt" => Ok(match own(req(a, "host_name")?) {
+            mgmt::KIND => Ok(match own(&typed::<mgmt::Attrs>(it)?.host_name) {
                 None => Seen::Missing,
                 Some(_) => Seen::Present(Map::new()),
             }),
@@ -1415,23 +1411,27 @@ impl Lab {
                 let ok = h.lines.iter().all(|l| text.lines().any(|x| x == l));
                 Ok(if ok { Seen::Present(Map::new()) } else { Seen::Missing })
             }
-            "interface" => Ok(match own(req(a, "host_name")?) {
-                None => Seen::Missing,
-                Some(l) => {
-                    // The recorded bridge, looked up by name, is almost always the master.
-                    let master = l.master.and_then(|m| {
-                        s(a, "bridge")
-                            .and_then(by_name)
-                            .filter(|b| b.index == m)
-                            .or_else(|| host_links.iter().find(|x| x.index == m))
-                            .map(|x| x.name.clone())
-                    });
-                    let mut m = Map::new();
-                    m.insert("bridge".into(), json!(master));
-                    m.insert("up".into(), json!(l.up));
-                    Seen::Present(m)
-                }
-            }),
+            interface::KIND => {
+                let i: interface::Attrs = typed(it)?;
+                Ok(match own(&i.host_name) {
+                    None => Seen::Missing,
+                    Some(l) => {
+                        // The recorded bridge, looked up by name, is almost always the master.
+                        let master = l.master.and_then(|m| {
+                            i.bridge
+                                .as_deref()
+                                .and_then(by_name)
+                                .filter(|b| b.index == m)
+                                .or_else(|| host_links.iter().find(|x| x.index == m))
+                                .map(|x| x.name.clone())
+                        });
+                        let mut m = Map::new();
+                        m.insert("bridge".into(), json!(master));
+                        m.insert("up".into(), json!(l.up));
+                        Seen::Present(m)
+                    }
+                })
+            }
             hostif::KIND => {
                 let h: hostif::Attrs = typed(it)?;
                 match own(&h.ifname) {
@@ -1450,20 +1450,20 @@ impl Lab {
                 let Some(view) = views.node_view(&a.node) else { return Ok(Seen::Missing) };
                 Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)))
             }
-            "routes" => {
+            routes::KIND => {
+                let r: routes::Attrs = typed(it)?;
                 // A shut-off node's routes went with its links; they come back when it starts.
-                let node = views.nodes.get(req(a, "node")?);
+                let node = views.nodes.get(&r.node);
                 if node.is_some_and(|n| n.run == Some(ns::SHUTOFF)) {
                     return Ok(Seen::Present(Map::new()));
                 }
                 let Some(view) = node.and_then(|n| n.view.clone()) else { return Ok(Seen::Missing) };
-                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
+                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &r.routes))].into_iter().collect()))
             }
-            "host-routes" => {
-                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+            host_routes::KIND => {
+                let h: host_routes::Attrs = typed(it)?;
                 Ok(Seen::Present(
-                    [("routes".to_string(), self.read_routes(&self.host, &recorded).await?)].into_iter().collect(),
+                    [("routes".to_string(), self.read_routes(&self.host, &h.routes).await?)].into_iter().collect(),
                 ))
             }
             forwarding::KIND => {
@@ -1481,13 +1481,21 @@ impl Lab {
                 Ok(_) => Seen::Present(Map::new()),
                 Err(_) => Seen::Missing,
             }),
-            "boot" => Ok(match self.netns(req(a, "node")?) {
+            boot::KIND => Ok(match self.netns(&typed::<boot::Attrs>(it)?.node) {
                 Ok(_) => Seen::Present(Map::new()),
                 Err(_) => Seen::Missing,
             }),
             _ => Ok(Seen::Present(Map::new())),
         }
     }
+}
+
+/// Where a resource's links live, as any kind with links says it (`host_netns`: the lab's
+/// namespace; `managed`: a net's bridge that is the user's).
+#[derive(serde::Deserialize)]
+struct Placement {
+    host_netns: Option<String>,
+    managed: Option<bool>,
 }
 
 /// The refusal of a link in vnx's way that is not vnx's.

@@ -21,6 +21,9 @@ use serde_json::{Map, Value};
 use crate::{Error, Result};
 
 /// The XML namespace of vnx's ownership mark in a domain's metadata.
+/// The provider name of virtual machine nodes and their resources.
+pub const PROVIDER: &str = "libvirt";
+
 pub const MARK_NS: &str = "https://vnx.dev/xmlns/node/1";
 
 /// libvirt's domain type: `kvm` where KVM works, else `qemu` (TCG, emulation).

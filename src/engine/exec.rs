@@ -211,16 +211,16 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// Runs a node's boot sequence (the `boot` resource): filetrees, then commands.
-pub fn run_boot(node: &str, init: &Init, attrs: &Map<String, Value>) -> Result<(), String> {
+pub fn run_boot(node: &str, init: &Init, attrs: &vnx_providers::kinds::boot::Attrs) -> Result<(), String> {
     let runner = Runner::Ns(*init);
-    for ft in attrs.get("filetrees").and_then(Value::as_array).into_iter().flatten() {
+    for ft in &attrs.filetrees {
         if let Some(m) = ft.as_object() {
             filetree(&runner, m, |l| eprintln!("{node} | {l}"))?;
         }
     }
-    let shell = runner.shell(attrs.get("shell").and_then(Value::as_str));
-    for c in attrs.get("commands").and_then(Value::as_array).into_iter().flatten() {
-        let script = script_for(c["command"].as_str().unwrap_or_default(), c["ostype"].as_str(), c["user"].as_str())?;
+    let shell = runner.shell(attrs.shell.as_deref());
+    for c in &attrs.commands {
+        let script = script_for(&c.command, c.ostype.as_deref(), c.user.as_deref())?;
         let code = runner.run(&shell, &script, |l| eprintln!("{node} | {l}"))?;
         if code != 0 {
             return Err(format!("an on_boot command of {node} exited with {code}"));

@@ -59,6 +59,7 @@ pub fn item_of_desired(d: &Desired) -> Item {
     Item {
         kind: d.id.kind.clone(),
         name: d.id.name.clone(),
+        provider: d.provider.clone(),
         attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: Value::Null,
     }
@@ -68,6 +69,7 @@ pub fn item_of_recorded(r: &Recorded) -> Item {
     Item {
         kind: r.id.kind.clone(),
         name: r.id.name.clone(),
+        provider: r.provider.clone(),
         attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: r.runtime.clone(),
     }

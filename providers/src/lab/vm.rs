@@ -9,11 +9,24 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use super::{addrs_seen, nets, req, routes_seen, s, strings, typed, Item, Lab, NodeView, Seen, Views};
+use super::{addrs_seen, nets, routes_seen, s, typed, Item, Lab, NodeView, Seen, Views};
 use crate::kinds::addresses;
 use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
 use crate::netlink::{Addr, Link, LinkChange, Route};
 use crate::{Error, Result};
+
+// String-keyed reads of a VM's attributes, until the VM kinds read their typed `Attrs`.
+fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
+    s(attrs, key).ok_or_else(|| Error::Other(format!("attribute `{key}` is missing")))
+}
+
+fn strings(attrs: &Map<String, Value>, key: &str) -> Vec<String> {
+    attrs
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
 
 /// How long a guest may take to boot and answer (TCG emulation is slow).
 const BOOT_LIMIT: Duration = Duration::from_secs(180);
@@ -329,8 +342,8 @@ impl Lab {
                     let a: addresses::Attrs = typed(it)?;
                     return Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)));
                 }
-                let recorded = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &recorded))].into_iter().collect()))
+                let r: crate::kinds::routes::Attrs = typed(it)?;
+                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &r.routes))].into_iter().collect()))
             }
             _ => Ok(Seen::Present(Map::new())),
         }
