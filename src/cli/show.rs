@@ -9,6 +9,7 @@ use vnx_providers::ns::Init;
 use super::common;
 use super::fail;
 use crate::plan::{kind, render, Drift, Recorded};
+use vnx_providers::kinds;
 
 /// Show the labs on this host, or one lab's nodes and nets.
 ///
@@ -54,21 +55,21 @@ pub struct ListCmd {
 /// A node's run state (running, paused, shutoff, saved, or missing when it is gone) and its
 /// init's pid (`ns` nodes). `lab_dir` is the lab's directory (where VMs keep saved states).
 fn node_run(r: &Recorded, lab_dir: &std::path::Path) -> (&'static str, Option<i32>) {
-    if let Some(vm) = r.attrs.get("vm") {
+    let Some(n) = typed::<kinds::node::Attrs>(r) else { return ("missing", None) };
+    if let Some(vm) = &n.vm {
         let dir = lab_dir.join("nodes").join(&r.id.name);
         let scenario = lab_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         return (vnx_providers::libvirt::run_state_of(&scenario, &r.id.name, vm, &dir).unwrap_or("missing"), None);
     }
     let init = serde_json::from_value::<Init>(r.runtime.clone()).ok();
-    let netns = r.attrs.get("netns").and_then(Value::as_str).unwrap_or_default();
-    let run = vnx_providers::ns::run_state(init.as_ref(), netns).unwrap_or("missing");
+    let run = vnx_providers::ns::run_state(init.as_ref(), n.netns.as_deref().unwrap_or_default()).unwrap_or("missing");
     (run, init.filter(Init::alive).map(|i| i.pid))
 }
 
-fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
-        .unwrap_or_default()
+/// A recorded resource's typed attributes (`None` for a record of another shape).
+fn typed<T: serde::de::DeserializeOwned>(r: &Recorded) -> Option<T> {
+    let attrs: serde_json::Map<String, Value> = r.attrs.clone().into_iter().collect();
+    kinds::from_attrs(&r.id.kind, &r.id.name, &attrs).ok()
 }
 
 /// Each recorded node's run state (empty when the scenario is not applied).
@@ -116,65 +117,90 @@ fn drift_of_node(drift: &[Drift], node: &str) -> bool {
 /// One scenario's nodes and nets, as JSON.
 pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) -> Value {
     let of = |k: &'static str| recorded.iter().filter(move |r| r.id.kind == k);
-    // A VM's NICs are part of its node: bridge → net.
-    let net_of_bridge: std::collections::HashMap<&str, &str> = of(kind::NET)
-        .filter_map(|n| n.attrs.get("bridge").and_then(Value::as_str).map(|b| (b, n.id.name.as_str())))
-        .collect();
-    let vm_nics: Vec<(String, String, String)> = of(kind::NODE)
-        .flat_map(|n| {
-            n.attrs.get("vm").and_then(|v| v["nics"].as_array()).into_iter().flatten().filter_map(|nic| {
+    let nets: Vec<(&Recorded, kinds::net::Attrs)> =
+        of(kind::NET).filter_map(|r| Some((r, typed::<kinds::net::Attrs>(r)?))).collect();
+    let nodes: Vec<(&Recorded, kinds::node::Attrs)> =
+        of(kind::NODE).filter_map(|r| Some((r, typed::<kinds::node::Attrs>(r)?))).collect();
+    let interfaces: Vec<(&Recorded, kinds::interface::Attrs)> =
+        of(kind::INTERFACE).filter_map(|r| Some((r, typed::<kinds::interface::Attrs>(r)?))).collect();
+    let addresses: Vec<(&Recorded, kinds::addresses::Attrs)> =
+        of(kind::ADDRESSES).filter_map(|r| Some((r, typed::<kinds::addresses::Attrs>(r)?))).collect();
+    // A VM's NICs are part of its node (its domain's definition): bridge → net.
+    let net_of_bridge: std::collections::HashMap<&str, &str> =
+        nets.iter().map(|(r, n)| (n.bridge.as_str(), r.id.name.as_str())).collect();
+    let vm_nics: Vec<(String, String, String)> = nodes
+        .iter()
+        .flat_map(|(r, n)| {
+            n.vm.as_ref().and_then(|v| v["nics"].as_array()).into_iter().flatten().filter_map(|nic| {
                 let net = net_of_bridge.get(nic["bridge"].as_str()?)?;
-                Some((n.id.name.clone(), nic["ifname"].as_str()?.to_string(), net.to_string()))
+                Some((r.id.name.clone(), nic["ifname"].as_str()?.to_string(), net.to_string()))
             })
         })
         .collect();
     // Nodes by name (the record keeps creation order).
-    let mut node_rows: Vec<&Recorded> = of(kind::NODE).collect();
-    node_rows.sort_by(|a, b| a.id.name.cmp(&b.id.name));
-    let nodes: Vec<Value> = node_rows
+    let mut node_rows: Vec<&(&Recorded, kinds::node::Attrs)> = nodes.iter().collect();
+    node_rows.sort_by(|a, b| a.0.id.name.cmp(&b.0.id.name));
+    let node_values: Vec<Value> = node_rows
         .into_iter()
-        .map(|n| {
-            let (run, pid) = node_run(n, lab_dir);
-            let mut ifaces: Vec<Value> = recorded
+        .map(|(r, n)| {
+            let node = r.id.name.as_str();
+            let (run, pid) = node_run(r, lab_dir);
+            // Each interface: on a bridge net (an interface resource), or a VM's or a
+            // point-to-point end known only by its addresses.
+            let mut rows: Vec<(String, Option<String>, Vec<String>)> = interfaces
                 .iter()
-                .filter(|r| (r.id.kind == kind::INTERFACE || r.id.kind == kind::ADDRESSES) && r.attrs.get("node").and_then(Value::as_str) == Some(&n.id.name))
-                .filter(|r| r.id.kind == kind::INTERFACE || !recorded.iter().any(|x| x.id.kind == kind::INTERFACE && x.id.name == r.id.name))
-                .map(|i| {
-                    let addrs = recorded.iter().find(|a| a.id.kind == kind::ADDRESSES && a.id.name == i.id.name);
-                    let mut all = strs(addrs.and_then(|a| a.attrs.get("ipv4")));
-                    all.extend(strs(addrs.and_then(|a| a.attrs.get("ipv6"))));
-                    let vm_net = vm_nics.iter().find(|(node, ifname, _)| *node == n.id.name && i.attrs.get("ifname").and_then(Value::as_str) == Some(ifname)).map(|x| x.2.clone());
-                    json!({"name": i.attrs.get("ifname"), "net": i.attrs.get("net").cloned().or(vm_net.map(Value::from)), "addresses": all})
+                .filter(|(_, i)| i.node == node)
+                .map(|(ir, i)| {
+                    let all = addresses
+                        .iter()
+                        .find(|(ar, _)| ar.id.name == ir.id.name)
+                        .map(|(_, a)| a.ipv4.iter().chain(&a.ipv6).cloned().collect())
+                        .unwrap_or_default();
+                    (i.ifname.clone(), Some(i.net.clone()), all)
                 })
                 .collect();
+            for (ar, a) in addresses.iter().filter(|(_, a)| a.node == node) {
+                if interfaces.iter().any(|(ir, _)| ir.id.name == ar.id.name) {
+                    continue;
+                }
+                let vm_net =
+                    vm_nics.iter().find(|(n, ifname, _)| n == node && *ifname == a.ifname).map(|x| x.2.clone());
+                rows.push((a.ifname.clone(), vm_net, a.ipv4.iter().chain(&a.ipv6).cloned().collect()));
+            }
             // In interface order (eth2 before eth10), whatever order the record gives.
-            ifaces.sort_by_key(|i| {
-                let name = i["name"].as_str().unwrap_or_default().to_string();
-                (name.len(), name)
-            });
-            json!({"name": n.id.name, "state": run, "pid": pid, "netns": n.attrs.get("netns"), "interfaces": ifaces, "status": n.status})
+            rows.sort_by_key(|(ifname, _, _)| (ifname.len(), ifname.clone()));
+            let ifaces: Vec<Value> = rows
+                .into_iter()
+                .map(|(ifname, net, all)| json!({"name": ifname, "net": net, "addresses": all}))
+                .collect();
+            json!({"name": node, "state": run, "pid": pid, "netns": n.netns, "interfaces": ifaces, "status": r.status})
         })
         .collect();
-    let nets: Vec<Value> = of(kind::NET)
-        .map(|n| {
-            let mut members: Vec<String> = of(kind::INTERFACE)
-                .filter(|i| i.attrs.get("net").and_then(Value::as_str) == Some(&n.id.name))
-                .map(|i| i.id.name.clone())
+    let net_values: Vec<Value> = nets
+        .iter()
+        .map(|(r, n)| {
+            let mut members: Vec<String> = interfaces
+                .iter()
+                .filter(|(_, i)| i.net == r.id.name)
+                .map(|(ir, _)| ir.id.name.clone())
                 .chain(
                     vm_nics
                         .iter()
-                        .filter(|x| x.2 == n.id.name)
+                        .filter(|x| x.2 == r.id.name)
                         .map(|(node, ifname, _)| format!("{node}/{}", ifname.trim_start_matches("eth"))),
                 )
                 .collect();
             members.sort();
             // Where the bridge is, for tcpdump or Wireshark (`vnx capture` finds both itself).
-            let netns = n.attrs.get("host_netns").cloned().unwrap_or(json!("host"));
-            let capture = of(kind::CAPTURE).find(|c| c.id.name == n.id.name).and_then(|c| c.attrs.get("file").cloned());
-            json!({"name": n.id.name, "bridge": n.attrs.get("bridge"), "netns": netns, "up": n.attrs.get("up"), "members": members, "capture": capture})
+            let netns = n.host_netns.clone().unwrap_or_else(|| "host".into());
+            let capture = of(kind::CAPTURE)
+                .find(|c| c.id.name == r.id.name)
+                .and_then(typed::<kinds::capture::Attrs>)
+                .map(|c| c.file);
+            json!({"name": r.id.name, "bridge": n.bridge, "netns": netns, "up": n.up, "members": members, "capture": capture})
         })
         .collect();
-    json!({"scenario": name, "nodes": nodes, "nets": nets, "resources": recorded.len()})
+    json!({"scenario": name, "nodes": node_values, "nets": net_values, "resources": recorded.len()})
 }
 
 pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
@@ -415,8 +441,8 @@ fn show_node(
     let routes = recorded
         .iter()
         .find(|r| r.id.kind == kind::ROUTES && r.id.name == node)
-        .and_then(|r| r.attrs.get("routes").cloned())
-        .unwrap_or(Value::Array(vec![]));
+        .and_then(typed::<kinds::routes::Attrs>)
+        .map_or(json!([]), |r| json!(r.routes));
     // The node's processes: those in its init's PID namespace.
     let mut processes = Vec::new();
     if let Some(pid) = n["pid"].as_i64() {
