@@ -5,8 +5,6 @@
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 use super::{common, fail};
 
 /// Capture the packets of a net, by its scenario name (tcpdump on its bridge).
@@ -42,19 +40,26 @@ pub fn run(c: CaptureCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let nets: Vec<_> = recorded.iter().filter(|r| r.id.kind == crate::plan::kind::NET).collect();
-    let Some(net) = nets.iter().find(|r| r.id.name == c.net) else {
-        let names: Vec<&str> = nets.iter().map(|r| r.id.name.as_str()).collect();
-        return fail(&format!("{lab} has no net named {} (its nets: {})", c.net, names.join(", ")));
-    };
-    let Some(bridge) = net.attrs.get("bridge").and_then(Value::as_str) else {
+    use crate::plan::kind;
+    // A point-to-point link has no bridge to watch.
+    if recorded.iter().any(|r| r.id.kind == kind::P2P && r.id.name == c.net) {
         return fail(&format!(
             "net {} is a point-to-point link without a bridge: capture on one end, \
              `vnx exec {lab} -M NODE -- tcpdump -i ethN`",
             c.net
         ));
+    }
+    let nets: Vec<_> = recorded.iter().filter(|r| r.id.kind == kind::NET).collect();
+    let Some(net) = nets.iter().find(|r| r.id.name == c.net) else {
+        let names: Vec<&str> = nets.iter().map(|r| r.id.name.as_str()).collect();
+        return fail(&format!("{lab} has no net named {} (its nets: {})", c.net, names.join(", ")));
     };
-    let mut cmd = match net.attrs.get("host_netns").and_then(Value::as_str) {
+    let net: vnx_providers::kinds::net::Attrs = match net.typed() {
+        Ok(n) => n,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let bridge = net.bridge.as_str();
+    let mut cmd = match net.host_netns.as_deref() {
         Some(ns) => {
             let mut cmd = std::process::Command::new("nsenter");
             cmd.arg(format!("--net=/run/netns/{ns}")).arg("tcpdump");

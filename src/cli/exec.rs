@@ -89,7 +89,7 @@ fn runners(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Runner)>
         .into_iter()
         .filter(|r| r.id.kind == kind::NODE)
         .filter_map(|r| {
-            if r.attrs.contains_key("vm") {
+            if r.provider == vnx_providers::libvirt::PROVIDER {
                 return Some((r.id.name.clone(), Runner::Vm(vnx_providers::libvirt::agent_for(name, &r.id.name))));
             }
             serde_json::from_value::<Init>(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), Runner::Ns(i)))
@@ -279,9 +279,9 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
     };
     // A virtual machine: its serial console, through libvirt (virsh's console is a libvirt
     // stream; Ctrl+] leaves it). A graphical console is a VNC display on loopback.
-    if let Some(vm) =
-        recorded.iter().find(|r| r.id.kind == kind::NODE && r.id.name == c.node).and_then(|r| r.attrs.get("vm"))
-    {
+    let node = recorded.iter().find(|r| r.id.kind == kind::NODE && r.id.name == c.node);
+    let attrs: Option<vnx_providers::kinds::node::Attrs> = node.and_then(|r| r.typed().ok());
+    if let Some(vm) = attrs.as_ref().and_then(|a| a.vm.as_ref()) {
         let uri = vnx_providers::libvirt::uri();
         let domain = vm["domain"].as_str().unwrap_or_default();
         if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {

@@ -68,8 +68,7 @@ fn node_run(r: &Recorded, lab_dir: &std::path::Path) -> (&'static str, Option<i3
 
 /// A recorded resource's typed attributes (`None` for a record of another shape).
 fn typed<T: serde::de::DeserializeOwned>(r: &Recorded) -> Option<T> {
-    let attrs: serde_json::Map<String, Value> = r.attrs.clone().into_iter().collect();
-    kinds::from_attrs(&r.id.kind, &r.id.name, &attrs).ok()
+    r.typed().ok()
 }
 
 /// Each recorded node's run state (empty when the scenario is not applied).

@@ -57,6 +57,11 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Its kind's typed attributes (`vnx_providers::kinds`), or why the record is not one.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        vnx_providers::kinds::from_attrs(&self.id.kind, &self.id.name, &self.attrs).map_err(|e| e.to_string())
+    }
+
     pub fn from_row(r: vnx_state::ResourceRow) -> Self {
         Recorded {
             id: ResId::new(&r.kind, r.name),

@@ -68,9 +68,14 @@ pub fn to_attrs<T: Serialize>(attrs: &T) -> Map<String, Value> {
 }
 
 /// A kind's attributes read back from the plan or the record.
-pub fn from_attrs<T: DeserializeOwned>(kind: &str, name: &str, attrs: &Map<String, Value>) -> crate::Result<T> {
+/// `attrs`: the serialised map (`serde_json::Map`, or the planner's `BTreeMap`), by reference.
+pub fn from_attrs<'a, T: DeserializeOwned>(
+    kind: &str,
+    name: &str,
+    attrs: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> crate::Result<T> {
     // Read in place (a refresh reads thousands: no copy of the map).
-    let entries = attrs.iter().map(|(k, v)| (k.as_str(), v));
+    let entries = attrs.into_iter().map(|(k, v)| (k.as_str(), v));
     T::deserialize(serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries))
         .map_err(|e| crate::Error::Other(format!("{kind}.{name}: its attributes are not a {kind}'s ({e}): plan again")))
 }
