@@ -122,10 +122,6 @@ pub struct Lab {
     boot: BootRunner,
 }
 
-fn s<'a>(attrs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    attrs.get(key).and_then(Value::as_str)
-}
-
 /// A kind's typed attributes (the kinds of `kinds/`), from an item's serialised ones.
 fn typed<T: serde::de::DeserializeOwned>(it: &Item) -> Result<T> {
     crate::kinds::from_attrs(&it.kind, &it.name, &it.attrs)
@@ -1249,16 +1245,21 @@ impl Lab {
         }
         let mut visits: std::collections::BTreeMap<String, Visit> = Default::default();
         for it in items.iter().filter(|it| !self.is_vm_item(it)) {
-            let a = &it.attrs;
-            // Items are read by key, never indexed: a missing key is no reason to panic.
-            let get = |v: Option<&Value>, key: &str| {
-                v.and_then(|v| v.get(key)).and_then(Value::as_str).unwrap_or_default().to_string()
-            };
+            // An item of another shape is not read (no reason to panic).
             let (node, link) = match it.kind.as_str() {
-                "node" => (it.name.clone(), None),
-                "addresses" => (s(a, "node").unwrap_or_default().to_string(), s(a, "ifname").map(String::from)),
-                "routes" => (s(a, "node").unwrap_or_default().to_string(), None),
-                "p2p" => (get(a.get("a"), "node"), Some(get(a.get("a"), "ifname"))),
+                node::KIND => (it.name.clone(), None),
+                addresses::KIND => match typed::<addresses::Attrs>(it) {
+                    Ok(a) => (a.node, Some(a.ifname)),
+                    Err(_) => continue,
+                },
+                routes::KIND => match crate::kinds::placement(&it.kind, |k| it.attrs.get(k)).node {
+                    Some(n) => (n.to_string(), None),
+                    None => continue,
+                },
+                p2p::KIND => match typed::<p2p::Attrs>(it) {
+                    Ok(p) => (p.a.node, Some(p.a.ifname)),
+                    Err(_) => continue,
+                },
                 _ => continue,
             };
             if node.is_empty() {
@@ -1274,14 +1275,17 @@ impl Lab {
             if it.kind == "node" {
                 // The node's own record says best which init and namespace are its.
                 v.init = serde_json::from_value(it.runtime.clone()).ok();
-                v.netns = s(a, "netns").unwrap_or_default().to_string();
+                v.netns = typed::<node::Attrs>(it).ok().and_then(|n| n.netns).unwrap_or_default();
             }
             if let Some(l) = link {
                 v.links.get_or_insert_with(Vec::new).push(l);
             }
             v.routes |= it.kind == "routes";
         }
-        let lab_netns = items.iter().find_map(|it| s(&it.attrs, "host_netns")).map(String::from);
+        let lab_netns = items
+            .iter()
+            .find_map(|it| crate::kinds::placement(&it.kind, |k| it.attrs.get(k)).host_netns)
+            .map(String::from);
         enum Job {
             Lab(String),
             Node(Visit),
@@ -1345,9 +1349,9 @@ impl Lab {
         if self.is_vm_item(it) {
             return self.vm_refresh(it, host_links, views).await;
         }
-        let place: Placement = typed(it)?;
+        let place = crate::kinds::placement(&it.kind, |k| it.attrs.get(k));
         // A net or interface of the lab's own namespace is read from that namespace's links.
-        let host_links = match place.host_netns.as_deref() {
+        let host_links = match place.host_netns {
             None => host_links,
             Some(name) => match &views.lab {
                 Some((lab, v)) if lab == name => &v.links[..],
@@ -1360,7 +1364,7 @@ impl Lab {
         // is it (any other is missing, and creating it is refused); an unmanaged net's bridge
         // is the user's.
         let in_host = place.host_netns.is_none();
-        let unmanaged = place.managed == Some(false);
+        let unmanaged = place.unmanaged;
         let own = |n: &str| by_name(n).filter(|l| !in_host || unmanaged || self.ours(l, &it.kind, &it.name));
         match it.kind.as_str() {
             capture::KIND => Ok(if capture::read(&it.runtime) { Seen::Present(Map::new()) } else { Seen::Missing }),
@@ -1488,14 +1492,6 @@ impl Lab {
             _ => Ok(Seen::Present(Map::new())),
         }
     }
-}
-
-/// Where a resource's links live, as any kind with links says it (`host_netns`: the lab's
-/// namespace; `managed`: a net's bridge that is the user's).
-#[derive(serde::Deserialize)]
-struct Placement {
-    host_netns: Option<String>,
-    managed: Option<bool>,
 }
 
 /// The refusal of a link in vnx's way that is not vnx's.

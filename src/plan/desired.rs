@@ -283,11 +283,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 continue;
             }
             let mgmt_nic = mgmt_of.get(nname).map(|m| {
-                let mut nic =
-                    json!({"ifname": "eth0", "mac": m.attrs.get("mac"), "node_addr": m.attrs.get("node_addr")});
-                match m.attrs.get("bridge") {
-                    Some(b) => nic["bridge"] = b.clone(),
-                    None => nic["tap"] = m.attrs["host_name"].clone(),
+                let m: kinds::mgmt::Attrs = m.typed().expect("built above as a mgmt");
+                let mut nic = json!({"ifname": "eth0", "mac": m.mac, "node_addr": m.node_addr});
+                match m.bridge {
+                    Some(b) => nic["bridge"] = json!(b),
+                    None => nic["tap"] = json!(m.host_name),
                 }
                 nic
             });
@@ -502,7 +502,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         if !boot_execs.is_empty() || !boot_files.is_empty() {
             let mut deps: Vec<ResId> = out
                 .iter()
-                .filter(|d| d.attrs.get("node").and_then(Value::as_str) == Some(nname))
+                .filter(|d| kinds::placement(&d.id.kind, |k| d.attrs.get(k)).node == Some(nname))
                 .map(|d| d.id.clone())
                 .collect();
             deps.push(node_id.clone());
@@ -601,13 +601,13 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     }
 
     // A Linux bridge holds at most 1023 ports ("Exchange full" on the next one).
-    let mut ports: HashMap<&str, usize> = HashMap::new();
+    let mut ports: HashMap<String, usize> = HashMap::new();
     for d in out.iter().filter(|d| d.id.kind == kind::INTERFACE || d.id.kind == kind::HOSTIF || d.id.kind == kind::MGMT)
     {
         let net = match d.id.kind.as_str() {
-            kind::HOSTIF => Some(d.id.name.as_str()),
-            kind::MGMT => d.attrs.get("bridge").and_then(Value::as_str).map(|_| "vm_mgmt"),
-            _ => d.attrs.get("net").and_then(Value::as_str).filter(|_| d.attrs.contains_key("bridge")),
+            kind::HOSTIF => Some(d.id.name.clone()),
+            kind::MGMT => d.typed::<kinds::mgmt::Attrs>().ok().and_then(|m| m.bridge).map(|_| "vm_mgmt".to_string()),
+            _ => d.typed::<kinds::interface::Attrs>().ok().filter(|i| i.bridge.is_some()).map(|i| i.net),
         };
         if let Some(n) = net {
             *ports.entry(n).or_default() += 1;
@@ -615,7 +615,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     }
     for (net, n) in ports {
         if n > MAX_BRIDGE_PORTS {
-            let span = s.net(net).map_or(Span::default(), |x| x.name.span);
+            let span = s.net(&net).map_or(Span::default(), |x| x.name.span);
             errors.push(Diag::error("vnx::bridge-ports", format!("net `{net}` has {n} members; a Linux bridge holds at most {MAX_BRIDGE_PORTS}"))
                 .at(span, "too many members").help("split the members over several nets joined by a router node, or by a <connection> between two nets"));
         }
@@ -624,24 +624,16 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     // Two resources must not share a kernel name in the host (a hash collision, however unlikely).
     let mut names: HashMap<&str, &ResId> = HashMap::new();
     for d in &out {
-        let keys: &[&str] = match d.id.kind.as_str() {
-            kind::NET => &["bridge"],
-            kind::INTERFACE => &["host_name"],
-            kind::HOSTIF => &["ifname", "peer"],
-            _ => &[],
-        };
-        for key in keys {
-            if let Some(n) = d.attrs.get(*key).and_then(Value::as_str) {
-                if let Some(other) = names.insert(n, &d.id) {
-                    errors.push(
-                        Diag::error(
-                            "vnx::name-collision",
-                            format!("{other} and {} would both use the kernel name `{n}`", d.id),
-                        )
-                        .at(d.span, "here")
-                        .help("rename one of them"),
-                    );
-                }
+        for n in kinds::placement(&d.id.kind, |k| d.attrs.get(k)).links {
+            if let Some(other) = names.insert(n, &d.id) {
+                errors.push(
+                    Diag::error(
+                        "vnx::name-collision",
+                        format!("{other} and {} would both use the kernel name `{n}`", d.id),
+                    )
+                    .at(d.span, "here")
+                    .help("rename one of them"),
+                );
             }
         }
     }

@@ -171,12 +171,10 @@ fn diff_attrs(kind: &str, old: &Attrs, new: &Attrs) -> Vec<AttrDiff> {
 
 /// Whether a resource belongs to one of the targets: it is the node or net, or lives in it.
 fn in_target(id: &ResId, attrs: &Attrs, targets: &[String]) -> bool {
-    targets.iter().any(|t| {
-        id.name == *t
-            || attrs.get("node").and_then(Value::as_str) == Some(t)
-            || attrs.get("net").and_then(Value::as_str) == Some(t)
-            || id.name.split('/').next() == Some(t)
-    })
+    let at = vnx_providers::kinds::placement(&id.kind, |k| attrs.get(k));
+    targets
+        .iter()
+        .any(|t| id.name == *t || at.node == Some(t) || at.net == Some(t) || id.name.split('/').next() == Some(t))
 }
 
 /// Plans the changes that take `recorded` (as `actual` shows it) to `desired`.
@@ -428,23 +426,12 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
             continue;
         }
         let Some(r) = recorded_map.get(&a.id) else { continue };
-        let owner = |key: &str| r.attrs.get(key).and_then(Value::as_str).map(str::to_string);
-        let in_lab_ns = lab_deleted && r.attrs.contains_key("host_netns");
-        let inside = in_lab_ns
-            || match a.id.kind.as_str() {
-                kind::INTERFACE
-                | kind::ADDRESSES
-                | kind::ROUTES
-                | kind::FORWARDING
-                | kind::CONDITIONS
-                | kind::MGMT
-                | kind::BOOT => owner("node").is_some_and(|n| node_deleted(&n)),
-                // A veth pair dies when either end's namespace does.
-                kind::P2P => ["a", "b"].iter().any(|e| {
-                    r.attrs.get(*e).and_then(|x| x.get("node")).and_then(Value::as_str).is_some_and(node_deleted)
-                }),
-                _ => false,
-            };
+        let at = vnx_providers::kinds::placement(&a.id.kind, |k| r.attrs.get(k));
+        // What lives in a deleted node, or in the lab's deleted namespace; a veth pair dies
+        // when either end's namespace does.
+        let inside = (lab_deleted && at.host_netns.is_some())
+            || at.node.is_some_and(node_deleted)
+            || at.ends.iter().any(|n| node_deleted(n));
         a.goes_with_node = inside;
     }
 

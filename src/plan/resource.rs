@@ -43,6 +43,13 @@ pub struct Desired {
     pub span: Span,
 }
 
+impl Desired {
+    /// Its kind's typed attributes (`vnx_providers::kinds`).
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        vnx_providers::kinds::from_attrs(&self.id.kind, &self.id.name, &self.attrs).map_err(|e| e.to_string())
+    }
+}
+
 /// What the state database says was built.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {

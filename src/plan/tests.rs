@@ -190,8 +190,13 @@ fn net_changes_do_not_restart_nodes() {
 #[test]
 fn removed_resources_are_destroyed_inside_out() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let desired: Vec<Desired> =
-        lab().into_iter().filter(|x| x.attrs.get("node") != Some(&json!("h1")) && x.id.kind != kind::NODE).collect();
+    let desired: Vec<Desired> = lab()
+        .into_iter()
+        .filter(|x| {
+            vnx_providers::kinds::placement(&x.id.kind, |k| x.attrs.get(k)).node != Some("h1")
+                && x.id.kind != kind::NODE
+        })
+        .collect();
     let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
     assert_eq!(p.counts(), (0, 0, 7));
     let idx = |k: &str, n: &str| p.actions.iter().find(|a| a.id == ResId::new(k, n)).unwrap().index;

@@ -79,3 +79,58 @@ pub fn from_attrs<'a, T: DeserializeOwned>(
     T::deserialize(serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries))
         .map_err(|e| crate::Error::Other(format!("{kind}.{name}: its attributes are not a {kind}'s ({e}): plan again")))
 }
+
+/// Where a resource lives, as the planner's targets and cascades and the provider's refresh
+/// need it, whatever its kind: read here, from the serialised attributes, so that no code
+/// outside the kinds reads them by key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement<'a> {
+    /// The node it lives in (an interface, addresses, routes, … of a node).
+    pub node: Option<&'a str>,
+    /// A point-to-point link's two ends' nodes.
+    pub ends: Vec<&'a str>,
+    /// The net it is on (an interface).
+    pub net: Option<&'a str>,
+    /// The lab's namespace, for what lives there (its nets' bridges and ports).
+    pub host_netns: Option<&'a str>,
+    /// A net whose bridge is the user's (`managed="no"`).
+    pub unmanaged: bool,
+    /// The kernel names of the links it makes beside the nodes (a bridge, a veth's outer end):
+    /// two resources must not share one.
+    pub links: Vec<&'a str>,
+}
+
+/// The placement of a resource of `kind` whose attribute `k` is `get(k)`.
+pub fn placement<'a>(kind: &str, get: impl Fn(&str) -> Option<&'a Value>) -> Placement<'a> {
+    let text = |k: &str| get(k).and_then(Value::as_str);
+    let in_node = matches!(
+        kind,
+        interface::KIND
+            | addresses::KIND
+            | routes::KIND
+            | forwarding::KIND
+            | conditions::KIND
+            | mgmt::KIND
+            | boot::KIND
+    );
+    Placement {
+        node: if in_node { text("node") } else { None },
+        ends: if kind == p2p::KIND {
+            ["a", "b"].iter().filter_map(|e| get(e).and_then(|x| x.get("node")).and_then(Value::as_str)).collect()
+        } else {
+            vec![]
+        },
+        net: if kind == interface::KIND { text("net") } else { None },
+        host_netns: text("host_netns"),
+        unmanaged: get("managed").and_then(Value::as_bool) == Some(false),
+        links: match kind {
+            net::KIND => vec!["bridge"],
+            interface::KIND => vec!["host_name"],
+            hostif::KIND => vec!["ifname", "peer"],
+            _ => vec![],
+        }
+        .into_iter()
+        .filter_map(text)
+        .collect(),
+    }
+}

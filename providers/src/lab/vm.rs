@@ -9,24 +9,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use super::{addrs_seen, nets, routes_seen, s, typed, Item, Lab, NodeView, Seen, Views};
-use crate::kinds::addresses;
+use super::{addrs_seen, nets, routes_seen, typed, Item, Lab, NodeView, Seen, Views};
+use crate::kinds::{addresses, forwarding, mgmt, node, routes};
 use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
 use crate::netlink::{Addr, Link, LinkChange, Route};
 use crate::{Error, Result};
-
-// String-keyed reads of a VM's attributes, until the VM kinds read their typed `Attrs`.
-fn req<'a>(attrs: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
-    s(attrs, key).ok_or_else(|| Error::Other(format!("attribute `{key}` is missing")))
-}
-
-fn strings(attrs: &Map<String, Value>, key: &str) -> Vec<String> {
-    attrs
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
 
 /// How long a guest may take to boot and answer (TCG emulation is slow).
 const BOOT_LIMIT: Duration = Duration::from_secs(180);
@@ -74,9 +61,10 @@ impl Lab {
 
     /// Makes sure the lab knows a VM node's `vm` attributes (its domain's name): they come
     /// with the recorded items at `Lab::new`, or with the item at hand.
-    fn know_vm(&self, it: &Item) {
-        let mut vms = self.vms.lock().expect("not poisoned");
-        vms.entry(it.name.clone()).or_insert_with(|| it.attrs.get("vm").cloned().unwrap_or_default());
+    fn know_vm(&self, it: &Item) -> Result<()> {
+        let vm = typed::<node::Attrs>(it)?.vm.unwrap_or_default();
+        self.vms.lock().expect("not poisoned").entry(it.name.clone()).or_insert(vm);
+        Ok(())
     }
 
     pub(super) fn agent(&self, node: &str) -> Result<Agent> {
@@ -92,10 +80,10 @@ impl Lab {
     }
 
     pub(super) async fn vm_create(&self, it: &Item) -> Result<Value> {
-        let a = &it.attrs;
         match it.kind.as_str() {
-            "node" => {
-                let vm = a.get("vm").cloned().unwrap_or_default();
+            node::KIND => {
+                let n: node::Attrs = typed(it)?;
+                let vm = n.vm.clone().unwrap_or_default();
                 self.vms.lock().expect("not poisoned").insert(it.name.clone(), vm.clone());
                 let paths = self.vm_paths(&it.name)?;
                 // A leftover of an interrupted apply goes first.
@@ -107,7 +95,7 @@ impl Lab {
                 if let Some(d) = vm.get("disk").filter(|d| !d.is_null() && d["kind"] != "direct") {
                     libvirt::make_overlay(std::path::Path::new(d["path"].as_str().unwrap_or_default()), &paths.disk())?;
                 }
-                let config = a.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+                let config = n.config.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
                 libvirt::make_config_iso(&config, &paths.iso())?;
                 let dtype = libvirt::domain_type(&self.domain_type);
                 let xml = libvirt::domain_xml(&vm, dtype, &self.scenario, &it.name, &paths);
@@ -115,30 +103,31 @@ impl Lab {
                 tokio::task::spawn_blocking(move || hv.define(&xml).map(|_| ()))
                     .await
                     .map_err(|e| Error::Other(e.to_string()))??;
-                let mut runtime = self.vm_set_run(&it.name, s(a, "run").unwrap_or(libvirt::RUNNING)).await?;
+                let mut runtime = self.vm_set_run(&it.name, &n.run).await?;
                 runtime["type"] = json!(dtype);
                 Ok(runtime)
             }
-            "mgmt" => {
-                self.vm_mgmt_host_side(a).await?;
+            mgmt::KIND => {
+                self.vm_mgmt_host_side(&typed(it)?).await?;
                 Ok(json!({}))
             }
-            "addresses" => {
-                let ifname = req(a, "ifname")?;
-                let mut script = format!("ip link set {ifname} up\n");
-                for n in addrs_of(a)? {
-                    script.push_str(&add_addr(&n, ifname));
+            addresses::KIND => {
+                let a: addresses::Attrs = typed(it)?;
+                let mut script = format!("ip link set {} up\n", a.ifname);
+                for n in addrs_of(&a)? {
+                    script.push_str(&add_addr(&n, &a.ifname));
                 }
-                self.guest(req(a, "node")?, script).await?;
+                self.guest(&a.node, script).await?;
                 Ok(json!({}))
             }
-            "routes" => {
-                let routes = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                self.guest(req(a, "node")?, routes_script(&[], &routes)).await?;
+            routes::KIND => {
+                let r: routes::Attrs = typed(it)?;
+                self.guest(&r.node, routes_script(&[], &r.routes)).await?;
                 Ok(json!({}))
             }
-            "forwarding" => {
-                self.guest(req(a, "node")?, forwarding_script(a)).await?;
+            forwarding::KIND => {
+                let f: forwarding::Attrs = typed(it)?;
+                self.guest(&f.node, forwarding_script(&f)).await?;
                 Ok(json!({}))
             }
             other => Err(Error::Other(format!("no provider for virtual machine resources of kind `{other}`"))),
@@ -146,9 +135,9 @@ impl Lab {
     }
 
     /// The host side of a VM's private management link: the tap libvirt made, addressed.
-    async fn vm_mgmt_host_side(&self, a: &Map<String, Value>) -> Result<()> {
-        let (Some(tap), Some(addr)) = (s(a, "host_name"), s(a, "host_addr")) else { return Ok(()) };
-        if self.vms_running(req(a, "node")?).await? != libvirt::RUNNING {
+    async fn vm_mgmt_host_side(&self, m: &mgmt::Attrs) -> Result<()> {
+        let (tap, Some(addr)) = (m.host_name.as_str(), m.host_addr.as_deref()) else { return Ok(()) };
+        if self.vms_running(&m.node).await? != libvirt::RUNNING {
             return Ok(()); // the tap exists only while the domain runs
         }
         let net: IpNet = addr.parse().map_err(|_| Error::Other(format!("bad address {addr}")))?;
@@ -166,27 +155,28 @@ impl Lab {
     }
 
     pub(super) async fn vm_update(&self, old: &Item, new: &Item) -> Result<Value> {
-        let (o, a) = (&old.attrs, &new.attrs);
         match new.kind.as_str() {
-            "node" => {
+            node::KIND => {
+                let (was, n): (node::Attrs, node::Attrs) = (typed(old)?, typed(new)?);
                 // The configuration drive is read at boot: the next boot sees the change (the
                 // running guest gets it through the agent, resource by resource).
-                if o.get("config") != a.get("config") {
-                    let config = a.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+                if was.config != n.config {
+                    let config = n.config.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
                     libvirt::make_config_iso(&config, &self.vm_paths(&new.name)?.iso())?;
                 }
-                let mut runtime = self.vm_set_run(&new.name, s(a, "run").unwrap_or(libvirt::RUNNING)).await?;
+                let mut runtime = self.vm_set_run(&new.name, &n.run).await?;
                 if let Some(t) = old.runtime.get("type") {
                     runtime["type"] = t.clone();
                 }
                 Ok(runtime)
             }
             // Setting them again is the change.
-            "mgmt" | "forwarding" => self.vm_create(new).await,
-            "addresses" => {
-                let ifname = req(a, "ifname")?;
-                let want = addrs_of(a)?;
-                let had = addrs_of(o)?;
+            mgmt::KIND | forwarding::KIND => self.vm_create(new).await,
+            addresses::KIND => {
+                let (was, a): (addresses::Attrs, addresses::Attrs) = (typed(old)?, typed(new)?);
+                let ifname = a.ifname.as_str();
+                let want = addrs_of(&a)?;
+                let had = addrs_of(&was)?;
                 // The new ones first, so the interface is never without an address; removing
                 // the old primary must not take the new one (of the same subnet) along.
                 let mut script =
@@ -197,27 +187,25 @@ impl Lab {
                 for n in had.iter().filter(|n| !want.contains(n)) {
                     script.push_str(&format!("ip addr del {n} dev {ifname} 2>/dev/null || true\n"));
                 }
-                self.guest(req(a, "node")?, script).await?;
+                self.guest(&a.node, script).await?;
                 Ok(json!({}))
             }
-            "routes" => {
-                let old_r = o.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                let new_r = a.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
-                self.guest(req(a, "node")?, routes_script(&old_r, &new_r)).await?;
+            routes::KIND => {
+                let (was, r): (routes::Attrs, routes::Attrs) = (typed(old)?, typed(new)?);
+                self.guest(&r.node, routes_script(&was.routes, &r.routes)).await?;
                 Ok(json!({}))
             }
-            _ => {
-                self.vm_delete(old).await?;
-                self.vm_create(new).await
-            }
+            other => Err(Error::Other(format!(
+                "{other}.{} of a virtual machine cannot change in place: its kind must say that these attributes force a replacement",
+                new.name
+            ))),
         }
     }
 
     pub(super) async fn vm_delete(&self, it: &Item) -> Result<()> {
-        let a = &it.attrs;
         match it.kind.as_str() {
-            "node" => {
-                self.know_vm(it);
+            node::KIND => {
+                self.know_vm(it)?;
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
                 let paths = self.vm_paths(&it.name)?;
                 let _ = std::fs::remove_dir_all(&paths.dir);
@@ -226,20 +214,20 @@ impl Lab {
                 Ok(())
             }
             // With the domain gone they are gone; a running guest forgets them.
-            "addresses" | "routes" | "forwarding" => {
-                let node = req(a, "node")?.to_string();
+            addresses::KIND | routes::KIND | forwarding::KIND => {
+                let node = crate::kinds::placement(&it.kind, |k| it.attrs.get(k)).node.unwrap_or_default().to_string();
                 if self.vms_running(&node).await.ok() != Some(libvirt::RUNNING) {
                     return Ok(());
                 }
                 let script = match it.kind.as_str() {
-                    "addresses" => {
-                        let ifname = req(a, "ifname")?;
-                        addrs_of(a)?
+                    addresses::KIND => {
+                        let a: addresses::Attrs = typed(it)?;
+                        addrs_of(&a)?
                             .into_iter()
-                            .map(|n| format!("ip addr del {n} dev {ifname} 2>/dev/null || true\n"))
+                            .map(|n| format!("ip addr del {n} dev {} 2>/dev/null || true\n", a.ifname))
                             .collect()
                     }
-                    "routes" => routes_script(a.get("routes").and_then(Value::as_array).map_or(&[][..], |v| v), &[]),
+                    routes::KIND => routes_script(&typed::<routes::Attrs>(it)?.routes, &[]),
                     _ => "echo 0 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv6/conf/all/forwarding\n"
                         .into(),
                 };
@@ -298,10 +286,9 @@ impl Lab {
     }
 
     pub(super) async fn vm_refresh(&self, it: &Item, host_links: &[Link], views: &Views) -> Result<Seen> {
-        let a = &it.attrs;
         match it.kind.as_str() {
-            "node" => {
-                self.know_vm(it);
+            node::KIND => {
+                self.know_vm(it)?;
                 let state =
                     self.with_domain(&it.name, |hv, d, paths| d.map(|d| hv.run_state(&d, paths)).transpose()).await?;
                 Ok(match state {
@@ -309,22 +296,23 @@ impl Lab {
                     Some(run) => Seen::Present([("run".to_string(), json!(run))].into_iter().collect()),
                 })
             }
-            "mgmt" => {
-                let running = self.vms_running(req(a, "node")?).await.ok() == Some(libvirt::RUNNING);
-                let tap = s(a, "host_name").unwrap_or_default();
-                Ok(if !running || s(a, "bridge").is_some() || host_links.iter().any(|l| l.name == tap) {
+            mgmt::KIND => {
+                let m: mgmt::Attrs = typed(it)?;
+                let running = self.vms_running(&m.node).await.ok() == Some(libvirt::RUNNING);
+                Ok(if !running || m.bridge.is_some() || host_links.iter().any(|l| l.name == m.host_name) {
                     Seen::Present(Map::new())
                 } else {
                     Seen::Missing
                 })
             }
             // A guest that is not running keeps what it had: nothing to read, nothing drifted.
-            "addresses" | "routes" | "forwarding" => {
-                let node = req(a, "node")?;
+            addresses::KIND | routes::KIND | forwarding::KIND => {
+                let at = crate::kinds::placement(&it.kind, |k| it.attrs.get(k));
+                let node = at.node.unwrap_or_default();
                 if self.vms_running(node).await.ok() != Some(libvirt::RUNNING) {
                     return Ok(Seen::Present(Map::new()));
                 }
-                if it.kind == "forwarding" {
+                if it.kind == forwarding::KIND {
                     let out = self
                         .guest(
                             node,
@@ -342,7 +330,7 @@ impl Lab {
                     let a: addresses::Attrs = typed(it)?;
                     return Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)));
                 }
-                let r: crate::kinds::routes::Attrs = typed(it)?;
+                let r: routes::Attrs = typed(it)?;
                 Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &r.routes))].into_iter().collect()))
             }
             _ => Ok(Seen::Present(Map::new())),
@@ -351,8 +339,8 @@ impl Lab {
 }
 
 /// A resource's addresses, both families.
-fn addrs_of(a: &Map<String, Value>) -> Result<Vec<IpNet>> {
-    Ok(nets(&strings(a, "ipv4"))?.into_iter().chain(nets(&strings(a, "ipv6"))?).collect())
+fn addrs_of(a: &addresses::Attrs) -> Result<Vec<IpNet>> {
+    Ok(nets(&a.ipv4)?.into_iter().chain(nets(&a.ipv6)?).collect())
 }
 
 fn add_addr(n: &IpNet, ifname: &str) -> String {
@@ -362,10 +350,8 @@ fn add_addr(n: &IpNet, ifname: &str) -> String {
     }
 }
 
-fn routes_script(old: &[Value], new: &[Value]) -> String {
-    let key = |r: &Value| {
-        (r["to"].as_str().unwrap_or_default().to_string(), r["gw"].as_str().unwrap_or_default().to_string())
-    };
+fn routes_script(old: &[routes::Route], new: &[routes::Route]) -> String {
+    let key = |r: &routes::Route| (r.to.clone(), r.gw.clone());
     let keep: Vec<_> = new.iter().map(key).collect();
     let mut script = String::new();
     for (to, gw) in old.iter().map(key).filter(|k| !keep.contains(k)) {
@@ -379,12 +365,11 @@ fn routes_script(old: &[Value], new: &[Value]) -> String {
     script
 }
 
-fn forwarding_script(a: &Map<String, Value>) -> String {
-    let b = |k: &str| u8::from(a.get(k).and_then(Value::as_bool).unwrap_or(false));
+fn forwarding_script(f: &forwarding::Attrs) -> String {
     format!(
         "echo {} > /proc/sys/net/ipv4/ip_forward\necho {} > /proc/sys/net/ipv6/conf/all/forwarding\n",
-        b("ipv4"),
-        b("ipv6")
+        u8::from(f.ipv4),
+        u8::from(f.ipv6)
     )
 }
 
