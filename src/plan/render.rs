@@ -68,8 +68,7 @@ fn leaf_diffs(
 /// What changed outside vnx, as the plan shows it (and `vnx show`).
 pub fn drift_human(drift: &[Drift], color: bool) -> String {
     let mut out = String::new();
-    let title = if color { "\x1b[1mChanged outside vnx:\x1b[0m" } else { "Changed outside vnx:" };
-    let _ = writeln!(out, "{title}\n");
+    let _ = writeln!(out, "{}\n", paint(color, "1", "Changed outside vnx:"));
     for d in drift {
         if d.deleted {
             let _ = writeln!(out, "  # {} has been deleted", d.id);
@@ -88,26 +87,49 @@ pub fn drift_json(drift: &[Drift]) -> Value {
     serde_json::to_value(drift.iter().map(DriftJson::of).collect::<Vec<_>>()).expect("json")
 }
 
-/// The human form. `color` adds ANSI colours for terminals.
-pub fn human(plan: &Plan, color: bool) -> String {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+/// `s` in ANSI colour `code` when `color`.
+fn paint(color: bool, code: &str, s: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// How each form of the plan says a change: its sign, its words, its colour.
+fn change_words(k: ChangeKind) -> (&'static str, &'static str, &'static str) {
+    match k {
+        ChangeKind::Create => ("+", "will be created", "32"),
+        ChangeKind::Update => ("~", "will be updated in place", "33"),
+        ChangeKind::Delete => ("-", "will be destroyed", "31"),
+        ChangeKind::Replace => ("-/+", "must be replaced", "35"),
+    }
+}
+
+/// What every form of the plan opens with: what changed outside vnx, and "No changes." when
+/// there are none (then nothing follows: `true`).
+fn opening(plan: &Plan, color: bool) -> (String, bool) {
     let mut out = String::new();
     if !plan.drift.is_empty() {
         out.push_str(&drift_human(&plan.drift, color));
         out.push('\n');
     }
     if plan.changes.is_empty() {
-        let _ = writeln!(out, "{}", paint("1;32", "No changes.") + " The lab matches the scenario.");
+        let _ = writeln!(out, "{}", paint(color, "1;32", "No changes.") + " The lab matches the scenario.");
+    }
+    (out, plan.changes.is_empty())
+}
+
+/// The human form. `color` adds ANSI colours for terminals.
+pub fn human(plan: &Plan, color: bool) -> String {
+    let paint = |code: &str, s: &str| paint(color, code, s);
+    let (mut out, done) = opening(plan, color);
+    if done {
         return out;
     }
     let _ = writeln!(out, "vnx will perform the following actions:\n");
     for c in &plan.changes {
-        let (sign, verb, code) = match c.change {
-            ChangeKind::Create => ("+", "will be created", "32"),
-            ChangeKind::Update => ("~", "will be updated in place", "33"),
-            ChangeKind::Delete => ("-", "will be destroyed", "31"),
-            ChangeKind::Replace => ("-/+", "must be replaced", "35"),
-        };
+        let (sign, verb, code) = change_words(c.change);
         let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
         let _ = writeln!(out, "  # {} {verb}{why}", c.id);
         let _ = writeln!(out, "{} {} \"{}\" {{", paint(code, &format!("{sign:>3}")), c.id.kind, c.id.name);
@@ -149,14 +171,8 @@ pub fn human(plan: &Plan, color: bool) -> String {
 /// says anyway; destructions too when `destroying` is all the plan does), and the counts.
 /// `vnx plan` shows every attribute.
 pub fn short(plan: &Plan, color: bool, destroying: bool) -> String {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
-    let mut out = String::new();
-    if !plan.drift.is_empty() {
-        out.push_str(&drift_human(&plan.drift, color));
-        out.push('\n');
-    }
-    if plan.changes.is_empty() {
-        let _ = writeln!(out, "{}", paint("1;32", "No changes.") + " The lab matches the scenario.");
+    let (mut out, done) = opening(plan, color);
+    if done {
         return out;
     }
     let said = |c: &&super::diff::Change| match c.change {
@@ -165,16 +181,16 @@ pub fn short(plan: &Plan, color: bool, destroying: bool) -> String {
         _ => true,
     };
     for c in plan.changes.iter().filter(said) {
-        let (sign, verb, code) = match c.change {
-            ChangeKind::Update => ("~", "will be updated in place", "33"),
-            ChangeKind::Delete => ("-", "will be destroyed", "31"),
-            _ => ("-/+", "must be replaced", "35"),
-        };
+        let (sign, verb, code) = change_words(c.change);
         let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
-        let _ = writeln!(out, "{} {} {verb}{why}", paint(code, &format!("{sign:>3}")), c.id);
+        let _ = writeln!(out, "{} {} {verb}{why}", paint(color, code, &format!("{sign:>3}")), c.id);
     }
     let (add, change, destroy) = plan.counts();
-    let _ = writeln!(out, "{}", paint("1", &format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(color, "1", &format!("Plan: {add} to add, {change} to change, {destroy} to destroy."))
+    );
     out
 }
 
