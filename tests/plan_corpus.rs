@@ -35,16 +35,28 @@ impl desired::HostFs for EveryFileThere {
     }
 }
 
-/// The plan (JSON) of a scenario file, or its refusals rendered.
-fn plan_of(path: &Path, all_ns: bool) -> String {
-    let loaded = scenario::load(path).unwrap();
-    let Some(Document::Scenario(s)) = loaded.doc else { panic!("{}: not a scenario", path.display()) };
+/// How a corpus scenario is planned: as written, or with every node type run as `ns`.
+fn options(all_ns: bool) -> desired::Options {
     let mut opts = desired::Options { libvirt: true, hosts_file: "/etc/hosts".into(), ..Default::default() };
     if all_ns {
         for t in ["lxc", "nsrouter", "libvirt", "uml", "dynamips"] {
             opts.map.insert(t.into(), "ns".into());
         }
     }
+    opts
+}
+
+fn corpus_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(corpus().join("scenarios")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+/// The plan (JSON) of a scenario file, or its refusals rendered.
+fn plan_of(path: &Path, all_ns: bool) -> String {
+    let loaded = scenario::load(path).unwrap();
+    let Some(Document::Scenario(s)) = loaded.doc else { panic!("{}: not a scenario", path.display()) };
+    let opts = options(all_ns);
     let name = format!("corpus/{}", path.file_name().unwrap().to_string_lossy());
     match desired::desired(&s, &opts, &EveryFileThere) {
         Ok((d, _)) => {
@@ -60,8 +72,7 @@ fn plan_of(path: &Path, all_ns: bool) -> String {
 
 #[test]
 fn the_corpus_plans_stay_as_they_are() {
-    let mut files: Vec<_> = std::fs::read_dir(corpus().join("scenarios")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
+    let files = corpus_files();
     assert!(files.len() >= 15);
     let mut planned = 0;
     for f in &files {
@@ -97,4 +108,50 @@ fn a_capture_file_plans_a_capture_of_its_nets_bridge() {
         "name: cap\nversion: '2.0'\nnets:\n  - {name: l, mode: veth, type: p2p, capture_file: l.pcap}\nnodes: []\n";
     let loaded = scenario::load_str(Path::new("veth.yaml"), veth.to_string());
     assert!(loaded.report.diags.iter().any(|d| d.message.contains("nets with a bridge")), "{:?}", loaded.report.diags);
+}
+
+/// The typed contract between planner and providers: every resource the planner builds, of
+/// every corpus scenario, is a registered kind whose attributes are exactly that kind's
+/// `Attrs` (no key missing, none unknown: a misspelt key fails here, not at apply).
+#[test]
+fn every_planned_resource_is_its_kinds_attrs() {
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for f in corpus_files() {
+        let Some(Document::Scenario(s)) = scenario::load(&f).unwrap().doc else { continue };
+        for all_ns in [false, true] {
+            let Ok((resources, _)) = desired::desired(&s, &options(all_ns), &EveryFileThere) else { continue };
+            for d in resources {
+                let kind = vnx_providers::kinds::kind(&d.id.kind).unwrap_or_else(|| panic!("{}: no such kind", d.id));
+                (kind.check)(&d.attrs).unwrap_or_else(|e| panic!("{} of {}: {e}", d.id, f.display()));
+                *checked.entry(d.id.kind.clone()).or_default() += 1;
+            }
+        }
+    }
+    // What the corpus has not: a point-to-point link, link conditions, a capture.
+    let more = "name: more\nversion: '2.0'\nnets:\n  - {name: l, mode: veth, type: p2p}\n\
+                \x20 - {name: lan, mode: virtual_bridge, capture_file: lan.pcap}\nnodes:\n\
+                \x20 - {name: a, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.1/30]}, {id: 2, net: lan, bw: 1mbit}]}\n\
+                \x20 - {name: b, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.2/30]}]}\n";
+    let (Some(Document::Scenario(s)), diags) = scenario::parse(more, scenario::Format::Yaml) else { panic!() };
+    assert!(diags.is_empty(), "{diags:?}");
+    for d in desired::desired(&s, &options(false), &EveryFileThere).unwrap().0 {
+        let kind = vnx_providers::kinds::kind(&d.id.kind).unwrap_or_else(|| panic!("{}: no such kind", d.id));
+        (kind.check)(&d.attrs).unwrap_or_else(|e| panic!("{}: {e}", d.id));
+        *checked.entry(d.id.kind.clone()).or_default() += 1;
+    }
+    assert_eq!(checked.len(), vnx_providers::kinds::KINDS.len(), "every kind is checked: {checked:?}");
+    // And the check can fail: a misspelt key, a missing one.
+    let net = desired::desired(&s, &options(false), &EveryFileThere)
+        .unwrap()
+        .0
+        .into_iter()
+        .find(|d| d.id.kind == "net")
+        .unwrap();
+    let check = vnx_providers::kinds::kind("net").unwrap().check;
+    let mut misspelt = net.attrs.clone();
+    misspelt.insert("stpp".into(), serde_json::json!(true));
+    assert!(check(&misspelt).is_err_and(|e| e.contains("stpp")));
+    let mut missing = net.attrs.clone();
+    missing.remove("bridge");
+    assert!(check(&missing).is_err_and(|e| e.contains("bridge")));
 }

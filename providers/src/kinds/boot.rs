@@ -6,6 +6,7 @@ use serde_json::Value;
 pub const KIND: &str = "boot";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub node: String,
     /// The node's `<shell>`, else bash, else sh.

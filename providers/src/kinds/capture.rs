@@ -23,6 +23,7 @@ pub const KIND: &str = "capture";
 
 /// What the planner asks for; the resource is named after its net.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// The net's bridge.
     pub bridge: String,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "conditions";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub node: String,
     pub ifname: String,

@@ -8,6 +8,7 @@ pub use super::routes::Route;
 pub const KIND: &str = "host-routes";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub routes: Vec<Route>,
     pub forward_ipv4: bool,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "hostif";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub bridge: String,
     /// The host's end (hashed name).

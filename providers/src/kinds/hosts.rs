@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "hosts";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// The hosts file (`VNX_HOSTS_FILE`, default /etc/hosts).
     pub file: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "interface";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub node: String,
     pub net: String,

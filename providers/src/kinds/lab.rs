@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "lab";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// `vnxlab-LAB`.
     pub netns: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "mgmt";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// A VM's (its domain carries the NIC).
     pub vm: Option<bool>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "net";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// The bridge's kernel name (hashed), or the user's bridge when not managed.
     pub bridge: String,

@@ -6,6 +6,7 @@ use serde_json::Value;
 pub const KIND: &str = "node";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     /// `ns` or `libvirt`: who runs it.
     pub provider: String,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "p2p";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attrs {
     pub a: End,
     pub b: End,
