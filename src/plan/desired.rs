@@ -624,7 +624,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     // Two resources must not share a kernel name in the host (a hash collision, however unlikely).
     let mut names: HashMap<&str, &ResId> = HashMap::new();
     for d in &out {
-        for n in kinds::placement(&d.id.kind, |k| d.attrs.get(k)).links {
+        for n in kinds::kernel_links(&d.id.kind, |k| d.attrs.get(k)) {
             if let Some(other) = names.insert(n, &d.id) {
                 errors.push(
                     Diag::error(

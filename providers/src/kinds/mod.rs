@@ -123,9 +123,6 @@ pub struct Placement<'a> {
     pub host_netns: Option<&'a str>,
     /// A net whose bridge is the user's (`managed="no"`).
     pub unmanaged: bool,
-    /// The kernel names of the links it makes beside the nodes (a bridge, a veth's outer end):
-    /// two resources must not share one.
-    pub links: Vec<&'a str>,
 }
 
 /// The placement of a resource of `kind` whose attribute `k` is `get(k)`.
@@ -151,14 +148,18 @@ pub fn placement<'a>(kind: &str, get: impl Fn(&str) -> Option<&'a Value>) -> Pla
         net: if kind == interface::KIND { text("net") } else { None },
         host_netns: text("host_netns"),
         unmanaged: get("managed").and_then(Value::as_bool) == Some(false),
-        links: match kind {
-            net::KIND => vec!["bridge"],
-            interface::KIND => vec!["host_name"],
-            hostif::KIND => vec!["ifname", "peer"],
-            _ => vec![],
-        }
-        .into_iter()
-        .filter_map(text)
-        .collect(),
     }
+}
+
+/// The kernel names of the links a resource of `kind` makes beside the nodes (a bridge, a
+/// veth's outer end): two resources must not share one. (Apart from [`placement`], which
+/// refresh asks of every resource: this allocates.)
+pub fn kernel_links<'a>(kind: &str, get: impl Fn(&str) -> Option<&'a Value>) -> Vec<&'a str> {
+    let keys: &[&str] = match kind {
+        net::KIND => &["bridge"],
+        interface::KIND => &["host_name"],
+        hostif::KIND => &["ifname", "peer"],
+        _ => &[],
+    };
+    keys.iter().filter_map(|k| get(k).and_then(Value::as_str)).collect()
 }
