@@ -45,9 +45,18 @@ impl Default for Options {
     }
 }
 
-/// A kind's typed attributes as a resource carries them.
-fn attrs<T: serde::Serialize>(a: &T) -> Value {
-    Value::Object(kinds::to_attrs(a))
+/// One resource of the desired state, its kind's typed attributes serialised.
+fn push<T: serde::Serialize>(
+    out: &mut Vec<Desired>,
+    k: &str,
+    name: &str,
+    provider: &str,
+    attrs: &T,
+    deps: Vec<ResId>,
+    span: Span,
+) {
+    let attrs: Attrs = kinds::to_attrs(attrs).into_iter().collect();
+    out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
 }
 
 /// A kernel feature a scenario may need, which a kernel may lack (cloud kernels lack netem).
@@ -150,14 +159,6 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     let mut out: Vec<Desired> = Vec::new();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let push =
-        |out: &mut Vec<Desired>, k: &str, name: &str, provider: &str, attrs: Value, deps: Vec<ResId>, span: Span| {
-            let attrs: Attrs = match attrs {
-                Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-                _ => unreachable!("attributes are objects"),
-            };
-            out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
-        };
 
     // Nets. Their bridges live in the lab's own network namespace unless the host needs them
     // (a host interface, an external NIC, a VM's tap, a bridge vnx does not manage): deleting
@@ -179,15 +180,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         .map(|n| n.name.value.as_str())
         .collect();
     if !lab_nets.is_empty() {
-        push(
-            &mut out,
-            kind::LAB,
-            "lab",
-            "net",
-            attrs(&kinds::lab::Attrs { netns: lab_ns.clone() }),
-            vec![],
-            s.name.span,
-        );
+        push(&mut out, kind::LAB, "lab", "net", &kinds::lab::Attrs { netns: lab_ns.clone() }, vec![], s.name.span);
     }
     // VNX's plugins (DHCP, OSPF, …) configured services in nodes; a lab without them would
     // come up without what they give (its DHCP clients would get no address): refused.
@@ -221,7 +214,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             kind::NET,
             name,
             "net",
-            attrs(&kinds::net::Attrs {
+            &kinds::net::Attrs {
                 bridge: bridge.clone(),
                 managed,
                 mtu: net.mtu.as_ref().map(|m| m.value as u64),
@@ -233,7 +226,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 }),
                 host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
                 host_addrs: None,
-            }),
+            },
             if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
         );
@@ -245,15 +238,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 file: fs.path(&file.value),
                 expression: net.capture_expression.as_ref().map(|e| e.value.clone()),
             };
-            push(
-                &mut out,
-                kind::CAPTURE,
-                name,
-                "net",
-                self::attrs(&attrs),
-                vec![ResId::new(kind::NET, name)],
-                file.span,
-            );
+            push(&mut out, kind::CAPTURE, name, "net", &attrs, vec![ResId::new(kind::NET, name)], file.span);
         }
     }
 
@@ -311,7 +296,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             kind::NODE,
             nname,
             provider,
-            attrs(&kinds::node::Attrs {
+            &kinds::node::Attrs {
                 provider: provider.to_string(),
                 hostname: nname.to_string(),
                 rootfs: Some(rootfs),
@@ -319,7 +304,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 run: opts.runs.get(nname).map(String::as_str).unwrap_or("running").to_string(),
                 vm: None,
                 config: None,
-            }),
+            },
             vec![],
             node.name.span,
         );
@@ -359,7 +344,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                         kind::INTERFACE,
                         &key,
                         "net",
-                        attrs(&kinds::interface::Attrs {
+                        &kinds::interface::Attrs {
                             node: nname.into(),
                             net: net.into(),
                             bridge,
@@ -369,7 +354,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                             mac: mac.clone(),
                             mtu: scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
                             up: scen_net.is_none_or(|n| n.up != Some(false)),
-                        }),
+                        },
                         deps,
                         iface.span,
                     );
@@ -395,7 +380,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     kind::ADDRESSES,
                     &key,
                     "net",
-                    attrs(&kinds::addresses::Attrs { node: nname.into(), ifname: ifname.clone(), ipv4: v4, ipv6: v6 }),
+                    &kinds::addresses::Attrs { node: nname.into(), ifname: ifname.clone(), ipv4: v4, ipv6: v6 },
                     vec![link_id.clone()],
                     iface.span,
                 );
@@ -444,14 +429,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                         kind::CONDITIONS,
                         &key,
                         "net",
-                        attrs(&kinds::conditions::Attrs {
-                            node: nname.into(),
-                            ifname: ifname.clone(),
-                            bw,
-                            delay,
-                            loss,
-                            tc,
-                        }),
+                        &kinds::conditions::Attrs { node: nname.into(), ifname: ifname.clone(), bw, delay, loss, tc },
                         vec![link_id.clone()],
                         iface.span,
                     ),
@@ -472,7 +450,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::ROUTES,
                 nname,
                 "net",
-                attrs(&kinds::routes::Attrs { node: nname.into(), routes }),
+                &kinds::routes::Attrs { node: nname.into(), routes },
                 deps,
                 node.routes[0].span,
             );
@@ -483,7 +461,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::FORWARDING,
                 nname,
                 "net",
-                attrs(&kinds::forwarding::Attrs { node: nname.into(), ipv4: f.ipv4(), ipv6: f.ipv6() }),
+                &kinds::forwarding::Attrs { node: nname.into(), ipv4: f.ipv4(), ipv6: f.ipv6() },
                 vec![node_id.clone()],
                 f.span,
             );
@@ -519,12 +497,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::BOOT,
                 nname,
                 "ns",
-                attrs(&kinds::boot::Attrs {
-                    node: nname.into(),
-                    shell: node.shell.clone(),
-                    commands,
-                    filetrees: boot_files,
-                }),
+                &kinds::boot::Attrs { node: nname.into(), shell: node.shell.clone(), commands, filetrees: boot_files },
                 deps,
                 node.span,
             );
@@ -543,7 +516,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             kind::P2P,
             net,
             "net",
-            attrs(&kinds::p2p::Attrs { a: ends[0].clone(), b: ends[1].clone(), up }),
+            &kinds::p2p::Attrs { a: ends[0].clone(), b: ends[1].clone(), up },
             deps,
             s.net(net).map_or(Span::default(), |n| n.span),
         );
@@ -569,13 +542,13 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::HOSTIF,
                 net,
                 "net",
-                attrs(&kinds::hostif::Attrs {
+                &kinds::hostif::Attrs {
                     bridge: bridge.clone(),
                     ifname: kname("vh", &[scen, net]),
                     peer: kname("vp", &[scen, net]),
                     ipv4: v4,
                     ipv6: v6,
-                }),
+                },
                 vec![ResId::new(kind::NET, net)],
                 hi.span,
             );
@@ -589,11 +562,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 kind::HOST_ROUTES,
                 "host",
                 "net",
-                attrs(&kinds::host_routes::Attrs {
+                &kinds::host_routes::Attrs {
                     routes,
                     forward_ipv4: f.is_some_and(|f| f.ipv4()),
                     forward_ipv6: f.is_some_and(|f| f.ipv6()),
-                }),
+                },
                 hostifs,
                 h.span,
             );
@@ -781,7 +754,7 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             } else {
                 u32::from(std::net::Ipv4Addr::new(192, 168, 0, 1))
             };
-            let map = kinds::to_attrs(&kinds::net::Attrs {
+            let attrs = kinds::net::Attrs {
                 bridge: bridge.clone(),
                 managed: mn.managed != Some(false),
                 mtu: None,
@@ -790,14 +763,8 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
                 external: None,
                 host_netns: None,
                 host_addrs: Some(vec![format!("{}/{mask}", ip(host_ip))]),
-            });
-            out.push(Desired {
-                id: ResId::new(kind::NET, "vm_mgmt"),
-                provider: "net".into(),
-                attrs: map.into_iter().collect(),
-                deps: vec![],
-                span: m.span,
-            });
+            };
+            push(out, kind::NET, "vm_mgmt", "net", &attrs, vec![], m.span);
             (Some(bridge), Some(host_ip))
         }
         _ => (None, None),
@@ -833,7 +800,7 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
         }
         lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
         let is_vm = provider_of(node, opts) == "libvirt";
-        let map = kinds::to_attrs(&kinds::mgmt::Attrs {
+        let attrs = kinds::mgmt::Attrs {
             vm: is_vm.then_some(true),
             node: nname.into(),
             host_name: kname("vm", &[scen, nname]),
@@ -842,34 +809,21 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             bridge: bridge.clone(),
             host_addr,
             node_addr,
-        });
+        };
         let mut d = vec![ResId::new(kind::NODE, nname)];
         if bridge.is_some() {
             d.push(ResId::new(kind::NET, "vm_mgmt"));
         }
-        let id = ResId::new(kind::MGMT, nname);
-        deps.push(id.clone());
-        out.push(Desired {
-            id,
-            provider: if is_vm { "libvirt" } else { "net" }.into(),
-            attrs: map.into_iter().collect(),
-            deps: d,
-            span: node.span,
-        });
+        deps.push(ResId::new(kind::MGMT, nname));
+        push(out, kind::MGMT, nname, if is_vm { "libvirt" } else { "net" }, &attrs, d, node.span);
     }
     if m.host_mapping {
-        let map = kinds::to_attrs(&kinds::hosts::Attrs {
+        let attrs = kinds::hosts::Attrs {
             file: opts.hosts_file.clone(),
             scenario: scen.into(),
             lines,
             nodes: deps.iter().map(|d| d.name.clone()).collect(),
-        });
-        out.push(Desired {
-            id: ResId::new(kind::HOSTS, "host"),
-            provider: "net".into(),
-            attrs: map.into_iter().collect(),
-            deps,
-            span: m.span,
-        });
+        };
+        push(out, kind::HOSTS, "host", "net", &attrs, deps, m.span);
     }
 }

@@ -15,11 +15,9 @@ use crate::scenario::{seq_names, Diag, Node, Scenario};
 /// The guest's kernel command line for direct kernel boot (the serial console is ttyS0).
 pub const DEFAULT_CMDLINE: &str = "console=ttyS0 panic=-1";
 
-fn push(out: &mut Vec<Desired>, k: &str, name: &str, attrs: Value, deps: Vec<ResId>, node: &Node) {
-    let attrs: Attrs = match attrs {
-        Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-        _ => unreachable!("attributes are objects"),
-    };
+/// One of a VM's resources (provider `libvirt`), its kind's typed attributes serialised.
+fn push<T: serde::Serialize>(out: &mut Vec<Desired>, k: &str, name: &str, attrs: &T, deps: Vec<ResId>, node: &Node) {
+    let attrs: Attrs = kinds::to_attrs(attrs).into_iter().collect();
     out.push(Desired { id: ResId::new(k, name), provider: "libvirt".into(), attrs, deps, span: node.name.span });
 }
 
@@ -209,7 +207,7 @@ pub fn vm_node(
         out,
         kind::NODE,
         nname,
-        Value::Object(kinds::to_attrs(&kinds::node::Attrs {
+        &kinds::node::Attrs {
             provider: "libvirt".into(),
             hostname: nname.into(),
             run: opts.runs.get(nname).map(String::as_str).unwrap_or("running").into(),
@@ -217,7 +215,7 @@ pub fn vm_node(
             netns: None,
             vm: Some(vm),
             config: Some(json!({"script": script, "files": files})),
-        })),
+        },
         deps,
         node,
     );
@@ -234,12 +232,12 @@ pub fn vm_node(
             out,
             kind::ADDRESSES,
             &key,
-            Value::Object(kinds::to_attrs(&kinds::addresses::Attrs {
+            &kinds::addresses::Attrs {
                 node: nname.into(),
                 ifname: format!("eth{}", iface.id.value),
                 ipv4: v4,
                 ipv6: v6,
-            })),
+            },
             vec![node_id.clone()],
             node,
         );
@@ -249,18 +247,14 @@ pub fn vm_node(
         let mut d = vec![node_id.clone()];
         d.extend(addr_ids);
         let routes = kinds::routes::Attrs { node: nname.into(), routes: route_list(&node.routes) };
-        push(out, kind::ROUTES, nname, Value::Object(kinds::to_attrs(&routes)), d, node);
+        push(out, kind::ROUTES, nname, &routes, d, node);
     }
     if let Some(f) = &node.forwarding {
         push(
             out,
             kind::FORWARDING,
             nname,
-            Value::Object(kinds::to_attrs(&kinds::forwarding::Attrs {
-                node: nname.into(),
-                ipv4: f.ipv4(),
-                ipv6: f.ipv6(),
-            })),
+            &kinds::forwarding::Attrs { node: nname.into(), ipv4: f.ipv4(), ipv6: f.ipv6() },
             vec![node_id],
             node,
         );

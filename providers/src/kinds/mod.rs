@@ -42,43 +42,30 @@ fn check_as<T: DeserializeOwned>(attrs: &BTreeMap<String, Value>) -> Result<(), 
     from_attrs::<T>("", "", attrs).map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// A kind's registry entry, from its module: the one line a new kind adds to [`KINDS`].
+macro_rules! kind {
+    ($m:ident) => {
+        Kind { name: $m::KIND, forces_replacement: $m::forces_replacement, check: check_as::<$m::Attrs> }
+    };
+}
+
 /// Every kind, in the order a reader meets them.
 pub const KINDS: &[Kind] = &[
-    Kind { name: net::KIND, forces_replacement: net::forces_replacement, check: check_as::<net::Attrs> },
-    Kind { name: node::KIND, forces_replacement: node::forces_replacement, check: check_as::<node::Attrs> },
-    Kind {
-        name: interface::KIND,
-        forces_replacement: interface::forces_replacement,
-        check: check_as::<interface::Attrs>,
-    },
-    Kind { name: p2p::KIND, forces_replacement: p2p::forces_replacement, check: check_as::<p2p::Attrs> },
-    Kind {
-        name: addresses::KIND,
-        forces_replacement: addresses::forces_replacement,
-        check: check_as::<addresses::Attrs>,
-    },
-    Kind {
-        name: conditions::KIND,
-        forces_replacement: conditions::forces_replacement,
-        check: check_as::<conditions::Attrs>,
-    },
-    Kind { name: routes::KIND, forces_replacement: routes::forces_replacement, check: check_as::<routes::Attrs> },
-    Kind {
-        name: forwarding::KIND,
-        forces_replacement: forwarding::forces_replacement,
-        check: check_as::<forwarding::Attrs>,
-    },
-    Kind { name: hostif::KIND, forces_replacement: hostif::forces_replacement, check: check_as::<hostif::Attrs> },
-    Kind {
-        name: host_routes::KIND,
-        forces_replacement: host_routes::forces_replacement,
-        check: check_as::<host_routes::Attrs>,
-    },
-    Kind { name: boot::KIND, forces_replacement: boot::forces_replacement, check: check_as::<boot::Attrs> },
-    Kind { name: mgmt::KIND, forces_replacement: mgmt::forces_replacement, check: check_as::<mgmt::Attrs> },
-    Kind { name: hosts::KIND, forces_replacement: hosts::forces_replacement, check: check_as::<hosts::Attrs> },
-    Kind { name: lab::KIND, forces_replacement: lab::forces_replacement, check: check_as::<lab::Attrs> },
-    Kind { name: capture::KIND, forces_replacement: capture::forces_replacement, check: check_as::<capture::Attrs> },
+    kind!(net),
+    kind!(node),
+    kind!(interface),
+    kind!(p2p),
+    kind!(addresses),
+    kind!(conditions),
+    kind!(routes),
+    kind!(forwarding),
+    kind!(hostif),
+    kind!(host_routes),
+    kind!(boot),
+    kind!(mgmt),
+    kind!(hosts),
+    kind!(lab),
+    kind!(capture),
 ];
 
 /// The kind named `name`.
