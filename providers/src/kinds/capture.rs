@@ -59,6 +59,16 @@ pub fn create(net: &str, a: &Attrs, logs: &Path) -> Result<Value> {
             }
             _ => fail(format!("cannot create {}: {e}", a.file)),
         })?;
+    // The file is vnx's until tcpdump writes to it: a capture that does not start leaves none
+    // (one left would refuse the next apply).
+    start(net, a, file, logs).inspect_err(|_| {
+        let _ = std::fs::remove_file(&a.file);
+    })
+}
+
+/// Starts tcpdump writing to `file`, and waits until it listens.
+fn start(net: &str, a: &Attrs, file: std::fs::File, logs: &Path) -> Result<Value> {
+    let fail = |what: String| Error::Other(format!("capture on net {net}: {what}"));
     std::fs::create_dir_all(logs).map_err(|e| fail(format!("cannot make {}: {e}", logs.display())))?;
     let log_path = crate::names::child(logs, "net", net).map_err(|e| fail(e.to_string()))?.with_extension("log");
     let log =
@@ -96,13 +106,11 @@ pub fn create(net: &str, a: &Attrs, logs: &Path) -> Result<Value> {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let _ = std::fs::remove_file(&a.file);
             return Err(fail(format!("tcpdump {status}: {}", said.trim())));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            let _ = std::fs::remove_file(&a.file);
             return Err(fail(format!("tcpdump did not start listening in 10 s: {}", said.trim())));
         }
         std::thread::sleep(Duration::from_millis(20));
