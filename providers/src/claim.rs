@@ -3,8 +3,9 @@
 //! The names a lab takes (in /run/netns, its bridges, /run/vnx/labs/LAB) are machine-wide, so two
 //! state databases (`--state`, `VNX_STATE`) applying labs of one name would fight over them: the
 //! second would kill and replace the first one's nodes. **Invariant: a lab's kernel objects are
-//! changed only by the state that claimed it**: a claim file `/run/vnx/claims/LAB` (made with
-//! `O_EXCL` before anything of the lab is created, removed when the lab is destroyed) names the
+//! changed only by the state that claimed it**: a claim file `/run/vnx/claims/LAB` (written whole,
+//! then linked to its name, which fails if it exists, before anything of the lab is created;
+//! removed when the lab is destroyed) names the
 //! owning state; every command that builds, changes or reads the lab for another state is refused
 //! with the owner's name. /run goes with a reboot, as the lab's namespaces and processes do.
 
@@ -84,27 +85,31 @@ pub fn take(lab: &str, state: &Path) -> Result<()> {
         pid: std::process::id(),
         since: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    // Written whole under a name of its own, then linked to the claim's name, which fails if
-    // that exists: a vnx killed midway leaves no empty claim behind (an empty claim names no
-    // owner, and refused every later apply).
-    let draft = Path::new(DIR).join(format!(".{lab}.{}", std::process::id()));
-    let _ = std::fs::remove_file(&draft);
+    // Written whole into a file without a name (O_TMPFILE), then linked to the claim's name,
+    // which fails if that exists: a vnx killed midway leaves neither an empty claim (it names
+    // no owner, and refused every later apply) nor a draft behind.
     let written = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .custom_flags(libc::O_TMPFILE)
         .mode(0o600)
-        .open(&draft)
-        .and_then(|mut f| f.write_all(&serde_json::to_vec(&claim).expect("json")).and_then(|_| f.sync_all()));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&draft);
-        return Err(Error::Other(format!("{}: {e}", draft.display())));
-    }
-    let linked = std::fs::hard_link(&draft, &path);
-    let _ = std::fs::remove_file(&draft);
+        .open(DIR)
+        .and_then(|mut f| {
+            f.write_all(&serde_json::to_vec(&claim).expect("json"))?;
+            f.sync_all()?;
+            Ok(f)
+        })
+        .map_err(|e| Error::Other(format!("{DIR}: a claim cannot be written: {e}")))?;
+    let fd =
+        std::ffi::CString::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&written))).expect("no NUL");
+    let to = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("a checked name has no NUL");
+    let linked =
+        unsafe { libc::linkat(libc::AT_FDCWD, fd.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
     match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check(lab, state),
-        Err(e) => Err(Error::Other(format!("{}: {e}", path.display()))),
+        0 => Ok(()),
+        _ => match std::io::Error::last_os_error() {
+            e if e.kind() == std::io::ErrorKind::AlreadyExists => check(lab, state),
+            e => Err(Error::Other(format!("{}: {e}", path.display()))),
+        },
     }
 }
 
