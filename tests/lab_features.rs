@@ -249,6 +249,36 @@ fn a_failing_boot_command_fails_the_apply() {
     assert!(!host.vnx_ok(&["plan", f.to_str().unwrap()]).contains("No changes."));
 }
 
+/// A node's start runs the boot sequence the lab has now, whichever vnx process recorded it:
+/// one removed from the scenario is not run again (the provider once kept it in memory), a
+/// changed one runs as changed.
+#[test]
+fn a_start_runs_the_boot_sequence_of_now() {
+    let host = TestHost::new();
+    let name = host.unique("bootnow");
+    let f = host.dir.path().join("bootnow.yaml");
+    let write = |boot: &str| {
+        let text = format!("name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - name: h1\n    type: ns\n{boot}");
+        std::fs::write(&f, text).unwrap();
+    };
+    // The node's root keeps its files across a restart (its upper layer stays).
+    let booted = || host.vnx_ok(&["exec", &name, "-M", "h1", "--", "sh", "-c", "cat /var/tmp/booted || true"]);
+    write("    execs:\n      - {seq: on_boot, command: \"echo one >> /var/tmp/booted\"}\n");
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(booted().trim(), "one");
+    // Changed: the next start runs the new command.
+    write("    execs:\n      - {seq: on_boot, command: \"echo two >> /var/tmp/booted\"}\n");
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    host.vnx_ok(&["reboot", &name, "-M", "h1"]);
+    assert_eq!(booted().trim(), "one\ntwo", "a reboot ran the boot sequence as it was");
+    // Removed: the next start runs none.
+    write("");
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    host.vnx_ok(&["reboot", &name, "-M", "h1"]);
+    assert_eq!(booted().trim(), "one\ntwo", "a reboot ran a boot sequence the scenario no longer has");
+    host.vnx_ok(&["destroy", f.to_str().unwrap(), "--auto-approve"]);
+}
+
 /// `vnx exec LAB -M NODE -- CMD` passes stdin on, and keeps the node's stderr on stderr.
 #[test]
 fn exec_passes_stdin_and_stderr_through() {

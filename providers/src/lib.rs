@@ -18,14 +18,56 @@ pub mod netlink;
 pub mod noderoot;
 pub mod ns;
 
+/// What went wrong, with its cause: the kernel's errno where it gave one (callers decide on
+/// it, never on the text), the operation and the object.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("netlink: {0}")]
-    Netlink(String),
+    /// A netlink request (or the socket's set-up) failed: `op` says what was asked.
+    #[error("netlink: {op}: {why}")]
+    Netlink {
+        op: String,
+        /// The kernel's answer, when it refused the request.
+        errno: Option<i32>,
+        why: String,
+    },
+    /// A file or process operation on `object` (a path, a node's namespace) failed.
+    #[error("{object}: {source}")]
+    Io {
+        object: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Node(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl Error {
+    /// The kernel refused netlink request `op` with `errno`.
+    pub fn refused(op: &str, errno: i32) -> Error {
+        let why = std::io::Error::from_raw_os_error(errno).to_string();
+        Error::Netlink { op: op.to_string(), errno: Some(errno), why }
+    }
+
+    /// Netlink request `op` failed on vnx's side (a socket, a message it could not read).
+    pub fn netlink(op: &str, why: impl std::fmt::Display) -> Error {
+        Error::Netlink { op: op.to_string(), errno: None, why: why.to_string() }
+    }
+
+    /// An operation on `object` failed with `source`.
+    pub fn io(object: impl std::fmt::Display, source: std::io::Error) -> Error {
+        Error::Io { object: object.to_string(), source }
+    }
+
+    /// The errno behind the error, if the system gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Netlink { errno, .. } => *errno,
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -84,7 +84,7 @@ pub struct Netlink {
 }
 
 fn nl_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Netlink(format!("{what}: {e}"))
+    Error::netlink(what, e)
 }
 
 impl Netlink {
@@ -127,7 +127,7 @@ impl Netlink {
             match m.payload {
                 NetlinkPayload::Error(e) if e.code.is_some() => {
                     let errno = e.code.map(|c| -c.get()).unwrap_or(0);
-                    return Err(Error::Netlink(format!("{what}: {}", std::io::Error::from_raw_os_error(errno))));
+                    return Err(Error::refused(what, errno));
                 }
                 NetlinkPayload::InnerMessage(inner) => out.push(inner),
                 _ => {}
@@ -150,7 +150,7 @@ impl Netlink {
                 RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
                 _ => None,
             })),
-            Err(Error::Netlink(e)) if e.contains("No such device") => Ok(None),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -282,7 +282,7 @@ impl Netlink {
         let mut m = LinkMessage::default();
         m.header.index = index;
         match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK, "deleting a link").await {
-            Err(Error::Netlink(e)) if e.contains("No such device") => Ok(()),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
             other => other.map(|_| ()),
         }
     }
@@ -339,7 +339,10 @@ impl Netlink {
             )
             .await
         {
-            Err(Error::Netlink(e)) if e.contains("Cannot assign") || e.contains("No such") => Ok(()),
+            // Gone already: the address (EADDRNOTAVAIL), or the link with it.
+            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV | libc::ENXIO | libc::ENOENT)) => {
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     }
@@ -383,7 +386,8 @@ impl Netlink {
             )
             .await
         {
-            Err(Error::Netlink(e)) if e.contains("No such process") || e.contains("No such") => Ok(()),
+            // Gone already: the route (ESRCH), or the link it went through.
+            Err(e) if matches!(e.errno(), Some(libc::ESRCH | libc::ENODEV | libc::ENXIO | libc::ENOENT)) => Ok(()),
             other => other.map(|_| ()),
         }
     }
@@ -656,14 +660,14 @@ fn exchange(
             let len = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
             let kind = u16::from_ne_bytes(data[at + 4..at + 6].try_into().expect("2 bytes"));
             if len < 16 || at + len > data.len() {
-                return Err(Error::Netlink(format!("{what}: a truncated message")));
+                return Err(Error::netlink(what, "a truncated message"));
             }
             let m = &data[at..at + len];
             if kind == NLMSG_ERROR {
                 // struct nlmsgerr: a negative errno (0 is an acknowledgement).
                 let code = m.get(16..20).map_or(0, |c| i32::from_ne_bytes(c.try_into().expect("4 bytes")));
                 if code != 0 {
-                    return Err(Error::Netlink(format!("{what}: {}", std::io::Error::from_raw_os_error(-code))));
+                    return Err(Error::refused(what, -code));
                 }
             }
             if each(kind, m)? {

@@ -244,7 +244,7 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
     // Only what the lab reads: converting the 6000 resources of a 1000-node lab costs 10 ms.
     let items: Vec<Item> = recorded
         .iter()
-        .filter(|r| Lab::RECORDED_KINDS.contains(&r.id.kind.as_str()))
+        .filter(|r| Lab::ADOPTED_KINDS.contains(&r.id.kind.as_str()))
         .map(crate::engine::item_of_recorded)
         .collect();
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the vnx binary: {e}"))?;
@@ -254,7 +254,9 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
     let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| {
         crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other)
     });
-    Lab::new(scenario, lab_dir(state_path, scenario)?, exe, &items, boot).map_err(|e| e.to_string())
+    let lab = Lab::new(scenario, lab_dir(state_path, scenario)?, exe, boot).map_err(|e| e.to_string())?;
+    lab.adopt(&items).map_err(|e| e.to_string())?;
+    Ok(lab)
 }
 
 /// Reads back what exists of the recorded resources.

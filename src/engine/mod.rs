@@ -60,6 +60,7 @@ pub fn item_of_desired(d: &Desired) -> Item {
         kind: d.id.kind.clone(),
         name: d.id.name.clone(),
         provider: d.provider.clone(),
+        host: vnx_providers::lab::LOCAL.to_string(),
         attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: Value::Null,
     }
@@ -70,6 +71,7 @@ pub fn item_of_recorded(r: &Recorded) -> Item {
         kind: r.id.kind.clone(),
         name: r.id.name.clone(),
         provider: r.provider.clone(),
+        host: vnx_providers::lab::LOCAL.to_string(),
         attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: r.runtime.clone(),
     }

@@ -1,6 +1,11 @@
 //! `boot`: a node's `on_boot` sequence (filetrees, then commands), run when it starts.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Map};
+
+use super::Ops;
+use crate::lab::{kept, Item, Lab, Seeing, Seen};
+use crate::Result;
 use serde_json::Value;
 
 pub const KIND: &str = "boot";
@@ -29,4 +34,34 @@ pub struct Command {
 /// Changed in place: it runs at the node's next start.
 pub fn forces_replacement(_attr: &str) -> bool {
     false
+}
+
+impl Ops for Attrs {
+    async fn create(self, lab: &Lab, _: &Item) -> Result<Value> {
+        // Kept for the node's next start, which runs it again.
+        lab.keep(&self.node, kept::BOOT, Some(&self))?;
+        // A node built shut off boots when it starts.
+        let Ok(init) = lab.init(&self.node) else { return Ok(json!({})) };
+        let node = self.node.clone();
+        lab.run_boot(&node, init, self).await?;
+        Ok(json!({}))
+    }
+
+    async fn read(self, lab: &Lab, _: &Item, _: &Seeing<'_>) -> Result<Seen> {
+        Ok(match lab.netns(&self.node) {
+            Ok(_) => Seen::Present(Map::new()),
+            Err(_) => Seen::Missing,
+        })
+    }
+
+    /// Boot commands run when the node starts; new ones wait for its next start.
+    async fn update(self, _: Self, lab: &Lab, _: &Item) -> Result<Value> {
+        lab.keep(&self.node, kept::BOOT, Some(&self))?;
+        Ok(json!({}))
+    }
+
+    /// What it did stays (files, a daemon it started); its next start does not run it.
+    async fn delete(self, lab: &Lab, _: &Item) -> Result<()> {
+        lab.keep::<()>(&self.node, kept::BOOT, None)
+    }
 }

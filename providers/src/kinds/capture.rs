@@ -14,7 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::Ops;
+use crate::lab::{blocking, Item, Lab, Seeing, Seen};
 
 use crate::ns::Init;
 use crate::{Error, Result};
@@ -145,4 +148,21 @@ pub fn delete(runtime: &Value) -> Result<()> {
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
+}
+
+impl Ops for Attrs {
+    async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
+        let logs = lab.dir().join("captures");
+        let net = it.name.clone();
+        blocking(move || create(&net, &self, &logs)).await
+    }
+
+    async fn read(self, _: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
+        Ok(if read(&it.runtime) { Seen::Present(Map::new()) } else { Seen::Missing })
+    }
+
+    async fn delete(self, _: &Lab, it: &Item) -> Result<()> {
+        let runtime = it.runtime.clone();
+        blocking(move || delete(&runtime)).await
+    }
 }

@@ -2,6 +2,13 @@
 //! with the addresses, the other a port of the net's bridge.
 
 use serde::{Deserialize, Serialize};
+use ipnet::IpNet;
+use serde_json::{json, Value};
+
+use super::{addresses, Ops};
+use crate::lab::{nets, Item, Lab, Seeing, Seen};
+use crate::netlink::LinkChange;
+use crate::Result;
 
 pub const KIND: &str = "hostif";
 
@@ -20,4 +27,51 @@ pub struct Attrs {
 /// The addresses change in place.
 pub fn forces_replacement(attr: &str) -> bool {
     matches!(attr, "bridge" | "ifname" | "peer")
+}
+
+impl Ops for Attrs {
+    async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
+        let host = lab.host();
+        let (ifname, peer, bridge) = (self.ifname.as_str(), self.peer.as_str(), self.bridge.as_str());
+        lab.clear_way(host, true, ifname, KIND, &it.name).await?;
+        lab.clear_way(host, true, peer, KIND, &it.name).await?;
+        host.add_veth(ifname, peer, None, None, None, lab.group()).await?;
+        let br = lab.index_in(host, bridge).await?;
+        let alias = Some(lab.alias(KIND, &it.name));
+        let port = LinkChange { up: Some(true), master: Some(br), alias: alias.clone(), ..Default::default() };
+        lab.set_up_link(host, peer, port).await?;
+        lab.set_up_link(host, ifname, LinkChange { up: Some(true), alias, ..Default::default() }).await?;
+        // Only on our own interface (the host's other settings are not ours to change).
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries"), "1");
+        lab.sync_addrs(host, ifname, &self.addrs()?).await?;
+        Ok(json!({}))
+    }
+
+    async fn read(self, lab: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen> {
+        match seeing.own(lab, it, &self.ifname) {
+            None => Ok(Seen::Missing),
+            Some(_) => {
+                let addrs = lab.host().addrs().await?;
+                Ok(addresses::seen(seeing.links, &addrs, &self.ifname, (&self.ipv4, &self.ipv6)))
+            }
+        }
+    }
+
+    async fn update(self, _: Self, lab: &Lab, _: &Item) -> Result<Value> {
+        lab.sync_addrs(lab.host(), &self.ifname, &self.addrs()?).await?;
+        Ok(json!({}))
+    }
+
+    /// The host's end: it takes its peer along.
+    async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
+        lab.delete_host_end(None, &self.ifname, it).await
+    }
+}
+
+impl Attrs {
+    fn addrs(&self) -> Result<Vec<IpNet>> {
+        let mut want = nets(&self.ipv4)?;
+        want.extend(nets(&self.ipv6)?);
+        Ok(want)
+    }
 }

@@ -1,10 +1,11 @@
 //! Resource kinds, one module each: the kind's typed attributes (built by the planner, read by
 //! the provider: one type for both, serialised in the plan and the record), the attributes
-//! that force a replacement, and, for the kinds that have moved here whole, their create, read
-//! and delete.
+//! that force a replacement, and what the lab provider does with one: its create, read, update
+//! and delete ([`Ops`], on the attributes).
 //!
-//! To add a kind: a module with `KIND`, `Attrs` and `forces_replacement` (and its calls); its
-//! line in [`KINDS`]; its dispatch in `lab.rs`; the planner builds its `Attrs`
+//! To add a kind: a module with `KIND`, `Attrs`, `forces_replacement` and `impl Ops for Attrs`;
+//! its name in the `kinds!` list below (that declares the module, enters it in [`KINDS`] and
+//! dispatches the provider's calls to it); the planner builds its `Attrs`
 //! (`vnx::plan::desired`). Nothing else reads its attributes.
 
 use serde::de::DeserializeOwned;
@@ -13,21 +14,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-pub mod addresses;
-pub mod boot;
-pub mod capture;
-pub mod conditions;
-pub mod forwarding;
-pub mod host_routes;
-pub mod hostif;
-pub mod hosts;
-pub mod interface;
-pub mod lab;
-pub mod mgmt;
-pub mod net;
-pub mod node;
-pub mod p2p;
-pub mod routes;
+use crate::lab::{Item, Lab, Seeing, Seen};
+use crate::{Error, Result};
 
 /// What the planner needs to know of a kind.
 pub struct Kind {
@@ -35,38 +23,103 @@ pub struct Kind {
     /// Whether a change of this attribute makes the resource anew (else it changes in place).
     pub forces_replacement: fn(&str) -> bool,
     /// Whether serialised attributes are this kind's `Attrs` (no key missing, none unknown).
-    pub check: fn(&BTreeMap<String, Value>) -> Result<(), String>,
+    pub check: fn(&BTreeMap<String, Value>) -> std::result::Result<(), String>,
 }
 
-fn check_as<T: DeserializeOwned>(attrs: &BTreeMap<String, Value>) -> Result<(), String> {
+fn check_as<T: DeserializeOwned>(attrs: &BTreeMap<String, Value>) -> std::result::Result<(), String> {
     from_attrs::<T>("", "", attrs).map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// A kind's registry entry, from its module: the one line a new kind adds to [`KINDS`].
-macro_rules! kind {
-    ($m:ident) => {
-        Kind { name: $m::KIND, forces_replacement: $m::forces_replacement, check: check_as::<$m::Attrs> }
+/// What the lab provider does with a resource of a kind; `self` is its typed attributes, `it`
+/// the resource (its name and runtime facts).
+pub(crate) trait Ops: Sized {
+    /// Makes it (after removing a half-built leftover of its own); the runtime facts to record.
+    async fn create(self, lab: &Lab, it: &Item) -> Result<Value>;
+    /// What exists of it, in the attributes' terms (the planner compares them).
+    async fn read(self, lab: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen>;
+    /// Changes it in place from `was`. A kind whose every attribute forces a replacement keeps
+    /// this refusal: the plan never asks it (it shows a replacement).
+    async fn update(self, was: Self, lab: &Lab, it: &Item) -> Result<Value> {
+        let _ = (was, lab);
+        Err(Error::Other(format!(
+            "{}.{} cannot change in place: its kind must say that these attributes force a replacement",
+            it.kind, it.name
+        )))
+    }
+    /// Removes it; what is already gone is no error.
+    async fn delete(self, lab: &Lab, it: &Item) -> Result<()>;
+}
+
+/// The registry: declares each kind's module, lists it in [`KINDS`], and sends the lab
+/// provider's calls on a resource to its kind's [`Ops`]. A new kind is one name here.
+macro_rules! kinds {
+    ($($m:ident),* $(,)?) => {
+        $(pub mod $m;)*
+
+        /// Every kind, in the order a reader meets them.
+        pub const KINDS: &[Kind] = &[$(Kind {
+            name: $m::KIND,
+            forces_replacement: $m::forces_replacement,
+            check: check_as::<$m::Attrs>,
+        }),*];
+
+        pub(crate) async fn create(lab: &Lab, it: &Item) -> Result<Value> {
+            match it.kind.as_str() {
+                $($m::KIND => typed::<$m::Attrs>(it)?.create(lab, it).await,)*
+                other => Err(unknown(other)),
+            }
+        }
+
+        pub(crate) async fn read(lab: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen> {
+            match it.kind.as_str() {
+                $($m::KIND => typed::<$m::Attrs>(it)?.read(lab, it, seeing).await,)*
+                // A kind of a newer vnx's record: nothing to say of it.
+                _ => Ok(Seen::Present(Map::new())),
+            }
+        }
+
+        pub(crate) async fn update(lab: &Lab, old: &Item, new: &Item) -> Result<Value> {
+            match new.kind.as_str() {
+                $($m::KIND => typed::<$m::Attrs>(new)?.update(typed(old)?, lab, new).await,)*
+                other => Err(unknown(other)),
+            }
+        }
+
+        pub(crate) async fn delete(lab: &Lab, it: &Item) -> Result<()> {
+            match it.kind.as_str() {
+                $($m::KIND => typed::<$m::Attrs>(it)?.delete(lab, it).await,)*
+                other => Err(unknown(other)),
+            }
+        }
     };
 }
 
-/// Every kind, in the order a reader meets them.
-pub const KINDS: &[Kind] = &[
-    kind!(net),
-    kind!(node),
-    kind!(interface),
-    kind!(p2p),
-    kind!(addresses),
-    kind!(conditions),
-    kind!(routes),
-    kind!(forwarding),
-    kind!(hostif),
-    kind!(host_routes),
-    kind!(boot),
-    kind!(mgmt),
-    kind!(hosts),
-    kind!(lab),
-    kind!(capture),
-];
+kinds!(
+    net,
+    node,
+    interface,
+    p2p,
+    addresses,
+    conditions,
+    routes,
+    forwarding,
+    hostif,
+    host_routes,
+    boot,
+    mgmt,
+    hosts,
+    lab,
+    capture,
+);
+
+fn unknown(kind: &str) -> Error {
+    Error::Other(format!("no provider for resources of kind `{kind}`"))
+}
+
+/// A kind's typed attributes, from an item's serialised ones.
+pub(crate) fn typed<T: DeserializeOwned>(it: &Item) -> Result<T> {
+    from_attrs(&it.kind, &it.name, &it.attrs)
+}
 
 /// The kind named `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -88,11 +141,11 @@ pub fn from_attrs<'a, T: DeserializeOwned>(
     kind: &str,
     name: &str,
     attrs: impl IntoIterator<Item = (&'a String, &'a Value)>,
-) -> crate::Result<T> {
+) -> Result<T> {
     // Read in place (a refresh reads thousands: no copy of the map).
     let entries = attrs.into_iter().map(|(k, v)| (k.as_str(), v));
     T::deserialize(serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries))
-        .map_err(|e| crate::Error::Other(format!("{kind}.{name}: its attributes are not a {kind}'s ({e}): plan again")))
+        .map_err(|e| Error::Other(format!("{kind}.{name}: its attributes are not a {kind}'s ({e}): plan again")))
 }
 
 /// Where a resource lives, as the planner's targets and cascades and the provider's refresh

@@ -1,7 +1,13 @@
 //! `node`: an `ns` node (its init, namespaces and root) or a virtual machine (a libvirt domain).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use super::{boot, routes, Ops};
+use crate::lab::{blocking, kept, Item, Lab, Seeing, Seen};
+use crate::netlink::LinkChange;
+use crate::ns::{self, Init, NodeSpec};
+use crate::{Error, Result};
 
 pub const KIND: &str = "node";
 
@@ -26,4 +32,191 @@ pub struct Attrs {
 /// A node is replaced only when what it is made of changes.
 pub fn forces_replacement(attr: &str) -> bool {
     matches!(attr, "provider" | "hostname" | "rootfs" | "vm")
+}
+
+impl Ops for Attrs {
+    async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
+        let netns = self.netns.as_deref().ok_or_else(|| Error::Other(format!("node {} has no netns", it.name)))?;
+        if let Some(old) = lab.kept::<Init>(&it.name, kept::INIT) {
+            ns::stop(&old); // a leftover of an interrupted apply
+        }
+        let mounts_from = lab.mounts_from()?;
+        let dir = lab.ns_dir(&it.name)?;
+        ns::kill_leftovers(&dir);
+        ns::remove_dir(&dir);
+        let spec = NodeSpec {
+            hostname: self.hostname.clone(),
+            rootfs: self.rootfs.as_deref().unwrap_or("/").into(),
+            dir,
+            hosts: vec![],
+            netns: None,
+            mounts_from,
+        };
+        let exe = lab.exe().to_path_buf();
+        let init = blocking(move || ns::start(&exe, &spec)).await?;
+        lab.keep(&it.name, kept::INIT, Some(&init))?;
+        ns::bind_netns(&init, netns, &lab.alias(KIND, &it.name))?;
+        // No duplicate address detection on the node's links (its addresses are `nodad`
+        // already): their link-local addresses stay tentative for a second or more
+        // otherwise, and the first IPv6 packets across a router right after apply were
+        // lost while a router's could not be used.
+        ns::set_net_sysctl(init.netns()?, "net/ipv6/conf/default/accept_dad", "0")?;
+        // A node the user shut down or paused is built that way (its boot waits for a start).
+        match self.run.as_str() {
+            w @ (ns::SHUTOFF | ns::PAUSED) => set_run(lab, &it.name, &self, w).await,
+            _ => Ok(json!(init)),
+        }
+    }
+
+    async fn read(self, _: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen> {
+        let netns = self.netns.unwrap_or_default();
+        // The refresh's batch visits every `ns` node item.
+        let seen = seeing
+            .views
+            .nodes
+            .get(&it.name)
+            .ok_or_else(|| Error::Other(format!("refresh did not visit node {}", it.name)))?;
+        // Shut off, its network namespace (and so its links) is kept by its name.
+        let Some(run) = seen.run else { return Ok(Seen::Missing) };
+        Ok(Seen::Present(
+            [
+                ("netns".to_string(), if seen.bound { json!(netns) } else { Value::Null }),
+                ("run".to_string(), json!(run)),
+            ]
+            .into_iter()
+            .collect(),
+        ))
+    }
+
+    async fn update(self, _: Self, lab: &Lab, it: &Item) -> Result<Value> {
+        if let (Ok(init), Some(netns)) = (lab.init(&it.name), &self.netns) {
+            ns::bind_netns(&init, netns, &lab.alias(KIND, &it.name))?;
+        }
+        set_run(lab, &it.name, &self, &self.run).await
+    }
+
+    async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
+        let init = lab.kept::<Init>(&it.name, kept::INIT).or_else(|| serde_json::from_value(it.runtime.clone()).ok());
+        // The name bound to the init's own namespace is vnx's without asking its mark.
+        let bound_to_init = matches!((&init, &self.netns), (Some(i), Some(n)) if ns::netns_bound_to(i, n));
+        if let Some(init) = init {
+            ns::kill_now(&init);
+        }
+        // Unmounting waits for the kernel (an RCU grace period): on a blocking thread, so
+        // that several nodes' waits overlap.
+        let dir = lab.ns_dir(&it.name)?;
+        let mark = lab.alias(KIND, &it.name);
+        let netns = self.netns;
+        blocking(move || {
+            match netns {
+                Some(n) if bound_to_init => ns::unbind_netns(&n),
+                Some(n) => {
+                    if let Err(e) = ns::clear_netns_name(&n, &mark) {
+                        tracing::warn!("{e}");
+                    }
+                }
+                None => {}
+            }
+            ns::kill_leftovers(&dir);
+            ns::remove_dir(&dir);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Brings a node to run state `want`. Starting a node that was shut off starts a new init in
+/// its network namespace and runs its boot sequence again, as VNX does for containers.
+async fn set_run(lab: &Lab, node: &str, a: &Attrs, want: &str) -> Result<Value> {
+    let now = lab.run_state(node).ok_or_else(|| Error::Node(format!("node {node} does not exist")))?;
+    match (now, want) {
+        (n, w) if n == w => {}
+        (ns::PAUSED, _) => {
+            let init = lab.init(node)?;
+            blocking(move || {
+                ns::thaw(&init);
+                Ok(())
+            }).await?;
+            return Box::pin(set_run(lab, node, a, want)).await;
+        }
+        (ns::RUNNING, ns::PAUSED) => {
+            let init = lab.init(node)?;
+            blocking(move || {
+                ns::freeze(&init);
+                Ok(())
+            }).await?;
+        }
+        (ns::RUNNING, _) => {
+            let init = lab.init(node)?;
+            blocking(move || {
+                ns::stop(&init);
+                Ok(())
+            }).await?;
+            lab.keep::<Init>(node, kept::INIT, None)?;
+            links_down(lab, node).await?;
+        }
+        (_, _) => {
+            // Shut off → running or paused.
+            let name = a.netns.clone().unwrap_or_else(|| lab.netns_name(node));
+            let netns =
+                ns::bound_netns(&name).ok_or_else(|| Error::Node(format!("node {node} has no network namespace")))?;
+            let spec = NodeSpec {
+                hostname: a.hostname.clone(),
+                rootfs: a.rootfs.as_deref().unwrap_or("/").into(),
+                dir: lab.ns_dir(node)?,
+                hosts: vec![],
+                netns: Some(netns),
+                mounts_from: lab.mounts_from()?,
+            };
+            let exe = lab.exe().to_path_buf();
+            let init = blocking(move || ns::start(&exe, &spec)).await?;
+            lab.keep(node, kept::INIT, Some(&init))?;
+            links_up(lab, node).await?;
+            if let Some(attrs) = lab.kept::<boot::Attrs>(node, kept::BOOT) {
+                lab.run_boot(node, init, attrs).await?;
+            }
+            if want == ns::PAUSED {
+                blocking(move || {
+                ns::freeze(&init);
+                Ok(())
+            }).await?;
+            }
+        }
+    }
+    Ok(match lab.init(node) {
+        Ok(i) => json!(i),
+        Err(_) => Value::Null,
+    })
+}
+
+/// A shut-off node's links go down, as a VM's NICs do with it: it neither answers nor
+/// forwards. Its addresses stay (IPv6 ones too: keep_addr_on_down); the kernel drops the
+/// routes through them, which [`links_up`] puts back. The node's directory keeps the names
+/// of the links to bring up again.
+async fn links_down(lab: &Lab, node: &str) -> Result<()> {
+    ns::set_net_sysctl(lab.netns(node)?, "net/ipv6/conf/all/keep_addr_on_down", "1")?;
+    let nl = lab.nl(node).await?;
+    let mut up = Vec::new();
+    for l in nl.links().await?.into_iter().filter(|l| l.up && l.name != "lo") {
+        nl.set_link(l.index, LinkChange { up: Some(false), ..Default::default() }).await?;
+        up.push(l.name);
+    }
+    // One name a line (as earlier vnx wrote it: a node shut off by one is started by the next).
+    let file = lab.ns_dir(node)?.join(kept::LINKS_UP);
+    std::fs::write(&file, up.join("\n")).map_err(|e| Error::Node(format!("{}: {e}", file.display())))
+}
+
+async fn links_up(lab: &Lab, node: &str) -> Result<()> {
+    let file = lab.ns_dir(node)?.join(kept::LINKS_UP);
+    let Ok(names) = std::fs::read_to_string(&file) else { return Ok(()) };
+    let nl = lab.nl(node).await?;
+    for name in names.lines().filter(|n| !n.is_empty()) {
+        if let Some(l) = nl.link_by_name(name).await? {
+            nl.set_link(l.index, LinkChange { up: Some(true), ..Default::default() }).await?;
+        }
+    }
+    let routes = lab.kept::<Vec<routes::Route>>(node, kept::ROUTES).unwrap_or_default();
+    routes::sync(&nl, &[], &routes).await?;
+    let _ = std::fs::remove_file(&file);
+    Ok(())
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use super::{addrs_seen, nets, routes_seen, typed, Item, Lab, NodeView, Seen, Views};
+use super::refresh::NodeView;
+use super::{nets, Item, Lab, Seen, Views};
+use crate::kinds::typed;
 use crate::kinds::{addresses, forwarding, mgmt, node, routes};
 use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
 use crate::netlink::{Addr, Link, LinkChange, Route};
@@ -35,10 +37,9 @@ impl Lab {
         Ok(VmPaths::new(&self.node_dir(node)?, &self.scenario, node))
     }
 
-    fn domain_name(&self, node: &str) -> Result<String> {
-        let vm = self.vms.lock().expect("not poisoned").get(node).cloned();
-        vm.and_then(|v| v["domain"].as_str().map(String::from))
-            .ok_or_else(|| Error::Node(format!("node {node} is not a virtual machine vnx knows")))
+    /// The node's domain's name (as `plan/vm.rs` names it).
+    fn domain_name(&self, node: &str) -> String {
+        crate::names::node_netns(&self.scenario, node)
     }
 
     /// Runs `f` with the hypervisor and the node's domain (None when it does not exist) on a
@@ -50,21 +51,13 @@ impl Lab {
     ) -> Result<T> {
         let hv = self.hv()?;
         let (name, scen, node, paths) =
-            (self.domain_name(node)?, self.scenario.clone(), node.to_string(), self.vm_paths(node)?);
+            (self.domain_name(node), self.scenario.clone(), node.to_string(), self.vm_paths(node)?);
         tokio::task::spawn_blocking(move || {
             let d = hv.domain(&name, &scen, &node)?;
             f(&hv, d, &paths)
         })
         .await
         .map_err(|e| Error::Other(e.to_string()))?
-    }
-
-    /// Makes sure the lab knows a VM node's `vm` attributes (its domain's name): they come
-    /// with the recorded items at `Lab::new`, or with the item at hand.
-    fn know_vm(&self, it: &Item) -> Result<()> {
-        let vm = typed::<node::Attrs>(it)?.vm.unwrap_or_default();
-        self.vms.lock().expect("not poisoned").entry(it.name.clone()).or_insert(vm);
-        Ok(())
     }
 
     pub(super) fn agent(&self, node: &str) -> Result<Agent> {
@@ -84,7 +77,6 @@ impl Lab {
             node::KIND => {
                 let n: node::Attrs = typed(it)?;
                 let vm = n.vm.clone().unwrap_or_default();
-                self.vms.lock().expect("not poisoned").insert(it.name.clone(), vm.clone());
                 let paths = self.vm_paths(&it.name)?;
                 // A leftover of an interrupted apply goes first.
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
@@ -205,12 +197,10 @@ impl Lab {
     pub(super) async fn vm_delete(&self, it: &Item) -> Result<()> {
         match it.kind.as_str() {
             node::KIND => {
-                self.know_vm(it)?;
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
                 let paths = self.vm_paths(&it.name)?;
                 let _ = std::fs::remove_dir_all(&paths.dir);
                 let _ = std::fs::remove_file(&paths.socket);
-                self.vms.lock().expect("not poisoned").remove(&it.name);
                 Ok(())
             }
             // With the domain gone they are gone; a running guest forgets them.
@@ -288,7 +278,6 @@ impl Lab {
     pub(super) async fn vm_refresh(&self, it: &Item, host_links: &[Link], views: &Views) -> Result<Seen> {
         match it.kind.as_str() {
             node::KIND => {
-                self.know_vm(it)?;
                 let state =
                     self.with_domain(&it.name, |hv, d, paths| d.map(|d| hv.run_state(&d, paths)).transpose()).await?;
                 Ok(match state {
@@ -328,10 +317,10 @@ impl Lab {
                 let Some(view) = self.vm_view(node, views).await? else { return Ok(Seen::Missing) };
                 if it.kind == addresses::KIND {
                     let a: addresses::Attrs = typed(it)?;
-                    return Ok(addrs_seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)));
+                    return Ok(addresses::seen(&view.links, &view.addrs, &a.ifname, (&a.ipv4, &a.ipv6)));
                 }
                 let r: routes::Attrs = typed(it)?;
-                Ok(Seen::Present([("routes".to_string(), routes_seen(&view.routes, &r.routes))].into_iter().collect()))
+                Ok(Seen::Present([("routes".to_string(), routes::seen(&view.routes, &r.routes))].into_iter().collect()))
             }
             _ => Ok(Seen::Present(Map::new())),
         }

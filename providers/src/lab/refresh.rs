@@ -1,0 +1,244 @@
+//! Refresh: what exists of a lab's resources. The host's links are read once, the lab's
+//! namespace and every `ns` node the items name once each, in one batch on two threads
+//! ([`prefetch`]); each resource's kind then reads its part ([`crate::kinds::Ops::read`]).
+//! VM guests are read lazily, through their agents, once per refresh.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Item, Lab, NodeProvider, Seen};
+use crate::kinds::{self, addresses, node, p2p, routes};
+use crate::netlink::Link;
+use crate::ns::{self, Init};
+use crate::{Error, Result};
+
+/// What a kind's read sees of the namespace its links live in, and the batch.
+pub(crate) struct Seeing<'a> {
+    /// The links of the host's namespace, or of the lab's for a resource there; sorted by name.
+    pub links: &'a [Link],
+    pub views: &'a Views,
+    /// The links are the host's (where only a link with the resource's mark is its).
+    in_host: bool,
+    /// A net whose bridge is the user's (`managed="no"`).
+    unmanaged: bool,
+}
+
+impl<'a> Seeing<'a> {
+    /// The link of that name (a lab has thousands: binary search).
+    pub fn by_name(&self, n: &str) -> Option<&'a Link> {
+        self.links.binary_search_by(|l| l.name.as_str().cmp(n)).ok().map(|i| &self.links[i])
+    }
+
+    /// The link of that name if it is what vnx made for `it`: in the host's namespace, only a
+    /// link with the resource's mark is (any other is missing, and creating it is refused); an
+    /// unmanaged net's bridge is the user's.
+    pub fn own(&self, lab: &Lab, it: &Item, n: &str) -> Option<&'a Link> {
+        self.by_name(n).filter(|l| !self.in_host || self.unmanaged || lab.ours(l, &it.kind, &it.name))
+    }
+}
+
+/// What a refresh read, each thing once: the lab's namespace and every `ns` node up front, in
+/// one batch ([`prefetch`]); VM guests lazily, through their agents.
+#[derive(Default)]
+pub(crate) struct Views {
+    /// The lab's namespace (by name) and its links, sorted by name.
+    lab: Option<(String, Arc<NodeView>)>,
+    pub nodes: HashMap<String, NodeSeen>,
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    pub vms: tokio::sync::Mutex<HashMap<String, VmView>>,
+}
+
+/// A VM guest's view, read once (by the first item that needs it).
+pub(crate) type VmView = Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>;
+
+impl Views {
+    /// What was read of an `ns` node's links, addresses and routes.
+    pub fn node_view(&self, node: &str) -> Option<Arc<NodeView>> {
+        self.nodes.get(node).and_then(|n| n.view.clone())
+    }
+}
+
+/// One `ns` node as a refresh found it.
+#[derive(Default)]
+pub(crate) struct NodeSeen {
+    /// Running, paused, shut off; `None`: gone.
+    pub run: Option<&'static str>,
+    /// Its namespace is still bound to its name (a shut-off node's always is).
+    pub bound: bool,
+    /// Its links and addresses, and its routes if asked: `None` if they could not be read.
+    pub view: Option<Arc<NodeView>>,
+}
+
+impl NodeSeen {
+    /// How the node with this `init` (if it has one) and namespace name runs.
+    fn of(init: Option<&Init>, netns: &str) -> NodeSeen {
+        let run = ns::run_state(init, netns);
+        let bound = match init {
+            Some(i) if run.is_some_and(|r| r != ns::SHUTOFF) => ns::netns_bound_to(i, netns),
+            _ => true,
+        };
+        NodeSeen { run, bound, view: None }
+    }
+}
+
+/// What a refresh read of one node: its links and addresses, or its routes.
+pub(crate) type NodeView = crate::netlink::NsView;
+
+pub(super) async fn refresh(lab: &Lab, items: Vec<Item>) -> Vec<Result<Seen>> {
+    // One dump of the host's links serves every host-side resource.
+    let host_links = match lab.host().links().await {
+        Ok(mut l) => {
+            l.sort_by(|x, y| x.name.cmp(&y.name));
+            l
+        }
+        Err(e) => {
+            let (errno, why) = (e.errno(), e.to_string());
+            let op = "reading the host's links";
+            return items.iter().map(|_| Err(Error::Netlink { op: op.into(), errno, why: why.clone() })).collect();
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let views = prefetch(lab, &items).await;
+    let t1 = std::time::Instant::now();
+    let futs = items.iter().map(|it| read_one(lab, it, &host_links, &views));
+    let seen = futures::future::join_all(futs).await;
+    tracing::debug!("refresh: nodes' dumps {:?}, the rest {:?}", t1 - t0, t1.elapsed());
+    seen
+}
+
+async fn read_one(lab: &Lab, it: &Item, host_links: &[Link], views: &Views) -> Result<Seen> {
+    if NodeProvider::of(it) == NodeProvider::Libvirt {
+        return lab.vm_refresh(it, host_links, views).await;
+    }
+    let place = kinds::placement(&it.kind, |k| it.attrs.get(k));
+    // A net or interface of the lab's own namespace is read from that namespace's links.
+    let links = match place.host_netns {
+        None => host_links,
+        Some(name) => match &views.lab {
+            Some((lab_ns, v)) if lab_ns == name => &v.links[..],
+            _ => return Ok(Seen::Missing),
+        },
+    };
+    let seeing = Seeing { links, views, in_host: place.host_netns.is_none(), unmanaged: place.unmanaged };
+    kinds::read(lab, it, &seeing).await
+}
+
+/// Reads, in one batch, the `ns` nodes the items name (how each runs, its links and
+/// addresses, its routes where it has some) and the links of the lab's own namespace. Two
+/// threads visit them, the lab's namespace first (the longest dump); checking that a node
+/// still runs is done there too, beside the kernel's dumps, rather than once per item after.
+async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
+    struct Visit {
+        node: String,
+        init: Option<Init>,
+        /// Its node item was in the batch (its record says best which init is its).
+        recorded: bool,
+        netns: String,
+        /// The links the items look up (read with the addresses), if any item needs them.
+        links: Option<Vec<String>>,
+        routes: bool,
+    }
+    let mut visits: std::collections::BTreeMap<String, Visit> = Default::default();
+    for it in items.iter().filter(|it| NodeProvider::of(it) == NodeProvider::Ns) {
+        // An item of another shape is not read (no reason to panic).
+        let (node, link) = match it.kind.as_str() {
+            node::KIND => (it.name.clone(), None),
+            addresses::KIND => match kinds::typed::<addresses::Attrs>(it) {
+                Ok(a) => (a.node, Some(a.ifname)),
+                Err(_) => continue,
+            },
+            routes::KIND => match kinds::placement(&it.kind, |k| it.attrs.get(k)).node {
+                Some(n) => (n.to_string(), None),
+                None => continue,
+            },
+            p2p::KIND => match kinds::typed::<p2p::Attrs>(it) {
+                Ok(p) => (p.a.node, Some(p.a.ifname)),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        if node.is_empty() {
+            continue;
+        }
+        let v = visits.entry(node.clone()).or_insert_with(|| Visit {
+            init: None,
+            recorded: false,
+            netns: lab.netns_name(&node),
+            node,
+            links: None,
+            routes: false,
+        });
+        if it.kind == node::KIND {
+            v.init = serde_json::from_value(it.runtime.clone()).ok();
+            v.recorded = true;
+            v.netns = kinds::typed::<node::Attrs>(it).ok().and_then(|n| n.netns).unwrap_or_default();
+        }
+        if let Some(l) = link {
+            v.links.get_or_insert_with(Vec::new).push(l);
+        }
+        v.routes |= it.kind == routes::KIND;
+    }
+    // A node whose own item is not in the batch: its init as its directory says.
+    for v in visits.values_mut().filter(|v| !v.recorded) {
+        v.init = lab.kept(&v.node, super::kept::INIT);
+    }
+    let lab_netns =
+        items.iter().find_map(|it| kinds::placement(&it.kind, |k| it.attrs.get(k)).host_netns).map(String::from);
+    enum Job {
+        Lab(String),
+        Node(Visit),
+    }
+    enum Read {
+        Lab(String, Option<NodeView>),
+        Node(String, NodeSeen),
+    }
+    // First: the lab's namespace, the longest dump.
+    let jobs: Vec<Job> = lab_netns.into_iter().map(Job::Lab).chain(visits.into_values().map(Job::Node)).collect();
+    let read = |job: Job| match job {
+        Job::Lab(name) => {
+            let links = ns::open_bound_netns(&name).and_then(|fd| {
+                crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| r.links()).ok()
+            });
+            Read::Lab(name, links.map(|links| NodeView { links, ..NodeView::default() }))
+        }
+        Job::Node(v) => {
+            let mut seen = NodeSeen::of(v.init.as_ref(), &v.netns);
+            let fd = match seen.run {
+                None => None,
+                Some(ns::SHUTOFF) => ns::open_bound_netns(&v.netns),
+                Some(_) => v.init.and_then(|i| i.netns().ok()),
+            };
+            if let Some(fd) = fd.filter(|_| v.links.is_some() || v.routes) {
+                let view = crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| {
+                    let mut view = NodeView::default();
+                    if let Some(wanted) = &v.links {
+                        view.addrs = r.addrs()?;
+                        view.links = r.links_named(&view.addrs, wanted)?;
+                    }
+                    if v.routes {
+                        view.routes = r.routes()?;
+                    }
+                    Ok(view)
+                });
+                seen.view = view.ok().map(Arc::new);
+            }
+            Read::Node(v.node, seen)
+        }
+    };
+    let reads = tokio::task::spawn_blocking(move || crate::netlink::in_threads(jobs, 2, read)).await;
+    let mut views = Views::default();
+    for r in reads.unwrap_or_default() {
+        match r {
+            Read::Lab(name, view) => {
+                views.lab = view.map(|mut v| {
+                    v.links.sort_by(|x, y| x.name.cmp(&y.name));
+                    (name, Arc::new(v))
+                })
+            }
+            Read::Node(node, seen) => {
+                views.nodes.insert(node, seen);
+            }
+        }
+    }
+    views
+}
