@@ -258,7 +258,8 @@ fn a_start_runs_the_boot_sequence_of_now() {
     let name = host.unique("bootnow");
     let f = host.dir.path().join("bootnow.yaml");
     let write = |boot: &str| {
-        let text = format!("name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - name: h1\n    type: ns\n{boot}");
+        let text =
+            format!("name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnodes:\n  - name: h1\n    type: ns\n{boot}");
         std::fs::write(&f, text).unwrap();
     };
     // The node's root keeps its files across a restart (its upper layer stays).

@@ -150,6 +150,9 @@ impl Drop for VmHost {
         for b in self.bridges.borrow().iter() {
             let _ = Command::new("ip").args(["link", "del", b]).output();
         }
+        // Its ns nodes, names, marked links, runtime directory and claim (an apply that
+        // failed before the bridges above were known leaves them too).
+        common::lab::scrub(&self.name);
     }
 }
 

@@ -526,23 +526,42 @@ fn not_ours(l: &Link) -> Error {
     ))
 }
 
+/// This provider works on the host it runs on: a resource of another is refused (it is the
+/// business of that host's agent), never built here by mistake.
+fn here(it: &Item) -> Result<()> {
+    if it.host == LOCAL {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "{}.{} lives on host {}: this vnx builds what lives on its own host only",
+        it.kind, it.name, it.host
+    )))
+}
+
 impl Provider for Lab {
     async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
+        if let Some(e) = items.iter().find_map(|it| here(it).err()) {
+            let why = e.to_string();
+            return items.iter().map(|_| Err(Error::Other(why.clone()))).collect();
+        }
         refresh::refresh(self, items).await
     }
     async fn create(&self, it: Item) -> Result<Value> {
+        here(&it)?;
         match NodeProvider::of(&it) {
             NodeProvider::Libvirt => self.vm_create(&it).await,
             NodeProvider::Ns => kinds::create(self, &it).await,
         }
     }
     async fn update(&self, old: Item, new: Item) -> Result<Value> {
+        here(&new)?;
         match NodeProvider::of(&new) {
             NodeProvider::Libvirt => self.vm_update(&old, &new).await,
             NodeProvider::Ns => kinds::update(self, &old, &new).await,
         }
     }
     async fn delete(&self, it: Item) -> Result<()> {
+        here(&it)?;
         match NodeProvider::of(&it) {
             NodeProvider::Libvirt => self.vm_delete(&it).await,
             NodeProvider::Ns => kinds::delete(self, &it).await,

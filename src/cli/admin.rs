@@ -1,5 +1,6 @@
 //! `vnx state rm`, `vnx force-unlock`, `vnx history` and the hidden `vnx __init`.
 
+use crate::plan::resource::ResId;
 use std::path::PathBuf;
 
 use super::common;
@@ -74,10 +75,10 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
     match c.command {
         StateSub::Rm { scenario, resources } => {
             for r in resources {
-                let Some((k, n)) = r.split_once('.') else {
-                    return fail(&format!("{r}: write KIND.NAME, such as node.h1"));
+                let Some(id) = crate::plan::resource::ResId::parse(&r) else {
+                    return fail(&format!("{r}: write KIND.NAME, such as node.h1 (KIND.NAME@HOST on another host)"));
                 };
-                match state.delete_resource(&scenario, k, n) {
+                match state.delete_resource(&scenario, &id.key()) {
                     Ok(true) => println!("Forgot {r}."),
                     Ok(false) => return fail(&format!("{scenario} has no recorded {r}")),
                     Err(e) => return fail(&e.to_string()),
@@ -90,9 +91,11 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
                 let rows: Vec<_> = rows
                     .into_iter()
                     .map(|r| {
-                        let deps: Vec<String> = r.deps.iter().map(|(k, n)| format!("{k}.{n}")).collect();
+                        let id = |k: &vnx_state::Key| ResId::of_key(k.clone()).to_string();
+                        let deps: Vec<String> = r.deps.iter().map(id).collect();
+                        let address = id(&vnx_state::Key::new(&r.host, &r.kind, &r.name));
                         serde_json::json!({
-                            "address": format!("{}.{}", r.kind, r.name), "kind": r.kind, "name": r.name,
+                            "address": address, "kind": r.kind, "name": r.name,
                             "provider": r.provider, "status": r.status, "attrs": r.attrs, "deps": deps, "runtime": r.runtime,
                         })
                     })
@@ -105,7 +108,8 @@ pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
         StateSub::List { scenario, json: false } => match state.resources(&scenario) {
             Ok(rows) => {
                 for r in rows {
-                    println!("{}.{}\t{}\t{}", r.kind, r.name, r.status, r.attrs);
+                    let id = ResId::on(&r.host, &r.kind, r.name);
+                    println!("{id}\t{}\t{}", r.status, r.attrs);
                 }
                 super::EXIT_OK
             }

@@ -60,7 +60,7 @@ pub fn item_of_desired(d: &Desired) -> Item {
         kind: d.id.kind.clone(),
         name: d.id.name.clone(),
         provider: d.provider.clone(),
-        host: vnx_providers::lab::LOCAL.to_string(),
+        host: d.id.host.clone(),
         attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: Value::Null,
     }
@@ -71,7 +71,7 @@ pub fn item_of_recorded(r: &Recorded) -> Item {
         kind: r.id.kind.clone(),
         name: r.id.name.clone(),
         provider: r.provider.clone(),
-        host: vnx_providers::lab::LOCAL.to_string(),
+        host: r.id.host.clone(),
         attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(),
         runtime: r.runtime.clone(),
     }
@@ -80,11 +80,12 @@ pub fn item_of_recorded(r: &Recorded) -> Item {
 fn row(scenario: &str, d: &Desired, status: &str, runtime: Value) -> ResourceRow {
     ResourceRow {
         scenario: scenario.to_string(),
+        host: d.id.host.clone(),
         kind: d.id.kind.clone(),
         name: d.id.name.clone(),
         provider: d.provider.clone(),
         attrs: Value::Object(d.attrs.clone().into_iter().collect()),
-        deps: d.deps.iter().map(|i| (i.kind.clone(), i.name.clone())).collect(),
+        deps: d.deps.iter().map(ResId::key).collect(),
         status: status.to_string(),
         runtime,
     }
@@ -93,11 +94,12 @@ fn row(scenario: &str, d: &Desired, status: &str, runtime: Value) -> ResourceRow
 fn recorded_row(scenario: &str, r: &Recorded, status: &str) -> ResourceRow {
     ResourceRow {
         scenario: scenario.to_string(),
+        host: r.id.host.clone(),
         kind: r.id.kind.clone(),
         name: r.id.name.clone(),
         provider: r.provider.clone(),
         attrs: Value::Object(r.attrs.clone().into_iter().collect()),
-        deps: r.deps.iter().map(|i| (i.kind.clone(), i.name.clone())).collect(),
+        deps: r.deps.iter().map(ResId::key).collect(),
         status: status.to_string(),
         runtime: r.runtime.clone(),
     }
@@ -152,8 +154,8 @@ pub async fn apply<P: Provider>(
             state.transaction(|st| {
                 for &i in &quick {
                     let id = &plan.actions[i].id;
-                    let journal = st.journal_start(apply_id, scenario, &id.kind, &id.name, "delete")?;
-                    st.delete_resource(scenario, &id.kind, &id.name)?;
+                    let journal = st.journal_start(apply_id, scenario, &id.key(), "delete")?;
+                    st.delete_resource(scenario, &id.key())?;
                     st.journal_finish(journal, None)?;
                 }
                 Ok(())
@@ -194,8 +196,7 @@ pub async fn apply<P: Provider>(
                     journals.push(st.journal_start(
                         apply_id,
                         scenario,
-                        &id.kind,
-                        &id.name,
+                        &id.key(),
                         &format!("{op:?}").to_lowercase(),
                     )?);
                     st.put_resource(&match op {
@@ -253,7 +254,7 @@ pub async fn apply<P: Provider>(
                                 st.put_resource(&row(scenario, &plan.desired[&a.id], "ok", runtime.clone()))?
                             }
                             Op::Delete => {
-                                st.delete_resource(scenario, &a.id.kind, &a.id.name)?;
+                                st.delete_resource(scenario, &a.id.key())?;
                             }
                         }
                         st.journal_finish(*journal, None)?;

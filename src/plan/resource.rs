@@ -1,5 +1,5 @@
 //! Resources: the units the planner diffs and the engine builds. Each has a stable identity
-//! (kind, name) within its scenario, a provider, attributes (JSON values, so diffing is generic
+//! (kind, name, and the host it lives on) within its scenario, a provider, attributes (JSON values, so diffing is generic
 //! and the state database can store them as they are) and the resources it needs.
 
 use std::collections::BTreeMap;
@@ -10,22 +10,58 @@ use serde_json::Value;
 
 use crate::scenario::Span;
 
-/// A resource's identity within a scenario.
+/// A resource's identity within a scenario: its kind, its name, and the host it lives on
+/// (one net has a bridge on each host it spans). Every resource is on the host vnx runs on
+/// ([`LOCAL`]) until labs span hosts; that host is not written (plans and records read as
+/// before).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ResId {
     pub kind: String,
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
 }
 
+/// The host vnx runs on, as a resource's host.
+pub const LOCAL: &str = vnx_providers::lab::LOCAL;
+
 impl ResId {
+    /// A resource on the host vnx runs on.
     pub fn new(kind: &str, name: impl Into<String>) -> Self {
-        ResId { kind: kind.to_string(), name: name.into() }
+        ResId { kind: kind.to_string(), name: name.into(), host: LOCAL.to_string() }
+    }
+
+    /// A resource on `host`.
+    pub fn on(host: &str, kind: &str, name: impl Into<String>) -> Self {
+        ResId { host: host.to_string(), ..ResId::new(kind, name) }
+    }
+
+    /// Its key in the state database.
+    pub fn key(&self) -> vnx_state::Key {
+        vnx_state::Key::new(&self.host, &self.kind, &self.name)
+    }
+
+    /// `KIND.NAME` or `KIND.NAME@HOST`, as [`ResId`]'s `Display` writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (id, host) = text.rsplit_once('@').unwrap_or((text, LOCAL));
+        let (kind, name) = id.split_once('.')?;
+        (!kind.is_empty() && !name.is_empty()).then(|| ResId::on(host, kind, name))
+    }
+
+    /// The identity of a recorded key.
+    pub fn of_key(k: vnx_state::Key) -> Self {
+        ResId { kind: k.kind, name: k.name, host: k.host }
     }
 }
 
+/// `kind.name`, and `@host` on another host than vnx's.
 impl fmt::Display for ResId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind, self.name)
+        write!(f, "{}.{}", self.kind, self.name)?;
+        if !self.host.is_empty() {
+            write!(f, "@{}", self.host)?;
+        }
+        Ok(())
     }
 }
 
@@ -71,13 +107,13 @@ impl Recorded {
 
     pub fn from_row(r: vnx_state::ResourceRow) -> Self {
         Recorded {
-            id: ResId::new(&r.kind, r.name),
+            id: ResId::on(&r.host, &r.kind, r.name),
             provider: r.provider,
             attrs: match r.attrs {
                 Value::Object(m) => m.into_iter().collect(),
                 _ => Attrs::new(),
             },
-            deps: r.deps.into_iter().map(|(k, n)| ResId::new(&k, n)).collect(),
+            deps: r.deps.into_iter().map(ResId::of_key).collect(),
             status: r.status,
             runtime: r.runtime,
         }
@@ -121,4 +157,27 @@ pub fn forces_replacement(kind: &str, attr: &str) -> bool {
     // Each kind says it beside its attributes (`vnx_providers::kinds`); an unknown kind's
     // attributes change in place.
     vnx_providers::kinds::kind(kind).is_some_and(|k| (k.forces_replacement)(attr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_says_its_host_and_reads_back() {
+        let here = ResId::new("net", "Net0");
+        let there = ResId::on("b", "net", "Net0");
+        assert_ne!(here, there, "one net's bridges on two hosts are two resources");
+        assert_eq!(here.to_string(), "net.Net0");
+        assert_eq!(there.to_string(), "net.Net0@b");
+        for id in [&here, &there] {
+            assert_eq!(ResId::parse(&id.to_string()).as_ref(), Some(id));
+            assert_eq!(&ResId::of_key(id.key()), id);
+        }
+        // A local resource is written as before hosts (plans and records read the same).
+        assert_eq!(serde_json::to_string(&here).unwrap(), r#"{"kind":"net","name":"Net0"}"#);
+        assert_eq!(serde_json::to_string(&there).unwrap(), r#"{"kind":"net","name":"Net0","host":"b"}"#);
+        assert_eq!(serde_json::from_str::<ResId>(r#"{"kind":"net","name":"Net0"}"#).unwrap(), here);
+        assert_eq!(ResId::parse("node"), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! vnx's recorded state: what vnx built, kept in one SQLite database per host.
 //!
 //! Tables (see `MIGRATIONS`): `scenarios` (each applied scenario and its recorded desired
-//! text), `serials` (per scenario, a serial that moves on every change), `resources` (identity = scenario, kind, name; the
+//! text), `serials` (per scenario, a serial that moves on every change), `resources` (identity = scenario, host, kind, name; the
 //! provider; the attributes as built; a status; runtime facts such as a node's init pid),
 //! `journal` (every action started and finished, with its error), `applies` (the history, with
 //! each plan) and `locks` (one holder per scenario).
@@ -108,6 +108,28 @@ CREATE TABLE serials (
 );
 INSERT INTO serials (scenario, serial, updated) SELECT name, serial, updated FROM scenarios;
 "#,
+    // A resource lives on a host: its identity says which ('' is the host vnx runs on), so that
+    // one scenario's net can have a bridge on each of several hosts. Rows keep their order.
+    r#"
+CREATE TABLE resources_by_host (
+    scenario    TEXT NOT NULL,
+    host        TEXT NOT NULL DEFAULT '',
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    provider    TEXT NOT NULL,
+    attrs       TEXT NOT NULL,          -- JSON: the attributes as built
+    deps        TEXT NOT NULL,          -- JSON: [[kind, name] or [kind, name, host], ...]
+    status      TEXT NOT NULL,          -- ok | creating | updating | deleting
+    runtime     TEXT NOT NULL,          -- JSON: facts of the running object (pid, ...)
+    updated     TEXT NOT NULL,
+    PRIMARY KEY (scenario, host, kind, name)
+);
+INSERT INTO resources_by_host (scenario, host, kind, name, provider, attrs, deps, status, runtime, updated)
+    SELECT scenario, '', kind, name, provider, attrs, deps, status, runtime, updated FROM resources ORDER BY rowid;
+DROP TABLE resources;
+ALTER TABLE resources_by_host RENAME TO resources;
+ALTER TABLE journal ADD COLUMN host TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// A scenario's row with its serial.
@@ -126,15 +148,57 @@ pub struct ScenarioRow {
     pub updated: String,
 }
 
+/// A resource's identity within its scenario: the host it lives on (`""`: the one vnx runs
+/// on), its kind and name. As a dependency it is written `[kind, name]`, or `[kind, name,
+/// host]` on another host.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub host: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(host: &str, kind: &str, name: &str) -> Key {
+        Key { host: host.into(), kind: kind.into(), name: name.into() }
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.host.is_empty() {
+            [&self.kind, &self.name].serialize(s)
+        } else {
+            [&self.kind, &self.name, &self.host].serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Key, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        match <[String; 2]>::try_from(v) {
+            Ok([kind, name]) => Ok(Key { host: String::new(), kind, name }),
+            Err(v) => match <[String; 3]>::try_from(v) {
+                Ok([kind, name, host]) => Ok(Key { host, kind, name }),
+                Err(v) => Err(serde::de::Error::invalid_length(v.len(), &"[kind, name] or [kind, name, host]")),
+            },
+        }
+    }
+}
+
 /// A resource as recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRow {
     pub scenario: String,
+    /// The host it lives on (`""`: the one vnx runs on).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub kind: String,
     pub name: String,
     pub provider: String,
     pub attrs: Value,
-    pub deps: Vec<(String, String)>,
+    pub deps: Vec<Key>,
     pub status: String,
     pub runtime: Value,
 }
@@ -155,6 +219,8 @@ pub struct ApplyRow {
 pub struct JournalRow {
     pub id: i64,
     pub apply_id: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub kind: String,
     pub name: String,
     pub action: String,
@@ -400,7 +466,7 @@ impl State {
     pub fn resources(&self, scenario: &str) -> Result<Vec<ResourceRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT scenario, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1 ORDER BY rowid")
+            .prepare("SELECT scenario, host, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1 ORDER BY rowid")
             .map_err(|e| self.db(e))?;
         let rows = st
             .query_map([scenario], |r| {
@@ -413,12 +479,13 @@ impl State {
                     r.get::<_, String>(5)?,
                     r.get::<_, String>(6)?,
                     r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
                 ))
             })
             .map_err(|e| self.db(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (scenario, kind, name, provider, attrs, deps, status, runtime) = row.map_err(|e| self.db(e))?;
+            let (scenario, host, kind, name, provider, attrs, deps, status, runtime) = row.map_err(|e| self.db(e))?;
             let parse =
                 |s: &str| serde_json::from_str::<Value>(s).map_err(|e| Error::Data(format!("{kind} {name}: {e}")));
             out.push(ResourceRow {
@@ -426,6 +493,7 @@ impl State {
                 deps: serde_json::from_str(&deps).map_err(|e| Error::Data(format!("{kind} {name}: {e}")))?,
                 runtime: parse(&runtime)?,
                 scenario,
+                host,
                 kind,
                 name,
                 provider,
@@ -439,9 +507,9 @@ impl State {
     pub fn put_resource(&self, r: &ResourceRow) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO resources (scenario, kind, name, provider, attrs, deps, status, runtime, updated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(scenario, kind, name) DO UPDATE SET provider = ?4, attrs = ?5, deps = ?6,
+                "INSERT INTO resources (scenario, kind, name, provider, attrs, deps, status, runtime, updated, host)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(scenario, host, kind, name) DO UPDATE SET provider = ?4, attrs = ?5, deps = ?6,
                    status = ?7, runtime = ?8, updated = ?9",
             )
             .and_then(|mut st| {
@@ -454,7 +522,8 @@ impl State {
                     serde_json::to_string(&r.deps).expect("deps serialize"),
                     r.status,
                     r.runtime.to_string(),
-                    now()
+                    now(),
+                    r.host
                 ])
             })
             .map_err(|e| self.db(e))?;
@@ -462,11 +531,11 @@ impl State {
     }
 
     /// Forgets a resource; returns whether it was recorded.
-    pub fn delete_resource(&self, scenario: &str, kind: &str, name: &str) -> Result<bool> {
+    pub fn delete_resource(&self, scenario: &str, key: &Key) -> Result<bool> {
         let n = self
             .conn
-            .prepare_cached("DELETE FROM resources WHERE scenario = ?1 AND kind = ?2 AND name = ?3")
-            .and_then(|mut st| st.execute(params![scenario, kind, name]))
+            .prepare_cached("DELETE FROM resources WHERE scenario = ?1 AND kind = ?2 AND name = ?3 AND host = ?4")
+            .and_then(|mut st| st.execute(params![scenario, key.kind, key.name, key.host]))
             .map_err(|e| self.db(e))?;
         self.bump(scenario)?;
         Ok(n > 0)
@@ -520,12 +589,13 @@ impl State {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
     }
 
-    pub fn journal_start(&self, apply_id: i64, scenario: &str, kind: &str, name: &str, action: &str) -> Result<i64> {
+    pub fn journal_start(&self, apply_id: i64, scenario: &str, key: &Key, action: &str) -> Result<i64> {
         self.conn
             .prepare_cached(
-                "INSERT INTO journal (apply_id, scenario, kind, name, action, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO journal (apply_id, scenario, kind, name, action, started, host)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
-            .and_then(|mut st| st.execute(params![apply_id, scenario, kind, name, action, now()]))
+            .and_then(|mut st| st.execute(params![apply_id, scenario, key.kind, key.name, action, now(), key.host]))
             .map_err(|e| self.db(e))?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -542,7 +612,7 @@ impl State {
         let mut st = self
             .conn
             .prepare(
-                "SELECT id, apply_id, kind, name, action, started, finished, error FROM journal
+                "SELECT id, apply_id, kind, name, action, started, finished, error, host FROM journal
                       WHERE scenario = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(|e| self.db(e))?;
@@ -557,6 +627,7 @@ impl State {
                     started: r.get(5)?,
                     finished: r.get(6)?,
                     error: r.get(7)?,
+                    host: r.get(8)?,
                 })
             })
             .map_err(|e| self.db(e))?;
@@ -723,18 +794,24 @@ mod tests {
         let serial = s.serial("lab").unwrap();
         let r = ResourceRow {
             scenario: "lab".into(),
+            host: String::new(),
             kind: "node".into(),
             name: "h1".into(),
             provider: "ns".into(),
             attrs: json!({"hostname": "h1"}),
-            deps: vec![("net".into(), "Net0".into())],
+            deps: vec![Key::new("", "net", "Net0"), Key::new("b", "net", "Net0")],
             status: "ok".into(),
             runtime: json!({"pid": 42}),
         };
         s.put_resource(&r).unwrap();
-        assert_eq!(s.resources("lab").unwrap(), vec![r]);
+        assert_eq!(s.resources("lab").unwrap(), vec![r.clone()]);
         assert!(s.serial("lab").unwrap() > serial);
-        assert!(s.delete_resource("lab", "node", "h1").unwrap());
+        // The same kind and name on another host is another resource.
+        let on_b = ResourceRow { host: "b".into(), ..r.clone() };
+        s.put_resource(&on_b).unwrap();
+        assert_eq!(s.resources("lab").unwrap(), vec![r, on_b]);
+        assert!(s.delete_resource("lab", &Key::new("", "node", "h1")).unwrap());
+        assert!(s.delete_resource("lab", &Key::new("b", "node", "h1")).unwrap());
         assert!(s.resources("lab").unwrap().is_empty());
     }
 
@@ -758,6 +835,32 @@ mod tests {
         assert_eq!(s.scenario("lab").unwrap().unwrap().serial, 8);
         s.delete_scenario("lab").unwrap();
         assert_eq!(s.serial("lab").unwrap(), 0);
+    }
+
+    /// A database from before hosts keeps its resources, in their order, on this host.
+    #[test]
+    fn resources_migrate_to_this_host() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("state.db");
+        let conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..3] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        for (kind, name) in [("net", "Net0"), ("node", "h1")] {
+            conn.execute(
+                "INSERT INTO resources VALUES ('lab', ?1, ?2, 'ns', '{}', '[[\"net\",\"Net0\"]]', 'ok', 'null', 'then')",
+                [kind, name],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let s = State::open(&path).unwrap();
+        let rows = s.resources("lab").unwrap();
+        let ids: Vec<(&str, &str, &str)> =
+            rows.iter().map(|r| (r.host.as_str(), r.kind.as_str(), r.name.as_str())).collect();
+        assert_eq!(ids, [("", "net", "Net0"), ("", "node", "h1")]);
+        assert_eq!(rows[1].deps, [Key::new("", "net", "Net0")]);
     }
 
     #[test]
@@ -797,7 +900,7 @@ mod tests {
     fn history_and_journal() {
         let (_d, s) = open();
         let a = s.apply_begin("lab", "apply", r#"{"changes": []}"#).unwrap();
-        let j = s.journal_start(a, "lab", "node", "h1", "create").unwrap();
+        let j = s.journal_start(a, "lab", &Key::new("", "node", "h1"), "create").unwrap();
         s.journal_finish(j, Some("boom")).unwrap();
         s.apply_end(a, "failed", "1 failed").unwrap();
         let h = s.history(Some("lab")).unwrap();

@@ -208,33 +208,53 @@ impl Drop for TestHost {
         for s in self.scenarios.borrow().iter() {
             let _ = self.vnx(&["destroy", s, "--auto-approve"]);
         }
-        // Whatever is still there: kill node inits of this test, unbind names, delete the ns.
-        let dirs = self.node_dirs();
-        if let Ok(rd) = std::fs::read_dir("/proc") {
-            for p in rd.flatten() {
-                if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                    if (cmd.contains("__init") || cmd.contains("vnx-init"))
-                        && dirs.iter().any(|d| cmd.contains(d.as_str()))
-                    {
-                        let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
-                    }
-                }
-            }
-        }
+        // Whatever is still there: node inits of this test (their directories may be the
+        // test's own), names, runtime directories and claims of its labs, then its namespace.
+        kill_inits_in(&self.node_dirs()[..1]);
         for s in self.scenarios.borrow().iter() {
-            if let Ok(rd) = std::fs::read_dir("/run/netns") {
-                for e in rd.flatten() {
-                    let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}.")) || n == format!("vnxlab-{s}") {
-                        let _ = Command::new("ip").args(["netns", "del", &n]).output();
-                    }
-                }
-            }
-        }
-        for d in dirs.iter().skip(1) {
-            let _ = Command::new("umount").args(["-l", d]).output();
-            let _ = std::fs::remove_dir_all(d);
+            scrub(s);
         }
         let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
     }
+}
+
+/// Kills the node inits whose directories are under one of `dirs`.
+fn kill_inits_in(dirs: &[String]) {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return };
+    for p in rd.flatten() {
+        if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
+            if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str())) {
+                let _ = Command::new("kill").arg("-9").arg(p.file_name()).output();
+            }
+        }
+    }
+}
+
+/// Removes what lab `scenario` left on the machine after a destroy that failed (or never
+/// ran): its nodes' inits, its namespace names, the links of the current namespace that
+/// carry its mark, its runtime directory and its claim. Only what has the lab's (unique)
+/// name is touched.
+pub fn scrub(scenario: &str) {
+    let run_dir = format!("/run/vnx/labs/{scenario}");
+    kill_inits_in(std::slice::from_ref(&run_dir));
+    if let Ok(rd) = std::fs::read_dir("/run/netns") {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with(&format!("vnx-{scenario}.")) || n == format!("vnxlab-{scenario}") {
+                let _ = Command::new("ip").args(["netns", "del", &n]).output();
+            }
+        }
+    }
+    let links = Command::new("ip").args(["-o", "link", "show"]).output();
+    let mark = format!("alias vnx:{scenario}:");
+    for l in links.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default().lines() {
+        if l.contains(&mark) {
+            if let Some(name) = l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n)) {
+                let _ = Command::new("ip").args(["link", "del", name]).output();
+            }
+        }
+    }
+    let _ = Command::new("umount").args(["-l", &run_dir]).output();
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let _ = std::fs::remove_file(format!("/run/vnx/claims/{scenario}"));
 }
