@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod engine;
+pub mod ops;
 pub mod plan;
 pub mod scenario;

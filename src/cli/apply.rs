@@ -4,14 +4,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::common::{self, PlanArgs, Target};
 use super::fail;
-use crate::engine::{self, Event, Outcome};
-use crate::plan::{self, render, Op, Plan};
+use crate::engine::{Event, Outcome};
+use crate::ops;
+use crate::plan::{render, Plan};
 use crate::scenario::{self, Document, Format};
 
 /// Exit code of an apply stopped by SIGINT.
@@ -188,6 +188,8 @@ pub(super) struct Planned {
     plan: Plan,
 }
 
+/// The plan of target `t` (`destroy`: of removing it): its desired resources (their
+/// diagnostics printed), then [`ops::plan`](crate::ops::plan).
 pub(super) async fn make_plan(
     t: Target,
     args: &PlanArgs,
@@ -197,9 +199,8 @@ pub(super) async fn make_plan(
     color: bool,
 ) -> Result<Planned, String> {
     let name = t.scenario.name.value.clone();
-    // A plan for a lab another state owns could not be carried out: say so now.
+    // A plan for a lab another state owns could not be carried out: say so before reading it.
     vnx_providers::claim::check(&name, state_path).map_err(|e| e.to_string())?;
-    let t0 = std::time::Instant::now();
     let desired = if destroy {
         vec![]
     } else {
@@ -207,24 +208,8 @@ pub(super) async fn make_plan(
         opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
         common::desired_of(&t, &opts, color)?
     };
-    let t1 = std::time::Instant::now();
-    let recorded = common::recorded_of(state, &name)?;
-    let t2 = std::time::Instant::now();
-    let actual = if args.refresh && !recorded.is_empty() {
-        let lab = common::lab(&name, state_path, &recorded)?;
-        common::refresh(&lab, &recorded).await?
-    } else {
-        Default::default()
-    };
-    let t3 = std::time::Instant::now();
-    let plan = plan::plan(&desired, &recorded, &actual, &common::plan_options(args, destroy));
-    tracing::debug!(
-        "planning took: desired {:?}, reading the record {:?}, refresh {:?}, diff {:?}",
-        t1 - t0,
-        t2 - t1,
-        t3 - t2,
-        t3.elapsed()
-    );
+    let session = ops::Session { state, path: state_path };
+    let plan = ops::plan::plan(session, &name, &desired, &common::plan_options(args, destroy), args.refresh).await?;
     Ok(Planned { target: t, plan })
 }
 
@@ -307,6 +292,57 @@ pub(super) fn print_json(run: &RunArgs, done: &Converged) {
     }
 }
 
+/// How a command shows a converge: the plan, the question, the progress.
+pub(super) struct Terminal<'a> {
+    pub run: &'a RunArgs,
+    pub command: &'a str,
+    pub color: bool,
+    pub before: &'a dyn Fn(),
+    progress: Option<super::progress::Progress>,
+}
+
+impl<'a> Terminal<'a> {
+    pub fn new(run: &'a RunArgs, command: &'a str, color: bool, before: &'a dyn Fn()) -> Self {
+        Terminal { run, command, color, before, progress: None }
+    }
+}
+
+impl ops::Steer for Terminal<'_> {
+    // A plan to confirm is shown whole; an approved one in short (each creation is in the
+    // progress already), whole with -v; -q: errors and the summary only.
+    fn show(&mut self, plan: &Plan) {
+        let paint = std::io::stdout().is_terminal() && self.color;
+        if !self.run.json && (!self.run.auto_approve || super::progress::verbose()) {
+            print!("{}", render::human(plan, paint));
+        } else if !self.run.json && !super::progress::quiet() {
+            print!("{}", render::short(plan, paint, self.command == "destroy"));
+        }
+    }
+    fn approve(&mut self, plan: &Plan) -> Result<bool, String> {
+        let yes = confirm(self.run, self.command)?;
+        if !yes {
+            eprintln!("{} cancelled.", self.command);
+        }
+        self.progress = yes.then(|| super::progress::Progress::new(plan));
+        Ok(yes)
+    }
+    fn before(&mut self) {
+        (self.before)()
+    }
+    fn event(&mut self, ev: Event<'_>) {
+        let Some(progress) = self.progress.as_mut() else { return };
+        match ev {
+            Event::Started { op, id } => progress.started(op, id),
+            Event::Finished { op, id, took, outcome } => progress.finished(op, id, took, outcome),
+        }
+    }
+    fn finished(&mut self) {
+        if let Some(p) = self.progress.take() {
+            p.done()
+        }
+    }
+}
+
 /// As `converge`, running `before` once the plan is confirmed and before anything changes.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn converge_with(
@@ -320,153 +356,77 @@ pub(super) fn converge_with(
     forget_when_empty: bool,
     before: &dyn Fn(),
 ) -> Converged {
-    let name = planned.target.scenario.name.value.clone();
-    let plan = &planned.plan;
-    if !plan.is_empty() {
-        if let Some(why) = vnx_providers::ns::mount_namespace_problem() {
-            return Converged::refused(fail(&why));
-        }
-    }
-    // A plan to confirm is shown whole; an approved one in short (each creation is in the
-    // progress already), whole with -v; -q: errors and the summary only.
-    let paint = std::io::stdout().is_terminal() && color;
-    if !run.json && (!run.auto_approve || super::progress::verbose()) {
-        print!("{}", render::human(plan, paint));
-    } else if !run.json && !super::progress::quiet() {
-        print!("{}", render::short(plan, paint, command == "destroy"));
-    }
-    let record = || {
-        state.put_scenario(
-            &name,
-            &planned.target.source,
-            if planned.target.format == Format::Xml { "xml" } else { "yaml" },
-            &scenario::write(&planned.target.scenario, Format::Yaml),
-        )
+    let t = &planned.target;
+    let name = t.scenario.name.value.clone();
+    let stop = interrupt_flag(rt);
+    let job = ops::Job {
+        command,
+        scenario: &t.scenario,
+        source: &t.source,
+        format: t.format,
+        forget_when_empty,
+        parallelism: run.parallelism,
+        stop,
     };
-    if plan.is_empty() {
-        if forget_when_empty {
-            let _ = state.delete_scenario(&name);
-            common::remove_lab_dirs(state_path, &name);
-        } else if let Err(e) = record() {
-            return Converged::refused(fail(&e.to_string()));
-        }
-        return result_of(command, &name, plan, "ok", 0.0, &Default::default(), [0, 0, 0]);
+    let session = ops::Session { state, path: state_path };
+    let mut terminal = Terminal::new(run, command, color, before);
+    match rt.block_on(ops::converge(session, &job, &planned.plan, &mut terminal)) {
+        Ok(done) => said(command, &name, &planned.plan, run, &done),
+        Err(e) => Converged::refused(fail(&e)),
     }
-    match confirm(run, command) {
-        Ok(true) => {}
-        Ok(false) => {
-            eprintln!("{command} cancelled.");
-            return Converged::refused(super::EXIT_ERROR);
-        }
-        Err(e) => return Converged::refused(fail(&e)),
-    }
-    before();
-    // The lab is this state's from here on (refused when another state owns it).
-    if let Err(e) = vnx_providers::claim::take(&name, state_path) {
-        return Converged::refused(fail(&e.to_string()));
-    }
-    if !forget_when_empty {
-        if let Err(e) = record() {
-            return Converged::refused(fail(&e.to_string()));
-        }
-    }
-    let apply_id = match state.apply_begin(&name, command, &render::to_json_text(plan, &name)) {
-        Ok(i) => i,
-        Err(e) => return Converged::refused(fail(&e.to_string())),
-    };
-    let recorded = match common::recorded_of(state, &name) {
-        Ok(r) => r,
-        Err(e) => return Converged::refused(fail(&e)),
-    };
-    common::prepare_host(&planned.target.scenario);
+}
+
+/// A flag that Ctrl-C sets: the converge then starts no new action.
+pub(super) fn interrupt_flag(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
-    let t0 = Instant::now();
-    let result = rt.block_on(async {
-        let lab = common::lab(&name, state_path, &recorded)?;
-        let stop2 = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nInterrupted: letting running actions finish, starting no new ones…");
-                stop2.store(true, Ordering::SeqCst);
-            }
-        });
-        let mut progress = super::progress::Progress::new(plan);
-        let report = engine::apply(plan, &lab, state, &name, apply_id, run.parallelism, &stop, |ev| match ev {
-            Event::Started { op, id } => progress.started(op, id),
-            Event::Finished { op, id, took, outcome } => progress.finished(op, id, took, outcome),
-        })
-        .await
-        .map_err(|e| e.to_string());
-        progress.done();
-        let report = report?;
-        // Interfaces and management links removed with their nodes leave the host a moment
-        // later (the kernel cleans a namespace up after its last user): wait for them.
-        for kind in [crate::plan::kind::INTERFACE, crate::plan::kind::MGMT] {
-            let gone: Vec<String> = plan
-                .actions
-                .iter()
-                .filter(|a| a.goes_with_node && a.id.kind == kind)
-                .map(|a| a.id.name.clone())
-                .collect();
-            if !gone.is_empty() {
-                lab.settle(kind, &gone, std::time::Duration::from_secs(5)).await;
-            }
+    let stop2 = stop.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nInterrupted: letting running actions finish, starting no new ones…");
+            stop2.store(true, Ordering::SeqCst);
         }
-        Ok::<_, String>(report)
     });
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = state.apply_end(apply_id, "failed", &e);
-            return Converged::refused(fail(&e));
+    stop
+}
+
+/// Says how a converge ended (errors, the summary line) and makes its `--json` document.
+pub(super) fn said(command: &str, name: &str, plan: &Plan, run: &RunArgs, done: &ops::Applied) -> Converged {
+    let (secs, summary) = (done.seconds, done.summary());
+    match done.status {
+        ops::Status::Cancelled => return Converged::refused(super::EXIT_ERROR),
+        ops::Status::Interrupted => {
+            eprintln!("Interrupted after {secs:.1}s: {summary}. The state records what exists; apply again to finish.");
+            let mut c = result_of(command, name, plan, "interrupted", secs, &done.outcomes, done.counts);
+            c.code = EXIT_INTERRUPTED;
+            return c;
         }
-    };
-    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
-    for (i, o) in &report.outcomes {
-        if *o == Outcome::Done {
-            match plan.actions[*i].op {
-                Op::Create => added += 1,
-                Op::Update => changed += 1,
-                Op::Delete => destroyed += 1,
+        ops::Status::Failed => {
+            let (mut failed, mut skipped) = (0, 0);
+            for (i, o) in &done.outcomes {
+                match o {
+                    Outcome::Failed(e) => {
+                        failed += 1;
+                        eprintln!("error: {}: {e}", plan.actions[*i].id)
+                    }
+                    Outcome::Skipped(why) => {
+                        skipped += 1;
+                        eprintln!("  not done: {} ({why})", plan.actions[*i].id)
+                    }
+                    Outcome::Done => {}
+                }
             }
+            eprintln!(
+                "{} failed after {secs:.1}s: {summary}, {failed} failed, {skipped} not started.",
+                capitalize(command)
+            );
+            return result_of(command, name, plan, "failed", secs, &done.outcomes, done.counts);
         }
+        ops::Status::Ok => {}
     }
-    let counts = [added, changed, destroyed];
-    let summary = format!("{added} added, {changed} changed, {destroyed} destroyed");
-    let secs = t0.elapsed().as_secs_f64();
-    if report.interrupted {
-        let _ = state.apply_end(apply_id, "interrupted", &summary);
-        eprintln!("Interrupted after {secs:.1}s: {summary}. The state records what exists; apply again to finish.");
-        let mut done = result_of(command, &name, plan, "interrupted", secs, &report.outcomes, counts);
-        done.code = EXIT_INTERRUPTED;
-        return done;
-    }
-    if !report.ok() {
-        let _ = state.apply_end(apply_id, "failed", &summary);
-        for (i, o) in &report.outcomes {
-            match o {
-                Outcome::Failed(e) => eprintln!("error: {}: {e}", plan.actions[*i].id),
-                Outcome::Skipped(why) => eprintln!("  not done: {} ({why})", plan.actions[*i].id),
-                Outcome::Done => {}
-            }
-        }
-        eprintln!(
-            "{} failed after {secs:.1}s: {summary}, {} failed, {} not started.",
-            capitalize(command),
-            report.failed(),
-            report.skipped()
-        );
-        return result_of(command, &name, plan, "failed", secs, &report.outcomes, counts);
-    }
-    let _ = state.apply_end(apply_id, "ok", &summary);
-    if forget_when_empty && state.resources(&name).map(|r| r.is_empty()).unwrap_or(false) {
-        let _ = state.delete_scenario(&name);
-        common::remove_lab_dirs(state_path, &name);
-    }
-    if !run.json {
+    if !run.json && !plan.is_empty() {
         println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
     }
-    result_of(command, &name, plan, "ok", secs, &report.outcomes, counts)
+    result_of(command, name, plan, "ok", secs, &done.outcomes, done.counts)
 }
 
 /// The `--json` document of an apply: the plan, the outcome, the counts, and each action that

@@ -193,9 +193,10 @@ impl Bench {
         let name = s.name.value.clone();
         let t = self.target(s);
         let desired = if destroy { vec![] } else { common::desired_of(&t, &Default::default(), false)? };
-        let recorded = common::recorded_of(&self.state, &name)?;
-        let lab = common::lab(&name, &self.state_path, &recorded)?;
-        let actual = if recorded.is_empty() { Default::default() } else { common::refresh(&lab, &recorded).await? };
+        let recorded = crate::ops::lab::recorded_of(&self.state, &name)?;
+        let lab = crate::ops::lab::lab(&name, &self.state_path, &recorded)?;
+        let actual =
+            if recorded.is_empty() { Default::default() } else { crate::ops::lab::refresh(&lab, &recorded).await? };
         let p = plan::plan(&desired, &recorded, &actual, &Options { destroy, ..Default::default() });
         let planned = t0.elapsed();
         if !apply || p.is_empty() {
@@ -220,13 +221,13 @@ impl Bench {
         }
         if destroy {
             let _ = self.state.delete_scenario(&name);
-            common::remove_lab_dirs(&self.state_path, &name);
+            crate::ops::lab::remove_lab_dirs(&self.state_path, &name);
         }
         Ok((planned, t0.elapsed(), p.changes.len()))
     }
 
     fn ping_all(&self, name: &str, pings: &[(String, String)]) -> Result<(), String> {
-        let inits: std::collections::HashMap<String, Init> = common::recorded_of(&self.state, name)?
+        let inits: std::collections::HashMap<String, Init> = crate::ops::lab::recorded_of(&self.state, name)?
             .into_iter()
             .filter(|r| r.id.kind == kind::NODE)
             .filter_map(|r| serde_json::from_value(r.runtime.clone()).ok().map(|i| (r.id.name.clone(), i)))
@@ -297,7 +298,7 @@ pub fn run(c: BenchCmd) -> i32 {
     let name = format!("bench{}", std::process::id());
     let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
     // Before leaving the initial network namespace, the only one with these settings.
-    common::prepare_host(&s);
+    crate::ops::lab::prepare_host(&s);
     // A network namespace of our own plays the host: nothing reaches the real one.
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
         eprintln!("error: cannot create the benchmark's network namespace (run as root): {e}");

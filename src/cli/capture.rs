@@ -36,7 +36,7 @@ pub fn run(c: CaptureCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let lab = t.scenario.name.value.clone();
-    let recorded = match common::recorded_of(&state, &lab) {
+    let recorded = match crate::ops::lab::recorded_of(&state, &lab) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

@@ -1,15 +1,14 @@
 //! What the lab commands share: finding the scenario (a file or the name of an applied one),
-//! the state database, the lab provider, refresh and planning.
+//! the state database, the desired resources with their diagnostics, and locks. (The lab
+//! provider, refresh and the record are the operations' own: `ops::lab`.)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use vnx_providers::lab::{Item, Lab, Provider, Seen};
 use vnx_state::State;
 
-use crate::plan::{self, desired, Actual, Desired, Recorded, ResId};
+use crate::plan::{self, desired, Desired};
 use crate::scenario::{self, validate, Diag, Document, Format, Report, Scenario, Source};
 
 /// Options every planning command takes.
@@ -54,38 +53,6 @@ pub fn open_and_resolve(
     let state = open_state(&path)?;
     let t = resolve(scenario, Some(&state), color)?;
     Ok((path, state, t))
-}
-
-/// A lab's own directory (node layers, saved states): beside the state database.
-pub fn lab_dir(state_path: &Path, scenario: &str) -> Result<PathBuf, String> {
-    vnx_providers::names::child(&state_path.parent().unwrap_or(Path::new(".")).join("labs"), "scenario", scenario)
-        .map_err(|e| e.to_string())
-}
-
-/// What the host must allow before a scenario is applied: room in the kernel's neighbour
-/// tables for two entries per interface (each end of a link learns the other).
-pub fn prepare_host(s: &crate::scenario::Scenario) {
-    let interfaces: usize = s.nodes.iter().map(|n| n.interfaces.len()).sum();
-    match vnx_providers::ns::ensure_neighbour_room(2 * interfaces as u64) {
-        Ok(changed) if !changed.is_empty() => {
-            tracing::info!("raised the kernel's neighbour table limits for this lab: {}", changed.join(", "))
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!("could not raise the kernel's neighbour table limits: {e}"),
-    }
-}
-
-/// Removes a lab's directories once nothing of it is left: its directory beside the state
-/// database and its runtime directory (the `ns` nodes' tmpfs).
-pub fn remove_lab_dirs(state_path: &Path, scenario: &str) {
-    vnx_providers::claim::release(scenario, state_path);
-    // Paths of a name outside the grammar are never built, so never removed.
-    if let Ok(dir) = lab_dir(state_path, scenario) {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    if let Ok(dir) = vnx_providers::ns::run_dir(scenario) {
-        vnx_providers::ns::release_run_dir(&dir);
-    }
 }
 
 /// A scenario to act on.
@@ -231,47 +198,6 @@ pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Ve
             Err(format!("{} cannot run here ({n} problem(s) above)", t.source))
         }
     }
-}
-
-pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, String> {
-    Ok(state.resources(scenario).map_err(|e| e.to_string())?.into_iter().map(Recorded::from_row).collect())
-}
-
-/// The lab provider for a scenario.
-pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<Lab, String> {
-    // Another state's lab of this name is not this state's to read or change.
-    vnx_providers::claim::check(scenario, state_path).map_err(|e| e.to_string())?;
-    // Only what the lab reads: converting the 6000 resources of a 1000-node lab costs 10 ms.
-    let items: Vec<Item> = recorded
-        .iter()
-        .filter(|r| Lab::ADOPTED_KINDS.contains(&r.id.kind.as_str()))
-        .map(crate::engine::item_of_recorded)
-        .collect();
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the vnx binary: {e}"))?;
-    // Nodes start faster with vnx-init, installed beside vnx; `vnx __init` does the same.
-    let init = exe.with_file_name("vnx-init");
-    let exe = if init.is_file() { init } else { exe };
-    let boot: vnx_providers::lab::BootRunner = Arc::new(|node, init, attrs| {
-        crate::engine::exec::run_boot(node, init, attrs).map_err(vnx_providers::Error::Other)
-    });
-    let lab = Lab::new(scenario, lab_dir(state_path, scenario)?, exe, boot).map_err(|e| e.to_string())?;
-    lab.adopt(&items).map_err(|e| e.to_string())?;
-    Ok(lab)
-}
-
-/// Reads back what exists of the recorded resources.
-pub async fn refresh<P: Provider>(provider: &P, recorded: &[Recorded]) -> Result<HashMap<ResId, Actual>, String> {
-    let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
-    let seen = provider.refresh(items).await;
-    let mut out = HashMap::new();
-    for (r, s) in recorded.iter().zip(seen) {
-        let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
-            Seen::Missing => Actual::Missing,
-            Seen::Present(m) => Actual::Present(m.into_iter().collect()),
-        };
-        out.insert(r.id.clone(), actual);
-    }
-    Ok(out)
 }
 
 pub fn plan_options(args: &PlanArgs, destroy: bool) -> plan::Options {

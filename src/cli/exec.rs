@@ -85,7 +85,7 @@ pub struct ConsoleCmd {
 
 /// Where each node of a scenario runs commands: an `ns` node's init, a VM's agent.
 fn runners(state: &vnx_state::State, name: &str) -> Result<Vec<(String, Runner)>, String> {
-    Ok(common::recorded_of(state, name)?
+    Ok(crate::ops::lab::recorded_of(state, name)?
         .into_iter()
         .filter(|r| r.id.kind == kind::NODE)
         .filter_map(|r| {
@@ -273,7 +273,7 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
         let nodes: Vec<&str> = t.scenario.nodes.iter().map(|n| n.name.value.as_str()).collect();
         return fail(&format!("there is no node named {:?} in {name} (its nodes: {})", c.node, nodes.join(", ")));
     }
-    let recorded = match common::recorded_of(&state, &name) {
+    let recorded = match crate::ops::lab::recorded_of(&state, &name) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

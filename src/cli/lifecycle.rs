@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
+use crate::ops::{self, lifecycle::Lifecycle, lifecycle::Step};
 use crate::plan::kind;
 
-use super::apply::{converge_with, locked, make_plan, RunArgs};
+use super::apply::{interrupt_flag, locked, said, RunArgs, Terminal};
 use super::common::{self, PlanArgs};
 use super::fail;
 
@@ -81,7 +82,7 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
         Err(e) => return fail(&e),
     };
     let name = t.scenario.name.value.clone();
-    let recorded = match common::recorded_of(&state, &name) {
+    let recorded = match crate::ops::lab::recorded_of(&state, &name) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -122,46 +123,49 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
     // No confirmation: a lifecycle command changes only the run states of the nodes it names
     // (all, without -M), as VNX's and virsh's do.
     let run = RunArgs { auto_approve: true, parallelism: 10, lock_timeout: c.lock_timeout.clone(), json: c.json };
-    let mut steps = Vec::new();
     let rt = common::runtime();
+    let steps: Vec<Step> = verb.steps(c.kill).into_iter().map(|(run, on_shutdown)| Step { run, on_shutdown }).collect();
+    let desired = || {
+        let args = PlanArgs { target: chosen.clone(), ..Default::default() };
+        let mut opts = common::desired_options(&args)?;
+        opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
+        common::desired_of(&t, &opts, color)
+    };
+    let on_shutdown = |nodes: &[String]| run_on_shutdown(&state, &t, nodes);
     locked(&state, &name, verb.name(), &run, || {
-        for (want, on_shutdown) in verb.steps(c.kill) {
-            for n in &chosen {
-                if let Err(e) = state.set_node_run(&name, n, want) {
-                    return fail(&e.to_string());
-                }
-            }
-            let before = || {
-                if on_shutdown {
-                    run_on_shutdown(&state, &t, &chosen);
-                }
-            };
-            let args = PlanArgs { target: chosen.clone(), ..Default::default() };
-            let planned = match rt.block_on(make_plan(t.clone(), &args, false, &state, &state_path, color)) {
-                Ok(p) => p,
-                Err(e) => return fail(&e),
-            };
-            let done = converge_with(planned, verb.name(), &run, &state, &state_path, color, &rt, false, &before);
-            steps.push(done.json);
-            if done.code != super::EXIT_OK {
-                print_result(&c, &state, &name, &chosen, steps);
-                return done.code;
+        let job = ops::Job {
+            command: verb.name(),
+            scenario: &t.scenario,
+            source: &t.source,
+            format: t.format,
+            forget_when_empty: false,
+            parallelism: run.parallelism,
+            stop: interrupt_flag(&rt),
+        };
+        let l = Lifecycle { job, nodes: &chosen, steps: &steps, desired: &desired, on_shutdown: &on_shutdown };
+        let mut terminal = Terminal::new(&run, verb.name(), color, &|| {});
+        let session = ops::Session { state: &state, path: &state_path };
+        let done = match rt.block_on(ops::lifecycle::run(session, &l, &mut terminal)) {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        };
+        let mut docs = Vec::new();
+        for (plan, applied) in &done {
+            let c = said(verb.name(), &name, plan, &run, applied);
+            docs.push(c.json);
+            if c.code != super::EXIT_OK {
+                print_result(run.json, &state, &name, &chosen, docs);
+                return c.code;
             }
         }
-        print_result(&c, &state, &name, &chosen, steps);
+        print_result(run.json, &state, &name, &chosen, docs);
         super::EXIT_OK
     })
 }
 
 /// `--json`: the chosen nodes' run states now, and each step's apply.
-fn print_result(
-    c: &LifecycleCmd,
-    state: &vnx_state::State,
-    name: &str,
-    chosen: &[String],
-    steps: Vec<serde_json::Value>,
-) {
-    if !c.json {
+fn print_result(json: bool, state: &vnx_state::State, name: &str, chosen: &[String], steps: Vec<serde_json::Value>) {
+    if !json {
         return;
     }
     let runs = super::show::run_states(state, name);

@@ -73,8 +73,8 @@ fn typed<T: serde::de::DeserializeOwned>(r: &Recorded) -> Option<T> {
 
 /// Each recorded node's run state (empty when the scenario is not applied).
 pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections::BTreeMap<String, String> {
-    let lab_dir = common::lab_dir(state.path(), scenario).unwrap_or_default();
-    common::recorded_of(state, scenario)
+    let lab_dir = crate::ops::lab::lab_dir(state.path(), scenario).unwrap_or_default();
+    crate::ops::lab::recorded_of(state, scenario)
         .unwrap_or_default()
         .iter()
         .filter(|r| r.id.kind == kind::NODE)
@@ -93,8 +93,8 @@ fn now_of(
         return Ok((recorded, vec![]));
     }
     let actual = common::runtime().block_on(async {
-        let lab = common::lab(name, state.path(), &recorded)?;
-        common::refresh(&lab, &recorded).await
+        let lab = crate::ops::lab::lab(name, state.path(), &recorded)?;
+        crate::ops::lab::refresh(&lab, &recorded).await
     })?;
     let b = crate::plan::believed(&recorded, &actual);
     let now = recorded
@@ -213,7 +213,7 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Ok(t) => t.scenario.name.value,
         Err(e) => return fail(&e),
     };
-    let recorded = match common::recorded_of(&state, &name) {
+    let recorded = match crate::ops::lab::recorded_of(&state, &name) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -225,7 +225,7 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     } else {
         (recorded, vec![])
     };
-    let mut d = describe(&recorded, &name, &common::lab_dir(state.path(), &name).unwrap_or_default());
+    let mut d = describe(&recorded, &name, &crate::ops::lab::lab_dir(state.path(), &name).unwrap_or_default());
     for n in d["nodes"].as_array_mut().into_iter().flatten() {
         let changed = drift_of_node(&drift, n["name"].as_str().unwrap_or_default());
         n["drift"] = json!(changed);
@@ -323,12 +323,12 @@ pub fn run_list(c: ListCmd, state_arg: &Option<PathBuf>) -> i32 {
     };
     let mut rows = Vec::new();
     for s in &scenarios {
-        let recorded = match common::recorded_of(&state, &s.name) {
+        let recorded = match crate::ops::lab::recorded_of(&state, &s.name) {
             Ok(r) => r,
             Err(e) => return fail(&e),
         };
         let nodes: Vec<&Recorded> = recorded.iter().filter(|r| r.id.kind == kind::NODE).collect();
-        let lab_dir = common::lab_dir(state.path(), &s.name).unwrap_or_default();
+        let lab_dir = crate::ops::lab::lab_dir(state.path(), &s.name).unwrap_or_default();
         let running = nodes.iter().filter(|n| node_run(n, &lab_dir).0 == "running").count();
         rows.push(json!({"name": s.name, "source": s.source, "nodes": nodes.len(), "running": running, "resources": recorded.len(), "updated": s.updated}));
     }
@@ -375,14 +375,14 @@ pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let recorded = match common::recorded_of(&state, &t.scenario.name.value) {
+    let recorded = match crate::ops::lab::recorded_of(&state, &t.scenario.name.value) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
     let d = describe(
         &recorded,
         &t.scenario.name.value,
-        &common::lab_dir(state.path(), &t.scenario.name.value).unwrap_or_default(),
+        &crate::ops::lab::lab_dir(state.path(), &t.scenario.name.value).unwrap_or_default(),
     );
     // NODE_IF (first IPv4 address) and NODE_IF_IPV6, and NODE / NODE_IPV6 (the node's first).
     let ip_of = |a: &str| a.split('/').next().unwrap_or_default().to_string();

@@ -1,0 +1,184 @@
+//! Converging a lab: carrying out a plan (apply, destroy, modify, a lifecycle step), with the
+//! scenario recorded first, the lab claimed for this state, every action journalled, and the
+//! record of a lab with nothing left forgotten.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::engine::{self, Event, Outcome};
+use crate::plan::{render, Op, Plan};
+use crate::scenario::{self, Format, Scenario};
+
+use super::{lab, Session};
+
+/// What a caller decides and sees while a plan is carried out.
+pub trait Steer {
+    /// The plan, once it is known that it can run here (also when it is empty).
+    fn show(&mut self, plan: &Plan);
+    /// Whether to carry out this (non-empty) plan.
+    fn approve(&mut self, plan: &Plan) -> Result<bool, String>;
+    /// Approved, just before anything changes (modify's `on_shutdown` sequences run here).
+    fn before(&mut self) {}
+    /// An action started or finished.
+    fn event(&mut self, ev: Event<'_>);
+    /// The last action finished.
+    fn finished(&mut self) {}
+}
+
+/// What to converge.
+pub struct Job<'a> {
+    /// apply, destroy, modify, or a lifecycle verb: recorded in the history.
+    pub command: &'a str,
+    /// The scenario the lab becomes (recorded before anything is done), its source and format.
+    pub scenario: &'a Scenario,
+    pub source: &'a str,
+    pub format: Format,
+    /// Forget the lab when it is left with nothing (a whole destroy).
+    pub forget_when_empty: bool,
+    /// How many actions at once.
+    pub parallelism: usize,
+    /// Set by the caller to start no new action (Ctrl-C): running ones finish.
+    pub stop: Arc<AtomicBool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Some action failed or could not start.
+    Failed,
+    /// Stopped (by [`Job::stop`]) before every action ran.
+    Interrupted,
+    /// Not approved: nothing was done.
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a converge did.
+pub struct Applied {
+    pub status: Status,
+    pub seconds: f64,
+    /// Each action's outcome, by its index in the plan.
+    pub outcomes: BTreeMap<usize, Outcome>,
+    /// Resources added, changed, destroyed.
+    pub counts: [usize; 3],
+}
+
+impl Applied {
+    fn nothing(status: Status) -> Applied {
+        Applied { status, seconds: 0.0, outcomes: Default::default(), counts: [0, 0, 0] }
+    }
+
+    /// `N added, N changed, N destroyed`.
+    pub fn summary(&self) -> String {
+        let [a, c, d] = self.counts;
+        format!("{a} added, {c} changed, {d} destroyed")
+    }
+}
+
+/// Carries out `plan` on the lab of `job.scenario`. An error is a refusal or a failure before
+/// any action (nothing was done, or the history says what); a failed action is in the result.
+pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dyn Steer) -> Result<Applied, String> {
+    let name = job.scenario.name.value.as_str();
+    if !plan.is_empty() {
+        if let Some(why) = vnx_providers::ns::mount_namespace_problem() {
+            return Err(why);
+        }
+    }
+    steer.show(plan);
+    let record = || {
+        let format = if job.format == Format::Xml { "xml" } else { "yaml" };
+        s.state
+            .put_scenario(name, job.source, format, &scenario::write(job.scenario, Format::Yaml))
+            .map_err(|e| e.to_string())
+    };
+    if plan.is_empty() {
+        if job.forget_when_empty {
+            let _ = s.state.delete_scenario(name);
+            lab::remove_lab_dirs(s.path, name);
+        } else {
+            record()?;
+        }
+        return Ok(Applied::nothing(Status::Ok));
+    }
+    if !steer.approve(plan)? {
+        return Ok(Applied::nothing(Status::Cancelled));
+    }
+    steer.before();
+    // The lab is this state's from here on (refused when another state owns it).
+    vnx_providers::claim::take(name, s.path).map_err(|e| e.to_string())?;
+    if !job.forget_when_empty {
+        record()?;
+    }
+    let apply_id =
+        s.state.apply_begin(name, job.command, &render::to_json_text(plan, name)).map_err(|e| e.to_string())?;
+    let recorded = lab::recorded_of(s.state, name)?;
+    lab::prepare_host(job.scenario);
+    let t0 = Instant::now();
+    let report = async {
+        let lab = lab::lab(name, s.path, &recorded)?;
+        let report =
+            engine::apply(plan, &lab, s.state, name, apply_id, job.parallelism, &job.stop, |ev| steer.event(ev))
+                .await
+                .map_err(|e| e.to_string());
+        steer.finished();
+        let report = report?;
+        // Interfaces and management links removed with their nodes leave the host a moment
+        // later (the kernel cleans a namespace up after its last user): wait for them.
+        for kind in [crate::plan::kind::INTERFACE, crate::plan::kind::MGMT] {
+            let gone: Vec<String> = plan
+                .actions
+                .iter()
+                .filter(|a| a.goes_with_node && a.id.kind == kind)
+                .map(|a| a.id.name.clone())
+                .collect();
+            if !gone.is_empty() {
+                lab.settle(kind, &gone, std::time::Duration::from_secs(5)).await;
+            }
+        }
+        Ok::<_, String>(report)
+    }
+    .await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = s.state.apply_end(apply_id, "failed", &e);
+            return Err(e);
+        }
+    };
+    let mut counts = [0, 0, 0];
+    for (i, o) in &report.outcomes {
+        if *o == Outcome::Done {
+            counts[match plan.actions[*i].op {
+                Op::Create => 0,
+                Op::Update => 1,
+                Op::Delete => 2,
+            }] += 1;
+        }
+    }
+    let status = if report.interrupted {
+        Status::Interrupted
+    } else if !report.ok() {
+        Status::Failed
+    } else {
+        Status::Ok
+    };
+    let done = Applied { status, seconds: t0.elapsed().as_secs_f64(), outcomes: report.outcomes, counts };
+    let _ = s.state.apply_end(apply_id, status.as_str(), &done.summary());
+    if status == Status::Ok && job.forget_when_empty && s.state.resources(name).map(|r| r.is_empty()).unwrap_or(false) {
+        let _ = s.state.delete_scenario(name);
+        lab::remove_lab_dirs(s.path, name);
+    }
+    Ok(done)
+}

@@ -1,0 +1,31 @@
+//! Planning: the desired resources against the record and what really exists.
+
+use crate::plan::{self, Desired, Plan};
+
+use super::{lab, Session};
+
+/// The plan that takes lab `name` from what is recorded (and, with `refresh`, what exists)
+/// to `desired` (none: destroy it, as `options` says).
+pub async fn plan(
+    s: Session<'_>,
+    name: &str,
+    desired: &[Desired],
+    options: &plan::Options,
+    refresh: bool,
+) -> Result<Plan, String> {
+    // A plan for a lab another state owns could not be carried out: say so now.
+    vnx_providers::claim::check(name, s.path).map_err(|e| e.to_string())?;
+    let t0 = std::time::Instant::now();
+    let recorded = lab::recorded_of(s.state, name)?;
+    let t1 = std::time::Instant::now();
+    let actual = if refresh && !recorded.is_empty() {
+        let lab = lab::lab(name, s.path, &recorded)?;
+        lab::refresh(&lab, &recorded).await?
+    } else {
+        Default::default()
+    };
+    let t2 = std::time::Instant::now();
+    let plan = plan::plan(desired, &recorded, &actual, options);
+    tracing::debug!("planning took: reading the record {:?}, refresh {:?}, diff {:?}", t1 - t0, t2 - t1, t2.elapsed());
+    Ok(plan)
+}
