@@ -85,3 +85,19 @@ pub fn short_hash(parts: &[&str]) -> String {
     }
     format!("{:012x}", h & 0xffff_ffff_ffff)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn errors_keep_their_errno_and_say_what_failed() {
+        let e = Error::refused("adding link vb1", libc::EEXIST);
+        assert_eq!(e.errno(), Some(libc::EEXIST));
+        assert!(e.to_string().starts_with("netlink: adding link vb1: File exists"), "{e}");
+        let e = Error::io("/etc/hosts", std::io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(e.errno(), Some(libc::EACCES));
+        assert!(e.to_string().starts_with("/etc/hosts: Permission denied"), "{e}");
+        assert_eq!(Error::netlink("parsing a dump", "a truncated message").errno(), None);
+    }
+}

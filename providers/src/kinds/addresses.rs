@@ -87,3 +87,40 @@ fn as_recorded(observed: Vec<String>, recorded: &[String]) -> Value {
         json!(observed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(index: u32, name: &str) -> Link {
+        Link {
+            index,
+            name: name.into(),
+            alias: None,
+            kind: None,
+            master: None,
+            mac: None,
+            mtu: None,
+            group: None,
+            up: true,
+        }
+    }
+
+    fn addr(index: u32, net: &str) -> Addr {
+        Addr { index, net: net.parse().unwrap(), label: None }
+    }
+
+    #[test]
+    fn the_kernels_order_and_link_local_addresses_are_not_drift() {
+        let links = [link(2, "eth1"), link(3, "eth2")];
+        let addrs = [addr(2, "fe80::1/64"), addr(2, "10.0.0.2/24"), addr(2, "10.0.0.1/24"), addr(3, "10.9.0.1/24")];
+        let want = (["10.0.0.1/24".to_string(), "10.0.0.2/24".to_string()], []);
+        let Seen::Present(m) = seen(&links, &addrs, "eth1", (&want.0, &want.1)) else { panic!("eth1 is there") };
+        assert_eq!(m["ipv4"], json!(want.0), "the recorded order, not the kernel's");
+        assert_eq!(m["ipv6"], json!([]), "a link-local address is the kernel's");
+        // One missing: the kernel's list, which the planner shows as drift.
+        let Seen::Present(m) = seen(&links, &addrs[..2], "eth1", (&want.0, &want.1)) else { panic!() };
+        assert_eq!(m["ipv4"], json!(["10.0.0.2/24"]));
+        assert_eq!(seen(&links, &addrs, "eth7", (&want.0, &want.1)), Seen::Missing);
+    }
+}

@@ -114,3 +114,20 @@ fn with_section(text: &str, scenario: &str, lines: Option<&[String]>) -> String 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labs_section_is_replaced_and_removed_alone() {
+        let text = "127.0.0.1 localhost\n# BEGIN vnx other\n10.0.0.9 x\n# END vnx other\n";
+        let lines = ["10.0.0.1 h1".to_string()];
+        let with = with_section(text, "lab", Some(&lines));
+        assert_eq!(with, format!("{text}# BEGIN vnx lab\n10.0.0.1 h1\n# END vnx lab\n"));
+        // Written again: the same, not twice.
+        assert_eq!(with_section(&with, "lab", Some(&lines)), with);
+        // Removed: the host's lines and the other lab's section stay as they were.
+        assert_eq!(with_section(&with, "lab", None), text);
+    }
+}

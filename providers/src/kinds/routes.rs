@@ -123,3 +123,34 @@ pub(crate) fn seen(routes: &[crate::netlink::Route], recorded: &[Route]) -> Valu
         json!(present)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(to: &str, gw: &str) -> Route {
+        Route { to: to.into(), gw: gw.into() }
+    }
+
+    fn kernel(dest: &str, gw: &str) -> crate::netlink::Route {
+        crate::netlink::Route { dest: dest.parse().unwrap(), gw: gw.parse().unwrap() }
+    }
+
+    #[test]
+    fn default_and_networks_read_as_the_kernel_shows_them() {
+        assert_eq!(route_of(&r("default", "10.0.0.1")).unwrap().0.to_string(), "0.0.0.0/0");
+        assert_eq!(route_of(&r("default", "fd00::1")).unwrap().0.to_string(), "::/0");
+        assert!(route_of(&r("10.1.0.0/16", "nowhere")).is_err());
+        // A host part in the scenario's network is the kernel's network all the same.
+        let (d, g) = route_of(&r("10.1.2.3/16", "10.0.0.1")).unwrap();
+        assert_eq!(route_key(&d, &g), route_key(&"10.1.0.0/16".parse().unwrap(), &g));
+    }
+
+    #[test]
+    fn only_our_missing_routes_are_drift() {
+        let ours = [r("default", "10.0.0.1"), r("10.2.0.0/16", "10.0.0.2")];
+        let all = [kernel("0.0.0.0/0", "10.0.0.1"), kernel("10.2.0.0/16", "10.0.0.2"), kernel("10.9.0.0/16", "10.0.0.9")];
+        assert_eq!(seen(&all, &ours), json!(ours), "someone else's route is not drift");
+        assert_eq!(seen(&all[1..], &ours), json!([ours[1]]), "our default route is missing");
+    }
+}
