@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::kinds::node::{Config, Vm};
 use crate::{Error, Result};
 
 /// The XML namespace of vnx's ownership mark in a domain's metadata.
@@ -78,35 +79,24 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;").replace('"', "&quot;")
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 /// The libvirt domain XML of a VM node (`vm` is the node's `vm` attribute).
-pub fn domain_xml(vm: &Value, dtype: &str, scenario: &str, node: &str, paths: &VmPaths) -> String {
+pub fn domain_xml(vm: &Vm, dtype: &str, scenario: &str, node: &str, paths: &VmPaths) -> String {
     let mut x = String::new();
-    let name = s(vm, "domain").unwrap_or(node);
+    let name = if vm.domain.is_empty() { node } else { vm.domain.as_str() };
     x.push_str(&format!("<domain type='{dtype}'>\n  <name>{}</name>\n", esc(name)));
     x.push_str(&format!(
         "  <metadata><vnx:node xmlns:vnx='{MARK_NS}' scenario='{}' node='{}'/></metadata>\n",
         esc(scenario),
         esc(node)
     ));
-    x.push_str(&format!(
-        "  <memory unit='MiB'>{}</memory>\n  <vcpu>{}</vcpu>\n",
-        vm["mem_mib"].as_u64().unwrap_or(256),
-        vm["vcpu"].as_u64().unwrap_or(1)
-    ));
-    x.push_str(&format!(
-        "  <os>\n    <type arch='{}' machine='pc'>hvm</type>\n",
-        esc(s(vm, "arch").unwrap_or("x86_64"))
-    ));
-    if let Some(k) = vm.get("kernel").filter(|k| !k.is_null()) {
-        x.push_str(&format!("    <kernel>{}</kernel>\n", esc(s(k, "path").unwrap_or_default())));
-        if let Some(i) = s(k, "initrd") {
+    x.push_str(&format!("  <memory unit='MiB'>{}</memory>\n  <vcpu>{}</vcpu>\n", vm.mem_mib, vm.vcpu));
+    x.push_str(&format!("  <os>\n    <type arch='{}' machine='pc'>hvm</type>\n", esc(&vm.arch)));
+    if let Some(k) = &vm.kernel {
+        x.push_str(&format!("    <kernel>{}</kernel>\n", esc(&k.path)));
+        if let Some(i) = &k.initrd {
             x.push_str(&format!("    <initrd>{}</initrd>\n", esc(i)));
         }
-        x.push_str(&format!("    <cmdline>{}</cmdline>\n", esc(s(k, "cmdline").unwrap_or_default())));
+        x.push_str(&format!("    <cmdline>{}</cmdline>\n", esc(&k.cmdline)));
     }
     x.push_str("    <boot dev='hd'/>\n  </os>\n  <features><acpi/></features>\n");
     x.push_str(
@@ -114,12 +104,9 @@ pub fn domain_xml(vm: &Value, dtype: &str, scenario: &str, node: &str, paths: &V
     );
     // QEMU runs as root and vnx's files keep their owners (no relabelling of base images).
     x.push_str("  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>\n  <devices>\n");
-    if let Some(d) = vm.get("disk").filter(|d| !d.is_null()) {
-        let (file, format) = match s(d, "kind") {
-            Some("direct") => (
-                s(d, "path").unwrap_or_default().to_string(),
-                image_format(Path::new(s(d, "path").unwrap_or_default())),
-            ),
+    if let Some(d) = &vm.disk {
+        let (file, format) = match d.kind.as_str() {
+            "direct" => (d.path.clone(), image_format(Path::new(&d.path))),
             _ => (paths.disk().display().to_string(), "qcow2".to_string()),
         };
         x.push_str(&format!(
@@ -131,9 +118,9 @@ pub fn domain_xml(vm: &Value, dtype: &str, scenario: &str, node: &str, paths: &V
         "    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{}'/><target dev='vdz' bus='virtio'/><readonly/></disk>\n",
         esc(&paths.iso().display().to_string())
     ));
-    for n in vm["nics"].as_array().into_iter().flatten() {
-        let mac = s(n, "mac").unwrap_or_default();
-        match (s(n, "bridge"), s(n, "tap")) {
+    for n in &vm.nics {
+        let mac = n.mac.as_deref().unwrap_or_default();
+        match (n.bridge.as_deref(), n.tap.as_deref()) {
             (Some(b), _) => x.push_str(&format!(
                 "    <interface type='bridge'><source bridge='{}'/><mac address='{mac}'/><model type='virtio'/></interface>\n",
                 esc(b)
@@ -154,7 +141,7 @@ pub fn domain_xml(vm: &Value, dtype: &str, scenario: &str, node: &str, paths: &V
         esc(&paths.socket.display().to_string())
     ));
     // VNX's console 0 is the graphical one: a VNC display on loopback when the scenario asks.
-    if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {
+    if vm.display() {
         x.push_str(
             "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>\n    <video><model type='vga'/></video>\n",
         );
@@ -189,17 +176,15 @@ pub fn make_overlay(base: &Path, overlay: &Path) -> Result<()> {
 
 /// Builds the configuration drive: boot.sh and the files of boot-time filetrees
 /// (`files/N/`), as an ISO 9660 image labelled VNXCONFIG.
-pub fn make_config_iso(config: &Map<String, Value>, iso: &Path) -> Result<()> {
+pub fn make_config_iso(config: &Config, iso: &Path) -> Result<()> {
     let stage = iso.with_extension("d");
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(stage.join("files")).map_err(|e| Error::Other(format!("{}: {e}", stage.display())))?;
-    let script = config.get("script").and_then(Value::as_str).unwrap_or_default();
-    std::fs::write(stage.join("boot.sh"), script).map_err(|e| Error::Other(format!("boot.sh: {e}")))?;
-    for f in config.get("files").and_then(Value::as_array).into_iter().flatten() {
-        let n = f["n"].as_u64().unwrap_or(0);
-        let dst = stage.join("files").join(n.to_string());
+    std::fs::write(stage.join("boot.sh"), &config.script).map_err(|e| Error::Other(format!("boot.sh: {e}")))?;
+    for f in &config.files {
+        let dst = stage.join("files").join(f.n.to_string());
         std::fs::create_dir_all(&dst).map_err(|e| Error::Other(format!("{}: {e}", dst.display())))?;
-        let Some(src) = f["source"].as_str() else { continue };
+        let Some(src) = f.source.as_deref() else { continue };
         let src = if Path::new(src).is_dir() { format!("{src}/.") } else { src.to_string() };
         let ok = Command::new("cp").arg("-a").arg(&src).arg(&dst).status().is_ok_and(|s| s.success());
         if !ok {
@@ -319,13 +304,13 @@ pub fn uri() -> String {
 
 /// How a VM node runs now, asked of libvirt (`VNX_LIBVIRT_URI`); `None` when its domain does
 /// not exist or libvirt cannot be asked.
-pub fn run_state_of(scenario: &str, node: &str, vm: &Value, node_dir: &Path) -> Option<&'static str> {
+pub fn run_state_of(scenario: &str, node: &str, vm: &Vm, node_dir: &Path) -> Option<&'static str> {
     #[cfg(feature = "libvirt")]
     {
         // One connection for every node a command asks about (`vnx show` asks for each).
         static HV: std::sync::OnceLock<Option<Hypervisor>> = std::sync::OnceLock::new();
         let hv = HV.get_or_init(|| Hypervisor::connect(&uri()).ok()).as_ref()?;
-        let d = hv.domain(vm["domain"].as_str()?, scenario, node).ok()??;
+        let d = hv.domain(&vm.domain, scenario, node).ok()??;
         hv.run_state(&d, &VmPaths::new(node_dir, scenario, node)).ok()
     }
     #[cfg(not(feature = "libvirt"))]

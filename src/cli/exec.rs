@@ -8,7 +8,7 @@ use vnx_providers::ns::{self, Init};
 use super::common;
 use super::fail;
 use crate::engine::exec::{filetree, script_for, Runner};
-use crate::plan::desired::{filetree_json, node_order};
+use crate::plan::desired::{filetree_of, node_order};
 use crate::plan::kind;
 use crate::scenario::{seq_names, Scenario};
 
@@ -214,9 +214,8 @@ pub fn run_step(
     for f in fts {
         let src = crate::scenario::validate::resolve_source(&f.source.value, basedir.as_deref(), &cx)
             .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string());
-        let ft = filetree_json(f, src);
-        filetree(runner, ft.as_object().expect("object"), |l| println!("{name} | {l}"))
-            .map_err(|e| err(format!("{name}: {e}")))?;
+        let ft = filetree_of(f, src);
+        filetree(runner, &ft, |l| println!("{name} | {l}")).map_err(|e| err(format!("{name}: {e}")))?;
         eprintln!("{name} | copied {} to {}", f.source.value, f.root.value);
         ran += 1;
     }
@@ -283,8 +282,8 @@ pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i
     let attrs: Option<vnx_providers::kinds::node::Attrs> = node.and_then(|r| r.typed().ok());
     if let Some(vm) = attrs.as_ref().and_then(|a| a.vm.as_ref()) {
         let uri = vnx_providers::libvirt::uri();
-        let domain = vm["domain"].as_str().unwrap_or_default();
-        if vm["consoles"].as_array().into_iter().flatten().any(|c| c["id"] == 0 && c["display"] != false) {
+        let domain = vm.domain.as_str();
+        if vm.display() {
             let display = std::process::Command::new("virsh").args(["-c", &uri, "domdisplay", domain]).output();
             if let Ok(d) = display {
                 eprintln!(

@@ -130,9 +130,9 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
     let vm_nics: Vec<(String, String, String)> = nodes
         .iter()
         .flat_map(|(r, n)| {
-            n.vm.as_ref().and_then(|v| v["nics"].as_array()).into_iter().flatten().filter_map(|nic| {
-                let net = net_of_bridge.get(nic["bridge"].as_str()?)?;
-                Some((r.id.name.clone(), nic["ifname"].as_str()?.to_string(), net.to_string()))
+            n.vm.iter().flat_map(|v| &v.nics).filter_map(|nic| {
+                let net = net_of_bridge.get(nic.bridge.as_deref()?)?;
+                Some((r.id.name.clone(), nic.ifname.clone(), net.to_string()))
             })
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use vnx_providers::kinds::boot::Filetree;
 use vnx_providers::libvirt::Agent;
 use vnx_providers::noderoot::NodeRoot;
 use vnx_providers::ns::{self, Init};
@@ -116,7 +116,7 @@ fn expand(source: &Path) -> Vec<PathBuf> {
 
 /// Copies a filetree into a node and applies its owner and mode: into an `ns` node's root
 /// (resolved in it: [`NodeRoot`]); into a VM as a tar archive its agent unpacks at `/`.
-pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&str)) -> Result<(), String> {
+pub fn filetree(runner: &Runner, ft: &Filetree, mut say: impl FnMut(&str)) -> Result<(), String> {
     // A VM's files are staged in a folder of the host's first, then sent packed.
     let stage = match runner {
         Runner::Vm(_) => Some(tempfile::tempdir().map_err(|e| format!("a staging folder: {e}"))?),
@@ -128,12 +128,9 @@ pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&s
         (Runner::Vm(_), None) => unreachable!("a VM's files are staged"),
     }
     .map_err(|e| format!("the node's root: {e}"))?;
-    let written = ft.get("written").and_then(Value::as_str).unwrap_or_default();
-    let source = ft
-        .get("source")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("filetree source `{written}` does not exist"))?;
-    let root = ft.get("root").and_then(Value::as_str).unwrap_or("/");
+    let written = ft.written.as_str();
+    let source = ft.source.as_deref().ok_or_else(|| format!("filetree source `{written}` does not exist"))?;
+    let root = if ft.root.is_empty() { "/" } else { ft.root.as_str() };
     let sources = expand(Path::new(source));
     if sources.is_empty() {
         return Err(format!("filetree source `{written}` matches nothing"));
@@ -166,9 +163,7 @@ pub fn filetree(runner: &Runner, ft: &Map<String, Value>, mut say: impl FnMut(&s
         copy(&sources[0], root)?;
         targets.push(root.to_string());
     }
-    let user = ft.get("user").and_then(Value::as_str);
-    let group = ft.get("group").and_then(Value::as_str);
-    let perms = ft.get("perms").and_then(Value::as_str);
+    let (user, group, perms) = (ft.user.as_deref(), ft.group.as_deref(), ft.perms.as_deref());
     let mut script = String::new();
     for t in &targets {
         let q = shell_quote(t);
@@ -214,9 +209,7 @@ pub fn shell_quote(s: &str) -> String {
 pub fn run_boot(node: &str, init: &Init, attrs: &vnx_providers::kinds::boot::Attrs) -> Result<(), String> {
     let runner = Runner::Ns(*init);
     for ft in &attrs.filetrees {
-        if let Some(m) = ft.as_object() {
-            filetree(&runner, m, |l| eprintln!("{node} | {l}"))?;
-        }
+        filetree(&runner, ft, |l| eprintln!("{node} | {l}"))?;
     }
     let shell = runner.shell(attrs.shell.as_deref());
     for c in &attrs.commands {

@@ -6,8 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
-
 use vnx_providers::kinds::{self, capture};
 
 use super::resource::{kind, Attrs, Desired, ResId};
@@ -269,12 +267,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
             let mgmt_nic = mgmt_of.get(nname).map(|m| {
                 let m: kinds::mgmt::Attrs = m.typed().expect("built above as a mgmt");
-                let mut nic = json!({"ifname": "eth0", "mac": m.mac, "node_addr": m.node_addr});
-                match m.bridge {
-                    Some(b) => nic["bridge"] = json!(b),
-                    None => nic["tap"] = json!(m.host_name),
+                let tap = m.bridge.is_none().then_some(m.host_name);
+                kinds::node::Nic {
+                    ifname: "eth0".into(),
+                    mac: m.mac,
+                    bridge: m.bridge,
+                    tap,
+                    node_addr: Some(m.node_addr),
                 }
-                nic
             });
             super::vm::vm_node(s, node, index, opts, fs, &bridges, mgmt_nic, &mut out, &mut errors);
             continue;
@@ -471,11 +471,11 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")).collect();
         let basedir =
             node.basedir.as_ref().or(s.defaults.as_ref().and_then(|d| d.basedir.as_ref())).map(|b| b.value.as_str());
-        let boot_files: Vec<Value> = node
+        let boot_files: Vec<kinds::boot::Filetree> = node
             .filetrees
             .iter()
             .filter(|f| seq_names(&f.seq).any(|q| q == "on_boot"))
-            .map(|f| filetree_json(f, fs.source(&f.source.value, basedir)))
+            .map(|f| filetree_of(f, fs.source(&f.source.value, basedir)))
             .collect();
         if !boot_execs.is_empty() || !boot_files.is_empty() {
             let mut deps: Vec<ResId> = out
@@ -622,12 +622,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
 }
 
 /// A filetree for a provider: where it comes from on the host (when it exists) and where it goes.
-pub fn filetree_json(f: &crate::scenario::Filetree, source: Option<String>) -> Value {
-    json!({
-        "source": source, "written": f.source.value, "root": f.root.value,
-        "user": f.user.as_ref().map(|u| u.value.clone()), "group": f.group.as_ref().map(|g| g.value.clone()),
-        "perms": f.perms.as_ref().map(|p| p.value.clone()),
-    })
+pub fn filetree_of(f: &crate::scenario::Filetree, source: Option<String>) -> kinds::boot::Filetree {
+    kinds::boot::Filetree {
+        source,
+        written: f.source.value.clone(),
+        root: f.root.value.clone(),
+        user: f.user.as_ref().map(|u| u.value.clone()),
+        group: f.group.as_ref().map(|g| g.value.clone()),
+        perms: f.perms.as_ref().map(|p| p.value.clone()),
+    }
 }
 
 /// Routes as the kernel will show them: destinations in network form, sorted.

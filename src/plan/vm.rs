@@ -4,11 +4,11 @@
 //! agent runs at boot. Addresses, routes and forwarding are resources of their own, as on `ns`
 //! nodes, so that changing them is done in place through the agent.
 
-use serde_json::{json, Value};
-
 use vnx_providers::kinds;
 
-use super::desired::{automac, filetree_json, kname, route_list, HostFs, Options};
+use vnx_providers::kinds::node::{Config, ConfigFile, Console, Disk, Kernel, Nic, Vm};
+
+use super::desired::{automac, filetree_of, kname, route_list, HostFs, Options};
 use super::resource::{kind, Attrs, Desired, ResId};
 use crate::scenario::{seq_names, Diag, Node, Scenario};
 
@@ -35,7 +35,7 @@ pub fn vm_node(
     opts: &Options,
     fs: &dyn HostFs,
     bridges: &std::collections::HashMap<&str, String>,
-    mgmt_nic: Option<Value>,
+    mgmt_nic: Option<Nic>,
     out: &mut Vec<Desired>,
     errors: &mut Vec<Diag>,
 ) {
@@ -45,7 +45,7 @@ pub fn vm_node(
     let automac_offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
     // The disk: a qcow2 overlay on the image (cow) or the image itself (direct).
     let disk = node.filesystem.as_ref().and_then(|f| match fs.file(&f.path.value) {
-        Some(path) => Some(json!({"kind": f.kind.map(|k| k.to_string()).unwrap_or_else(|| "cow".into()), "path": path})),
+        Some(path) => Some(Disk { kind: f.kind.map(|k| k.to_string()).unwrap_or_else(|| "cow".into()), path }),
         None => {
             errors.push(
                 Diag::error("vnx::image", format!("the disk image `{}` of node `{nname}` is not on this host", f.path.value))
@@ -72,7 +72,7 @@ pub fn vm_node(
             Some(i) => Some(found(i, "initrd", errors)?),
             None => None,
         };
-        Some(json!({"path": path, "initrd": initrd, "cmdline": DEFAULT_CMDLINE}))
+        Some(Kernel { path, initrd, cmdline: DEFAULT_CMDLINE.into() })
     });
     if node.filesystem.is_none() && node.kernel.is_none() {
         errors.push(
@@ -85,7 +85,7 @@ pub fn vm_node(
         );
     }
     // NICs, in the guest's interface order; each renamed by its MAC to eth<id> at boot.
-    let mut nics: Vec<Value> = Vec::new();
+    let mut nics: Vec<Nic> = Vec::new();
     let mut deps = vec![];
     if let Some(m) = mgmt_nic {
         nics.push(m);
@@ -118,7 +118,13 @@ pub fn vm_node(
                 let h = kname("", &[scen, nname, &iface.id.value.to_string()]);
                 format!("02:fe:{}:{}:{}:{}", &h[0..2], &h[2..4], &h[4..6], &h[6..8])
             });
-        nics.push(json!({"ifname": format!("eth{}", iface.id.value), "mac": mac, "bridge": bridge}));
+        nics.push(Nic {
+            ifname: format!("eth{}", iface.id.value),
+            mac: Some(mac),
+            bridge: Some(bridge.clone()),
+            tap: None,
+            node_addr: None,
+        });
         deps.push(ResId::new(kind::NET, net));
         if iface.bw.is_some() || iface.delay.is_some() || iface.loss.is_some() {
             errors.push(
@@ -141,7 +147,7 @@ pub fn vm_node(
     script.push_str("# NICs are named by their MAC: first out of the way, then eth<id>.\n");
     script.push_str("i=0; for d in /sys/class/net/*; do n=${d##*/}; [ \"$n\" = lo ] && continue; ip link set \"$n\" name vnxtmp$i; i=$((i+1)); done\n");
     for n in &nics {
-        let (mac, ifname) = (n["mac"].as_str().unwrap_or_default(), n["ifname"].as_str().unwrap_or_default());
+        let (mac, ifname) = (n.mac.as_deref().unwrap_or_default(), n.ifname.as_str());
         script.push_str(&format!(
             "for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = {mac} ] && ip link set \"${{d##*/}}\" name {ifname}; done; ip link set {ifname} up\n"
         ));
@@ -156,8 +162,8 @@ pub fn vm_node(
             script.push_str(&format!("ip -6 addr add {a} dev {ifname} nodad\n"));
         }
     }
-    if let Some(m) = nics.first().filter(|n| n["ifname"] == "eth0") {
-        if let Some(a) = m["node_addr"].as_str() {
+    if let Some(m) = nics.first().filter(|n| n.ifname == "eth0") {
+        if let Some(a) = &m.node_addr {
             script.push_str(&format!("ip addr add {a} dev eth0\n"));
         }
     }
@@ -174,9 +180,9 @@ pub fn vm_node(
         script.push_str(&format!("ip {fam}route replace {to} via {gw}\n"));
     }
     for (i, f) in node.filetrees.iter().filter(|f| seq_names(&f.seq).any(|q| q == "on_boot")).enumerate() {
-        let ft = filetree_json(f, fs.source(&f.source.value, basedir));
+        let ft = filetree_of(f, fs.source(&f.source.value, basedir));
         script.push_str(&format!("mkdir -p {0} && cp -a /config/files/{i}/. {0}\n", sh(&f.root.value)));
-        files.push(json!({"n": i, "source": ft["source"]}));
+        files.push(ConfigFile { n: i, source: ft.source });
     }
     // Processed as every command is (VNX's continuations and `;`), with its ostype and user.
     for e in node.execs.iter().filter(|e| seq_names(&e.seq).any(|q| q == "on_boot")) {
@@ -193,16 +199,20 @@ pub fn vm_node(
         }
     }
     script.push_str("touch /run/vnx-boot-done\n");
-    let vm = json!({
-        "domain": vnx_providers::names::node_netns(scen, nname),
-        "vcpu": node.vcpu.as_ref().map_or(1, |v| v.value),
-        "mem_mib": node.mem.as_ref().map_or(256, |m| m.value.mib),
-        "arch": node.arch.as_ref().map_or("x86_64".to_string(), |a| a.value.clone()),
-        "disk": disk,
-        "kernel": kernel,
-        "nics": nics,
-        "consoles": node.consoles.iter().map(|c| json!({"id": c.id.value, "display": c.display, "kind": c.value})).collect::<Vec<_>>(),
-    });
+    let vm = Vm {
+        domain: vnx_providers::names::node_netns(scen, nname),
+        vcpu: node.vcpu.as_ref().map_or(1, |v| v.value as u64),
+        mem_mib: node.mem.as_ref().map_or(256, |m| m.value.mib),
+        arch: node.arch.as_ref().map_or("x86_64".to_string(), |a| a.value.clone()),
+        disk,
+        kernel,
+        nics,
+        consoles: node
+            .consoles
+            .iter()
+            .map(|c| Console { id: c.id.value, display: c.display, kind: c.value.clone() })
+            .collect(),
+    };
     push(
         out,
         kind::NODE,
@@ -214,7 +224,7 @@ pub fn vm_node(
             rootfs: None,
             netns: None,
             vm: Some(vm),
-            config: Some(json!({"script": script, "files": files})),
+            config: Some(Config { script, files }),
         },
         deps,
         node,

@@ -1,12 +1,11 @@
 //! `boot`: a node's `on_boot` sequence (filetrees, then commands), run when it starts.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 use super::Ops;
 use crate::lab::{kept, Item, Lab, Seeing, Seen};
 use crate::Result;
-use serde_json::Value;
 
 pub const KIND: &str = "boot";
 
@@ -17,8 +16,24 @@ pub struct Attrs {
     /// The node's `<shell>`, else bash, else sh.
     pub shell: Option<String>,
     pub commands: Vec<Command>,
-    /// The filetrees to copy first (as `engine::exec::filetree` reads them).
-    pub filetrees: Vec<Value>,
+    /// The filetrees to copy first.
+    pub filetrees: Vec<Filetree>,
+}
+
+/// One `<filetree>`: a host path copied into the node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filetree {
+    /// The host path it stands for, absolute; none when it is not on this host.
+    pub source: Option<String>,
+    /// The source as the scenario wrote it (for messages).
+    pub written: String,
+    /// Where in the node.
+    pub root: String,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Octal mode (`755`).
+    pub perms: Option<String>,
 }
 
 /// One `<exec>`.

@@ -23,10 +23,91 @@ pub struct Attrs {
     pub rootfs: Option<String>,
     /// `ns`: its network namespace's name (`vnx-LAB.NODE`).
     pub netns: Option<String>,
-    /// A VM: its domain's definition (planned in `plan/vm.rs`, read in `lab/vm.rs`).
-    pub vm: Option<Value>,
+    /// A VM: its domain's definition (planned in `plan/vm.rs`, made in `libvirt.rs`).
+    pub vm: Option<Vm>,
     /// A VM: its configuration drive (boot script and files).
-    pub config: Option<Value>,
+    pub config: Option<Config>,
+}
+
+/// A virtual machine's domain, as vnx defines it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    /// The domain's name (`vnx-LAB.NODE`).
+    pub domain: String,
+    pub vcpu: u64,
+    pub mem_mib: u64,
+    pub arch: String,
+    pub disk: Option<Disk>,
+    /// A kernel (and initramfs) booted directly.
+    pub kernel: Option<Kernel>,
+    /// In the guest's interface order.
+    pub nics: Vec<Nic>,
+    pub consoles: Vec<Console>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disk {
+    /// `cow`: a qcow2 overlay on the image; `direct`: the image itself.
+    pub kind: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kernel {
+    pub path: String,
+    pub initrd: Option<String>,
+    pub cmdline: String,
+}
+
+/// A NIC: on a bridge, or (a private management link) on a tap of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nic {
+    /// Its name in the guest (`eth1`), given at boot by its MAC.
+    pub ifname: String,
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tap: Option<String>,
+    /// The management NIC's address in the guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_addr: Option<String>,
+}
+
+/// VNX's `<console>`: console 0 is the graphical one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    pub id: u32,
+    pub display: Option<bool>,
+    pub kind: Option<String>,
+}
+
+impl Vm {
+    /// Whether the scenario asks for a graphical display (console 0, not switched off).
+    pub fn display(&self) -> bool {
+        self.consoles.iter().any(|c| c.id == 0 && c.display != Some(false))
+    }
+}
+
+/// A VM's configuration drive: the script its agent runs at each boot, and boot-time
+/// filetrees' files (`files/N/`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub script: String,
+    pub files: Vec<ConfigFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub n: usize,
+    pub source: Option<String>,
 }
 
 /// A node is replaced only when what it is made of changes.

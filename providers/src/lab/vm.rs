@@ -76,7 +76,8 @@ impl Lab {
         match it.kind.as_str() {
             node::KIND => {
                 let n: node::Attrs = typed(it)?;
-                let vm = n.vm.clone().unwrap_or_default();
+                let vm =
+                    n.vm.clone().ok_or_else(|| Error::Other(format!("node {} has no domain definition", it.name)))?;
                 let paths = self.vm_paths(&it.name)?;
                 // A leftover of an interrupted apply goes first.
                 self.with_domain(&it.name, |hv, d, _| d.map_or(Ok(()), |d| hv.remove(&d))).await?;
@@ -84,10 +85,10 @@ impl Lab {
                 std::fs::create_dir_all(&paths.dir)
                     .map_err(|e| Error::Other(format!("{}: {e}", paths.dir.display())))?;
                 std::fs::create_dir_all("/run/vnx").map_err(|e| Error::Other(format!("/run/vnx: {e}")))?;
-                if let Some(d) = vm.get("disk").filter(|d| !d.is_null() && d["kind"] != "direct") {
-                    libvirt::make_overlay(std::path::Path::new(d["path"].as_str().unwrap_or_default()), &paths.disk())?;
+                if let Some(d) = vm.disk.as_ref().filter(|d| d.kind != "direct") {
+                    libvirt::make_overlay(std::path::Path::new(&d.path), &paths.disk())?;
                 }
-                let config = n.config.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+                let config = n.config.clone().unwrap_or_default();
                 libvirt::make_config_iso(&config, &paths.iso())?;
                 let dtype = libvirt::domain_type(&self.domain_type);
                 let xml = libvirt::domain_xml(&vm, dtype, &self.scenario, &it.name, &paths);
@@ -153,7 +154,7 @@ impl Lab {
                 // The configuration drive is read at boot: the next boot sees the change (the
                 // running guest gets it through the agent, resource by resource).
                 if was.config != n.config {
-                    let config = n.config.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+                    let config = n.config.clone().unwrap_or_default();
                     libvirt::make_config_iso(&config, &self.vm_paths(&new.name)?.iso())?;
                 }
                 let mut runtime = self.vm_set_run(&new.name, &n.run).await?;
