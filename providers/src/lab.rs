@@ -1,6 +1,6 @@
 //! The lab provider: builds every resource kind of a lab with [`netlink`](crate::netlink),
 //! [`ns`] and, for virtual machines, [`libvirt`](crate::libvirt). What a kind's create, read,
-//! update and delete do is in its module ([`kinds`](crate::kinds)); this is what they share:
+//! update and delete do is in its module (`kinds/`); this is what they share:
 //! the lab's handles (netlink sockets, directories, the node's namespaces), looked up afresh
 //! at each call, and the dispatch of a call to the resource's node provider.
 //!
@@ -93,7 +93,7 @@ pub trait Provider: Send + Sync + 'static {
 /// of node providers, chosen by the resource's `provider`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeProvider {
-    /// Namespaces and veths, in-process: each kind's [`kinds::Ops`]. Also what is not in a
+    /// Namespaces and veths, in-process: each kind's `kinds::Ops`. Also what is not in a
     /// node (nets, the host's side): provider `net`.
     Ns,
     /// A libvirt domain, changed through its guest agent: `lab/vm.rs`.

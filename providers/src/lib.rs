@@ -1,5 +1,14 @@
 //! vnx's providers: the only code that touches the outside world.
 //!
+//! - [`kinds`]: the resource kinds, one module each: typed attributes (shared with the
+//!   planner), the attributes that force a replacement, and the kind's create, read, update and
+//!   delete (`kinds::Ops`). The `kinds!` registry in `kinds/mod.rs` lists them. A new kind is a
+//!   module there, its name in the registry, the planner's code that builds its attributes, and
+//!   its tests.
+//! - [`lab`]: the lab provider ([`lab::Lab`], the [`lab::Provider`] trait the engine drives):
+//!   what the kinds share, and the dispatch of each call to the resource's node provider
+//!   ([`lab::NodeProvider`]: `ns` → the kind, `libvirt` → `lab/vm.rs`). Stateless between calls:
+//!   what a later call needs is read back from the machine.
 //! - [`netlink`]: links, addresses and routes of one network namespace, in-process.
 //! - [`ns`]: `ns` nodes (init process, namespaces, copy-on-write root), running commands and
 //!   copying files into them.
@@ -8,6 +17,7 @@
 //!
 //! Everything vnx creates in the kernel carries its mark: links have the interface alias
 //! `vnx:<scenario>:<kind>:<name>`, node network namespaces are named `vnx-<scenario>.<node>` ([`names`]).
+//! Errors keep their cause ([`Error`]: the errno, the operation, the object).
 
 pub mod claim;
 pub mod kinds;

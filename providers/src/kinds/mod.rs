@@ -1,7 +1,7 @@
 //! Resource kinds, one module each: the kind's typed attributes (built by the planner, read by
 //! the provider: one type for both, serialised in the plan and the record), the attributes
 //! that force a replacement, and what the lab provider does with one: its create, read, update
-//! and delete ([`Ops`], on the attributes).
+//! and delete (`Ops`, on the attributes).
 //!
 //! To add a kind: a module with `KIND`, `Attrs`, `forces_replacement` and `impl Ops for Attrs`;
 //! its name in the `kinds!` list below (that declares the module, enters it in [`KINDS`] and
@@ -51,7 +51,7 @@ pub(crate) trait Ops: Sized {
 }
 
 /// The registry: declares each kind's module, lists it in [`KINDS`], and sends the lab
-/// provider's calls on a resource to its kind's [`Ops`]. A new kind is one name here.
+/// provider's calls on a resource to its kind's `Ops`. A new kind is one name here.
 macro_rules! kinds {
     ($($m:ident),* $(,)?) => {
         $(pub mod $m;)*
