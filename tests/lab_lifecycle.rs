@@ -108,3 +108,41 @@ fn nix_kill(pid: i64) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A lab an earlier vnx built kept its nodes' inits, boot sequences and routes only in its
+/// record (this vnx keeps them in each node's directory): such a lab is taken over from the
+/// record, and a reboot then restarts the node once, runs its boot sequence and puts its route
+/// back (without that, the running node looked shut off and a second init was started).
+#[test]
+fn a_lab_of_an_earlier_vnx_is_taken_over_from_its_record() {
+    let host = TestHost::new();
+    let name = host.unique("adopt");
+    let text = format!(
+        "name: {name}\nversion: \"2.0\"\nmgmt: {{type: none}}\nnets:\n  - {{name: lan, mode: virtual_bridge}}\nnodes:\n  \
+         - name: h1\n    type: ns\n    interfaces:\n      - {{id: 1, net: lan, ipv4: [10.0.1.10/24]}}\n    \
+         routes:\n      - {{type: ipv4, to: 10.9.0.0/16, gw: 10.0.1.1}}\n    execs:\n      \
+         - {{seq: on_boot, command: \"echo booted >> /var/tmp/boots\"}}\n"
+    );
+    let f = host.dir.path().join("adopt.yaml");
+    std::fs::write(&f, text).unwrap();
+    host.vnx_ok(&["apply", f.to_str().unwrap(), "--auto-approve"]);
+    // As an earlier vnx left it: no kept files, no mark on the runtime directory.
+    let run_dir = std::path::PathBuf::from(format!("/run/vnx/labs/{name}"));
+    std::fs::remove_file(run_dir.join("kept")).unwrap();
+    for file in ["init.json", "boot.json", "routes.json"] {
+        std::fs::remove_file(run_dir.join("h1").join(file)).unwrap();
+    }
+    let before = host.pids(&name)["h1"];
+    host.vnx_ok(&["reboot", &name, "-M", "h1"]);
+    let after = host.pids(&name)["h1"];
+    assert_ne!(before, after, "h1 was not restarted");
+    // Gone, or a zombie its reaper has not collected yet.
+    let stat = std::fs::read_to_string(format!("/proc/{before}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+    assert!(matches!(state, None | Some("Z" | "X")), "the old init of h1 still runs: {stat}");
+    let boots = host.vnx_ok(&["exec", &name, "-M", "h1", "--", "cat", "/var/tmp/boots"]);
+    assert_eq!(boots.lines().count(), 2, "the reboot did not run the boot sequence: {boots}");
+    let routes = host.vnx_ok(&["exec", &name, "-M", "h1", "--", "ip", "route"]);
+    assert!(routes.contains("10.9.0.0/16 via 10.0.1.1"), "the route is not back: {routes}");
+    assert!(plan_is_empty(&host, &name));
+}

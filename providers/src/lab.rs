@@ -152,6 +152,9 @@ pub struct Lab {
     /// One request at a time per guest agent: QEMU's channel socket serves one client.
     #[cfg(feature = "libvirt")]
     agent_turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The inits read from nodes' `init.json`, kept only to spare reading it again: one is used
+    /// only while that very process runs (pid and start time), else the file is read afresh.
+    inits_read: Mutex<HashMap<String, Init>>,
     /// Netlink in the lab's own network namespace (bridges and host ends of its nets): a
     /// connection, not a fact (it is opened again when the namespace is made anew).
     lab_nl: tokio::sync::Mutex<HashMap<String, Netlink>>,
@@ -202,6 +205,7 @@ impl Lab {
             hv: Mutex::new(None),
             #[cfg(feature = "libvirt")]
             agent_turns: Default::default(),
+            inits_read: Default::default(),
             lab_nl: Default::default(),
             boot,
         })
@@ -292,10 +296,27 @@ impl Lab {
 
     /// The node's init, when it runs (read from its directory: whoever started it wrote it).
     pub(crate) fn init(&self, node: &str) -> Result<Init> {
+        let read = self.inits_read.lock().expect("not poisoned").get(node).copied();
+        if let Some(i) = read.filter(Init::alive) {
+            return Ok(i);
+        }
         match self.kept::<Init>(node, kept::INIT) {
-            Some(i) if i.alive() => Ok(i),
+            Some(i) if i.alive() => {
+                self.inits_read.lock().expect("not poisoned").insert(node.to_string(), i);
+                Ok(i)
+            }
             _ => Err(Error::Node(format!("node {node} is not running"))),
         }
+    }
+
+    /// Keeps (or forgets) the node's init in its directory.
+    pub(crate) fn keep_init(&self, node: &str, init: Option<&Init>) -> Result<()> {
+        let mut read = self.inits_read.lock().expect("not poisoned");
+        match init {
+            Some(i) => read.insert(node.to_string(), *i),
+            None => read.remove(node),
+        };
+        self.keep(node, kept::INIT, init)
     }
 
     /// The name an `ns` node's network namespace is bound to (`vnx-LAB.NODE`).

@@ -66,8 +66,8 @@ impl Error {
     }
 
     /// An operation on `object` failed with `source`.
-    pub fn io(object: impl std::fmt::Display, source: std::io::Error) -> Error {
-        Error::Io { object: object.to_string(), source }
+    pub fn io(object: impl std::fmt::Display, source: impl Into<std::io::Error>) -> Error {
+        Error::Io { object: object.to_string(), source: source.into() }
     }
 
     /// The errno behind the error, if the system gave one.

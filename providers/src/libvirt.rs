@@ -167,7 +167,7 @@ pub fn make_overlay(base: &Path, overlay: &Path) -> Result<()> {
         .arg(base)
         .arg(overlay)
         .output()
-        .map_err(|e| Error::Other(format!("qemu-img (Debian package qemu-utils): {e}")))?;
+        .map_err(|e| Error::io("qemu-img (Debian package qemu-utils)", e))?;
     if !out.status.success() {
         return Err(Error::Other(format!("qemu-img create: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
@@ -180,7 +180,7 @@ pub fn make_config_iso(config: &Config, iso: &Path) -> Result<()> {
     let stage = iso.with_extension("d");
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(stage.join("files")).map_err(|e| Error::Other(format!("{}: {e}", stage.display())))?;
-    std::fs::write(stage.join("boot.sh"), &config.script).map_err(|e| Error::Other(format!("boot.sh: {e}")))?;
+    std::fs::write(stage.join("boot.sh"), &config.script).map_err(|e| Error::io("boot.sh", e))?;
     for f in &config.files {
         let dst = stage.join("files").join(f.n.to_string());
         std::fs::create_dir_all(&dst).map_err(|e| Error::Other(format!("{}: {e}", dst.display())))?;
@@ -197,7 +197,7 @@ pub fn make_config_iso(config: &Config, iso: &Path) -> Result<()> {
         .arg(&tmp)
         .arg(&stage)
         .output()
-        .map_err(|e| Error::Other(format!("xorriso (Debian package xorriso) builds configuration drives: {e}")))?;
+        .map_err(|e| Error::io("xorriso (Debian package xorriso) builds configuration drives", e))?;
     let _ = std::fs::remove_dir_all(&stage);
     if !out.status.success() {
         return Err(Error::Other(format!("xorriso: {}", String::from_utf8_lossy(&out.stderr).trim())));
@@ -233,13 +233,11 @@ impl Agent {
         let mut stream = UnixStream::connect(&self.socket)
             .map_err(|e| Error::Node(format!("the guest agent ({}): {e}", self.socket.display())))?;
         stream.set_read_timeout(Some(timeout)).map_err(|e| Error::Node(e.to_string()))?;
-        stream
-            .write_all(format!("{verb} {id} {rest}\n").as_bytes())
-            .map_err(|e| Error::Node(format!("to the agent: {e}")))?;
+        stream.write_all(format!("{verb} {id} {rest}\n").as_bytes()).map_err(|e| Error::io("to the agent", e))?;
         let mut lines = BufReader::new(stream);
         loop {
             let mut reply = String::new();
-            lines.read_line(&mut reply).map_err(|e| Error::Node(format!("from the agent: {e}")))?;
+            lines.read_line(&mut reply).map_err(|e| Error::io("from the agent", e))?;
             if reply.is_empty() {
                 return Err(Error::Node("the guest agent closed the channel".into()));
             }
@@ -275,7 +273,7 @@ impl Agent {
         let b64 = base64::engine::general_purpose::STANDARD;
         let reply = self.request("EXEC", &b64.encode(script), "DONE", timeout)?;
         let (code, out) = reply.split_once(' ').unwrap_or((reply.as_str(), ""));
-        let out = b64.decode(out.trim()).map_err(|e| Error::Node(format!("agent output: {e}")))?;
+        let out = b64.decode(out.trim()).map_err(|e| Error::Other(format!("agent output: {e}")))?;
         Ok((code.parse().unwrap_or(1), String::from_utf8_lossy(&out).into_owned()))
     }
 

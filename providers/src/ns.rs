@@ -66,7 +66,7 @@ impl MountTemplate {
             mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
                 .map_err(|e| fail("making it private", e))?;
             let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
-                .map_err(|e| Error::Node(format!("reading mountinfo: {e}")))?;
+                .map_err(|e| Error::io("reading mountinfo", e))?;
             let mut binds: Vec<&str> = info
                 .lines()
                 .filter_map(|l| l.split(' ').nth(4))
@@ -121,14 +121,14 @@ impl Init {
 }
 
 pub fn open_ns(path: &str) -> Result<OwnedFd> {
-    let f = std::fs::File::open(path).map_err(|e| Error::Node(format!("opening {path}: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(format!("opening {path}"), e))?;
     Ok(OwnedFd::from(f))
 }
 
 /// Starts a node; returns its init. `exe` is `vnx-init`, or the vnx binary (its `__init` entry).
 pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
     std::fs::create_dir_all(&spec.dir).map_err(|e| Error::Node(format!("creating {}: {e}", spec.dir.display())))?;
-    let log = std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::Node(format!("init log: {e}")))?;
+    let log = std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::io("init log", e))?;
     let mut cmd = Command::new(exe);
     if exe.file_name().is_none_or(|n| n != "vnx-init") {
         cmd.arg("__init");
@@ -151,8 +151,8 @@ pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
     let mut out = String::new();
     BufReader::new(child.stdout.take().expect("piped"))
         .read_line(&mut out)
-        .map_err(|e| Error::Node(format!("reading init: {e}")))?;
-    let status = child.wait().map_err(|e| Error::Node(format!("waiting for init: {e}")))?;
+        .map_err(|e| Error::io("reading init", e))?;
+    let status = child.wait().map_err(|e| Error::io("waiting for init", e))?;
     let line = out.lines().next().unwrap_or_default();
     match line.strip_prefix("ready ").and_then(|p| p.trim().parse::<i32>().ok()) {
         Some(pid) if status.success() => {
@@ -376,13 +376,13 @@ fn peer_groups(line: &str) -> impl Iterator<Item = &str> {
 /// Makes /run/netns a shared mount point, as iproute2 does, so names bound there are seen by
 /// every mount namespace.
 fn prepare_netns_dir() -> Result<()> {
-    std::fs::create_dir_all(NETNS_DIR).map_err(|e| Error::Node(format!("{NETNS_DIR}: {e}")))?;
+    std::fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("{NETNS_DIR}"), e))?;
     let shared = mount(None::<&str>, NETNS_DIR, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
     if shared.is_err() {
         mount(Some(NETNS_DIR), NETNS_DIR, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::Node(format!("bind-mounting {NETNS_DIR}: {e}")))?;
+            .map_err(|e| Error::io(format!("bind-mounting {NETNS_DIR}"), e))?;
         mount(None::<&str>, NETNS_DIR, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::Node(format!("sharing {NETNS_DIR}: {e}")))?;
+            .map_err(|e| Error::io(format!("sharing {NETNS_DIR}"), e))?;
     }
     Ok(())
 }
@@ -398,7 +398,7 @@ pub fn bind_netns(init: &Init, name: &str, mark: &str) -> Result<()> {
     let m = mark.to_string();
     in_netns(init.netns()?, move || crate::netlink::set_lo_alias_here(&m))?;
     clear_netns_name(name, mark)?;
-    std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+    std::fs::File::create(&path).map_err(|e| Error::io(format!("{path}"), e))?;
     mount(
         Some(format!("/proc/{}/ns/net", init.pid).as_str()),
         path.as_str(),
@@ -406,7 +406,7 @@ pub fn bind_netns(init: &Init, name: &str, mark: &str) -> Result<()> {
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| Error::Node(format!("binding {path}: {e}")))
+    .map_err(|e| Error::io(format!("binding {path}"), e))
 }
 
 /// Makes a new, empty network namespace bound to /run/netns/NAME (from a thread of its own:
@@ -417,17 +417,17 @@ pub fn new_netns(name: &str, mark: &str, sysctls: &'static [(&'static str, &'sta
     prepare_netns_dir()?;
     clear_netns_name(name, mark)?;
     let path = format!("{NETNS_DIR}/{name}");
-    std::fs::File::create(&path).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+    std::fs::File::create(&path).map_err(|e| Error::io(format!("{path}"), e))?;
     let p = path.clone();
     let mark = mark.to_string();
     std::thread::spawn(move || -> Result<()> {
-        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("a new network namespace: {e}")))?;
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::io("a new network namespace", e))?;
         crate::netlink::set_lo_alias_here(&mark)?;
         for (key, value) in sysctls {
-            std::fs::write(format!("/proc/sys/{key}"), value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))?;
+            std::fs::write(format!("/proc/sys/{key}"), value).map_err(|e| Error::io(format!("sysctl {key}"), e))?;
         }
         mount(Some("/proc/thread-self/ns/net"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| Error::Node(format!("binding {p}: {e}")))
+            .map_err(|e| Error::io(format!("binding {p}"), e))
     })
     .join()
     .map_err(|_| Error::Node("namespace thread panicked".into()))?
@@ -488,7 +488,7 @@ pub fn command_in(init: &Init, program: &str, args: &[&str]) -> Command {
 pub fn run_in(init: &Init, shell: &str, script: &str, mut line: impl FnMut(&str)) -> Result<i32> {
     let mut cmd = command_in(init, shell, &["-c", script]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| Error::Node(format!("running nsenter: {e}")))?;
+    let mut child = cmd.spawn().map_err(|e| Error::io("running nsenter", e))?;
     let stderr = child.stderr.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let tx2 = tx.clone();
@@ -508,7 +508,7 @@ pub fn run_in(init: &Init, shell: &str, script: &str, mut line: impl FnMut(&str)
     }
     let _ = t.join();
     let _ = t2.join();
-    let status = child.wait().map_err(|e| Error::Node(format!("waiting for a command: {e}")))?;
+    let status = child.wait().map_err(|e| Error::io("waiting for a command", e))?;
     Ok(status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
 }
 
@@ -517,7 +517,7 @@ pub fn run_in(init: &Init, shell: &str, script: &str, mut line: impl FnMut(&str)
 /// /proc/sys/net shows the namespace of whoever opens it.)
 fn in_netns<T: Send + 'static>(netns: OwnedFd, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     std::thread::spawn(move || -> Result<T> {
-        nix::sched::setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Node(format!("setns: {e}")))?;
+        nix::sched::setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::io("setns", e))?;
         f()
     })
     .join()
@@ -536,7 +536,7 @@ pub fn ensure_neighbour_room(entries: u64) -> Result<Vec<String>> {
             let path = format!("/proc/sys/net/{family}/neigh/default/{key}");
             let Ok(now) = std::fs::read_to_string(&path) else { continue };
             if now.trim().parse::<u64>().is_ok_and(|n| n < want) {
-                std::fs::write(&path, want.to_string()).map_err(|e| Error::Node(format!("{path}: {e}")))?;
+                std::fs::write(&path, want.to_string()).map_err(|e| Error::io(format!("{path}"), e))?;
                 changed.push(format!("net.{family}.neigh.default.{key}={want}"));
             }
         }
@@ -548,7 +548,7 @@ pub fn ensure_neighbour_room(entries: u64) -> Result<Vec<String>> {
 pub fn set_net_sysctl(netns: OwnedFd, key: &str, value: &str) -> Result<()> {
     let (key, value) = (key.to_string(), value.to_string());
     in_netns(netns, move || {
-        std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+        std::fs::write(format!("/proc/sys/{key}"), &value).map_err(|e| Error::io(format!("sysctl {key}"), e))
     })
 }
 
@@ -558,7 +558,7 @@ pub fn get_net_sysctl(netns: OwnedFd, key: &str) -> Result<String> {
     in_netns(netns, move || {
         std::fs::read_to_string(format!("/proc/sys/{key}"))
             .map(|s| s.trim().to_string())
-            .map_err(|e| Error::Node(format!("sysctl {key}: {e}")))
+            .map_err(|e| Error::io(format!("sysctl {key}"), e))
     })
 }
 
@@ -566,7 +566,7 @@ pub fn get_net_sysctl(netns: OwnedFd, key: &str) -> Result<String> {
 pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()> {
     let (program, args) = (program.to_string(), args.to_vec());
     in_netns(netns, move || {
-        let out = Command::new(&program).args(&args).output().map_err(|e| Error::Node(format!("{program}: {e}")))?;
+        let out = Command::new(&program).args(&args).output().map_err(|e| Error::io(format!("{program}"), e))?;
         if out.status.success() {
             Ok(())
         } else {

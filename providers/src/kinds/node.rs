@@ -135,7 +135,7 @@ impl Ops for Attrs {
         };
         let exe = lab.exe().to_path_buf();
         let init = blocking(move || ns::start(&exe, &spec)).await?;
-        lab.keep(&it.name, kept::INIT, Some(&init))?;
+        lab.keep_init(&it.name, Some(&init))?;
         ns::bind_netns(&init, netns, &lab.alias(KIND, &it.name))?;
         // No duplicate address detection on the node's links (its addresses are `nodad`
         // already): their link-local addresses stay tentative for a second or more
@@ -180,6 +180,7 @@ impl Ops for Attrs {
         let init = lab.kept::<Init>(&it.name, kept::INIT).or_else(|| serde_json::from_value(it.runtime.clone()).ok());
         // The name bound to the init's own namespace is vnx's without asking its mark.
         let bound_to_init = matches!((&init, &self.netns), (Some(i), Some(n)) if ns::netns_bound_to(i, n));
+        lab.keep_init(&it.name, None)?;
         if let Some(init) = init {
             ns::kill_now(&init);
         }
@@ -233,7 +234,7 @@ async fn set_run(lab: &Lab, node: &str, a: &Attrs, want: &str) -> Result<Value> 
                 ns::stop(&init);
                 Ok(())
             }).await?;
-            lab.keep::<Init>(node, kept::INIT, None)?;
+            lab.keep_init(node, None)?;
             links_down(lab, node).await?;
         }
         (_, _) => {
@@ -251,7 +252,7 @@ async fn set_run(lab: &Lab, node: &str, a: &Attrs, want: &str) -> Result<Value> 
             };
             let exe = lab.exe().to_path_buf();
             let init = blocking(move || ns::start(&exe, &spec)).await?;
-            lab.keep(node, kept::INIT, Some(&init))?;
+            lab.keep_init(node, Some(&init))?;
             links_up(lab, node).await?;
             if let Some(attrs) = lab.kept::<boot::Attrs>(node, kept::BOOT) {
                 lab.run_boot(node, init, attrs).await?;
