@@ -5,6 +5,7 @@
 //! crates of their own (`state/`, `providers/`).
 
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod ops;
 pub mod plan;
