@@ -397,3 +397,45 @@ fn exe_info_lists_sequences_with_their_help() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     insta::assert_snapshot!("exe_info", String::from_utf8_lossy(&out.stdout));
 }
+
+/// `vnx place`: the tutorial over two hosts; min-cut crosses fewer nets than EDIV's round
+/// robin, and EDIV's cluster.conf is read with its notes.
+#[test]
+fn place_the_tutorial_on_two_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &cluster,
+        "hosts:\n  - {name: alpha, ssh: root@192.0.2.1, underlay: 192.0.2.1}\n  - {name: bravo, ssh: root@192.0.2.2, underlay: 192.0.2.2}\n",
+    )
+    .unwrap();
+    let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    let place = |extra: &[&str], cluster: &std::path::Path| {
+        let out = std::process::Command::new(common::vnx_bin())
+            .arg("place")
+            .arg(&file)
+            .arg("--cluster")
+            .arg(cluster)
+            .args(["--json"])
+            .args(extra)
+            .env_remove("VNX_STATE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (doc, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (min_cut, _) = place(&[], &cluster);
+    let (rr, _) = place(&["--strategy", "round-robin"], &cluster);
+    assert_eq!(min_cut["nodes"].as_object().unwrap().len(), 6);
+    assert_eq!(min_cut["hosts"]["alpha"].as_array().unwrap().len(), 3, "balanced: {min_cut}");
+    assert!(
+        min_cut["cost"].as_u64() < rr["cost"].as_u64(),
+        "min-cut {} vs round robin {}",
+        min_cut["cost"],
+        rr["cost"]
+    );
+    let (ediv, notes) = place(&[], &corpus().join("ediv-cluster.conf"));
+    assert_eq!(ediv["strategy"], "round-robin");
+    assert!(notes.contains("VXLAN"), "{notes}");
+}

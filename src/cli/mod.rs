@@ -17,6 +17,7 @@ mod graph;
 mod init;
 mod legacy;
 mod lifecycle;
+mod place;
 mod progress;
 mod schema;
 mod show;
@@ -104,6 +105,7 @@ pub enum Command {
     State(admin::StateCmd),
     ForceUnlock(admin::ForceUnlockCmd),
     Graph(graph::GraphCmd),
+    Place(place::PlaceCmd),
     Diff(diff::DiffCmd),
     Init(init::InitCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -201,6 +203,7 @@ pub fn main() -> i32 {
         Command::State(a) => admin::run_state(a, st),
         Command::ForceUnlock(a) => admin::run_force_unlock(a, st),
         Command::Graph(a) => graph::run(a, st, color),
+        Command::Place(a) => place::run(a, st, color),
         Command::Diff(a) => diff::run(a, st, color),
         Command::Completions { shell } => {
             use clap::CommandFactory;

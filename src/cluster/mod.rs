@@ -2,4 +2,5 @@
 //! ([`placement`]), a pure function with table tests. The cluster file, the control channel,
 //! cross-host nets and the ledger come next.
 
+pub mod file;
 pub mod placement;
