@@ -435,6 +435,13 @@ fn place_the_tutorial_on_two_hosts() {
         min_cut["cost"],
         rr["cost"]
     );
+    // EDIV's restriction rules in the cluster file hold.
+    let pinned = dir.path().join("pinned.yaml");
+    let text = std::fs::read_to_string(&cluster).unwrap() + "constraints:\n  vm_deploy_at: {h1: bravo}\n  antiaffinity: [[r1, r2]]\n";
+    std::fs::write(&pinned, text).unwrap();
+    let (p, _) = place(&[], &pinned);
+    assert_eq!(p["nodes"]["h1"], "bravo", "{p}");
+    assert_ne!(p["nodes"]["r1"], p["nodes"]["r2"], "{p}");
     let (ediv, notes) = place(&[], &corpus().join("ediv-cluster.conf"));
     assert_eq!(ediv["strategy"], "round-robin");
     assert!(notes.contains("VXLAN"), "{notes}");

@@ -17,7 +17,9 @@ use crate::cluster::{file, placement};
 #[command(
     after_help = "Examples:\n  vnx place lab.xml --cluster cluster.yaml\n  vnx place lab.xml --cluster /etc/ediv/cluster.conf --strategy round-robin --json\n\n\
 cluster.yaml:\n  hosts:\n    - {name: alpha, ssh: root@192.168.250.1, underlay: 192.168.250.1, weight: 1}\n    \
-- {name: bravo, ssh: root@192.168.250.2, underlay: 192.168.250.2, max_nodes: 50}\n  vni: {first: 6000, last: 6099}\n  placement: min-cut"
+- {name: bravo, ssh: root@192.168.250.2, underlay: 192.168.250.2, max_nodes: 50}\n  vni: {first: 6000, last: 6099}\n  placement: min-cut\n  \
+constraints:          # EDIV's restriction rules\n    vm_deploy_at: {r1: alpha}\n    affinity: [[h1, h2]]\n    antiaffinity: [[r1, r2]]\n    \
+net_deploy_at: {Net3: bravo}\n    net_deploy_together: [Net0]"
 )]
 pub struct PlaceCmd {
     /// A scenario file or the name of an applied scenario.
@@ -71,6 +73,7 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
                 (net.name.value.clone(), members)
             })
             .collect(),
+        constraints: cluster.constraints.clone(),
         ..Default::default()
     };
     let placed = match placement::place(&problem, &cluster.placement_hosts(), strategy) {

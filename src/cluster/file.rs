@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::placement::{Host, Strategy};
+use super::placement::{Constraints, Host, Strategy};
 
 /// A cluster, as read and checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,6 +15,8 @@ pub struct Cluster {
     /// VNIs vnx may give the nets that cross hosts.
     pub vni: (u32, u32),
     pub placement: Strategy,
+    /// Pins and (anti-)affinities, as EDIV's restriction file gave them.
+    pub constraints: Constraints,
     /// What an EDIV file said that vnx does otherwise (shown to the user).
     pub notes: Vec<String>,
 }
@@ -55,6 +57,24 @@ struct YamlCluster {
     vni: Option<YamlVni>,
     #[serde(default)]
     placement: Option<String>,
+    #[serde(default)]
+    constraints: YamlConstraints,
+}
+
+/// EDIV's restriction rules, by their names.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YamlConstraints {
+    #[serde(default)]
+    vm_deploy_at: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    net_deploy_at: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    affinity: Vec<Vec<String>>,
+    #[serde(default)]
+    antiaffinity: Vec<Vec<String>>,
+    #[serde(default)]
+    net_deploy_together: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +129,15 @@ fn yaml(what: &str, text: &str) -> Result<Cluster, String> {
             mem: h.mem,
         })
         .collect();
-    Ok(Cluster { hosts, vni: y.vni.map_or(DEFAULT_VNI, |v| (v.first, v.last)), placement, notes: vec![] })
+    let c = y.constraints;
+    let constraints = Constraints {
+        node_at: c.vm_deploy_at,
+        net_at: c.net_deploy_at,
+        affinity: c.affinity,
+        antiaffinity: c.antiaffinity,
+        net_together: c.net_deploy_together,
+    };
+    Ok(Cluster { hosts, vni: y.vni.map_or(DEFAULT_VNI, |v| (v.first, v.last)), placement, constraints, notes: vec![] })
 }
 
 /// EDIV's `cluster.conf`: `[vlan]` becomes the VNI range, `[cluster]`'s `host =` lines and each
@@ -181,7 +209,7 @@ fn ediv(what: &str, text: &str) -> Result<Cluster, String> {
             mem: get(kv, "mem").map(|v| num("mem", v)).transpose()?,
         });
     }
-    Ok(Cluster { hosts, vni, placement, notes })
+    Ok(Cluster { hosts, vni, placement, constraints: Constraints::default(), notes })
 }
 
 /// What must hold whatever the form.
@@ -213,6 +241,11 @@ fn check(what: &str, c: &Cluster) -> Result<(), String> {
     if c.hosts.iter().filter(|h| h.reach == Reach::Local).count() > 1 {
         return Err(format!("{what}: more than one host is `local`"));
     }
+    for h in c.constraints.node_at.values().chain(c.constraints.net_at.values()) {
+        if !c.hosts.iter().any(|x| x.name == *h) {
+            return Err(format!("{what}: constraints name host `{h}`, which is not under `hosts:`"));
+        }
+    }
     let (first, last) = c.vni;
     if first == 0 || first > last || last > 0xff_ffff {
         return Err(format!("{what}: vni {first}-{last}: a range within 1-16777215, first ≤ last"));
@@ -239,6 +272,15 @@ mod tests {
         assert_eq!(c.hosts[2].reach, Reach::Local);
         assert_eq!((c.vni, c.placement), ((6000, 6099), Strategy::MinCut));
         assert!(c.notes.is_empty());
+        let c = parse(
+            "c.yaml",
+            "hosts:\n  - {name: a, ssh: local, underlay: 10.0.0.1}\n  - {name: b, ssh: root@b, underlay: 10.0.0.2}\n\
+             constraints:\n  vm_deploy_at: {r1: b}\n  antiaffinity: [[r1, r2]]\n  net_deploy_together: [Net0]\n",
+        )
+        .unwrap();
+        assert_eq!(c.constraints.node_at["r1"], "b");
+        assert_eq!(c.constraints.antiaffinity, [["r1".to_string(), "r2".to_string()]]);
+        assert_eq!(c.constraints.net_together, ["Net0"]);
     }
 
     #[test]
@@ -273,6 +315,8 @@ mod tests {
             ("hosts:\n  - {name: a, ssh: local, weight: 0}\n", "weight"),
             ("hosts:\n  - {name: a, ssh: local}\nvni: {first: 10, last: 5}\n", "vni 10-5"),
             ("hosts:\n  - {name: a, ssh: local}\nplacement: random\n", "placement `random`"),
+            ("hosts:\n  - {name: a, ssh: local}\nconstraints: {vm_deploy_at: {h1: b}}\n", "host `b`"),
+            ("hosts:\n  - {name: a, ssh: local}\nconstraints: {affinty: []}\n", "unknown field `affinty`"),
         ];
         for (text, says) in bad {
             let e = parse("c.yaml", text).unwrap_err();

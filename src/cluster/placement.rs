@@ -49,7 +49,7 @@ impl Strategy {
 }
 
 /// EDIV's restriction rules, by name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Constraints {
     /// Node → host (`vm_deploy_at`, `<vm host=>`).
     pub node_at: BTreeMap<String, String>,
