@@ -435,9 +435,15 @@ fn place_the_tutorial_on_two_hosts() {
         min_cut["cost"],
         rr["cost"]
     );
+    // Each net across hosts has a VNI of the range (the default 6000-6999), no two the same.
+    let crossing = rr["cross_host_nets"].as_array().unwrap();
+    let vnis: std::collections::BTreeSet<u64> = crossing.iter().map(|n| n["vni"].as_u64().unwrap()).collect();
+    assert_eq!(vnis.len(), crossing.len(), "{rr}");
+    assert!(vnis.iter().all(|v| (6000..=6999).contains(v)), "{vnis:?}");
     // EDIV's restriction rules in the cluster file hold.
     let pinned = dir.path().join("pinned.yaml");
-    let text = std::fs::read_to_string(&cluster).unwrap() + "constraints:\n  vm_deploy_at: {h1: bravo}\n  antiaffinity: [[r1, r2]]\n";
+    let text = std::fs::read_to_string(&cluster).unwrap()
+        + "constraints:\n  vm_deploy_at: {h1: bravo}\n  antiaffinity: [[r1, r2]]\n";
     std::fs::write(&pinned, text).unwrap();
     let (p, _) = place(&[], &pinned);
     assert_eq!(p["nodes"]["h1"], "bravo", "{p}");

@@ -88,6 +88,11 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         })
         .filter(|(_, hosts)| hosts.len() > 1)
         .collect();
+    let crossing_names: Vec<String> = crossing.iter().map(|(n, _)| n.to_string()).collect();
+    let vnis = match crate::cluster::vni::allocate(&crossing_names, cluster.vni, &Default::default()) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
     let on = |h: &str| -> Vec<&str> {
         problem.nodes.iter().filter(|n| placed.get(*n).map(String::as_str) == Some(h)).map(String::as_str).collect()
     };
@@ -99,7 +104,10 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
             cluster.hosts.iter().map(|h| (h.name.clone(), serde_json::json!(on(&h.name)))).collect();
         let doc = serde_json::json!({
             "scenario": name, "strategy": strategy_name, "nodes": placed, "hosts": hosts,
-            "cross_host_nets": crossing.iter().map(|(n, h)| serde_json::json!({"net": n, "hosts": h})).collect::<Vec<_>>(),
+            "cross_host_nets": crossing
+                .iter()
+                .map(|(n, h)| serde_json::json!({"net": n, "hosts": h, "vni": vnis.get(*n)}))
+                .collect::<Vec<_>>(),
             "cost": placement::cost(&placed, &problem.nets), "notes": cluster.notes,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
@@ -118,7 +126,8 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         println!("{:<width$}  {:>3}  {}", h.name, nodes.len(), nodes.join(" "));
     }
     for (net, hosts) in &crossing {
-        println!("net {net} spans {}", hosts.iter().copied().collect::<Vec<_>>().join(", "));
+        let hosts = hosts.iter().copied().collect::<Vec<_>>().join(", ");
+        println!("net {net} spans {hosts} (VNI {})", vnis[*net]);
     }
     super::EXIT_OK
 }
