@@ -176,6 +176,11 @@ pub(crate) fn nets(list: &[String]) -> Result<Vec<IpNet>> {
     list.iter().map(|a| a.parse::<IpNet>().map_err(|e| Error::Other(format!("{a}: {e}")))).collect()
 }
 
+/// An interface's IPv4 and IPv6 addresses as one list, IPv4 first.
+pub(crate) fn nets_v4_v6(ipv4: &[String], ipv6: &[String]) -> Result<Vec<IpNet>> {
+    Ok(nets(ipv4)?.into_iter().chain(nets(ipv6)?).collect())
+}
+
 pub(crate) fn is_link_local(n: &IpNet) -> bool {
     match n.addr() {
         std::net::IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
@@ -232,7 +237,7 @@ impl Lab {
                 }
                 boot::KIND => {
                     let b: boot::Attrs = kinds::typed(r)?;
-                    self.keep(&b.node.clone(), kept::BOOT, Some(&b))?;
+                    self.keep(&b.node, kept::BOOT, Some(&b))?;
                 }
                 kinds::routes::KIND => {
                     let a: kinds::routes::Attrs = kinds::typed(r)?;
@@ -282,13 +287,11 @@ impl Lab {
                 let text = serde_json::to_vec(v).expect("json");
                 match std::fs::write(&path, text) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    r => r.map_err(|e| Error::Node(format!("{}: {e}", path.display()))),
+                    r => r.map_err(|e| Error::io(path.display(), e)),
                 }
             }
             None => match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(Error::Node(format!("{}: {e}", path.display())))
-                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path.display(), e)),
                 _ => Ok(()),
             },
         }

@@ -97,8 +97,7 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         problem.nodes.iter().filter(|n| placed.get(*n).map(String::as_str) == Some(h)).map(String::as_str).collect()
     };
     let name = s.name.value.as_str();
-    let strategy_name =
-        format!("{strategy:?}").to_lowercase().replace("roundrobin", "round-robin").replace("mincut", "min-cut");
+    let strategy_name = strategy.name();
     if c.json {
         let hosts: serde_json::Map<String, serde_json::Value> =
             cluster.hosts.iter().map(|h| (h.name.clone(), serde_json::json!(on(&h.name)))).collect();

@@ -37,14 +37,21 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    const ALL: [(Strategy, &'static str); 4] = [
+        (Strategy::Static, "static"),
+        (Strategy::RoundRobin, "round-robin"),
+        (Strategy::Weighted, "weighted"),
+        (Strategy::MinCut, "min-cut"),
+    ];
+
+    /// The strategy a cluster file or `--strategy` names.
     pub fn parse(s: &str) -> Option<Strategy> {
-        Some(match s {
-            "static" => Strategy::Static,
-            "round-robin" => Strategy::RoundRobin,
-            "weighted" => Strategy::Weighted,
-            "min-cut" => Strategy::MinCut,
-            _ => return None,
-        })
+        Self::ALL.iter().find(|(_, n)| *n == s).map(|(st, _)| *st)
+    }
+
+    /// Its name, as `parse` reads it.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(st, _)| *st == self).map(|(_, n)| *n).expect("every strategy is listed")
     }
 }
 

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
 use super::Ops;
-use crate::lab::{is_link_local, nets, Item, Lab, Seeing, Seen};
+use crate::lab::{is_link_local, nets_v4_v6, Item, Lab, Seeing, Seen};
 use crate::netlink::{Addr, Link};
 use crate::Result;
 
@@ -27,19 +27,10 @@ pub fn forces_replacement(attr: &str) -> bool {
     matches!(attr, "node" | "ifname")
 }
 
-impl Attrs {
-    /// Every address, IPv4 first.
-    pub(crate) fn all(&self) -> Result<Vec<IpNet>> {
-        let mut want = nets(&self.ipv4)?;
-        want.extend(nets(&self.ipv6)?);
-        Ok(want)
-    }
-}
-
 impl Ops for Attrs {
     async fn create(self, lab: &Lab, _: &Item) -> Result<Value> {
         let nl = lab.nl(&self.node).await?;
-        lab.sync_addrs(&nl, &self.ifname, &self.all()?).await?;
+        lab.sync_addrs(&nl, &self.ifname, &nets_v4_v6(&self.ipv4, &self.ipv6)?).await?;
         Ok(json!({}))
     }
 
@@ -93,17 +84,7 @@ mod tests {
     use super::*;
 
     fn link(index: u32, name: &str) -> Link {
-        Link {
-            index,
-            name: name.into(),
-            alias: None,
-            kind: None,
-            master: None,
-            mac: None,
-            mtu: None,
-            group: None,
-            up: true,
-        }
+        Link { index, name: name.into(), up: true, ..Default::default() }
     }
 
     fn addr(index: u32, net: &str) -> Addr {

@@ -2,11 +2,10 @@
 //! with the addresses, the other a port of the net's bridge.
 
 use serde::{Deserialize, Serialize};
-use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use super::{addresses, Ops};
-use crate::lab::{nets, Item, Lab, Seeing, Seen};
+use crate::lab::{nets_v4_v6, Item, Lab, Seeing, Seen};
 use crate::netlink::LinkChange;
 use crate::Result;
 
@@ -43,7 +42,7 @@ impl Ops for Attrs {
         lab.set_up_link(host, ifname, LinkChange { up: Some(true), alias, ..Default::default() }).await?;
         // Only on our own interface (the host's other settings are not ours to change).
         let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries"), "1");
-        lab.sync_addrs(host, ifname, &self.addrs()?).await?;
+        lab.sync_addrs(host, ifname, &nets_v4_v6(&self.ipv4, &self.ipv6)?).await?;
         Ok(json!({}))
     }
 
@@ -58,20 +57,12 @@ impl Ops for Attrs {
     }
 
     async fn update(self, _: Self, lab: &Lab, _: &Item) -> Result<Value> {
-        lab.sync_addrs(lab.host(), &self.ifname, &self.addrs()?).await?;
+        lab.sync_addrs(lab.host(), &self.ifname, &nets_v4_v6(&self.ipv4, &self.ipv6)?).await?;
         Ok(json!({}))
     }
 
     /// The host's end: it takes its peer along.
     async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
         lab.delete_host_end(None, &self.ifname, it).await
-    }
-}
-
-impl Attrs {
-    fn addrs(&self) -> Result<Vec<IpNet>> {
-        let mut want = nets(&self.ipv4)?;
-        want.extend(nets(&self.ipv6)?);
-        Ok(want)
     }
 }

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
 use super::refresh::NodeView;
-use super::{nets, Item, Lab, Seen, Views};
+use super::{nets_v4_v6, Item, Lab, Seen, Views};
 use crate::kinds::typed;
 use crate::kinds::{addresses, forwarding, mgmt, node, routes};
 use crate::libvirt::{self, Agent, Hypervisor, VmPaths};
@@ -107,7 +107,7 @@ impl Lab {
             addresses::KIND => {
                 let a: addresses::Attrs = typed(it)?;
                 let mut script = format!("ip link set {} up\n", a.ifname);
-                for n in addrs_of(&a)? {
+                for n in nets_v4_v6(&a.ipv4, &a.ipv6)? {
                     script.push_str(&add_addr(&n, &a.ifname));
                 }
                 self.guest(&a.node, script).await?;
@@ -168,8 +168,8 @@ impl Lab {
             addresses::KIND => {
                 let (was, a): (addresses::Attrs, addresses::Attrs) = (typed(old)?, typed(new)?);
                 let ifname = a.ifname.as_str();
-                let want = addrs_of(&a)?;
-                let had = addrs_of(&was)?;
+                let want = nets_v4_v6(&a.ipv4, &a.ipv6)?;
+                let had = nets_v4_v6(&was.ipv4, &was.ipv6)?;
                 // The new ones first, so the interface is never without an address; removing
                 // the old primary must not take the new one (of the same subnet) along.
                 let mut script =
@@ -213,7 +213,7 @@ impl Lab {
                 let script = match it.kind.as_str() {
                     addresses::KIND => {
                         let a: addresses::Attrs = typed(it)?;
-                        addrs_of(&a)?
+                        nets_v4_v6(&a.ipv4, &a.ipv6)?
                             .into_iter()
                             .map(|n| format!("ip addr del {n} dev {} 2>/dev/null || true\n", a.ifname))
                             .collect()
@@ -329,10 +329,6 @@ impl Lab {
 }
 
 /// A resource's addresses, both families.
-fn addrs_of(a: &addresses::Attrs) -> Result<Vec<IpNet>> {
-    Ok(nets(&a.ipv4)?.into_iter().chain(nets(&a.ipv6)?).collect())
-}
-
 fn add_addr(n: &IpNet, ifname: &str) -> String {
     match n {
         IpNet::V4(_) => format!("ip addr replace {n} dev {ifname}\n"),
