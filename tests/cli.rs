@@ -27,6 +27,7 @@ fn json_and_auto_approve_follow_one_rule() {
     let no_report = [
         "capture",
         "completions",
+        "agent",
         "console",
         "convert",
         "exec",

@@ -287,6 +287,116 @@ impl Netlink {
         }
     }
 
+    /// Creates a VXLAN device (learning on, UDP port `port`) sending from `local` over the
+    /// link `underlay`, in link group `group`, born in the namespace `netns`: its socket stays in
+    /// this namespace (where the underlay is) while the device joins a bridge there.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_vxlan(
+        &self,
+        name: &str,
+        vni: u32,
+        local: IpAddr,
+        port: u16,
+        underlay: Option<u32>,
+        mtu: Option<u32>,
+        netns: Option<&OwnedFd>,
+        group: u32,
+    ) -> Result<()> {
+        use netlink_packet_route::link::InfoVxlan;
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.push(LinkAttribute::Group(group));
+        if let Some(mtu) = mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(fd) = netns {
+            m.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+        }
+        let mut data = vec![InfoVxlan::Id(vni), InfoVxlan::Port(port), InfoVxlan::Learning(true)];
+        data.push(match local {
+            IpAddr::V4(a) => InfoVxlan::Local(a),
+            IpAddr::V6(a) => InfoVxlan::Local6(a),
+        });
+        if let Some(link) = underlay {
+            data.push(InfoVxlan::Link(link));
+        }
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Vxlan),
+            LinkInfo::Data(InfoData::Vxlan(data)),
+        ]));
+        self.new_link(m, &format!("creating VXLAN device {name} (VNI {vni})")).await
+    }
+
+    /// The all-zeros forwarding entry of a VXLAN device towards `peer`: frames to flood (and
+    /// to unknown MACs) are sent to it too (head-end replication, no multicast needed).
+    fn flood_entry(index: u32, peer: IpAddr) -> netlink_packet_route::neighbour::NeighbourMessage {
+        use netlink_packet_route::neighbour::*;
+        let mut m = NeighbourMessage::default();
+        m.header.family = AddressFamily::Bridge;
+        m.header.ifindex = index;
+        m.header.state = NeighbourState::Permanent;
+        m.header.flags = NeighbourFlags::Own;
+        m.attributes.push(NeighbourAttribute::LinkLayerAddress(vec![0; 6]));
+        m.attributes.push(NeighbourAttribute::Destination(match peer {
+            IpAddr::V4(a) => NeighbourAddress::Inet(a),
+            IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+        }));
+        m
+    }
+
+    /// Adds `peer` to the hosts a VXLAN device floods to.
+    pub async fn add_flood_peer(&self, index: u32, peer: IpAddr) -> Result<()> {
+        let m = Self::flood_entry(index, peer);
+        let flags = NLM_F_ACK | NLM_F_CREATE | netlink_packet_core::NLM_F_APPEND;
+        match self.request(RouteNetlinkMessage::NewNeighbour(m), flags, &format!("adding VXLAN peer {peer}")).await {
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Removes `peer` from the hosts a VXLAN device floods to.
+    pub async fn del_flood_peer(&self, index: u32, peer: IpAddr) -> Result<()> {
+        let m = Self::flood_entry(index, peer);
+        match self
+            .request(RouteNetlinkMessage::DelNeighbour(m), NLM_F_ACK, &format!("removing VXLAN peer {peer}"))
+            .await
+        {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// The hosts a VXLAN device floods to (its all-zeros forwarding entries), sorted.
+    pub async fn flood_peers(&self, index: u32) -> Result<Vec<IpAddr>> {
+        use netlink_packet_route::neighbour::*;
+        let mut m = NeighbourMessage::default();
+        m.header.family = AddressFamily::Bridge;
+        m.header.ifindex = index;
+        let msgs = self.request(RouteNetlinkMessage::GetNeighbour(m), NLM_F_DUMP, "listing VXLAN peers").await?;
+        let mut peers: Vec<IpAddr> = msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) if n.header.ifindex == index => Some(n),
+                _ => None,
+            })
+            .filter(|n| {
+                n.attributes
+                    .iter()
+                    .any(|a| matches!(a, NeighbourAttribute::LinkLayerAddress(l) if l.iter().all(|b| *b == 0)))
+            })
+            .filter_map(|n| {
+                n.attributes.iter().find_map(|a| match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(x)) => Some(IpAddr::V4(*x)),
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(x)) => Some(IpAddr::V6(*x)),
+                    _ => None,
+                })
+            })
+            .collect();
+        peers.sort();
+        peers.dedup();
+        Ok(peers)
+    }
+
     /// Addresses of the namespace (all links).
     pub async fn addrs(&self) -> Result<Vec<Addr>> {
         Ok(addrs_of(self.request(Dump::Addrs.request(), NLM_F_DUMP, "listing addresses").await?))

@@ -51,6 +51,8 @@ pub struct PlanCmd {
     /// Save the plan to a file that `vnx apply FILE` carries out (refused if the lab changed since).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
 }
 
 /// Make the lab match the scenario.
@@ -77,6 +79,8 @@ pub struct ApplyCmd {
     pub plan: PlanArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
 }
 
 /// Remove everything of a lab.
@@ -94,6 +98,9 @@ pub struct DestroyCmd {
     pub plan: PlanArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    /// A lab over a cluster: only these hosts (comma-separated), as EDIV's -H.
+    #[arg(short = 'H', long = "hosts", value_delimiter = ',', value_name = "HOST,...")]
+    pub hosts: Vec<String>,
 }
 
 /// Apply a VNX `<modify_vnx>` document to a running lab.
@@ -214,6 +221,9 @@ pub(super) async fn make_plan(
 }
 
 pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) = super::cluster::plan_or_apply(&c.scenario, &c.cluster, None, c.json, state_arg, color) {
+        return code;
+    }
     let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -491,6 +501,11 @@ pub(super) fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunAr
 }
 
 pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) =
+        super::cluster::plan_or_apply(&c.scenario, &c.cluster, Some(&c.run), c.run.json, state_arg, color)
+    {
+        return code;
+    }
     let rt = common::runtime();
     // A saved plan? It is trusted only as far as it goes: the scenario it holds is validated and
     // planned again, and only a plan equal to the saved one is carried out (never its actions
@@ -572,6 +587,9 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
 }
 
 pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) = super::cluster::destroy(&c.scenario, &c.hosts, &c.run, state_arg) {
+        return code;
+    }
     let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),

@@ -120,6 +120,9 @@ pub fn expand(s: &Scenario, seq: &str) -> Vec<String> {
 }
 
 pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) = super::cluster::exec(&c.scenario, &c.nodes, &c.command, state_arg) {
+        return code;
+    }
     let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),

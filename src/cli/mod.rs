@@ -8,6 +8,7 @@ mod admin;
 mod apply;
 mod bench;
 mod capture;
+mod cluster;
 mod common;
 mod convert;
 mod diff;
@@ -122,6 +123,16 @@ pub enum Command {
     Schema(schema::Args),
     #[command(name = "__init", hide = true)]
     NodeInit(admin::InitCmd),
+    Agent(AgentCmd),
+}
+
+/// Serve a cluster controller on stdin and stdout (what `vnx apply --cluster` runs on each host
+/// over ssh): this host's part of cluster labs, planned, applied, shown and destroyed here.
+#[derive(clap::Args, Debug)]
+pub struct AgentCmd {
+    /// Read requests from stdin, answer on stdout (the only transport).
+    #[arg(long, required = true)]
+    pub stdio: bool,
 }
 
 /// Prints an error and gives the exit code for it.
@@ -221,6 +232,7 @@ pub fn main() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),
         Command::NodeInit(a) => admin::run_init(a),
+        Command::Agent(_) => crate::cluster::agent::serve_stdio(&crate::cluster::agent::Host::this(cli.state.clone())),
         Command::Init(a) => init::run(a),
         Command::Output(a) => show::run_output(a, st, color),
         Command::Doctor(a) => doctor::run(a),

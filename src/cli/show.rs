@@ -209,6 +209,11 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     };
     let json = c.json || c.format == ShowFormat::Json;
     let Some(arg) = c.scenario else { return run_list(ListCmd { json }, state_arg) };
+    if c.node.is_none() {
+        if let Some(code) = super::cluster::show(&arg, json, state_arg) {
+            return code;
+        }
+    }
     let name = match common::resolve(&arg, Some(&state), color) {
         Ok(t) => t.scenario.name.value,
         Err(e) => return fail(&e),

@@ -19,6 +19,8 @@ pub struct Cluster {
     pub constraints: Constraints,
     /// What an EDIV file said that vnx does otherwise (shown to the user).
     pub notes: Vec<String>,
+    /// An ssh configuration file for reaching the hosts (`ssh -F`), else the user's.
+    pub ssh_config: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,8 @@ pub struct ClusterHost {
     pub max_nodes: Option<usize>,
     /// Memory for nodes, MiB.
     pub mem: Option<u64>,
+    /// The vnx command on the host (default `vnx`, found on the host's PATH).
+    pub vnx: Option<String>,
 }
 
 /// How vnx reaches a host.
@@ -59,6 +63,8 @@ struct YamlCluster {
     placement: Option<String>,
     #[serde(default)]
     constraints: YamlConstraints,
+    #[serde(default)]
+    ssh_config: Option<String>,
 }
 
 /// EDIV's restriction rules, by their names.
@@ -90,6 +96,8 @@ struct YamlHost {
     max_nodes: Option<usize>,
     #[serde(default)]
     mem: Option<u64>,
+    #[serde(default)]
+    vnx: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +135,7 @@ fn yaml(what: &str, text: &str) -> Result<Cluster, String> {
             weight: h.weight.unwrap_or(1.0),
             max_nodes: h.max_nodes,
             mem: h.mem,
+            vnx: h.vnx,
         })
         .collect();
     let c = y.constraints;
@@ -137,7 +146,8 @@ fn yaml(what: &str, text: &str) -> Result<Cluster, String> {
         antiaffinity: c.antiaffinity,
         net_together: c.net_deploy_together,
     };
-    Ok(Cluster { hosts, vni: y.vni.map_or(DEFAULT_VNI, |v| (v.first, v.last)), placement, constraints, notes: vec![] })
+    let vni = y.vni.map_or(DEFAULT_VNI, |v| (v.first, v.last));
+    Ok(Cluster { hosts, vni, placement, constraints, notes: vec![], ssh_config: y.ssh_config })
 }
 
 /// EDIV's `cluster.conf`: `[vlan]` becomes the VNI range, `[cluster]`'s `host =` lines and each
@@ -207,9 +217,10 @@ fn ediv(what: &str, text: &str) -> Result<Cluster, String> {
             weight: get(kv, "cpu").map(|v| num("cpu", v)).transpose()?.map_or(1.0, |c| c as f64),
             max_nodes: max.filter(|m| *m > 0).map(|m| m as usize),
             mem: get(kv, "mem").map(|v| num("mem", v)).transpose()?,
+            vnx: None,
         });
     }
-    Ok(Cluster { hosts, vni, placement, constraints: Constraints::default(), notes })
+    Ok(Cluster { hosts, vni, placement, constraints: Constraints::default(), notes, ssh_config: None })
 }
 
 /// What must hold whatever the form.

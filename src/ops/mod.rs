@@ -9,6 +9,7 @@
 //! a [`Steer`] (showing the plan, asking for approval, following progress): nothing here
 //! prints or reads the terminal.
 
+pub mod cluster;
 pub mod converge;
 pub mod lab;
 pub mod lifecycle;

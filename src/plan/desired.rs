@@ -228,6 +228,24 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
             net.name.span,
         );
+        // A cluster lab's net that goes on on other hosts (written by vnx into the fragment).
+        if let Some(vx) = &net.vxlan {
+            let attrs = kinds::vxlan::Attrs {
+                ifname: kname("vx", &[scen, name]),
+                bridge: bridge.clone(),
+                host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                vni: vx.vni,
+                local: vx.local.clone(),
+                port: vx.port.unwrap_or(4789),
+                peers: {
+                    let mut p = vx.peers.clone();
+                    p.sort();
+                    p
+                },
+                mtu: net.mtu.as_ref().map(|m| m.value as u64),
+            };
+            push(&mut out, kind::VXLAN, name, "net", &attrs, vec![ResId::new(kind::NET, name)], net.name.span);
+        }
         // VNX's capture attributes: a capture on the bridge for as long as the net is there.
         if let Some(file) = &net.capture_file {
             let attrs = capture::Attrs {

@@ -149,6 +149,7 @@ pub mod kind {
     pub const LAB: &str = kinds::lab::KIND;
     /// A packet capture on a net (`capture_file`).
     pub const CAPTURE: &str = kinds::capture::KIND;
+    pub const VXLAN: &str = kinds::vxlan::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).

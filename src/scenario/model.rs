@@ -262,6 +262,25 @@ model! {
         /// `<connection>`s from this switch to others.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub connections: Vec<Connection>,
+        /// YAML only, written by vnx into a cluster lab's host fragment: the net goes on, over
+        /// VXLAN, on other hosts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub vxlan: Option<Vxlan>,
+    }
+}
+
+model! {
+    /// The part of a net on other hosts: its VXLAN segment as one host sees it.
+    #[derive(Default)]
+    pub struct Vxlan {
+        pub vni: u32,
+        /// This host's underlay address.
+        pub local: String,
+        /// The underlay addresses of the other hosts the net is on.
+        pub peers: Vec<String>,
+        /// The UDP port (4789 when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub port: Option<u16>,
     }
 }
 

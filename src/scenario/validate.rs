@@ -26,7 +26,12 @@ pub struct Context {
 }
 
 impl Context {
+    /// Relative paths resolve beside the file; a cluster host's agent, which writes the
+    /// fragment of a scenario elsewhere, says where the scenario was (`VNX_SCENARIO_DIR`).
     pub fn for_file(path: &Path) -> Self {
+        if let Some(d) = std::env::var_os("VNX_SCENARIO_DIR").filter(|d| !d.is_empty()) {
+            return Context { dir: Some(PathBuf::from(d)) };
+        }
         let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
         Context { dir: dir.map(Path::to_path_buf) }
     }

@@ -4,7 +4,7 @@
 //! text), `serials` (per scenario, a serial that moves on every change), `resources` (identity = scenario, host, kind, name; the
 //! provider; the attributes as built; a status; runtime facts such as a node's init pid),
 //! `journal` (every action started and finished, with its error), `applies` (the history, with
-//! each plan) and `locks` (one holder per scenario).
+//! each plan), `locks` (one holder per scenario) and `ledgers` (cluster labs driven from here).
 //!
 //! Invariants: the database is opened in WAL mode with mode 0600; every finished action is
 //! written before anything that depends on it starts (the engine's job, through this API); a
@@ -129,6 +129,15 @@ INSERT INTO resources_by_host (scenario, host, kind, name, provider, attrs, deps
 DROP TABLE resources;
 ALTER TABLE resources_by_host RENAME TO resources;
 ALTER TABLE journal ADD COLUMN host TEXT NOT NULL DEFAULT '';
+"#,
+    // A cluster lab's ledger, on the machine that drives it: the cluster file, the placement,
+    // the VNIs, what each host holds (JSON). Each host keeps its own part in `resources`.
+    r#"
+CREATE TABLE ledgers (
+    scenario    TEXT PRIMARY KEY,
+    ledger      TEXT NOT NULL,
+    updated     TEXT NOT NULL
+);
 "#,
 ];
 
@@ -400,6 +409,40 @@ impl State {
             )
             .map_err(|e| self.db(e))?;
         self.bump(name)
+    }
+
+    /// A cluster lab's ledger, if `scenario` is one driven from here.
+    pub fn ledger(&self, scenario: &str) -> Result<Option<Value>> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT ledger FROM ledgers WHERE scenario = ?1", [scenario], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.db(e))?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| Error::Data(format!("ledger of {scenario}: {e}"))))
+            .transpose()
+    }
+
+    /// The names of the cluster labs driven from here.
+    pub fn ledgers(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT scenario FROM ledgers ORDER BY scenario").map_err(|e| self.db(e))?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.db(e))
+    }
+
+    pub fn put_ledger(&self, scenario: &str, ledger: &Value) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO ledgers (scenario, ledger, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(scenario) DO UPDATE SET ledger = ?2, updated = ?3",
+                params![scenario, ledger.to_string(), now()],
+            )
+            .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    pub fn delete_ledger(&self, scenario: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM ledgers WHERE scenario = ?1", [scenario]).map_err(|e| self.db(e))?;
+        Ok(())
     }
 
     /// Forgets a scenario and everything recorded about it (not its history).

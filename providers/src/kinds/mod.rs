@@ -110,6 +110,7 @@ kinds!(
     hosts,
     lab,
     capture,
+    vxlan,
 );
 
 fn unknown(kind: &str) -> Error {
@@ -199,6 +200,7 @@ pub fn kernel_links<'a>(kind: &str, get: impl Fn(&str) -> Option<&'a Value>) -> 
         net::KIND => &["bridge"],
         interface::KIND => &["host_name"],
         hostif::KIND => &["ifname", "peer"],
+        vxlan::KIND => &["ifname"],
         _ => &[],
     };
     keys.iter().filter_map(|k| get(k).and_then(Value::as_str)).collect()

@@ -505,6 +505,8 @@ pub fn net(cx: &mut Cx, e: &Element) -> Net {
                 }
             })
             .collect(),
+        // A host fragment's, which vnx writes in YAML only.
+        vxlan: None,
     }
 }
 

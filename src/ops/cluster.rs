@@ -1,0 +1,377 @@
+//! A lab over many hosts, driven from this machine: the layout ([`crate::cluster::layout`]),
+//! one channel per host ([`crate::cluster::channel`]), each host's fragment planned, applied,
+//! shown or destroyed there by its agent, all hosts in parallel; and the ledger (this
+//! machine's record of the cluster lab: the cluster file, the placement, the VNIs, what each
+//! host did last). Prints nothing: progress goes to the caller's callback.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::cluster::agent::Request;
+use crate::cluster::channel::{self, Channel};
+use crate::cluster::file::{self, Cluster};
+use crate::cluster::layout::{self, Layout, VXLAN_OVERHEAD};
+use crate::cluster::placement::Strategy;
+use crate::scenario::{self, Format, Scenario};
+
+/// The ledger's version: a ledger of another is refused.
+pub const LEDGER_VERSION: u32 = 1;
+
+/// What this machine keeps of a cluster lab.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Ledger {
+    pub version: u32,
+    /// The cluster file as read (its text: the hosts stay known if the file changes or goes).
+    pub cluster_file: String,
+    pub cluster: String,
+    pub strategy: String,
+    /// Node → host.
+    pub placement: BTreeMap<String, String>,
+    pub vnis: BTreeMap<String, u32>,
+    /// Net → the hosts it is on.
+    pub spans: BTreeMap<String, BTreeSet<String>>,
+    pub mtu: Option<u32>,
+    /// Each host that holds (or was to hold) part of the lab: how its last operation ended.
+    pub hosts: BTreeMap<String, HostRecord>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// `applying`, `ok`, `failed`, `unreachable`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Ledger {
+    pub fn read(state: &vnx_state::State, lab: &str) -> Result<Option<Ledger>, String> {
+        let Some(v) = state.ledger(lab).map_err(|e| e.to_string())? else { return Ok(None) };
+        let l: Ledger = serde_json::from_value(v).map_err(|e| format!("the ledger of {lab} cannot be read: {e}"))?;
+        if l.version != LEDGER_VERSION {
+            return Err(format!("the ledger of {lab} is of version {} (this vnx reads {LEDGER_VERSION})", l.version));
+        }
+        Ok(Some(l))
+    }
+
+    pub fn write(&self, state: &vnx_state::State, lab: &str) -> Result<(), String> {
+        state.put_ledger(lab, &serde_json::to_value(self).expect("json")).map_err(|e| e.to_string())
+    }
+
+    pub fn cluster(&self) -> Result<Cluster, String> {
+        file::parse(&self.cluster_file, &self.cluster)
+    }
+
+    fn recorded(&self) -> layout::Recorded {
+        layout::Recorded { placement: self.placement.clone(), vnis: self.vnis.clone() }
+    }
+}
+
+/// Channels to hosts, opened in parallel; a host that cannot be reached keeps its error.
+pub struct Hosts {
+    pub channels: BTreeMap<String, Result<Channel, String>>,
+}
+
+impl Hosts {
+    pub fn connect(cluster: &Cluster, names: &BTreeSet<String>, opts: &channel::Options) -> Hosts {
+        let channels = std::thread::scope(|s| {
+            let handles: Vec<_> = cluster
+                .hosts
+                .iter()
+                .filter(|h| names.contains(&h.name))
+                .map(|h| (h.name.clone(), s.spawn(move || Channel::open(h, opts))))
+                .collect();
+            handles.into_iter().map(|(n, j)| (n, j.join().unwrap_or_else(|_| Err("panicked".into())))).collect()
+        });
+        Hosts { channels }
+    }
+
+    /// `f` on every reachable host of `names`, in parallel; an unreachable one gives its error.
+    pub fn each<T: Send>(
+        &mut self,
+        names: &BTreeSet<String>,
+        f: impl Fn(&mut Channel) -> Result<T, String> + Sync,
+    ) -> BTreeMap<String, Result<T, String>> {
+        let f = &f;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .channels
+                .iter_mut()
+                .filter(|(n, _)| names.contains(*n))
+                .map(|(n, ch)| {
+                    let name = n.clone();
+                    (
+                        name,
+                        s.spawn(move || match ch {
+                            Ok(ch) => f(ch),
+                            Err(e) => Err(e.clone()),
+                        }),
+                    )
+                })
+                .collect();
+            handles.into_iter().map(|(n, j)| (n, j.join().unwrap_or_else(|_| Err("panicked".into())))).collect()
+        })
+    }
+
+    pub fn facts(&self, host: &str) -> Option<&Value> {
+        self.channels.get(host).and_then(|c| c.as_ref().ok()).map(|c| &c.facts)
+    }
+}
+
+/// What a cluster command is asked.
+pub struct Ask<'a> {
+    pub scenario: &'a Scenario,
+    /// Where the scenario's relative paths resolve (as every host sees the same files).
+    pub dir: String,
+    pub cluster: Cluster,
+    pub cluster_file: String,
+    pub cluster_text: String,
+    pub strategy: Strategy,
+    pub rebalance: bool,
+    /// `-H`: only these hosts (all when empty).
+    pub only: BTreeSet<String>,
+    pub opts: channel::Options,
+}
+
+/// The lab laid out and each involved host connected, with its fragment.
+pub struct Prepared {
+    pub layout: Layout,
+    pub mtu: Option<u32>,
+    pub hosts: Hosts,
+    /// Host → its fragment (YAML); an empty fragment: the host's part is to go.
+    pub fragments: BTreeMap<String, Option<String>>,
+    /// The hosts the operation goes to.
+    pub involved: BTreeSet<String>,
+}
+
+/// Lays the lab out (sticky to the ledger's placement), connects the hosts that hold or will
+/// hold part of it, computes the overlay MTU from their underlays and checks it between every
+/// pair (the preflight), and writes each host's fragment.
+pub fn prepare(ask: &Ask, ledger: Option<&Ledger>) -> Result<Prepared, String> {
+    let recorded = ledger.map(Ledger::recorded).unwrap_or_default();
+    if let Some(l) = ledger {
+        if let Some(h) = l.hosts.keys().find(|h| !ask.cluster.hosts.iter().any(|x| x.name == **h)) {
+            return Err(format!(
+                "host `{h}` holds part of lab {} but is not in the cluster file: add it back, or destroy the lab first",
+                ask.scenario.name.value
+            ));
+        }
+    }
+    let layout = layout::layout(ask.scenario, &ask.cluster, ask.strategy, &recorded, ask.rebalance)?;
+    let underlays = layout::underlays(&ask.cluster)?;
+    let placed: BTreeSet<String> = layout.spans.values().flatten().cloned().collect();
+    let had: BTreeSet<String> = ledger.map(|l| l.hosts.keys().cloned().collect()).unwrap_or_default();
+    let involved: BTreeSet<String> =
+        placed.union(&had).filter(|h| ask.only.is_empty() || ask.only.contains(*h)).cloned().collect();
+    let mut hosts = Hosts::connect(&ask.cluster, &involved, &ask.opts);
+    // The overlay MTU: what the smallest underlay of the hosts that share a net carries.
+    let crossing: BTreeSet<String> = layout.vnis.keys().flat_map(|n| layout.spans[n].iter().cloned()).collect();
+    let underlay_mtu = |h: &str| hosts.facts(h).and_then(|f| f["underlay"]["mtu"].as_u64()).map(|m| m as u32);
+    let least = crossing.iter().filter_map(|h| underlay_mtu(h)).min();
+    let mtu = least.map(|m| m - VXLAN_OVERHEAD);
+    if let (Some(least), Some(overlay)) = (least, mtu) {
+        for net in ask.scenario.nets.iter().filter(|n| layout.vnis.contains_key(&n.name.value)) {
+            if let Some(m) = &net.mtu {
+                if m.value as u32 > overlay {
+                    return Err(format!(
+                        "net `{}` asks for MTU {}, but it crosses hosts over an underlay of MTU {least}, which carries at most {overlay} (VXLAN takes {VXLAN_OVERHEAD}): lower the net's mtu, or raise the underlay's",
+                        net.name.value, m.value
+                    ));
+                }
+            }
+        }
+        preflight(&mut hosts, &crossing, &underlays, least)?;
+    }
+    let mut fragments = BTreeMap::new();
+    for h in &involved {
+        let f = layout::fragment(ask.scenario, &layout, &underlays, h, mtu);
+        let empty = f.nodes.is_empty() && f.nets.is_empty() && f.host.is_none();
+        fragments.insert(h.clone(), (!empty).then(|| scenario::write(&f, Format::Yaml)));
+    }
+    Ok(Prepared { layout, mtu, hosts, fragments, involved })
+}
+
+/// Every host that shares a net with others sends a packet of the underlay's MTU, DF set, to
+/// each of them: a path that carries less (a smaller link between them) fails here, by name,
+/// instead of as large packets that vanish in the lab.
+fn preflight(
+    hosts: &mut Hosts,
+    crossing: &BTreeSet<String>,
+    underlays: &BTreeMap<String, IpAddr>,
+    size: u32,
+) -> Result<(), String> {
+    let reachable: BTreeSet<String> =
+        crossing.iter().filter(|h| hosts.channels.get(*h).is_some_and(Result::is_ok)).cloned().collect();
+    let results = hosts.each(&reachable, |ch| {
+        let peers: Vec<String> = reachable
+            .iter()
+            .filter(|p| **p != ch.host)
+            .filter_map(|p| underlays.get(p))
+            .map(IpAddr::to_string)
+            .collect();
+        ch.call(&Request::Probe { peers, size }, &mut |_| {})
+    });
+    let mut bad = vec![];
+    for (h, r) in results {
+        let r = r?;
+        for (peer, ok) in r.as_object().into_iter().flatten() {
+            if ok != &Value::Bool(true) {
+                let name = underlays.iter().find(|(_, ip)| ip.to_string() == *peer).map_or(peer.as_str(), |(n, _)| n);
+                bad.push(format!("{h} → {name} ({peer})"));
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the underlay does not carry {size}-byte packets (the smallest underlay link's MTU) between: {}. VXLAN's packets would be dropped: give every underlay link and hop the same MTU, or check that the hosts reach each other",
+        bad.join(", ")
+    ))
+}
+
+/// Each host's plan: its agent's reply (`changes`, `plan`), or the error.
+pub fn plan(p: &mut Prepared, ask: &Ask, json: bool) -> BTreeMap<String, Result<Value, String>> {
+    let fragments = &p.fragments;
+    let dir = ask.dir.clone();
+    p.hosts.each(&p.involved, |ch| match &fragments[&ch.host] {
+        Some(f) => ch.call(&Request::Plan { fragment: f.clone(), dir: dir.clone(), json }, &mut |_| {}),
+        None => Ok(json!({"changes": true, "plan": "Its part of the lab is to be destroyed (no node or net left on it).\n", "destroy": true})),
+    })
+}
+
+/// Converges every involved host to its fragment (a host left with nothing destroys its
+/// part), in parallel; records the ledger before (so that a killed controller leaves the hosts
+/// known) and after. `progress(host, line)`.
+pub fn apply(
+    p: &mut Prepared,
+    ask: &Ask,
+    state: &vnx_state::State,
+    ledger: Option<Ledger>,
+    progress: &(dyn Fn(&str, String) + Sync),
+) -> Result<BTreeMap<String, Result<Value, String>>, String> {
+    let lab = ask.scenario.name.value.clone();
+    let mut l = ledger.unwrap_or_default();
+    l.version = LEDGER_VERSION;
+    l.cluster_file = ask.cluster_file.clone();
+    l.cluster = ask.cluster_text.clone();
+    l.strategy = ask.strategy.name().to_string();
+    l.placement = p.layout.placement.clone();
+    l.vnis = p.layout.vnis.clone();
+    l.spans = p.layout.spans.clone();
+    l.mtu = p.mtu;
+    for h in &p.involved {
+        l.hosts.insert(h.clone(), HostRecord { status: "applying".into(), error: None });
+    }
+    l.write(state, &lab)?;
+    let fragments = &p.fragments;
+    let dir = ask.dir.clone();
+    let results = p.hosts.each(&p.involved, |ch| {
+        let host = ch.host.clone();
+        let mut say = |line: String| progress(&host, line);
+        match &fragments[&ch.host] {
+            Some(f) => ch.call(&Request::Apply { fragment: f.clone(), dir: dir.clone() }, &mut say),
+            None => ch.call(&Request::Destroy { lab: lab.clone() }, &mut say),
+        }
+    });
+    for (h, r) in &results {
+        let rec = match r {
+            Ok(v) if v["status"] == "ok" => HostRecord { status: "ok".into(), error: None },
+            Ok(v) => HostRecord { status: "failed".into(), error: Some(failure_of(v)) },
+            Err(e) => HostRecord { status: "unreachable".into(), error: Some(e.clone()) },
+        };
+        // A host whose part is gone holds nothing more.
+        if rec.status == "ok" && fragments[h].is_none() {
+            l.hosts.remove(h);
+        } else {
+            l.hosts.insert(h.clone(), rec);
+        }
+    }
+    l.write(state, &lab)?;
+    Ok(results)
+}
+
+/// What went wrong on a host, from its apply's result.
+pub fn failure_of(v: &Value) -> String {
+    let failed: Vec<String> = v["failed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| format!("{}: {}", f["address"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")))
+        .collect();
+    if failed.is_empty() {
+        format!("status {}", v["status"])
+    } else {
+        failed.join("; ")
+    }
+}
+
+/// Destroys the lab's part on each host the ledger names (or those of `only`); forgets the
+/// ledger when no host holds anything.
+pub fn destroy(
+    state: &vnx_state::State,
+    lab: &str,
+    ledger: Ledger,
+    only: &BTreeSet<String>,
+    opts: &channel::Options,
+    progress: &(dyn Fn(&str, String) + Sync),
+) -> Result<BTreeMap<String, Result<Value, String>>, String> {
+    let cluster = ledger.cluster()?;
+    let names: BTreeSet<String> =
+        ledger.hosts.keys().filter(|h| only.is_empty() || only.contains(*h)).cloned().collect();
+    let mut hosts = Hosts::connect(&cluster, &names, opts);
+    let results = hosts.each(&names, |ch| {
+        let host = ch.host.clone();
+        ch.call(&Request::Destroy { lab: lab.to_string() }, &mut |line| progress(&host, line))
+    });
+    let mut l = ledger;
+    for (h, r) in &results {
+        match r {
+            Ok(v) if v["status"] == "ok" => {
+                l.hosts.remove(h);
+            }
+            Ok(v) => {
+                l.hosts.insert(h.clone(), HostRecord { status: "failed".into(), error: Some(failure_of(v)) });
+            }
+            Err(e) => {
+                l.hosts.insert(h.clone(), HostRecord { status: "unreachable".into(), error: Some(e.clone()) });
+            }
+        }
+    }
+    if l.hosts.is_empty() {
+        state.delete_ledger(lab).map_err(|e| e.to_string())?;
+    } else {
+        l.write(state, lab)?;
+    }
+    Ok(results)
+}
+
+/// Each host's `vnx show` of its part.
+pub fn show(
+    lab: &str,
+    ledger: &Ledger,
+    opts: &channel::Options,
+) -> Result<BTreeMap<String, Result<Value, String>>, String> {
+    let cluster = ledger.cluster()?;
+    let names: BTreeSet<String> = ledger.hosts.keys().cloned().collect();
+    let mut hosts = Hosts::connect(&cluster, &names, opts);
+    Ok(hosts.each(&names, |ch| ch.call(&Request::Show { lab: lab.to_string() }, &mut |_| {})))
+}
+
+/// Runs a command in `node`, on the host it was placed on: `{code, stdout, stderr}`.
+pub fn exec(lab: &str, ledger: &Ledger, node: &str, argv: &[String], opts: &channel::Options) -> Result<Value, String> {
+    let host = ledger.placement.get(node).ok_or_else(|| {
+        let nodes: Vec<&str> = ledger.placement.keys().map(String::as_str).collect();
+        format!("lab {lab} has no node `{node}` (its nodes: {})", nodes.join(", "))
+    })?;
+    let cluster = ledger.cluster()?;
+    let h = cluster
+        .hosts
+        .iter()
+        .find(|h| h.name == *host)
+        .ok_or_else(|| format!("host `{host}` is not in the ledger's cluster"))?;
+    let mut ch = Channel::open(h, opts)?;
+    ch.call(&Request::Exec { lab: lab.to_string(), node: node.to_string(), argv: argv.to_vec() }, &mut |_| {})
+}
