@@ -388,6 +388,12 @@ impl Netlink {
                 n.attributes.iter().find_map(|a| match a {
                     NeighbourAttribute::Destination(NeighbourAddress::Inet(x)) => Some(IpAddr::V4(*x)),
                     NeighbourAttribute::Destination(NeighbourAddress::Inet6(x)) => Some(IpAddr::V6(*x)),
+                    // A bridge-family entry's address is not parsed by family: its length says.
+                    NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => match b.len() {
+                        4 => Some(IpAddr::from(<[u8; 4]>::try_from(&b[..]).ok()?)),
+                        16 => Some(IpAddr::from(<[u8; 16]>::try_from(&b[..]).ok()?)),
+                        _ => None,
+                    },
                     _ => None,
                 })
             })
