@@ -99,3 +99,71 @@ fn an_underlay_that_carries_less_than_its_links_say_is_caught_before_anything_is
     assert!(err.contains("does not carry 1500-byte packets") && err.contains("bravo"), "{err}");
     assert_eq!(leftovers(&c), Vec::<String>::new());
 }
+
+fn placement(c: &TestCluster, lab: &str) -> Vec<(String, String)> {
+    let show: Value = serde_json::from_str(&c.vnx_ok(&["show", lab, "--format", "json"])).unwrap();
+    show["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap().to_string(), n["host"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_host_that_cannot_be_reached_fails_alone_and_the_next_apply_completes_the_lab() {
+    let c = TestCluster::new(3);
+    let cluster = c.cluster_file("placement: round-robin\n");
+    let cluster = cluster.to_str().unwrap();
+    let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    let file = file.to_str().unwrap();
+    let lab = "tutorial_lxc_ubuntu";
+    c.host("bravo").sh_ok("kill $(cat /run/sshd.pid)");
+    let out = c.vnx(&["apply", file, "--cluster", cluster, "--auto-approve"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("bravo: not done: host `bravo` cannot be reached"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("alpha: ok") && stdout.contains("charlie: ok"), "{stdout}");
+    // The others built their part: h1 (alpha) is up.
+    assert!(c.host("alpha").sh_ok("ls /run/netns").contains("h1"));
+    assert!(!c.host("bravo").sh_ok("ls /run/netns 2>/dev/null || true").contains("h2"));
+
+    c.host("bravo").sh_ok(&format!("/usr/sbin/sshd -f {}", c.path().join("bravo/sshd_config").display()));
+    let out = c.vnx_ok(&["apply", file, "--cluster", cluster, "--auto-approve"]);
+    assert!(out.contains("Apply complete on 3 host(s)"), "{out}");
+    assert!(out.contains("alpha: ok (0 added, 0 changed, 0 destroyed)"), "only bravo had work left: {out}");
+    let failures = all_pairs_fail(&c, lab);
+    assert!(failures.is_empty(), "unreachable across hosts: {failures:?}");
+    c.vnx_ok(&["destroy", lab, "--auto-approve"]);
+    assert_eq!(leftovers(&c), Vec::<String>::new());
+}
+
+#[test]
+fn placement_is_sticky_and_min_cut_crosses_less_than_round_robin() {
+    let c = TestCluster::new(3);
+    let cluster = c.cluster_file("");
+    let cluster = cluster.to_str().unwrap();
+    let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    let file = file.to_str().unwrap();
+    let lab = "tutorial_lxc_ubuntu";
+    let cost = |strategy: &str| {
+        let v: Value =
+            serde_json::from_str(&c.vnx_ok(&["plan", file, "--cluster", cluster, "--strategy", strategy, "--json"]))
+                .unwrap();
+        v["cost"].as_u64().unwrap()
+    };
+    let (min_cut, round_robin) = (cost("min-cut"), cost("round-robin"));
+    assert!(min_cut < round_robin, "min-cut {min_cut}, round-robin {round_robin}");
+
+    c.vnx_ok(&["apply", file, "--cluster", cluster, "--auto-approve"]);
+    let before = placement(&c, lab);
+    // Another strategy asked of a running lab moves nothing...
+    let out = c.vnx_ok(&["apply", file, "--cluster", cluster, "--strategy", "round-robin", "--auto-approve"]);
+    assert!(out.contains("No changes on any host"), "{out}");
+    assert_eq!(placement(&c, lab), before);
+    // ...unless asked to rebalance: then nodes move, each a replacement on its hosts.
+    let plan = c.vnx_ok(&["plan", file, "--cluster", cluster, "--strategy", "round-robin", "--rebalance"]);
+    assert!(plan.contains("will be destroyed") && plan.contains("will be created"), "{plan}");
+    c.vnx_ok(&["destroy", lab, "--auto-approve"]);
+    assert_eq!(leftovers(&c), Vec::<String>::new());
+}
