@@ -1,18 +1,17 @@
 //! `vnx place`: where each node of a scenario would run on a cluster (the placement that the
 //! multi-host `plan --cluster` will use), and the nets that would cross hosts.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::common;
 use super::fail;
-use crate::cluster::{file, placement};
+use crate::cluster::{file, layout, placement};
 
 /// Show where each node of a scenario would run on a cluster of hosts.
 ///
 /// Reads the cluster file (YAML, or EDIV's cluster.conf) and places the scenario's nodes:
 /// min-cut by default (few nets across hosts, nodes balanced by weight), or EDIV's round robin
-/// or weighted round robin. Nothing is built (running labs over many hosts is not there yet).
+/// or weighted round robin. Nothing is built: `vnx plan --cluster` and `vnx apply --cluster` do.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  vnx place lab.xml --cluster cluster.yaml\n  vnx place lab.xml --cluster /etc/ediv/cluster.conf --strategy round-robin --json\n\n\
@@ -58,43 +57,16 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let s = &t.scenario;
-    let problem = placement::Problem {
-        nodes: s.nodes.iter().map(|n| n.name.value.clone()).collect(),
-        nets: s
-            .nets
-            .iter()
-            .map(|net| {
-                let members = s
-                    .nodes
-                    .iter()
-                    .filter(|n| n.interfaces.iter().any(|i| i.net.value == net.name.value))
-                    .map(|n| n.name.value.clone())
-                    .collect();
-                (net.name.value.clone(), members)
-            })
-            .collect(),
-        constraints: cluster.constraints.clone(),
-        ..Default::default()
-    };
-    let placed = match placement::place(&problem, &cluster.placement_hosts(), strategy) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
-    let crossing: Vec<(&str, BTreeSet<&str>)> = problem
-        .nets
-        .iter()
-        .map(|(net, m)| {
-            (net.as_str(), m.iter().filter_map(|n| placed.get(n).map(String::as_str)).collect::<BTreeSet<_>>())
-        })
-        .filter(|(_, hosts)| hosts.len() > 1)
-        .collect();
-    let crossing_names: Vec<String> = crossing.iter().map(|(n, _)| n.to_string()).collect();
-    let vnis = match crate::cluster::vni::allocate(&crossing_names, cluster.vni, &Default::default()) {
-        Ok(v) => v,
+    let l = match layout::layout(s, &cluster, strategy, &layout::Recorded::default(), false) {
+        Ok(l) => l,
         Err(e) => return fail(&e),
     };
     let on = |h: &str| -> Vec<&str> {
-        problem.nodes.iter().filter(|n| placed.get(*n).map(String::as_str) == Some(h)).map(String::as_str).collect()
+        s.nodes
+            .iter()
+            .map(|n| n.name.value.as_str())
+            .filter(|n| l.placement.get(*n).map(String::as_str) == Some(h))
+            .collect()
     };
     let name = s.name.value.as_str();
     let strategy_name = strategy.name();
@@ -102,12 +74,12 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         let hosts: serde_json::Map<String, serde_json::Value> =
             cluster.hosts.iter().map(|h| (h.name.clone(), serde_json::json!(on(&h.name)))).collect();
         let doc = serde_json::json!({
-            "scenario": name, "strategy": strategy_name, "nodes": placed, "hosts": hosts,
-            "cross_host_nets": crossing
+            "scenario": name, "strategy": strategy_name, "nodes": l.placement, "hosts": hosts,
+            "cross_host_nets": l.vnis
                 .iter()
-                .map(|(n, h)| serde_json::json!({"net": n, "hosts": h, "vni": vnis.get(*n)}))
+                .map(|(n, v)| serde_json::json!({"net": n, "hosts": l.spans[n], "vni": v}))
                 .collect::<Vec<_>>(),
-            "cost": placement::cost(&placed, &problem.nets), "notes": cluster.notes,
+            "cost": l.cost, "notes": cluster.notes,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         return super::EXIT_OK;
@@ -115,18 +87,13 @@ pub fn run(c: PlaceCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     println!(
         "{name} over {} hosts ({strategy_name}): {} of {} nets cross hosts.",
         cluster.hosts.len(),
-        crossing.len(),
-        problem.nets.len()
+        l.vnis.len(),
+        l.spans.len()
     );
-    let width = cluster.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  NODES", "HOST");
-    for h in &cluster.hosts {
-        let nodes = on(&h.name);
-        println!("{:<width$}  {:>3}  {}", h.name, nodes.len(), nodes.join(" "));
-    }
-    for (net, hosts) in &crossing {
-        let hosts = hosts.iter().copied().collect::<Vec<_>>().join(", ");
-        println!("net {net} spans {hosts} (VNI {})", vnis[*net]);
+    super::cluster::print_placement(&cluster, &l.placement);
+    for (net, vni) in &l.vnis {
+        let hosts = l.spans[net].iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+        println!("net {net} spans {hosts} (VNI {vni})");
     }
     super::EXIT_OK
 }
