@@ -807,16 +807,27 @@ pub fn hostname() -> String {
     nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether a process of this host's pid namespace is alive.
+/// Whether a process of this host's pid namespace is alive. A zombie is not: it holds nothing
+/// any more, and where no init reaps orphans (a PID namespace whose first process does not
+/// wait) a killed vnx stays one, and its locks would never be taken over.
 pub fn process_alive(pid: i64) -> bool {
     if pid <= 0 {
         return false;
     }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+    let exists = match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
         Ok(()) => true,
         Err(nix::errno::Errno::EPERM) => true,
         Err(_) => false,
-    }
+    };
+    exists && !zombie(pid)
+}
+
+/// Whether `pid` is a zombie (or dead), from /proc/PID/stat's state: the field after the
+/// command's closing parenthesis (the command itself may hold spaces and parentheses).
+fn zombie(pid: i64) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("Z" | "X" | "x"))
 }
 
 #[cfg(test)]
@@ -917,6 +928,19 @@ mod tests {
         // Reopening runs no migration twice.
         drop(s);
         State::open(&d.path().join("sub/state.db")).unwrap();
+    }
+
+    #[test]
+    fn a_zombie_holds_nothing() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i64;
+        // Exited, not yet waited for: a zombie.
+        while !zombie(pid) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!process_alive(pid));
+        assert!(process_alive(std::process::id() as i64));
+        child.wait().unwrap();
     }
 
     #[test]
