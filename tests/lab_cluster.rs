@@ -167,3 +167,121 @@ fn placement_is_sticky_and_min_cut_crosses_less_than_round_robin() {
     c.vnx_ok(&["destroy", lab, "--auto-approve"]);
     assert_eq!(leftovers(&c), Vec::<String>::new());
 }
+
+/// Waits (at most 60 s) until `cond` holds or `run` has ended; whether `cond` held.
+fn until(run: &mut std::process::Child, cond: impl Fn() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < end && run.try_wait().unwrap().is_none() {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn a_killed_agent_and_a_killed_controller_leave_a_lab_the_next_apply_completes() {
+    let c = TestCluster::new(3);
+    let cluster = c.cluster_file("placement: round-robin\n");
+    let cluster = cluster.to_str().unwrap().to_string();
+    let file = corpus().join("scenarios/tutorial_lxc_ubuntu.xml");
+    let file = file.to_str().unwrap().to_string();
+    let lab = "tutorial_lxc_ubuntu";
+    let apply = |c: &TestCluster| {
+        c.hosts[0]
+            .command(common::vnx_bin())
+            .args(["apply", &file, "--cluster", &cluster, "--auto-approve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // A host's part is being applied (its vnx runs on its fragment).
+    let applying = |h: &str| !c.host(h).sh("pgrep -f '[a]pply .*fragments/'").stdout.is_empty();
+    // The agent on bravo dies while bravo builds its part: its vnx loses the agent, its output
+    // with it, and stops where it is.
+    let mut run = apply(&c);
+    let hit = until(&mut run, || applying("bravo"));
+    c.host("bravo").sh("pkill -KILL -f '[a]gent --stdio'");
+    let first = run.wait().unwrap();
+    if hit {
+        assert!(!first.success(), "bravo's agent died: the apply cannot have completed");
+    }
+    // The controller dies in the next apply, while the hosts apply.
+    let mut run = apply(&c);
+    until(&mut run, || ["alpha", "bravo", "charlie"].iter().any(|h| applying(h)));
+    c.hosts[0].sh("pkill -KILL -f -- '[-]-cluster'");
+    let _ = run.wait();
+    // Whatever each left behind, the next apply completes the lab.
+    let out = c.vnx_ok(&["apply", &file, "--cluster", &cluster, "--auto-approve"]);
+    assert!(out.contains("Apply complete on 3 host(s)") || out.contains("No changes on any host"), "{out}");
+    let failures = all_pairs_fail(&c, lab);
+    assert!(failures.is_empty(), "unreachable across hosts: {failures:?}");
+    c.vnx_ok(&["destroy", lab, "--auto-approve"]);
+    assert_eq!(leftovers(&c), Vec::<String>::new());
+}
+
+fn state_of(c: &TestCluster, lab: &str, node: &str) -> String {
+    let show: Value = serde_json::from_str(&c.vnx_ok(&["show", lab, "--format", "json"])).unwrap();
+    let n = show["nodes"].as_array().unwrap().iter().find(|x| x["name"] == node).cloned();
+    n.map_or("absent".into(), |n| n["state"].as_str().unwrap_or("?").to_string())
+}
+
+/// A cluster lab is driven by its name from the machine that applied it: the files its nodes
+/// name travel with each host's part (the scenario sits where no other host can read it),
+/// sequences and lifecycle commands reach the nodes' hosts, a modify document changes the lab as
+/// it runs, and a plan by name sees no change.
+#[test]
+fn a_cluster_lab_is_driven_by_its_name_and_its_files_travel_with_it() {
+    let c = TestCluster::new(3);
+    let cluster = c.cluster_file("placement: round-robin\n");
+    let cluster = cluster.to_str().unwrap();
+    let lab = "tutorial_lxc_ubuntu";
+    // The scenario and its files in the controller's private /run: not on any other host.
+    let corpus = corpus();
+    c.hosts[0].sh_ok(&format!(
+        "mkdir -p /run/lab/scenarios /run/lab/conf && cp {0}/scenarios/tutorial_lxc_ubuntu.xml /run/lab/scenarios/ && cp -r {0}/conf/tutorial_ubuntu /run/lab/conf/",
+        corpus.display()
+    ));
+    assert!(c.host("bravo").sh("test -e /run/lab").status.code() != Some(0));
+    let file = "/run/lab/scenarios/tutorial_lxc_ubuntu.xml";
+    c.vnx_ok(&["apply", file, "--cluster", cluster, "--auto-approve"]);
+
+    // h3 runs on bravo (round robin); its start-www filetree came from alpha's /run.
+    assert!(c.host("bravo").sh_ok("ls /run/netns").contains("h3"));
+    let _ = c.vnx(&["exec", lab, "start-www", "-M", "h3"]);
+    let page = c.vnx_ok(&["exec", lab, "-M", "h3", "--", "cat", "/var/www/html/index.html"]);
+    let want = std::fs::read_to_string(corpus.join("conf/tutorial_ubuntu/h3/index.html")).unwrap();
+    assert_eq!(page, want);
+    // A sequence runs where its nodes are: ls1234 is h2's (bravo).
+    let out = c.vnx_ok(&["exec", lab, "ls1234"]);
+    assert!(out.lines().any(|l| l.starts_with("h2 | ")), "{out}");
+    let none = c.vnx(&["exec", lab, "no-such-seq"]);
+    assert!(!none.status.success());
+
+    // Lifecycle commands by name: h2 (bravo) down, then up again and reachable.
+    c.vnx_ok(&["shutdown", lab, "-M", "h2"]);
+    assert_eq!(state_of(&c, lab, "h2"), "shutoff");
+    assert_eq!(state_of(&c, lab, "h1"), "running");
+    c.vnx_ok(&["start", lab, "-M", "h2"]);
+    assert_eq!(state_of(&c, lab, "h2"), "running");
+    c.vnx_ok(&["exec", lab, "-M", "h1", "--", "ping", "-c1", "-W5", "10.1.0.3"]);
+
+    // A modify document on the running lab: h5 joins Net2 on some host and is reached from h1.
+    let add = corpus.join("modify/add-h5.xml");
+    c.vnx_ok(&["modify", lab, add.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(state_of(&c, lab, "h5"), "running");
+    c.vnx_ok(&["exec", lab, "-M", "h1", "--", "ping", "-c1", "-W5", "10.1.2.4"]);
+    let by_name = c.vnx(&["plan", lab, "--detailed-exitcode"]);
+    assert_eq!(by_name.status.code(), Some(0), "{}", String::from_utf8_lossy(&by_name.stdout));
+    let del = corpus.join("modify/del-h5-destroy.xml");
+    c.vnx_ok(&["modify", lab, del.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(state_of(&c, lab, "h5"), "absent");
+
+    c.vnx_ok(&["destroy", lab, "--auto-approve"]);
+    assert_eq!(leftovers(&c), Vec::<String>::new());
+    for h in &c.hosts {
+        assert_eq!(h.sh_ok("ls /var/lib/vnx/files 2>/dev/null || true").trim(), "", "{}: files left", h.name);
+    }
+}

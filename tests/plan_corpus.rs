@@ -127,9 +127,10 @@ fn every_planned_resource_is_its_kinds_attrs() {
             }
         }
     }
-    // What the corpus has not: a point-to-point link, link conditions, a capture.
+    // What the corpus has not: a point-to-point link, link conditions, a capture, a net that
+    // goes on over VXLAN (as a cluster host's fragment has it).
     let more = "name: more\nversion: '2.0'\nnets:\n  - {name: l, mode: veth, type: p2p}\n\
-                \x20 - {name: lan, mode: virtual_bridge, capture_file: lan.pcap}\nnodes:\n\
+                \x20 - {name: lan, mode: virtual_bridge, capture_file: lan.pcap, vxlan: {vni: 7, local: 10.9.0.1, peers: [10.9.0.2]}}\nnodes:\n\
                 \x20 - {name: a, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.1/30]}, {id: 2, net: lan, bw: 1mbit}]}\n\
                 \x20 - {name: b, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.2/30]}]}\n";
     let (Some(Document::Scenario(s)), diags) = scenario::parse(more, scenario::Format::Yaml) else { panic!() };

@@ -213,6 +213,7 @@ fn net() -> impl Strategy<Value = Net> {
                     .into_iter()
                     .map(|(name, net, kind, vlan)| Connection { name, net, kind, vlan, ..Default::default() })
                     .collect(),
+                vxlan: None,
             }
         })
 }

@@ -221,7 +221,11 @@ pub(super) async fn make_plan(
 }
 
 pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    if let Some(code) = super::cluster::plan_or_apply(&c.scenario, &c.cluster, None, c.json, state_arg, color) {
+    let how = super::cluster::How { plan: &c.plan, json: c.json, detailed_exitcode: c.detailed_exitcode, start: false };
+    if c.cluster.cluster.is_some() && (c.destroy || c.out.is_some() || c.graph) {
+        return fail("--destroy, --out and --graph are not for labs over a cluster yet: vnx destroy LAB ends one");
+    }
+    if let Some(code) = super::cluster::plan_or_apply(&c.scenario, &c.cluster, &how, None, state_arg, color) {
         return code;
     }
     let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
@@ -501,9 +505,8 @@ pub(super) fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunAr
 }
 
 pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    if let Some(code) =
-        super::cluster::plan_or_apply(&c.scenario, &c.cluster, Some(&c.run), c.run.json, state_arg, color)
-    {
+    let how = super::cluster::How { plan: &c.plan, json: c.run.json, detailed_exitcode: false, start: c.start };
+    if let Some(code) = super::cluster::plan_or_apply(&c.scenario, &c.cluster, &how, Some(&c.run), state_arg, color) {
         return code;
     }
     let rt = common::runtime();
@@ -604,7 +607,42 @@ pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i
     })
 }
 
+/// The lab `t` changed by the modify document `patch`: its findings printed, an error the exit
+/// code to give.
+pub(super) fn patched(t: &common::Target, patch: &std::path::Path, color: bool) -> Result<scenario::modify::Modified, i32> {
+    let loaded = match scenario::load(patch) {
+        Ok(l) => l,
+        Err(e) => return Err(fail(&format!("cannot read {}: {e}", patch.display()))),
+    };
+    eprint!("{}", loaded.report.render(color));
+    let Some(Document::Modify(doc)) = loaded.doc.filter(|_| !loaded.report.has_errors()) else {
+        return Err(fail(&format!("{} is not a valid <modify_vnx> document", patch.display())));
+    };
+    let modified = match scenario::modify::apply(&t.scenario, &doc) {
+        Ok(m) => m,
+        Err(d) => {
+            eprint!("{}", scenario::Report { source: loaded.report.source.clone(), diags: vec![d] }.render(color));
+            return Err(super::EXIT_ERROR);
+        }
+    };
+    let errors: Vec<_> =
+        scenario::validate::scenario(&modified.scenario, &scenario::validate::Context { dir: Some(t.dir.clone()) })
+            .into_iter()
+            .filter(|d| d.is_error())
+            .collect();
+    if !errors.is_empty() {
+        for d in &errors {
+            eprintln!("error: after {}: {}", patch.display(), d.message);
+        }
+        return Err(super::EXIT_ERROR);
+    }
+    Ok(modified)
+}
+
 pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) = super::cluster::modify(&c, state_arg, color) {
+        return code;
+    }
     let (state_path, state, mut t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -616,32 +654,10 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
         Ok(None) => {}
         Err(e) => return fail(&e),
     }
-    let loaded = match scenario::load(&c.patch) {
-        Ok(l) => l,
-        Err(e) => return fail(&format!("cannot read {}: {e}", c.patch.display())),
-    };
-    eprint!("{}", loaded.report.render(color));
-    let Some(Document::Modify(doc)) = loaded.doc.filter(|_| !loaded.report.has_errors()) else {
-        return fail(&format!("{} is not a valid <modify_vnx> document", c.patch.display()));
-    };
-    let modified = match scenario::modify::apply(&t.scenario, &doc) {
+    let modified = match patched(&t, &c.patch, color) {
         Ok(m) => m,
-        Err(d) => {
-            eprint!("{}", scenario::Report { source: loaded.report.source.clone(), diags: vec![d] }.render(color));
-            return super::EXIT_ERROR;
-        }
+        Err(code) => return code,
     };
-    let errors: Vec<_> =
-        scenario::validate::scenario(&modified.scenario, &scenario::validate::Context { dir: Some(t.dir.clone()) })
-            .into_iter()
-            .filter(|d| d.is_error())
-            .collect();
-    if !errors.is_empty() {
-        for d in &errors {
-            eprintln!("error: after {}: {}", c.patch.display(), d.message);
-        }
-        return super::EXIT_ERROR;
-    }
     // Nodes removed with mode="shutdown" run their on_shutdown sequence first, as in VNX
     // (which ran it on every node of the scenario; here only on those being removed).
     let before_scenario = t.scenario.clone();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::{common, fail, EXIT_ERROR, EXIT_OK};
+use crate::cluster::agent::PlanOptions;
 use crate::cluster::{channel, file, placement::Strategy};
 use crate::ops::cluster::{self as ops, Ask, Ledger};
 
@@ -68,13 +69,35 @@ fn options(cluster: &file::Cluster, state_arg: &Option<PathBuf>) -> channel::Opt
     channel::Options { ssh_config: cluster.ssh_config.clone(), state: state_arg.clone() }
 }
 
+/// How a plan or apply was asked for.
+pub struct How<'a> {
+    pub plan: &'a common::PlanArgs,
+    pub json: bool,
+    /// plan: exit 2 when some host has changes.
+    pub detailed_exitcode: bool,
+    /// apply: `--start`.
+    pub start: bool,
+}
+
+impl How<'_> {
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            map: self.plan.map.clone(),
+            target: self.plan.target.clone(),
+            replace: self.plan.replace.clone(),
+            no_refresh: !self.plan.refresh,
+            start: self.start,
+        }
+    }
+}
+
 /// `plan` and `apply` in cluster mode, when `--cluster` is given or the lab has a ledger here;
 /// `None`: an ordinary lab.
 pub fn plan_or_apply(
     scenario_arg: &str,
     c: &ClusterArgs,
+    how: &How,
     apply: Option<&super::apply::RunArgs>,
-    json: bool,
     state_arg: &Option<PathBuf>,
     color: bool,
 ) -> Option<i32> {
@@ -92,18 +115,45 @@ pub fn plan_or_apply(
         }
         return None;
     }
-    Some(run(scenario_arg, c, ledger, apply, json, state_arg, color).unwrap_or_else(|e| fail(&e)))
+    let t = match target(scenario_arg, ledger.as_ref(), color) {
+        Ok(t) => t,
+        Err(e) => return Some(fail(&e)),
+    };
+    Some(run(t, c, ledger, how, apply, state_arg, &|| {}).unwrap_or_else(|e| fail(&e)))
 }
 
+/// The scenario a cluster command acts on: the file named, else the lab as its ledger
+/// recorded it (never this host's own part of it, which its state records under the same name).
+fn target(arg: &str, ledger: Option<&Ledger>, color: bool) -> Result<common::Target, String> {
+    match ledger {
+        Some(l) if !Path::new(arg).exists() => recorded(arg, l),
+        _ => common::resolve(arg, None, color),
+    }
+}
+
+/// The lab `name` as its ledger recorded it.
+fn recorded(name: &str, l: &Ledger) -> Result<common::Target, String> {
+    Ok(common::Target {
+        scenario: l.scenario()?,
+        source: l.source.clone(),
+        format: crate::scenario::Format::Yaml,
+        dir: PathBuf::from(&l.dir),
+        report_source: crate::scenario::Source::new(format!("{name} (recorded)"), l.scenario.clone()),
+    })
+}
+
+/// Plans, and with `apply` converges, the lab `t` over its cluster; `before` runs once the
+/// changes are approved, before any host applies them.
 fn run(
-    scenario_arg: &str,
+    t: common::Target,
     c: &ClusterArgs,
     ledger: Option<Ledger>,
+    how: &How,
     apply: Option<&super::apply::RunArgs>,
-    json: bool,
     state_arg: &Option<PathBuf>,
-    color: bool,
+    before: &dyn Fn(),
 ) -> Result<i32, String> {
+    let json = how.json;
     let (cluster_file, cluster_text) = match (&c.cluster, &ledger) {
         (Some(f), _) => (
             f.display().to_string(),
@@ -129,10 +179,10 @@ fn run(
     }
     let path = common::state_path(state_arg);
     let state = common::open_state(&path)?;
-    let t = common::resolve(scenario_arg, Some(&state), color)?;
     let ask = Ask {
         scenario: &t.scenario,
         dir: std::path::absolute(&t.dir).unwrap_or(t.dir.clone()).display().to_string(),
+        source: t.source.clone(),
         opts: options(&cluster, state_arg),
         cluster,
         cluster_file,
@@ -140,10 +190,21 @@ fn run(
         strategy,
         rebalance: c.rebalance,
         only: c.hosts.iter().cloned().collect(),
+        options: how.options(),
     };
     let mut p = ops::prepare(&ask, ledger.as_ref())?;
     let plans = ops::plan(&mut p, &ask, json && apply.is_none());
     let name = t.scenario.name.value.as_str();
+    // A plan's exit code: an error on any host, else (--detailed-exitcode) changes on any.
+    let plan_code = || {
+        if !plans.values().all(Result::is_ok) {
+            EXIT_ERROR
+        } else if how.detailed_exitcode && plans.values().any(|r| r.as_ref().is_ok_and(|v| v["changes"] == true)) {
+            super::apply::EXIT_CHANGES
+        } else {
+            EXIT_OK
+        }
+    };
     if json && apply.is_none() {
         let mut doc = layout_json(name, &ask, &p);
         doc["hosts"] = plans
@@ -152,7 +213,7 @@ fn run(
             .collect::<serde_json::Map<_, _>>()
             .into();
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
-        return Ok(if plans.values().all(Result::is_ok) { EXIT_OK } else { EXIT_ERROR });
+        return Ok(plan_code());
     }
     if !(json && apply.is_some()) {
         print_layout(name, &ask, &p);
@@ -164,9 +225,7 @@ fn run(
             }
         }
     }
-    let Some(run) = apply else {
-        return Ok(if plans.values().all(Result::is_ok) { EXIT_OK } else { EXIT_ERROR });
-    };
+    let Some(run) = apply else { return Ok(plan_code()) };
     let unreachable: Vec<&String> = plans.iter().filter(|(_, r)| r.is_err()).map(|(h, _)| h).collect();
     if !unreachable.is_empty() {
         eprintln!(
@@ -186,6 +245,7 @@ fn run(
         eprintln!("Apply cancelled.");
         return Ok(EXIT_ERROR);
     }
+    before();
     let t0 = std::time::Instant::now();
     let quiet = json;
     let progress = move |h: &str, line: String| {
@@ -371,7 +431,7 @@ pub fn show(arg: &str, json_out: bool, state_arg: &Option<PathBuf>) -> Option<i3
                     }
                 }
             }
-            nodes.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            nodes.sort_by(|x, y| x["name"].as_str().cmp(&y["name"].as_str()));
             if json_out {
                 let doc = json!({"scenario": name, "cluster": true, "nodes": nodes, "nets": nets.values().collect::<Vec<_>>(),
                     "hosts": ledger.hosts, "unreachable": errors, "mtu": ledger.mtu});
@@ -410,32 +470,208 @@ pub fn show(arg: &str, json_out: bool, state_arg: &Option<PathBuf>) -> Option<i3
     )
 }
 
-/// `vnx exec LAB -M NODE -- CMD` of a cluster lab: on each node's host.
-pub fn exec(arg: &str, nodes: &[String], command: &[String], state_arg: &Option<PathBuf>) -> Option<i32> {
+/// `vnx exec LAB …` of a cluster lab: a command on each chosen node's host (all nodes without
+/// `-M`, in the scenario's order), or a sequence on every host whose nodes have a step of it
+/// (in parallel, each host's output in turn); `--list` from the ledger's scenario.
+pub fn exec(c: &super::exec::ExecCmd, state_arg: &Option<PathBuf>) -> Option<i32> {
+    let (name, ledger) = match ledger_of(&c.scenario, state_arg)? {
+        Ok(x) => x,
+        Err(e) => return Some(fail(&e)),
+    };
+    Some(
+        (|| -> Result<i32, String> {
+            let s = ledger.scenario()?;
+            if c.list {
+                return Ok(super::exec::list_sequences(&s));
+            }
+            let opts = options(&ledger.cluster()?, state_arg);
+            let order: Vec<String> =
+                crate::plan::desired::node_order(&s).into_iter().map(|n| n.name.value.clone()).collect();
+            let chosen: Vec<String> = if c.nodes.is_empty() { order.clone() } else { c.nodes.clone() };
+            ledger.hosts_of(&chosen)?;
+            if !c.command.is_empty() {
+                let mut code = EXIT_OK;
+                for node in &chosen {
+                    let v = ops::exec(&name, &ledger, node, &c.command, &opts)?;
+                    let out = v["stdout"].as_str().unwrap_or_default();
+                    if chosen.len() > 1 {
+                        out.lines().for_each(|l| println!("{node} | {l}"));
+                    } else {
+                        print!("{out}");
+                    }
+                    eprint!("{}", v["stderr"].as_str().unwrap_or_default());
+                    match v["code"].as_i64().unwrap_or(1) as i32 {
+                        0 => {}
+                        other => code = other,
+                    }
+                }
+                return Ok(code);
+            }
+            let Some(seq) = &c.seq else { return Err("name a sequence to run, or a command after `--`".into()) };
+            let steps = super::exec::expand(&s, seq);
+            let with_steps: Vec<String> = chosen
+                .into_iter()
+                .filter(|n| s.node(n).is_some_and(|node| steps.iter().any(|st| super::exec::has_step(node, st))))
+                .collect();
+            if with_steps.is_empty() {
+                return Err(format!("no command of sequence {seq} on the chosen nodes"));
+            }
+            let by_host = ledger.hosts_of(&with_steps)?;
+            let replies = ops::on_hosts(&ledger, &by_host, &opts, &|_, _| {}, |nodes| {
+                crate::cluster::agent::Request::Sequence { lab: name.clone(), seq: seq.clone(), nodes: nodes.to_vec() }
+            })?;
+            let mut code = EXIT_OK;
+            for (h, r) in replies {
+                match r {
+                    Ok(v) => {
+                        print!("{}", v["stdout"].as_str().unwrap_or_default());
+                        eprint!("{}", v["stderr"].as_str().unwrap_or_default());
+                        if v["code"].as_i64() != Some(0) {
+                            code = v["code"].as_i64().unwrap_or(1) as i32;
+                        }
+                    }
+                    Err(e) => code = fail(&format!("{h}: {e}")),
+                }
+            }
+            Ok(code)
+        })()
+        .unwrap_or_else(|e| fail(&e)),
+    )
+}
+
+/// `vnx modify LAB DOC` of a cluster lab: the document changes the lab as its ledger recorded
+/// it, and the result converges over the cluster (new nodes placed, the others where they
+/// run); nodes removed with `mode="shutdown"` run their on_shutdown sequence on their hosts
+/// first, once the change is approved.
+pub fn modify(c: &super::apply::ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> Option<i32> {
+    let (name, ledger) = match ledger_of(&c.scenario, state_arg)? {
+        Ok(x) => x,
+        Err(e) => return Some(fail(&e)),
+    };
+    Some(
+        (|| -> Result<i32, String> {
+            let mut t = recorded(&name, &ledger)?;
+            let m = match super::apply::patched(&t, &c.patch, color) {
+                Ok(m) => m,
+                Err(code) => return Ok(code),
+            };
+            let before_scenario = std::mem::replace(&mut t.scenario, m.scenario);
+            t.source = format!("{} + {}", t.source, c.patch.display());
+            let opts = options(&ledger.cluster()?, state_arg);
+            let on_shutdown: Vec<String> = m
+                .shutdown_first
+                .iter()
+                .filter(|n| before_scenario.node(n).is_some_and(|x| super::exec::has_step(x, "on_shutdown")))
+                .cloned()
+                .collect();
+            let before = || {
+                let Ok(by_host) = ledger.hosts_of(&on_shutdown) else { return };
+                if on_shutdown.is_empty() {
+                    return;
+                }
+                let said = ops::on_hosts(&ledger, &by_host, &opts, &|_, _| {}, |nodes| {
+                    crate::cluster::agent::Request::Sequence {
+                        lab: name.clone(),
+                        seq: "on_shutdown".into(),
+                        nodes: nodes.to_vec(),
+                    }
+                });
+                for (h, r) in said.into_iter().flatten() {
+                    match r {
+                        Ok(v) if v["code"].as_i64() == Some(0) => eprint!("{}", v["stdout"].as_str().unwrap_or_default()),
+                        Ok(v) => eprintln!("warning: on_shutdown on {h}: {}", v["stderr"].as_str().unwrap_or_default().trim()),
+                        Err(e) => eprintln!("warning: on_shutdown on {h}: {e}"),
+                    }
+                }
+            };
+            let how = How { plan: &c.plan, json: c.run.json, detailed_exitcode: false, start: false };
+            run(t, &ClusterArgs::default(), Some(ledger.clone()), &how, Some(&c.run), state_arg, &before)
+        })()
+        .unwrap_or_else(|e| fail(&e)),
+    )
+}
+
+/// `vnx start|shutdown|… LAB [-M NODES]` of a cluster lab: the command on each host that runs
+/// one of the nodes (every host of the lab without `-M`), in parallel.
+pub fn lifecycle(verb: &str, c: &super::lifecycle::LifecycleCmd, state_arg: &Option<PathBuf>) -> Option<i32> {
+    let (name, ledger) = match ledger_of(&c.scenario, state_arg)? {
+        Ok(x) => x,
+        Err(e) => return Some(fail(&e)),
+    };
+    Some(
+        (|| -> Result<i32, String> {
+            let by_host = ledger.hosts_of(&c.nodes)?;
+            let opts = options(&ledger.cluster()?, state_arg);
+            let quiet = c.json;
+            let progress = move |h: &str, line: String| {
+                if !quiet {
+                    eprintln!("[{h}] {line}");
+                }
+            };
+            let done = ops::on_hosts(&ledger, &by_host, &opts, &progress, |nodes| {
+                crate::cluster::agent::Request::Lifecycle {
+                    lab: name.clone(),
+                    verb: verb.to_string(),
+                    nodes: nodes.to_vec(),
+                    kill: c.kill,
+                }
+            })?;
+            let ok = done.values().all(|r| r.as_ref().is_ok_and(|v| v["code"] == 0));
+            if c.json {
+                let hosts: serde_json::Map<String, Value> = done
+                    .iter()
+                    .map(|(h, r)| (h.clone(), r.clone().unwrap_or_else(|e| json!({"status": "unreachable", "error": e}))))
+                    .collect();
+                let doc = json!({"command": verb, "scenario": name, "status": if ok {"ok"} else {"failed"}, "hosts": hosts});
+                println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+            } else {
+                for (h, r) in &done {
+                    match r {
+                        Ok(v) if v["code"] == 0 => {
+                            let nodes: Vec<String> = v["nodes"]
+                                .as_object()
+                                .into_iter()
+                                .flatten()
+                                .map(|(n, s)| format!("{n} {}", s.as_str().unwrap_or("?")))
+                                .collect();
+                            println!("{h}: {verb}: {}", nodes.join(", "));
+                        }
+                        Ok(v) => println!("{h}: {verb} failed (exit {})", v["code"]),
+                        Err(e) => println!("{h}: not done: {e}"),
+                    }
+                }
+            }
+            Ok(if ok { EXIT_OK } else { EXIT_ERROR })
+        })()
+        .unwrap_or_else(|e| fail(&e)),
+    )
+}
+
+/// `vnx console LAB -M NODE` of a cluster lab whose node runs on an ssh host: the host's own
+/// `vnx console`, on a terminal through ssh (`-t`). A node of the local host: `None`, the
+/// ordinary console.
+pub fn console(arg: &str, node: &str, state_arg: &Option<PathBuf>) -> Option<i32> {
+    use std::os::unix::process::CommandExt;
     let (name, ledger) = match ledger_of(arg, state_arg)? {
         Ok(x) => x,
         Err(e) => return Some(fail(&e)),
     };
-    if command.is_empty() || nodes.is_empty() {
-        return Some(fail("on a lab over a cluster, exec runs a command: vnx exec LAB -M NODE -- CMD"));
-    }
-    let cluster = match ledger.cluster() {
-        Ok(c) => c,
-        Err(e) => return Some(fail(&e)),
-    };
-    let mut code = EXIT_OK;
-    for node in nodes {
-        match ops::exec(&name, &ledger, node, command, &options(&cluster, state_arg)) {
-            Ok(v) => {
-                print!("{}", v["stdout"].as_str().unwrap_or_default());
-                eprint!("{}", v["stderr"].as_str().unwrap_or_default());
-                let c = v["code"].as_i64().unwrap_or(1) as i32;
-                if c != 0 {
-                    code = c;
-                }
-            }
-            Err(e) => code = fail(&e),
+    let found = (|| -> Result<Option<std::process::Command>, String> {
+        let host = ledger.hosts_of(&[node.to_string()])?.into_keys().next().unwrap_or_default();
+        let cluster = ledger.cluster()?;
+        let h = cluster.hosts.iter().find(|x| x.name == host).ok_or(format!("host `{host}` is not in the cluster"))?;
+        let file::Reach::Ssh(target) = &h.reach else { return Ok(None) };
+        let mut ssh = std::process::Command::new("ssh");
+        if let Some(f) = &cluster.ssh_config {
+            ssh.arg("-F").arg(f);
         }
+        ssh.args(["-t", "--", target, h.vnx.as_deref().unwrap_or("vnx"), "console", &name, "-M", node]);
+        Ok(Some(ssh))
+    })();
+    match found {
+        Err(e) => Some(fail(&e)),
+        // The local host's part is an ordinary lab here: the ordinary console.
+        Ok(None) => None,
+        Ok(Some(mut ssh)) => Some(fail(&format!("cannot run ssh: {}", ssh.exec()))),
     }
-    Some(code)
 }

@@ -42,7 +42,7 @@ pub struct ExecCmd {
 }
 
 /// `vnx exec SCENARIO --list`: each sequence, where it runs, and its `<seq_help>`.
-fn list_sequences(s: &Scenario) -> i32 {
+pub(super) fn list_sequences(s: &Scenario) -> i32 {
     let mut names: Vec<&str> = crate::scenario::validate::defined_sequences(s).into_iter().collect();
     names.sort();
     if names.is_empty() {
@@ -120,7 +120,7 @@ pub fn expand(s: &Scenario, seq: &str) -> Vec<String> {
 }
 
 pub fn run_exec(c: ExecCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
-    if let Some(code) = super::cluster::exec(&c.scenario, &c.nodes, &c.command, state_arg) {
+    if let Some(code) = super::cluster::exec(&c, state_arg) {
         return code;
     }
     let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
@@ -262,6 +262,9 @@ fn not_running(node: &str, scenario: &str) -> String {
 
 pub fn run_console(c: ConsoleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     use std::os::unix::process::CommandExt;
+    if let Some(code) = super::cluster::console(&c.scenario, &c.node, state_arg) {
+        return code;
+    }
     let state = match common::open_state(&common::state_path(state_arg)) {
         Ok(s) => s,
         Err(e) => return fail(&e),

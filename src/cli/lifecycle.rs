@@ -77,6 +77,9 @@ pub struct LifecycleCmd {
 }
 
 pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    if let Some(code) = super::cluster::lifecycle(verb.name(), &c, state_arg) {
+        return code;
+    }
     let (state_path, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),

@@ -15,8 +15,20 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::files::{self, InlineFile};
+
+/// The lifecycle commands an agent runs for its controller.
+pub const LIFECYCLE_VERBS: &[&str] = &["start", "shutdown", "reboot", "reset", "suspend", "resume", "save", "restore"];
+
+/// The longest request line an agent reads (a fragment and its files, base64).
+const MAX_REQUEST: u64 = files::MAX_BYTES * 2 + (16 << 20);
+
 /// The protocol's version: a controller and an agent that differ refuse each other.
 pub const PROTOCOL: u32 = 1;
+
+/// How long a host's apply waits for one still running there (of a controller that was
+/// killed or lost its connection: that apply goes on to its end).
+const LOCK_WAIT: &str = "120s";
 
 /// A request, as it travels (`{"op": "plan", …}`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,16 +39,25 @@ pub enum Request {
         version: u32,
         underlay: Option<String>,
     },
-    /// Plan the fragment (YAML); `dir`: where its relative paths resolve.
+    /// Plan the fragment (YAML); `dir`: where its relative paths resolve; `files`: what its
+    /// filetrees name, unpacked in the lab's folder of files first ([`super::files`]).
     Plan {
         fragment: String,
         dir: String,
         json: bool,
+        #[serde(default)]
+        files: Vec<InlineFile>,
+        #[serde(default)]
+        options: PlanOptions,
     },
     /// Converge the host's part of the lab to the fragment.
     Apply {
         fragment: String,
         dir: String,
+        #[serde(default)]
+        files: Vec<InlineFile>,
+        #[serde(default)]
+        options: PlanOptions,
     },
     Show {
         lab: String,
@@ -46,6 +67,19 @@ pub enum Request {
         node: String,
         argv: Vec<String>,
     },
+    /// Run sequence `seq` on these nodes of the host's part (in the scenario's node order).
+    Sequence {
+        lab: String,
+        seq: String,
+        nodes: Vec<String>,
+    },
+    /// A lifecycle command (`start`, `shutdown`, …) on these nodes of the host's part.
+    Lifecycle {
+        lab: String,
+        verb: String,
+        nodes: Vec<String>,
+        kill: bool,
+    },
     Destroy {
         lab: String,
     },
@@ -54,6 +88,39 @@ pub enum Request {
         peers: Vec<String>,
         size: u32,
     },
+}
+
+/// The planning options a host's plan and apply take (`vnx plan`'s `--map`, `--target`,
+/// `--replace`, `--refresh`), the targets already narrowed to what the host holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_refresh: bool,
+    /// apply's `--start`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start: bool,
+}
+
+impl PlanOptions {
+    /// As command-line arguments of the host's vnx.
+    fn args(&self) -> Vec<String> {
+        let mut out = vec![];
+        for (flag, values) in [("--map", &self.map), ("--target", &self.target), ("--replace", &self.replace)] {
+            for v in values {
+                out.push(format!("{flag}={v}"));
+            }
+        }
+        if self.no_refresh {
+            out.push("--refresh=false".into());
+        }
+        out
+    }
 }
 
 /// How the agent runs its host's vnx.
@@ -72,7 +139,25 @@ impl Host {
 
     fn state_dir(&self) -> PathBuf {
         let p = self.state.clone().unwrap_or_else(vnx_state::default_path);
-        p.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into())
+        let dir = p.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into());
+        std::path::absolute(&dir).unwrap_or(dir)
+    }
+
+    /// Where the files sent with fragments are unpacked, a folder per lab.
+    pub fn files_dir(&self) -> PathBuf {
+        self.state_dir().join("files")
+    }
+
+    /// Writes the files sent with lab `lab`'s fragment into its folder (made anew).
+    fn unpack(&self, lab: &str, sent: &[InlineFile]) -> Result<(), String> {
+        let root = vnx_providers::names::child(&self.files_dir(), "scenario", lab).map_err(|e| e.to_string())?;
+        if sent.is_empty() {
+            if root.exists() {
+                std::fs::remove_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+            }
+            return Ok(());
+        }
+        files::unpack(&root, sent)
     }
 
     /// The host's vnx with `args`; stdout captured, stderr lines given to `progress`.
@@ -146,15 +231,19 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             Ok(json!({
                 "protocol": PROTOCOL, "vnx": env!("CARGO_PKG_VERSION"), "hostname": hostname,
                 "underlay": link.map(|(name, mtu)| json!({"link": name, "mtu": mtu})),
+                "files_dir": host.files_dir(),
             }))
         }
-        Request::Plan { fragment, dir, json } => {
+        Request::Plan { fragment, dir, json, files, options } => {
             let file = host.fragment_file(fragment)?;
+            host.unpack(&lab_of(fragment)?, files)?;
             let f = file.to_string_lossy();
+            let extra = options.args();
             let mut args = vec!["plan", &f, "--detailed-exitcode"];
             if *json {
                 args.push("--json");
             }
+            args.extend(extra.iter().map(String::as_str));
             let mut errors = String::new();
             let (code, out) = host.vnx(&args, Some(dir), &mut |l| {
                 errors.push_str(&l);
@@ -166,23 +255,31 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             let plan = if *json { json_of(code, &out, "plan")? } else { Value::String(out) };
             Ok(json!({"changes": code == 2, "plan": plan, "messages": errors}))
         }
-        Request::Apply { fragment, dir } => {
+        Request::Apply { fragment, dir, files, options } => {
             let file = host.fragment_file(fragment)?;
-            let (code, out) =
-                host.vnx(&["apply", &file.to_string_lossy(), "--auto-approve", "--json"], Some(dir), progress)?;
+            host.unpack(&lab_of(fragment)?, files)?;
+            let f = file.to_string_lossy();
+            let extra = options.args();
+            let mut args = vec!["apply", &f, "--auto-approve", "--json", "--lock-timeout", LOCK_WAIT];
+            args.extend(extra.iter().map(String::as_str));
+            if options.start {
+                args.push("--start");
+            }
+            let (code, out) = host.vnx(&args, Some(dir), progress)?;
             json_of(code, &out, "apply")
         }
         Request::Destroy { lab } => {
             if !host.holds(lab)? {
                 return Ok(json!({"status": "ok", "absent": true, "summary": {"add": 0, "change": 0, "destroy": 0}}));
             }
-            let (code, out) = host.vnx(&["destroy", lab, "--auto-approve", "--json"], None, progress)?;
+            let (code, out) = host.vnx(&["destroy", lab, "--auto-approve", "--json", "--lock-timeout", LOCK_WAIT], None, progress)?;
             let r = json_of(code, &out, "destroy")?;
             if r.get("status").and_then(Value::as_str) == Some("ok") {
                 let dir = host.state_dir().join("fragments");
                 if let Ok(p) = vnx_providers::names::child(&dir, "scenario", lab) {
                     let _ = std::fs::remove_file(p.with_extension("yaml"));
                 }
+                host.unpack(lab, &[])?;
             }
             Ok(r)
         }
@@ -204,6 +301,43 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             })?;
             Ok(json!({"code": code, "stdout": out, "stderr": err}))
         }
+        Request::Sequence { lab, seq, nodes } => {
+            let list = nodes.join(",");
+            let mut args = vec!["exec", lab.as_str(), seq.as_str()];
+            if !nodes.is_empty() {
+                args.extend(["-M", list.as_str()]);
+            }
+            let mut err = String::new();
+            let (code, out) = host.vnx(&args, None, &mut |l| {
+                err.push_str(&l);
+                err.push('\n');
+            })?;
+            Ok(json!({"code": code, "stdout": out, "stderr": err}))
+        }
+        Request::Lifecycle { lab, verb, nodes, kill } => {
+            if !LIFECYCLE_VERBS.contains(&verb.as_str()) {
+                return Err(format!("`{verb}` is not a lifecycle command ({})", LIFECYCLE_VERBS.join(", ")));
+            }
+            let list = nodes.join(",");
+            let mut args = vec![verb.as_str(), lab.as_str(), "--json", "--lock-timeout", LOCK_WAIT];
+            if !nodes.is_empty() {
+                args.extend(["-M", list.as_str()]);
+            }
+            if *kill {
+                args.push("--kill");
+            }
+            let mut err = String::new();
+            let (code, out) = host.vnx(&args, None, &mut |l| {
+                err.push_str(&l);
+                err.push('\n');
+            })?;
+            if code != 0 && out.trim().is_empty() {
+                return Err(err.trim_end().to_string());
+            }
+            let mut v = json_of(code, &out, verb)?;
+            v["code"] = json!(code);
+            Ok(v)
+        }
         Request::Probe { peers, size } => {
             let payload = size.saturating_sub(28).to_string();
             let reached: serde_json::Map<String, Value> = peers
@@ -223,30 +357,48 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
     }
 }
 
-/// The link holding the underlay address `addr`, and its MTU.
+/// The link holding the underlay address `addr`, and its MTU (read through netlink, in this
+/// process's network namespace).
 fn underlay_link(addr: &str) -> Result<(String, u32), String> {
-    let out = Command::new("ip").args(["-j", "address", "show"]).output().map_err(|e| format!("ip: {e}"))?;
-    let links: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("ip -j address: {e}"))?;
-    for l in links.as_array().into_iter().flatten() {
-        let has = l["addr_info"].as_array().into_iter().flatten().any(|a| a["local"].as_str() == Some(addr));
-        if has {
-            return Ok((l["ifname"].as_str().unwrap_or("?").to_string(), l["mtu"].as_u64().unwrap_or(1500) as u32));
-        }
-    }
-    Err(format!("the underlay address {addr} is on no interface of this host: check `underlay:` in the cluster file"))
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| format!("the underlay `{addr}` is not an IP address"))?;
+    let here = std::fs::File::open("/proc/self/ns/net").map_err(|e| format!("/proc/self/ns/net: {e}"))?;
+    // NsReader enters the namespace on the calling thread: a thread of its own, for the read.
+    let read = std::thread::scope(|s| {
+        s.spawn(|| {
+            let r = vnx_providers::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&here))?;
+            Ok::<_, vnx_providers::Error>((r.addrs()?, r.links()?))
+        })
+        .join()
+    });
+    let (addrs, links) = read.map_err(|_| "reading the host's links panicked".to_string())?.map_err(|e| e.to_string())?;
+    let index = addrs.iter().find(|a| a.net.addr() == ip).map(|a| a.index).ok_or_else(|| {
+        format!("the underlay address {addr} is on no interface of this host: check `underlay:` in the cluster file")
+    })?;
+    let link = links.iter().find(|l| l.index == index).ok_or_else(|| format!("the link of {addr} went away"))?;
+    Ok((link.name.clone(), link.mtu.unwrap_or(1500)))
 }
 
 /// Serves requests from stdin until it closes. Nothing else is written to stdout.
 pub fn serve_stdio(host: &Host) -> i32 {
-    let stdin = std::io::stdin();
     let out = std::sync::Mutex::new(std::io::stdout());
     let say = |v: Value| {
         let mut o = out.lock().expect("not poisoned");
         let _ = writeln!(o, "{v}");
         let _ = o.flush();
     };
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
+    let mut input = BufReader::new(std::io::stdin().lock());
+    loop {
+        // Bounded: a line longer than any request is refused, not held whole.
+        let mut raw = Vec::new();
+        match std::io::Read::take(&mut input, MAX_REQUEST + 1).read_until(b'\n', &mut raw) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if raw.len() as u64 > MAX_REQUEST {
+            say(json!({ "error": format!("a request longer than {} MiB", MAX_REQUEST >> 20) }));
+            break;
+        }
+        let line = String::from_utf8_lossy(&raw);
         if line.trim().is_empty() {
             continue;
         }

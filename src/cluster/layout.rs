@@ -38,9 +38,34 @@ pub struct Recorded {
     pub vnis: BTreeMap<String, u32>,
 }
 
-/// The placement problem of a scenario: its nodes in document order, each net with its members.
-pub fn problem(s: &Scenario, cluster: &Cluster, recorded: &Recorded, rebalance: bool) -> Problem {
-    Problem {
+/// The placement problem of a scenario: its nodes in document order, each net with its members,
+/// the cluster file's constraints with the scenario's own pins (`<vm host=>`) added.
+pub fn problem(s: &Scenario, cluster: &Cluster, recorded: &Recorded, rebalance: bool) -> Result<Problem, String> {
+    let mut constraints = cluster.constraints.clone();
+    for n in &s.nodes {
+        let Some(h) = &n.host else { continue };
+        let node = &n.name.value;
+        if !cluster.hosts.iter().any(|x| x.name == h.value) {
+            let names: Vec<&str> = cluster.hosts.iter().map(|x| x.name.as_str()).collect();
+            return Err(format!(
+                "node `{node}` asks for host `{}` (host=), which the cluster does not have (its hosts: {})",
+                h.value,
+                names.join(", ")
+            ));
+        }
+        match constraints.node_at.get(node) {
+            Some(other) if *other != h.value => {
+                return Err(format!(
+                    "node `{node}` asks for host `{}` (host=) but the cluster file's vm_deploy_at puts it on `{other}`: keep one",
+                    h.value
+                ))
+            }
+            _ => {
+                constraints.node_at.insert(node.clone(), h.value.clone());
+            }
+        }
+    }
+    Ok(Problem {
         nodes: s.nodes.iter().map(|n| n.name.value.clone()).collect(),
         nets: s
             .nets
@@ -55,10 +80,10 @@ pub fn problem(s: &Scenario, cluster: &Cluster, recorded: &Recorded, rebalance: 
                 (net.name.value.clone(), members)
             })
             .collect(),
-        constraints: cluster.constraints.clone(),
+        constraints,
         recorded: recorded.placement.clone(),
         rebalance,
-    }
+    })
 }
 
 /// Places the scenario and gives each crossing net its VNI.
@@ -69,7 +94,7 @@ pub fn layout(
     recorded: &Recorded,
     rebalance: bool,
 ) -> Result<Layout, String> {
-    let problem = problem(s, cluster, recorded, rebalance);
+    let problem = problem(s, cluster, recorded, rebalance)?;
     let placement = placement::place(&problem, &cluster.placement_hosts(), strategy)?;
     // The machine vnx runs on takes the host's own interfaces, else the first host.
     let host_section =
@@ -131,6 +156,8 @@ pub fn fragment(
         .filter(|n| layout.placement.get(&n.name.value).map(String::as_str) == Some(host))
         .cloned()
         .map(|mut n| {
+            // Placed: the host's own vnx runs it where it is.
+            n.host = None;
             if let Some(o) = offset {
                 let i = index[n.name.value.as_str()];
                 for iface in n.interfaces.iter_mut().filter(|x| x.mac.is_none()) {
@@ -147,6 +174,7 @@ pub fn fragment(
     if host != layout.host_section {
         f.host = None;
     }
+    prune_sequences(&mut f);
     f.nets = s
         .nets
         .iter()
@@ -174,6 +202,32 @@ pub fn fragment(
         })
         .collect();
     f
+}
+
+/// A fragment's `<cmd-seq>`s keep only the steps that something on its host defines (the
+/// others run on other hosts), and go when none is left: else each host would warn of the
+/// others' sequences as undefined. Each round removes something, so it ends.
+fn prune_sequences(f: &mut Scenario) {
+    loop {
+        let defined: std::collections::HashSet<String> =
+            crate::scenario::validate::defined_sequences(f).into_iter().map(String::from).collect();
+        let mut changed = false;
+        let seqs = f.sequences.iter_mut().chain(f.nodes.iter_mut().flat_map(|n| n.sequences.iter_mut()));
+        for c in seqs {
+            let before = c.steps.len();
+            c.steps.retain(|st| defined.contains(&st.value));
+            changed |= c.steps.len() != before;
+        }
+        let before = f.sequences.len() + f.nodes.iter().map(|n| n.sequences.len()).sum::<usize>();
+        f.sequences.retain(|c| !c.steps.is_empty());
+        for n in &mut f.nodes {
+            n.sequences.retain(|c| !c.steps.is_empty());
+        }
+        changed |= before != f.sequences.len() + f.nodes.iter().map(|n| n.sequences.len()).sum::<usize>();
+        if !changed {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +275,59 @@ nodes:\n  - {name: n1, type: lxc, interfaces: [{id: 1, net: lan}, {id: 2, net: p
         let fa = fragment(&s, &l, &u, "a", None);
         assert!(fa.net("alone").unwrap().vxlan.is_none());
         assert_ne!(fa.nodes[0].interfaces[0].mac.as_ref().unwrap().value, mac);
+    }
+
+    #[test]
+    fn a_node_that_names_its_host_runs_there_and_its_fragment_does_not_say_so() {
+        let mut s = lab();
+        s.nodes[2].host = Some(Spanned::bare("a".to_string()));
+        let c = file::parse("c", CLUSTER).unwrap();
+        let l = layout(&s, &c, Strategy::RoundRobin, &Recorded::default(), false).unwrap();
+        assert_eq!(l.placement["n3"], "a");
+        // Even against where it runs now: a pin is asked for, not a rebalance.
+        let rec = Recorded { placement: [("n3".to_string(), "c".to_string())].into(), ..Default::default() };
+        assert_eq!(layout(&s, &c, Strategy::RoundRobin, &rec, false).unwrap().placement["n3"], "a");
+        let f = fragment(&s, &l, &underlays(&c).unwrap(), "a", None);
+        assert!(f.nodes.iter().all(|n| n.host.is_none()));
+
+        s.nodes[2].host = Some(Spanned::bare("zulu".to_string()));
+        let e = layout(&s, &c, Strategy::RoundRobin, &Recorded::default(), false).unwrap_err();
+        assert!(e.contains("node `n3` asks for host `zulu`") && e.contains("a, b, c"), "{e}");
+        s.nodes[2].host = Some(Spanned::bare("a".to_string()));
+        let pinned = file::parse("c", &format!("{CLUSTER}constraints: {{vm_deploy_at: {{n3: b}}}}\n")).unwrap();
+        let e = layout(&s, &pinned, Strategy::RoundRobin, &Recorded::default(), false).unwrap_err();
+        assert!(e.contains("vm_deploy_at puts it on `b`"), "{e}");
+    }
+
+    #[test]
+    fn a_fragment_keeps_the_sequences_of_its_own_nodes_only() {
+        let mut s = lab();
+        let exec = |seq: &str| crate::scenario::Exec {
+            seq: Spanned::bare(seq.to_string()),
+            command: Spanned::bare("true".to_string()),
+            ..Default::default()
+        };
+        s.nodes[0].execs.push(exec("one"));
+        s.nodes[1].execs.push(exec("two"));
+        let cmd = |name: &str, steps: &[&str]| crate::scenario::CmdSeq {
+            name: Spanned::bare(name.to_string()),
+            steps: steps.iter().map(|x| Spanned::bare(x.to_string())).collect(),
+            ..Default::default()
+        };
+        s.sequences = vec![cmd("both", &["one", "two"]), cmd("all", &["both", "two"]), cmd("twos", &["two"])];
+        let c = file::parse("c", CLUSTER).unwrap();
+        let l = layout(&s, &c, Strategy::RoundRobin, &Recorded::default(), false).unwrap();
+        let fa = fragment(&s, &l, &underlays(&c).unwrap(), "a", None);
+        let seqs: Vec<(String, Vec<String>)> = fa
+            .sequences
+            .iter()
+            .map(|c| (c.name.value.clone(), c.steps.iter().map(|x| x.value.clone()).collect()))
+            .collect();
+        assert_eq!(seqs, [("both".to_string(), vec!["one".to_string()]), ("all".to_string(), vec!["both".to_string()])]);
+        let diags = crate::scenario::validate::scenario(&fa, &Default::default());
+        assert!(!diags.iter().any(|d| d.code == "vnx::unknown-sequence"), "{diags:?}");
+        let fc = fragment(&s, &l, &underlays(&c).unwrap(), "c", None);
+        assert!(fc.sequences.is_empty());
     }
 
     #[test]

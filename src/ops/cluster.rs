@@ -10,9 +10,10 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::cluster::agent::Request;
+use crate::cluster::agent::{PlanOptions, Request};
 use crate::cluster::channel::{self, Channel};
 use crate::cluster::file::{self, Cluster};
+use crate::cluster::files::{self, InlineFile};
 use crate::cluster::layout::{self, Layout, VXLAN_OVERHEAD};
 use crate::cluster::placement::Strategy;
 use crate::scenario::{self, Format, Scenario};
@@ -36,6 +37,12 @@ pub struct Ledger {
     pub mtu: Option<u32>,
     /// Each host that holds (or was to hold) part of the lab: how its last operation ended.
     pub hosts: BTreeMap<String, HostRecord>,
+    /// The whole scenario as last applied (YAML): what `vnx apply LAB`, `modify` and the
+    /// lifecycle commands start from, as a lab on one host starts from its record.
+    pub scenario: String,
+    /// Where its relative paths resolve, and where it came from.
+    pub dir: String,
+    pub source: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +69,34 @@ impl Ledger {
 
     pub fn cluster(&self) -> Result<Cluster, String> {
         file::parse(&self.cluster_file, &self.cluster)
+    }
+
+    /// The scenario as last applied.
+    pub fn scenario(&self) -> Result<Scenario, String> {
+        match scenario::parse(&self.scenario, Format::Yaml) {
+            (Some(scenario::Document::Scenario(s)), diags) if !diags.iter().any(scenario::Diag::is_error) => Ok(s),
+            _ => Err("the ledger's scenario cannot be read back: apply the scenario's file again".into()),
+        }
+    }
+
+    /// The hosts that run these nodes (all of the lab's when none is named), each with its
+    /// nodes; a node the lab does not have is an error that names the lab's nodes.
+    pub fn hosts_of(&self, nodes: &[String]) -> Result<BTreeMap<String, Vec<String>>, String> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if nodes.is_empty() {
+            for h in self.hosts.keys() {
+                out.entry(h.clone()).or_default();
+            }
+            return Ok(out);
+        }
+        for n in nodes {
+            let Some(h) = self.placement.get(n) else {
+                let all: Vec<&str> = self.placement.keys().map(String::as_str).collect();
+                return Err(format!("the lab has no node `{n}` (its nodes: {})", all.join(", ")));
+            };
+            out.entry(h.clone()).or_default().push(n.clone());
+        }
+        Ok(out)
     }
 
     fn recorded(&self) -> layout::Recorded {
@@ -123,8 +158,11 @@ impl Hosts {
 /// What a cluster command is asked.
 pub struct Ask<'a> {
     pub scenario: &'a Scenario,
-    /// Where the scenario's relative paths resolve (as every host sees the same files).
+    /// Where the scenario's relative paths resolve (on this machine: the files its filetrees
+    /// name are sent with each fragment; images are looked for at the same paths on each host).
     pub dir: String,
+    /// Where the scenario came from (a file, or a file and the modify documents applied to it).
+    pub source: String,
     pub cluster: Cluster,
     pub cluster_file: String,
     pub cluster_text: String,
@@ -132,6 +170,8 @@ pub struct Ask<'a> {
     pub rebalance: bool,
     /// `-H`: only these hosts (all when empty).
     pub only: BTreeSet<String>,
+    /// `--map`, `--target`, `--replace`, `--refresh` as the user gave them.
+    pub options: PlanOptions,
     pub opts: channel::Options,
 }
 
@@ -140,10 +180,17 @@ pub struct Prepared {
     pub layout: Layout,
     pub mtu: Option<u32>,
     pub hosts: Hosts,
-    /// Host → its fragment (YAML); an empty fragment: the host's part is to go.
-    pub fragments: BTreeMap<String, Option<String>>,
+    /// Host → its fragment; none: the host's part is to go.
+    pub fragments: BTreeMap<String, Option<Fragment>>,
     /// The hosts the operation goes to.
     pub involved: BTreeSet<String>,
+}
+
+/// One host's part: an ordinary scenario (YAML), the files it names, its planning options.
+pub struct Fragment {
+    pub yaml: String,
+    pub files: Vec<InlineFile>,
+    pub options: PlanOptions,
 }
 
 /// Lays the lab out (sticky to the ledger's placement), connects the hosts that hold or will
@@ -163,8 +210,22 @@ pub fn prepare(ask: &Ask, ledger: Option<&Ledger>) -> Result<Prepared, String> {
     let underlays = layout::underlays(&ask.cluster)?;
     let placed: BTreeSet<String> = layout.spans.values().flatten().cloned().collect();
     let had: BTreeSet<String> = ledger.map(|l| l.hosts.keys().cloned().collect()).unwrap_or_default();
-    let involved: BTreeSet<String> =
-        placed.union(&had).filter(|h| ask.only.is_empty() || ask.only.contains(*h)).cloned().collect();
+    // Targets narrow the hosts too: those that hold a node or net named (or what lives in them).
+    let targets: BTreeSet<&String> = ask.options.target.iter().chain(&ask.options.replace).collect();
+    for t in &targets {
+        if !layout.placement.contains_key(*t) && !layout.spans.contains_key(*t) {
+            return Err(format!("--target/--replace {t}: the lab has no such node or net"));
+        }
+    }
+    let holds = |h: &String, names: &[String]| {
+        names.iter().any(|t| layout.placement.get(t) == Some(h) || layout.spans.get(t).is_some_and(|s| s.contains(h)))
+    };
+    let involved: BTreeSet<String> = placed
+        .union(&had)
+        .filter(|h| ask.only.is_empty() || ask.only.contains(*h))
+        .filter(|h| ask.options.target.is_empty() || holds(h, &ask.options.target))
+        .cloned()
+        .collect();
     let mut hosts = Hosts::connect(&ask.cluster, &involved, &ask.opts);
     // The overlay MTU: what the smallest underlay of the hosts that share a net carries.
     let crossing: BTreeSet<String> = layout.vnis.keys().flat_map(|n| layout.spans[n].iter().cloned()).collect();
@@ -185,10 +246,22 @@ pub fn prepare(ask: &Ask, ledger: Option<&Ledger>) -> Result<Prepared, String> {
         preflight(&mut hosts, &crossing, &underlays, least)?;
     }
     let mut fragments = BTreeMap::new();
+    let lab = &ask.scenario.name.value;
     for h in &involved {
-        let f = layout::fragment(ask.scenario, &layout, &underlays, h, mtu);
-        let empty = f.nodes.is_empty() && f.nets.is_empty() && f.host.is_none();
-        fragments.insert(h.clone(), (!empty).then(|| scenario::write(&f, Format::Yaml)));
+        let mut f = layout::fragment(ask.scenario, &layout, &underlays, h, mtu);
+        if f.nodes.is_empty() && f.nets.is_empty() && f.host.is_none() {
+            fragments.insert(h.clone(), None);
+            continue;
+        }
+        // The files go where the host's agent unpacks them (a host not reached gets none).
+        let sent = match hosts.facts(h).and_then(|f| f["files_dir"].as_str()) {
+            Some(d) => files::bundle(&mut f, std::path::Path::new(&ask.dir), &std::path::Path::new(d).join(lab))?,
+            None => vec![],
+        };
+        // Each host is given the targets it holds.
+        let mine = |names: &[String]| names.iter().filter(|t| holds(h, std::slice::from_ref(t))).cloned().collect();
+        let options = PlanOptions { target: mine(&ask.options.target), replace: mine(&ask.options.replace), ..ask.options.clone() };
+        fragments.insert(h.clone(), Some(Fragment { yaml: scenario::write(&f, Format::Yaml), files: sent, options }));
     }
     Ok(Prepared { layout, mtu, hosts, fragments, involved })
 }
@@ -237,7 +310,16 @@ pub fn plan(p: &mut Prepared, ask: &Ask, json: bool) -> BTreeMap<String, Result<
     let fragments = &p.fragments;
     let dir = ask.dir.clone();
     p.hosts.each(&p.involved, |ch| match &fragments[&ch.host] {
-        Some(f) => ch.call(&Request::Plan { fragment: f.clone(), dir: dir.clone(), json }, &mut |_| {}),
+        Some(f) => ch.call(
+            &Request::Plan {
+                fragment: f.yaml.clone(),
+                dir: dir.clone(),
+                json,
+                files: f.files.clone(),
+                options: f.options.clone(),
+            },
+            &mut |_| {},
+        ),
         None => Ok(json!({"changes": true, "plan": "Its part of the lab is to be destroyed (no node or net left on it).\n", "destroy": true})),
     })
 }
@@ -262,6 +344,9 @@ pub fn apply(
     l.vnis = p.layout.vnis.clone();
     l.spans = p.layout.spans.clone();
     l.mtu = p.mtu;
+    l.scenario = scenario::write(ask.scenario, Format::Yaml);
+    l.dir = ask.dir.clone();
+    l.source = ask.source.clone();
     for h in &p.involved {
         l.hosts.insert(h.clone(), HostRecord { status: "applying".into(), error: None });
     }
@@ -272,7 +357,15 @@ pub fn apply(
         let host = ch.host.clone();
         let mut say = |line: String| progress(&host, line);
         match &fragments[&ch.host] {
-            Some(f) => ch.call(&Request::Apply { fragment: f.clone(), dir: dir.clone() }, &mut say),
+            Some(f) => {
+                let req = Request::Apply {
+                    fragment: f.yaml.clone(),
+                    dir: dir.clone(),
+                    files: f.files.clone(),
+                    options: f.options.clone(),
+                };
+                ch.call(&req, &mut say)
+            }
             None => ch.call(&Request::Destroy { lab: lab.clone() }, &mut say),
         }
     });
@@ -362,16 +455,26 @@ pub fn show(
 
 /// Runs a command in `node`, on the host it was placed on: `{code, stdout, stderr}`.
 pub fn exec(lab: &str, ledger: &Ledger, node: &str, argv: &[String], opts: &channel::Options) -> Result<Value, String> {
-    let host = ledger.placement.get(node).ok_or_else(|| {
-        let nodes: Vec<&str> = ledger.placement.keys().map(String::as_str).collect();
-        format!("lab {lab} has no node `{node}` (its nodes: {})", nodes.join(", "))
-    })?;
+    let by_host = ledger.hosts_of(&[node.to_string()])?;
+    let request = |_: &[String]| Request::Exec { lab: lab.to_string(), node: node.to_string(), argv: argv.to_vec() };
+    let replies = on_hosts(ledger, &by_host, opts, &|_, _| {}, request)?;
+    replies.into_values().next().unwrap_or_else(|| Err(format!("node `{node}` is on no host")))
+}
+
+/// A request on each host of `by_host` (host → its nodes), in parallel: what `make` builds of
+/// the host's nodes. Each host's reply, or why it gave none.
+pub fn on_hosts(
+    ledger: &Ledger,
+    by_host: &BTreeMap<String, Vec<String>>,
+    opts: &channel::Options,
+    progress: &(dyn Fn(&str, String) + Sync),
+    make: impl Fn(&[String]) -> Request + Sync,
+) -> Result<BTreeMap<String, Result<Value, String>>, String> {
     let cluster = ledger.cluster()?;
-    let h = cluster
-        .hosts
-        .iter()
-        .find(|h| h.name == *host)
-        .ok_or_else(|| format!("host `{host}` is not in the ledger's cluster"))?;
-    let mut ch = Channel::open(h, opts)?;
-    ch.call(&Request::Exec { lab: lab.to_string(), node: node.to_string(), argv: argv.to_vec() }, &mut |_| {})
+    let names: BTreeSet<String> = by_host.keys().cloned().collect();
+    let mut hosts = Hosts::connect(&cluster, &names, opts);
+    Ok(hosts.each(&names, |ch| {
+        let host = ch.host.clone();
+        ch.call(&make(&by_host[&host]), &mut |line| progress(&host, line))
+    }))
 }

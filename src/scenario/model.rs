@@ -343,6 +343,10 @@ model! {
         pub order: Option<Spanned<u32>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub exec_mode: Option<Spanned<String>>,
+        /// vnx: the cluster host this node runs on, when the lab spans hosts (a pin, as EDIV's
+        /// `vm_deploy_at`); a lab on one host has no use for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub host: Option<Name>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub boot: Option<Boot>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

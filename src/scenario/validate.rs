@@ -96,9 +96,29 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
     }
     for n in &s.nets {
         check_name("net", &n.name, &mut out);
+        if let Some(vx) = &n.vxlan {
+            for a in std::iter::once(&vx.local).chain(&vx.peers) {
+                if a.parse::<std::net::IpAddr>().is_err() {
+                    out.push(
+                        Diag::error("vnx::bad-value", format!("net `{}`: vxlan address `{a}` is not an IP address", n.name.value))
+                            .at(vx.span, "this segment")
+                            .help("vxlan is written by vnx into a cluster host's part of a lab; its local and peers are underlay IP addresses"),
+                    );
+                }
+            }
+            if vx.vni == 0 || vx.vni >= 1 << 24 {
+                out.push(
+                    Diag::error("vnx::bad-value", format!("net `{}`: VNI {} is outside 1–16777215", n.name.value, vx.vni))
+                        .at(vx.span, "this segment"),
+                );
+            }
+        }
     }
     for n in &s.nodes {
         check_name("node", &n.name, &mut out);
+        if let Some(h) = &n.host {
+            check_name("host", h, &mut out);
+        }
     }
     duplicates("net", s.nets.iter().map(|n| &n.name), &mut out);
     duplicates("node", s.nodes.iter().map(|n| &n.name), &mut out);

@@ -526,7 +526,7 @@ fn vlan(cx: &mut Cx, e: &Element) -> Vlan {
 }
 
 const NODE_ATTRS: &[&str] =
-    &["name", "type", "provider", "subtype", "os", "os_subtype", "arch", "vcpu", "vcpu_quota", "order", "exec_mode"];
+    &["name", "type", "provider", "subtype", "os", "os_subtype", "arch", "vcpu", "vcpu_quota", "order", "exec_mode", "host"];
 const NODE_SINGLE: &[&str] = &[
     "boot",
     "cdrom",
@@ -564,6 +564,7 @@ pub fn node(cx: &mut Cx, e: &Element, tag: &str) -> Node {
         vcpu_quota: cx.attr_str(e, "vcpu_quota").map(|v| v.value),
         order: cx.attr_parse(e, "order"),
         exec_mode: cx.attr_str(e, "exec_mode"),
+        host: cx.attr_str(e, "host"),
         boot: first("boot")
             .and_then(|b| {
                 cx.check(&b, &[], &[]);

@@ -289,6 +289,7 @@ fn node(w: &mut W, tag: &str, n: &Node) {
             ("vcpu_quota", n.vcpu_quota.clone()),
             ("order", s(&n.order)),
             ("exec_mode", s(&n.exec_mode)),
+            ("host", s(&n.host)),
         ],
     );
     w.opt_text("boot", &n.boot);
