@@ -40,3 +40,28 @@ fn a_star_past_the_bridge_limit_is_refused_with_the_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds at most 1023"), "{err}");
 }
+
+/// `--hosts`: the lab again over hosts made of namespaces, pinged across them, planned with no
+/// change and destroyed with nothing left on any host (the bench checks that itself); and the
+/// VXLAN segments of each placement on every topology.
+#[test]
+fn a_benchmark_over_hosts_runs_and_compares_placements() {
+    let out = bench(&["linear", "12", "--hosts", "3", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let steps: Vec<&str> = v["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    for want in ["apply from nothing over 3 hosts", "no-op plan over 3 hosts", "destroy over 3 hosts"] {
+        assert!(steps.contains(&want), "{steps:?}");
+    }
+    assert!(
+        steps.iter().any(|s| s.starts_with("check: 2 pings across hosts")),
+        "a chain over 3 hosts crosses twice: {steps:?}"
+    );
+    assert!(v["distribution_overhead"].as_f64().unwrap() > 0.0);
+    let seg = v["segments"].as_array().unwrap();
+    let linear = seg.iter().find(|r| r["topology"] == "linear").unwrap();
+    assert_eq!(linear["min_cut"]["crossing_nets"], 2, "{linear}");
+    assert_eq!(linear["round_robin"]["crossing_nets"], 11, "{linear}");
+    assert_eq!(seg.len(), 4);
+}

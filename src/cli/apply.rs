@@ -609,7 +609,11 @@ pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i
 
 /// The lab `t` changed by the modify document `patch`: its findings printed, an error the exit
 /// code to give.
-pub(super) fn patched(t: &common::Target, patch: &std::path::Path, color: bool) -> Result<scenario::modify::Modified, i32> {
+pub(super) fn patched(
+    t: &common::Target,
+    patch: &std::path::Path,
+    color: bool,
+) -> Result<scenario::modify::Modified, i32> {
     let loaded = match scenario::load(patch) {
         Ok(l) => l,
         Err(e) => return Err(fail(&format!("cannot read {}: {e}", patch.display()))),

@@ -1,7 +1,10 @@
 //! `vnx bench`: generated labs of `ns` nodes, timed step by step in-process.
 //!
 //! The benchmark runs in a network namespace of its own (it plays the host, and vanishes with
-//! the process) with a state database of its own, so it leaves nothing behind.
+//! the process) with a state database of its own, so it leaves nothing behind. With `--hosts`,
+//! the same lab is also spread over hosts made of namespaces ([`cluster`]).
+
+mod cluster;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -33,7 +36,7 @@ pub enum Topo {
 /// node, changing an address, destroy; peak RSS and kernel objects.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  vnx bench linear 100\n  vnx bench linear 1000 --json\n  vnx bench tree 3 --fanout 4\n  vnx bench linear 100 --mininet   (also times Mininet's linear,N when `mn` is installed)"
+    after_help = "Examples:\n  vnx bench linear 100\n  vnx bench linear 1000 --json\n  vnx bench tree 3 --fanout 4\n  vnx bench linear 100 --mininet   (also times Mininet's linear,N when `mn` is installed)\n  vnx bench linear 1000 --hosts 3  (also over 3 hosts made of namespaces: the cost of distribution)"
 )]
 pub struct BenchCmd {
     #[arg(value_enum)]
@@ -58,6 +61,13 @@ pub struct BenchCmd {
     /// labs' network namespaces, which slows any apply meanwhile (0: start at once).
     #[arg(long, default_value_t = 180, value_name = "SECONDS")]
     pub settle: u64,
+    /// Also spread the lab over this many hosts made of namespaces on this machine (as `vnx
+    /// apply --cluster` does), and compare placements' VXLAN segments on every topology.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub hosts: usize,
+    /// The placement of the run over hosts: min-cut, round-robin, weighted.
+    #[arg(long, default_value = "min-cut", value_name = "STRATEGY")]
+    pub strategy: String,
 }
 
 fn addr(net: usize, host: u32) -> String {
@@ -297,6 +307,9 @@ pub fn run(c: BenchCmd) -> i32 {
     }
     let name = format!("bench{}", std::process::id());
     let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
+    let Some(strategy) = crate::cluster::placement::Strategy::parse(&c.strategy) else {
+        return fail(&format!("--strategy {}: write min-cut, round-robin or weighted", c.strategy));
+    };
     // Before leaving the initial network namespace, the only one with these settings.
     crate::ops::lab::prepare_host(&s);
     // A network namespace of our own plays the host: nothing reaches the real one.
@@ -368,7 +381,27 @@ pub fn run(c: BenchCmd) -> i32 {
     if result.is_err() {
         let _ = rt.block_on(b.converge(&s, true, true));
     }
+    // Over hosts: the same lab, once the kernel has taken the single-host one apart.
+    let mut spread = None;
+    let mut result = result;
+    if c.hosts > 0 && result.is_ok() {
+        wait_for_netns_cleanup(Duration::from_secs(c.settle));
+        eprintln!("vnx bench: {label} over {} hosts ({})", c.hosts, strategy.name());
+        match cluster::run(&s, c.hosts, strategy, &dir) {
+            Ok(r) => rows.extend(r),
+            Err(e) => result = Err(e),
+        }
+        match cluster::segments_table(c.n.max(s.nodes.len()), c.fanout, c.hosts) {
+            Ok(t) => spread = Some(t),
+            Err(e) => result = Err(e),
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
+    let step = |prefix: &str| rows.iter().find(|r| r.0.starts_with(prefix)).map(|r| r.1);
+    let overhead = match (step("apply from nothing over"), step("apply from nothing")) {
+        (Some(over), Some(one)) => Some(over / one.max(1e-9)),
+        _ => None,
+    };
     let rss_mb = peak_rss_kb() as f64 / 1024.0;
     let mut mininet = None;
     if c.mininet && c.topo == Topo::Linear {
@@ -382,7 +415,8 @@ pub fn run(c: BenchCmd) -> i32 {
             serde_json::to_string_pretty(&json!({
                 "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
                 "steps": steps, "peak_rss_mb": rss_mb, "mininet_seconds": mininet, "ok": result.is_ok(),
-                "error": result.as_ref().err(),
+                "error": result.as_ref().err(), "hosts": c.hosts, "distribution_overhead": overhead,
+                "segments": spread,
             }))
             .expect("json")
         );
@@ -393,6 +427,36 @@ pub fn run(c: BenchCmd) -> i32 {
             println!("{step:<36} {t:>10.3}  {d}");
         }
         println!("{:<36} {:>10.1}  MB", "peak RSS of vnx", rss_mb);
+        if let Some(o) = overhead {
+            println!(
+                "{:<36} {:>10.2}× (apply over {} hosts / on one; the same kernel does both)",
+                "distribution overhead", o, c.hosts
+            );
+        }
+        if let Some(t) = &spread {
+            println!("\nVXLAN over {} hosts: crossing nets / VXLAN devices, min-cut against round-robin", c.hosts);
+            println!(
+                "{:<10} {:>6} {:>6}  {:>16}  {:>16}  {:>8}",
+                "TOPOLOGY", "NODES", "NETS", "MIN-CUT", "ROUND-ROBIN", "FEWER"
+            );
+            for r in t {
+                let pair = |k: &str| format!("{} / {}", r[k]["crossing_nets"], r[k]["vxlan_devices"]);
+                let fewer = match (r["fewer"].as_f64(), r["round_robin"]["vxlan_devices"].as_u64()) {
+                    (Some(f), _) => format!("{f:.0}×"),
+                    (None, Some(0)) => "-".to_string(),
+                    (None, _) => "all".to_string(),
+                };
+                println!(
+                    "{:<10} {:>6} {:>6}  {:>16}  {:>16}  {:>8}",
+                    r["topology"].as_str().unwrap_or("?"),
+                    r["nodes"].as_u64().unwrap_or(0),
+                    r["nets"].as_u64().unwrap_or(0),
+                    pair("min_cut"),
+                    pair("round_robin"),
+                    fewer
+                );
+            }
+        }
         if let Some(m) = mininet {
             let ours: f64 = rows.iter().filter(|r| r.0 == "apply from nothing" || r.0 == "destroy").map(|r| r.1).sum();
             println!(

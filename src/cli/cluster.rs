@@ -360,7 +360,7 @@ pub fn destroy(arg: &str, hosts: &[String], run: &super::apply::RunArgs, state_a
                     eprintln!("[{h}] {line}");
                 }
             };
-            let done = ops::destroy(&state, &name, ledger, &only, &options(&cluster, state_arg), &progress)?;
+            let done = ops::destroy(&state, &name, ledger, &cluster, &only, &options(&cluster, state_arg), &progress)?;
             let ok = done.values().all(|r| r.as_ref().is_ok_and(|v| v["status"] == "ok"));
             if run.json {
                 let hosts: serde_json::Map<String, Value> = done
@@ -405,7 +405,7 @@ pub fn show(arg: &str, json_out: bool, state_arg: &Option<PathBuf>) -> Option<i3
     Some(
         (|| -> Result<i32, String> {
             let cluster = ledger.cluster()?;
-            let parts = ops::show(&name, &ledger, &options(&cluster, state_arg))?;
+            let parts = ops::show(&name, &ledger, &cluster, &options(&cluster, state_arg));
             let mut nodes = vec![];
             let mut nets: BTreeMap<String, Value> = BTreeMap::new();
             let mut errors = serde_json::Map::new();
@@ -484,7 +484,8 @@ pub fn exec(c: &super::exec::ExecCmd, state_arg: &Option<PathBuf>) -> Option<i32
             if c.list {
                 return Ok(super::exec::list_sequences(&s));
             }
-            let opts = options(&ledger.cluster()?, state_arg);
+            let cluster = ledger.cluster()?;
+            let opts = options(&cluster, state_arg);
             let order: Vec<String> =
                 crate::plan::desired::node_order(&s).into_iter().map(|n| n.name.value.clone()).collect();
             let chosen: Vec<String> = if c.nodes.is_empty() { order.clone() } else { c.nodes.clone() };
@@ -492,7 +493,7 @@ pub fn exec(c: &super::exec::ExecCmd, state_arg: &Option<PathBuf>) -> Option<i32
             if !c.command.is_empty() {
                 let mut code = EXIT_OK;
                 for node in &chosen {
-                    let v = ops::exec(&name, &ledger, node, &c.command, &opts)?;
+                    let v = ops::exec(&name, &ledger, &cluster, node, &c.command, &opts)?;
                     let out = v["stdout"].as_str().unwrap_or_default();
                     if chosen.len() > 1 {
                         out.lines().for_each(|l| println!("{node} | {l}"));
@@ -517,9 +518,9 @@ pub fn exec(c: &super::exec::ExecCmd, state_arg: &Option<PathBuf>) -> Option<i32
                 return Err(format!("no command of sequence {seq} on the chosen nodes"));
             }
             let by_host = ledger.hosts_of(&with_steps)?;
-            let replies = ops::on_hosts(&ledger, &by_host, &opts, &|_, _| {}, |nodes| {
+            let replies = ops::on_hosts(&cluster, &by_host, &opts, &|_, _| {}, |nodes| {
                 crate::cluster::agent::Request::Sequence { lab: name.clone(), seq: seq.clone(), nodes: nodes.to_vec() }
-            })?;
+            });
             let mut code = EXIT_OK;
             for (h, r) in replies {
                 match r {
@@ -557,7 +558,8 @@ pub fn modify(c: &super::apply::ModifyCmd, state_arg: &Option<PathBuf>, color: b
             };
             let before_scenario = std::mem::replace(&mut t.scenario, m.scenario);
             t.source = format!("{} + {}", t.source, c.patch.display());
-            let opts = options(&ledger.cluster()?, state_arg);
+            let cluster = ledger.cluster()?;
+            let opts = options(&cluster, state_arg);
             let on_shutdown: Vec<String> = m
                 .shutdown_first
                 .iter()
@@ -569,17 +571,22 @@ pub fn modify(c: &super::apply::ModifyCmd, state_arg: &Option<PathBuf>, color: b
                 if on_shutdown.is_empty() {
                     return;
                 }
-                let said = ops::on_hosts(&ledger, &by_host, &opts, &|_, _| {}, |nodes| {
+                let said = ops::on_hosts(&cluster, &by_host, &opts, &|_, _| {}, |nodes| {
                     crate::cluster::agent::Request::Sequence {
                         lab: name.clone(),
                         seq: "on_shutdown".into(),
                         nodes: nodes.to_vec(),
                     }
                 });
-                for (h, r) in said.into_iter().flatten() {
+                for (h, r) in said {
                     match r {
-                        Ok(v) if v["code"].as_i64() == Some(0) => eprint!("{}", v["stdout"].as_str().unwrap_or_default()),
-                        Ok(v) => eprintln!("warning: on_shutdown on {h}: {}", v["stderr"].as_str().unwrap_or_default().trim()),
+                        Ok(v) if v["code"].as_i64() == Some(0) => {
+                            eprint!("{}", v["stdout"].as_str().unwrap_or_default())
+                        }
+                        Ok(v) => eprintln!(
+                            "warning: on_shutdown on {h}: {}",
+                            v["stderr"].as_str().unwrap_or_default().trim()
+                        ),
                         Err(e) => eprintln!("warning: on_shutdown on {h}: {e}"),
                     }
                 }
@@ -601,28 +608,32 @@ pub fn lifecycle(verb: &str, c: &super::lifecycle::LifecycleCmd, state_arg: &Opt
     Some(
         (|| -> Result<i32, String> {
             let by_host = ledger.hosts_of(&c.nodes)?;
-            let opts = options(&ledger.cluster()?, state_arg);
+            let cluster = ledger.cluster()?;
+            let opts = options(&cluster, state_arg);
             let quiet = c.json;
             let progress = move |h: &str, line: String| {
                 if !quiet {
                     eprintln!("[{h}] {line}");
                 }
             };
-            let done = ops::on_hosts(&ledger, &by_host, &opts, &progress, |nodes| {
+            let done = ops::on_hosts(&cluster, &by_host, &opts, &progress, |nodes| {
                 crate::cluster::agent::Request::Lifecycle {
                     lab: name.clone(),
                     verb: verb.to_string(),
                     nodes: nodes.to_vec(),
                     kill: c.kill,
                 }
-            })?;
+            });
             let ok = done.values().all(|r| r.as_ref().is_ok_and(|v| v["code"] == 0));
             if c.json {
                 let hosts: serde_json::Map<String, Value> = done
                     .iter()
-                    .map(|(h, r)| (h.clone(), r.clone().unwrap_or_else(|e| json!({"status": "unreachable", "error": e}))))
+                    .map(|(h, r)| {
+                        (h.clone(), r.clone().unwrap_or_else(|e| json!({"status": "unreachable", "error": e})))
+                    })
                     .collect();
-                let doc = json!({"command": verb, "scenario": name, "status": if ok {"ok"} else {"failed"}, "hosts": hosts});
+                let doc =
+                    json!({"command": verb, "scenario": name, "status": if ok {"ok"} else {"failed"}, "hosts": hosts});
                 println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
             } else {
                 for (h, r) in &done {

@@ -272,7 +272,8 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             if !host.holds(lab)? {
                 return Ok(json!({"status": "ok", "absent": true, "summary": {"add": 0, "change": 0, "destroy": 0}}));
             }
-            let (code, out) = host.vnx(&["destroy", lab, "--auto-approve", "--json", "--lock-timeout", LOCK_WAIT], None, progress)?;
+            let (code, out) =
+                host.vnx(&["destroy", lab, "--auto-approve", "--json", "--lock-timeout", LOCK_WAIT], None, progress)?;
             let r = json_of(code, &out, "destroy")?;
             if r.get("status").and_then(Value::as_str) == Some("ok") {
                 let dir = host.state_dir().join("fragments");
@@ -370,7 +371,8 @@ fn underlay_link(addr: &str) -> Result<(String, u32), String> {
         })
         .join()
     });
-    let (addrs, links) = read.map_err(|_| "reading the host's links panicked".to_string())?.map_err(|e| e.to_string())?;
+    let (addrs, links) =
+        read.map_err(|_| "reading the host's links panicked".to_string())?.map_err(|e| e.to_string())?;
     let index = addrs.iter().find(|a| a.net.addr() == ip).map(|a| a.index).ok_or_else(|| {
         format!("the underlay address {addr} is on no interface of this host: check `underlay:` in the cluster file")
     })?;

@@ -2,7 +2,8 @@
 //! node: sshd's MaxSessions broke Mininet's cluster edition at 10 nodes), over which requests
 //! of [`super::agent`]'s protocol go one at a time. `ssh:` hosts through the system's OpenSSH
 //! client (the user's ~/.ssh/config, ProxyJump and agents apply; a ControlMaster makes the
-//! next command's connection cheap), the `local` host in-process.
+//! next command's connection cheap), the `local` host in-process, a host made of namespaces on
+//! this machine (the benchmark's) through `nsenter`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -23,7 +24,13 @@ pub struct Options {
 
 enum Link {
     Local(agent::Host),
-    Ssh { child: Child, to: Option<ChildStdin>, from: BufReader<ChildStdout>, target: String },
+    /// An agent in a process of its own (ssh's, nsenter's), `target` naming the way for errors.
+    Agent {
+        child: Child,
+        to: Option<ChildStdin>,
+        from: BufReader<ChildStdout>,
+        target: String,
+    },
 }
 
 pub struct Channel {
@@ -41,6 +48,16 @@ fn control_dir() -> String {
     d.to_string()
 }
 
+/// Starts `c`, an agent's way in, with its stdin and stdout as the channel.
+fn agent_process(mut c: Command, host: &str, target: String) -> Result<Link, String> {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let program = c.get_program().to_string_lossy().into_owned();
+    let mut child = c.spawn().map_err(|e| format!("host `{host}`: cannot run {program}: {e}"))?;
+    let to = child.stdin.take();
+    let from = BufReader::new(child.stdout.take().expect("piped"));
+    Ok(Link::Agent { child, to, from, target })
+}
+
 impl Channel {
     /// Opens the session and says hello (checks the protocol, learns the underlay's MTU).
     pub fn open(h: &ClusterHost, o: &Options) -> Result<Channel, String> {
@@ -55,14 +72,14 @@ impl Channel {
                     .args(["-o", "ControlMaster=auto", "-o", "ControlPersist=60"])
                     .arg("-o")
                     .arg(format!("ControlPath={}/%C", control_dir()))
-                    .args(["-T", "--", target, h.vnx.as_deref().unwrap_or("vnx"), "agent", "--stdio"])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                let mut child = c.spawn().map_err(|e| format!("host `{}`: cannot run ssh: {e}", h.name))?;
-                let to = child.stdin.take();
-                let from = BufReader::new(child.stdout.take().expect("piped"));
-                Link::Ssh { child, to, from, target: target.clone() }
+                    .args(["-T", "--", target, h.vnx.as_deref().unwrap_or("vnx"), "agent", "--stdio"]);
+                agent_process(c, &h.name, format!("ssh {target}"))?
+            }
+            Reach::Namespaces(pid) => {
+                let exe = std::env::current_exe().map_err(|e| format!("host `{}`: {e}", h.name))?;
+                let mut c = Command::new("nsenter");
+                c.args(["-t", &pid.to_string(), "-n", "-m", "-p", "--"]).arg(exe).args(["agent", "--stdio"]);
+                agent_process(c, &h.name, format!("the namespaces of process {pid}"))?
             }
         };
         let mut ch = Channel { host: h.name.clone(), link, facts: Value::Null };
@@ -76,7 +93,7 @@ impl Channel {
         let host = self.host.clone();
         match &mut self.link {
             Link::Local(h) => agent::handle(h, req, progress).map_err(|e| format!("host `{host}`: {e}")),
-            Link::Ssh { child, to, from, target } => {
+            Link::Agent { child, to, from, target } => {
                 let line = serde_json::to_string(req).expect("requests serialise");
                 let lost = |child: &mut Child, target: &str| {
                     let _ = child.kill();
@@ -87,7 +104,7 @@ impl Channel {
                     let _ = child.wait();
                     let err = err.trim();
                     format!(
-                        "host `{host}` cannot be reached (ssh {target}){}",
+                        "host `{host}` cannot be reached ({target}){}",
                         if err.is_empty() { String::new() } else { format!(": {err}") }
                     )
                 };
@@ -120,7 +137,7 @@ impl Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        if let Link::Ssh { child, to, .. } = &mut self.link {
+        if let Link::Agent { child, to, .. } = &mut self.link {
             // Closing stdin ends the agent, and the session with it.
             drop(to.take());
             let _ = child.wait();

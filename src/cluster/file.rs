@@ -44,6 +44,9 @@ pub enum Reach {
     Local,
     /// `user@address`, through the system's `ssh` (the user's ssh configuration applies).
     Ssh(String),
+    /// The network, mount and PID namespaces of a process of this machine (`vnx bench
+    /// --hosts`'s hosts): the agent runs there through `nsenter`. Not written in cluster files.
+    Namespaces(u32),
 }
 
 impl Cluster {

@@ -323,7 +323,10 @@ nodes:\n  - {name: n1, type: lxc, interfaces: [{id: 1, net: lan}, {id: 2, net: p
             .iter()
             .map(|c| (c.name.value.clone(), c.steps.iter().map(|x| x.value.clone()).collect()))
             .collect();
-        assert_eq!(seqs, [("both".to_string(), vec!["one".to_string()]), ("all".to_string(), vec!["both".to_string()])]);
+        assert_eq!(
+            seqs,
+            [("both".to_string(), vec!["one".to_string()]), ("all".to_string(), vec!["both".to_string()])]
+        );
         let diags = crate::scenario::validate::scenario(&fa, &Default::default());
         assert!(!diags.iter().any(|d| d.code == "vnx::unknown-sequence"), "{diags:?}");
         let fc = fragment(&s, &l, &underlays(&c).unwrap(), "c", None);

@@ -260,7 +260,11 @@ pub fn prepare(ask: &Ask, ledger: Option<&Ledger>) -> Result<Prepared, String> {
         };
         // Each host is given the targets it holds.
         let mine = |names: &[String]| names.iter().filter(|t| holds(h, std::slice::from_ref(t))).cloned().collect();
-        let options = PlanOptions { target: mine(&ask.options.target), replace: mine(&ask.options.replace), ..ask.options.clone() };
+        let options = PlanOptions {
+            target: mine(&ask.options.target),
+            replace: mine(&ask.options.replace),
+            ..ask.options.clone()
+        };
         fragments.insert(h.clone(), Some(Fragment { yaml: scenario::write(&f, Format::Yaml), files: sent, options }));
     }
     Ok(Prepared { layout, mtu, hosts, fragments, involved })
@@ -401,24 +405,20 @@ pub fn failure_of(v: &Value) -> String {
     }
 }
 
-/// Destroys the lab's part on each host the ledger names (or those of `only`); forgets the
-/// ledger when no host holds anything.
+/// Destroys the lab's part on each host the ledger names (or those of `only`) of `cluster`
+/// (the ledger's: [`Ledger::cluster`]); forgets the ledger when no host holds anything.
 pub fn destroy(
     state: &vnx_state::State,
     lab: &str,
     ledger: Ledger,
+    cluster: &Cluster,
     only: &BTreeSet<String>,
     opts: &channel::Options,
     progress: &(dyn Fn(&str, String) + Sync),
 ) -> Result<BTreeMap<String, Result<Value, String>>, String> {
-    let cluster = ledger.cluster()?;
-    let names: BTreeSet<String> =
-        ledger.hosts.keys().filter(|h| only.is_empty() || only.contains(*h)).cloned().collect();
-    let mut hosts = Hosts::connect(&cluster, &names, opts);
-    let results = hosts.each(&names, |ch| {
-        let host = ch.host.clone();
-        ch.call(&Request::Destroy { lab: lab.to_string() }, &mut |line| progress(&host, line))
-    });
+    let by_host: BTreeMap<String, Vec<String>> =
+        ledger.hosts.keys().filter(|h| only.is_empty() || only.contains(*h)).map(|h| (h.clone(), vec![])).collect();
+    let results = on_hosts(cluster, &by_host, opts, progress, |_| Request::Destroy { lab: lab.to_string() });
     let mut l = ledger;
     for (h, r) in &results {
         match r {
@@ -445,36 +445,41 @@ pub fn destroy(
 pub fn show(
     lab: &str,
     ledger: &Ledger,
+    cluster: &Cluster,
     opts: &channel::Options,
-) -> Result<BTreeMap<String, Result<Value, String>>, String> {
-    let cluster = ledger.cluster()?;
-    let names: BTreeSet<String> = ledger.hosts.keys().cloned().collect();
-    let mut hosts = Hosts::connect(&cluster, &names, opts);
-    Ok(hosts.each(&names, |ch| ch.call(&Request::Show { lab: lab.to_string() }, &mut |_| {})))
+) -> BTreeMap<String, Result<Value, String>> {
+    let by_host = ledger.hosts.keys().map(|h| (h.clone(), vec![])).collect();
+    on_hosts(cluster, &by_host, opts, &|_, _| {}, |_| Request::Show { lab: lab.to_string() })
 }
 
 /// Runs a command in `node`, on the host it was placed on: `{code, stdout, stderr}`.
-pub fn exec(lab: &str, ledger: &Ledger, node: &str, argv: &[String], opts: &channel::Options) -> Result<Value, String> {
+pub fn exec(
+    lab: &str,
+    ledger: &Ledger,
+    cluster: &Cluster,
+    node: &str,
+    argv: &[String],
+    opts: &channel::Options,
+) -> Result<Value, String> {
     let by_host = ledger.hosts_of(&[node.to_string()])?;
     let request = |_: &[String]| Request::Exec { lab: lab.to_string(), node: node.to_string(), argv: argv.to_vec() };
-    let replies = on_hosts(ledger, &by_host, opts, &|_, _| {}, request)?;
+    let replies = on_hosts(cluster, &by_host, opts, &|_, _| {}, request);
     replies.into_values().next().unwrap_or_else(|| Err(format!("node `{node}` is on no host")))
 }
 
-/// A request on each host of `by_host` (host → its nodes), in parallel: what `make` builds of
-/// the host's nodes. Each host's reply, or why it gave none.
+/// A request on each host of `by_host` (host → its nodes) of `cluster`, in parallel: what
+/// `make` builds of the host's nodes. Each host's reply, or why it gave none.
 pub fn on_hosts(
-    ledger: &Ledger,
+    cluster: &Cluster,
     by_host: &BTreeMap<String, Vec<String>>,
     opts: &channel::Options,
     progress: &(dyn Fn(&str, String) + Sync),
     make: impl Fn(&[String]) -> Request + Sync,
-) -> Result<BTreeMap<String, Result<Value, String>>, String> {
-    let cluster = ledger.cluster()?;
+) -> BTreeMap<String, Result<Value, String>> {
     let names: BTreeSet<String> = by_host.keys().cloned().collect();
-    let mut hosts = Hosts::connect(&cluster, &names, opts);
-    Ok(hosts.each(&names, |ch| {
+    let mut hosts = Hosts::connect(cluster, &names, opts);
+    hosts.each(&names, |ch| {
         let host = ch.host.clone();
         ch.call(&make(&by_host[&host]), &mut |line| progress(&host, line))
-    }))
+    })
 }

@@ -50,9 +50,12 @@ pub fn unread(s: &Scenario) -> (Vec<Diag>, Vec<Diag>) {
         let vm = n.node_type.value == "libvirt";
         if let Some(h) = &n.host {
             warnings.push(
-                missing("vnx::unread", format!("node `{name}` names host `{}`, but this lab runs on this machine alone", h.value))
-                    .at(h.span, "used in labs over a cluster only")
-                    .help("apply with --cluster FILE to spread the lab over hosts, or remove host="),
+                missing(
+                    "vnx::unread",
+                    format!("node `{name}` names host `{}`, but this lab runs on this machine alone", h.value),
+                )
+                .at(h.span, "used in labs over a cluster only")
+                .help("apply with --cluster FILE to spread the lab over hosts, or remove host="),
             );
         }
         for d in &n.shared_dirs {

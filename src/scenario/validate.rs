@@ -108,8 +108,11 @@ pub fn scenario(s: &Scenario, cx: &Context) -> Vec<Diag> {
             }
             if vx.vni == 0 || vx.vni >= 1 << 24 {
                 out.push(
-                    Diag::error("vnx::bad-value", format!("net `{}`: VNI {} is outside 1–16777215", n.name.value, vx.vni))
-                        .at(vx.span, "this segment"),
+                    Diag::error(
+                        "vnx::bad-value",
+                        format!("net `{}`: VNI {} is outside 1–16777215", n.name.value, vx.vni),
+                    )
+                    .at(vx.span, "this segment"),
                 );
             }
         }

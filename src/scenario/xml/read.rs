@@ -525,8 +525,20 @@ fn vlan(cx: &mut Cx, e: &Element) -> Vlan {
     }
 }
 
-const NODE_ATTRS: &[&str] =
-    &["name", "type", "provider", "subtype", "os", "os_subtype", "arch", "vcpu", "vcpu_quota", "order", "exec_mode", "host"];
+const NODE_ATTRS: &[&str] = &[
+    "name",
+    "type",
+    "provider",
+    "subtype",
+    "os",
+    "os_subtype",
+    "arch",
+    "vcpu",
+    "vcpu_quota",
+    "order",
+    "exec_mode",
+    "host",
+];
 const NODE_SINGLE: &[&str] = &[
     "boot",
     "cdrom",
