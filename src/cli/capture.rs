@@ -31,6 +31,7 @@ pub struct CaptureCmd {
 }
 
 pub fn run(c: CaptureCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    super::cluster::note_local_part(&c.scenario, "capture", state_arg);
     let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),

@@ -48,6 +48,17 @@ fn lab_name(arg: &str) -> String {
     arg.to_string()
 }
 
+/// For the commands that do not span hosts yet: a note, when `arg` names a lab over a
+/// cluster driven from here, that they see this machine's part of it only.
+pub fn note_local_part(arg: &str, command: &str, state_arg: &Option<PathBuf>) {
+    if let Some(Ok((name, ledger))) = ledger_of(arg, state_arg) {
+        eprintln!(
+            "note: {name} spans {} hosts: vnx {command} sees this machine's part of it only (run it on a host for that host's part)",
+            ledger.hosts.len()
+        );
+    }
+}
+
 /// The ledger of the lab `arg` names, when it is a cluster lab driven from here.
 pub fn ledger_of(arg: &str, state_arg: &Option<PathBuf>) -> Option<Result<(String, Ledger), String>> {
     if host_only() {
@@ -66,7 +77,7 @@ pub fn ledger_of(arg: &str, state_arg: &Option<PathBuf>) -> Option<Result<(Strin
 }
 
 fn options(cluster: &file::Cluster, state_arg: &Option<PathBuf>) -> channel::Options {
-    channel::Options { ssh_config: cluster.ssh_config.clone(), state: state_arg.clone() }
+    channel::Options { ssh_config: cluster.ssh_config.clone(), state: state_arg.clone(), doctor: false }
 }
 
 /// How a plan or apply was asked for.

@@ -26,6 +26,7 @@ pub struct DiffCmd {
 }
 
 pub fn run(c: DiffCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    super::cluster::note_local_part(&c.scenario, "diff", state_arg);
     let state = match common::open_state(&common::state_path(state_arg)) {
         Ok(s) => s,
         Err(e) => return fail(&e),

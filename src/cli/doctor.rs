@@ -201,6 +201,12 @@ fn libvirt_line() -> Line {
     }
 }
 
+/// Each check's status by its name (`{"VXLAN": "ok", …}`): what a cluster host's agent tells
+/// its controller in the hello of a plan or apply.
+pub fn facts() -> serde_json::Value {
+    checks().into_iter().map(|l| (l.name.to_string(), json!(l.status))).collect::<serde_json::Map<_, _>>().into()
+}
+
 pub fn run(c: DoctorCmd) -> i32 {
     let lines = checks();
     if c.json {

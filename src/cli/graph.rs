@@ -230,6 +230,7 @@ svg text {{ font-size: 13px; }} svg text.small {{ font-size: 10px; fill: #444; }
 }
 
 pub fn run(c: GraphCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    super::cluster::note_local_part(&c.scenario, "graph", state_arg);
     let state = common::open_state(&common::state_path(state_arg)).ok();
     let t = match common::resolve(&c.scenario, state.as_ref(), color) {
         Ok(t) => t,

@@ -12,7 +12,7 @@ mod cluster;
 mod common;
 mod convert;
 mod diff;
-mod doctor;
+pub(crate) mod doctor;
 mod exec;
 mod graph;
 mod init;

@@ -376,6 +376,7 @@ fn var(s: &str) -> String {
 }
 
 pub fn run_output(c: OutputCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    super::cluster::note_local_part(&c.scenario, "output", state_arg);
     let (_, state, t) = match common::open_and_resolve(state_arg, &c.scenario, color) {
         Ok(x) => x,
         Err(e) => return fail(&e),

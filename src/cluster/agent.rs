@@ -34,10 +34,13 @@ const LOCK_WAIT: &str = "120s";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// The protocol version and the host's underlay address (whose link's MTU the reply gives).
+    /// The protocol version and the host's underlay address (whose link's MTU the reply gives);
+    /// with `doctor`, the host's `vnx doctor` findings too.
     Hello {
         version: u32,
         underlay: Option<String>,
+        #[serde(default)]
+        doctor: bool,
     },
     /// Plan the fragment (YAML); `dir`: where its relative paths resolve; `files`: what its
     /// filetrees name, unpacked in the lab's folder of files first ([`super::files`]).
@@ -219,7 +222,7 @@ fn json_of(code: i32, out: &str, what: &str) -> Result<Value, String> {
 /// Carries out one request on this host.
 pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> Result<Value, String> {
     match req {
-        Request::Hello { version, underlay } => {
+        Request::Hello { version, underlay, doctor } => {
             if *version != PROTOCOL {
                 return Err(format!("this host's vnx speaks protocol {PROTOCOL}, the controller {version}: install the same vnx on both"));
             }
@@ -232,6 +235,7 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
                 "protocol": PROTOCOL, "vnx": env!("CARGO_PKG_VERSION"), "hostname": hostname,
                 "underlay": link.map(|(name, mtu)| json!({"link": name, "mtu": mtu})),
                 "files_dir": host.files_dir(),
+                "doctor": doctor.then(crate::cli::doctor::facts),
             }))
         }
         Request::Plan { fragment, dir, json, files, options } => {

@@ -226,9 +226,21 @@ pub fn prepare(ask: &Ask, ledger: Option<&Ledger>) -> Result<Prepared, String> {
         .filter(|h| ask.options.target.is_empty() || holds(h, &ask.options.target))
         .cloned()
         .collect();
-    let mut hosts = Hosts::connect(&ask.cluster, &involved, &ask.opts);
+    let opts = channel::Options { doctor: true, ..ask.opts.clone() };
+    let mut hosts = Hosts::connect(&ask.cluster, &involved, &opts);
     // The overlay MTU: what the smallest underlay of the hosts that share a net carries.
     let crossing: BTreeSet<String> = layout.vnis.keys().flat_map(|n| layout.spans[n].iter().cloned()).collect();
+    // A host whose kernel cannot make VXLAN devices can hold no net that crosses.
+    let no_vxlan: Vec<&String> =
+        crossing.iter().filter(|h| hosts.facts(h).is_some_and(|f| f["doctor"]["VXLAN"] == "missing")).collect();
+    if let Some(h) = no_vxlan.first() {
+        let nets: Vec<&str> =
+            layout.vnis.keys().filter(|n| layout.spans[*n].contains(*h)).map(String::as_str).collect();
+        return Err(format!(
+            "host `{h}` cannot make VXLAN devices (its `vnx doctor` says so), yet nets {} would cross to it: pin their nodes to one host (vm_deploy_at, net_deploy_at), or use a kernel with VXLAN there",
+            nets.join(", ")
+        ));
+    }
     let underlay_mtu = |h: &str| hosts.facts(h).and_then(|f| f["underlay"]["mtu"].as_u64()).map(|m| m as u32);
     let least = crossing.iter().filter_map(|h| underlay_mtu(h)).min();
     let mtu = least.map(|m| m - VXLAN_OVERHEAD);
