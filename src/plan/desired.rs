@@ -308,6 +308,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             },
             None => "/".to_string(),
         };
+        super::daemons::check(node, &rootfs, fs, &mut errors, &mut warnings);
         let node_id = ResId::new(kind::NODE, nname);
         push(
             &mut out,

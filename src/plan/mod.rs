@@ -4,6 +4,7 @@
 //! **Boundary: no I/O.** Everything here is a pure function of its arguments, tested with
 //! plain tables.
 
+pub mod daemons;
 pub mod desired;
 pub mod diff;
 pub mod render;

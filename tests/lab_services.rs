@@ -1,0 +1,150 @@
+//! What runs inside nodes: routing daemons (FRR) in `ns` nodes, side by side, each with its own
+//! configuration, run directory, sockets and log; OSPF converging, rerouting around a link taken
+//! down, and coming back.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::lab::TestHost;
+
+/// Polls `cond` every 100 ms for at most `limit`; how long it took, or None.
+fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if cond() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// examples/ospf.yaml and its FRR files copied under a unique lab name, with net p13 up or not.
+fn ospf_lab(h: &TestHost, name: &str, p13_up: bool) -> String {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = h.dir.path().join("ospf-example");
+    std::fs::create_dir_all(dir.join("ospf")).unwrap();
+    for f in std::fs::read_dir(src.join("ospf")).unwrap().flatten() {
+        std::fs::copy(f.path(), dir.join("ospf").join(f.file_name())).unwrap();
+    }
+    let text =
+        std::fs::read_to_string(src.join("ospf.yaml")).unwrap().replace("name: ospf\n", &format!("name: {name}\n"));
+    let p13 = "{name: p13, mode: virtual_bridge}";
+    assert!(text.contains(p13));
+    let text = if p13_up { text } else { text.replace(p13, "{name: p13, mode: virtual_bridge, up: false}") };
+    let path = dir.join(if p13_up { "ospf.yaml" } else { "ospf-p13-down.yaml" });
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn pings(h: &TestHost, lab: &str, node: &str, to: &str) -> bool {
+    h.vnx(&["exec", lab, "-M", node, "--", "ping", "-c1", "-W1", to]).status.success()
+}
+
+/// The next hop `node` takes towards `to`.
+fn via(h: &TestHost, lab: &str, node: &str, to: &str) -> String {
+    let out = h.vnx(&["exec", lab, "-M", node, "--", "ip", "route", "get", to]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace().skip_while(|w| *w != "via").nth(1).unwrap_or("").to_string()
+}
+
+#[test]
+fn ospf_finds_every_route_reroutes_around_a_link_down_and_comes_back() {
+    let h = TestHost::new();
+    let lab = h.unique("ospf");
+    let file = ospf_lab(&h, &lab, true);
+    h.vnx_ok(&["apply", &file, "--auto-approve"]);
+    // No static route between the routers: OSPF makes every host reach every other.
+    let pairs = [("h1", "10.0.3.10"), ("h3", "10.0.1.10"), ("h1", "10.0.23.2"), ("h3", "10.0.12.2")];
+    let took = within(Duration::from_secs(60), || pairs.iter().all(|(n, a)| pings(&h, &lab, n, a)));
+    let took = took.unwrap_or_else(|| {
+        panic!("OSPF did not converge in 60 s: {:?}", h.vnx_ok(&["exec", &lab, "-M", "r1", "--", "ip", "route"]))
+    });
+    eprintln!("OSPF converged {:.1} s after the apply returned", took.as_secs_f64());
+    assert_eq!(via(&h, &lab, "r1", "10.0.3.10"), "10.0.13.3", "the direct link first");
+
+    // p13 down (an edit of the scenario, applied): r1 goes through r2, and h1 still reaches h3.
+    let down = ospf_lab(&h, &lab, false);
+    h.vnx_ok(&["apply", &down, "--auto-approve"]);
+    let took = within(Duration::from_secs(30), || {
+        via(&h, &lab, "r1", "10.0.3.10") == "10.0.12.2" && pings(&h, &lab, "h1", "10.0.3.10")
+    });
+    eprintln!("rerouted through r2 in {:?}", took.expect("OSPF did not reroute through r2"));
+    // Back up: the direct path again.
+    h.vnx_ok(&["apply", &file, "--auto-approve"]);
+    let took = within(Duration::from_secs(30), || {
+        via(&h, &lab, "r1", "10.0.3.10") == "10.0.13.3" && pings(&h, &lab, "h1", "10.0.3.10")
+    });
+    eprintln!("back on the direct link in {:?}", took.expect("OSPF did not come back to the direct link"));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+}
+
+#[test]
+fn ten_frr_routers_run_side_by_side_each_with_its_own_files() {
+    let h = TestHost::new();
+    let lab = h.unique("frr10");
+    let dir = h.dir.path().join("frr10");
+    std::fs::create_dir_all(&dir).unwrap();
+    let daemons = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ospf/daemons");
+    // A chain of ten routers, r{i} and r{i+1} on net c{i}, each with a LAN of its own.
+    let mut y = format!("name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n");
+    for i in 0..10 {
+        y.push_str(&format!("  - {{name: lan{i}, mode: virtual_bridge}}\n"));
+        if i < 9 {
+            y.push_str(&format!("  - {{name: c{i}, mode: virtual_bridge}}\n"));
+        }
+    }
+    y.push_str("nodes:\n");
+    for i in 0..10 {
+        let mut ifs = format!("      - {{id: 1, net: lan{i}, ipv4: [10.1.{i}.1/24]}}\n");
+        let mut ospf_ifs = String::new();
+        if i > 0 {
+            ifs.push_str(&format!("      - {{id: 2, net: c{}, ipv4: [10.2.{}.2/24]}}\n", i - 1, i - 1));
+            ospf_ifs.push_str("interface eth2\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n!\n");
+        }
+        if i < 9 {
+            ifs.push_str(&format!("      - {{id: 3, net: c{i}, ipv4: [10.2.{i}.1/24]}}\n"));
+            ospf_ifs.push_str("interface eth3\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n!\n");
+        }
+        let conf = format!(
+            "frr defaults traditional\nhostname r{i}\nlog file /var/log/frr/frr.log\n!\n{ospf_ifs}router ospf\n ospf router-id 10.255.0.{i}\n timers throttle spf 0 50 1000\n network 10.0.0.0/8 area 0\n!\n"
+        );
+        std::fs::write(dir.join(format!("r{i}.conf")), conf).unwrap();
+        y.push_str(&format!(
+            "  - name: r{i}\n    type: ns\n    forwarding: ip\n    interfaces:\n{ifs}    filetrees:\n      - {{seq: on_boot, root: /etc/frr/daemons, source: {}}}\n      - {{seq: on_boot, root: /etc/frr/frr.conf, source: r{i}.conf}}\n    execs:\n      - {{seq: on_boot, command: chown -R frr:frr /etc/frr && /usr/lib/frr/frrinit.sh start}}\n",
+            daemons.display()
+        ));
+    }
+    let file = dir.join("frr10.yaml");
+    std::fs::write(&file, y).unwrap();
+    let host_run_frr = std::fs::read_dir("/run/frr").map(|d| d.count()).ok();
+    h.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+
+    // Each router's daemons are its own: pid files name processes of its own PID namespace
+    // (zebra, ospfd), its zebra socket and vty sockets are in its own /run/frr, its log names it.
+    for i in 0..10 {
+        let node = format!("r{i}");
+        let script =
+            "for d in zebra ospfd watchfrr; do p=$(cat /run/frr/$d.pid) && echo \"$d $(cat /proc/$p/comm)\"; done; \
+                      test -S /run/frr/zserv.api && test -S /run/frr/zebra.vty && echo sockets; \
+                      grep -c . /var/log/frr/frr.log >/dev/null && echo log; hostname; \
+                      ls /proc | grep -c '^[0-9]'";
+        let out = h.vnx_ok(&["exec", &lab, "-M", &node, "--", "sh", "-c", script]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(&lines[..5], ["zebra zebra", "ospfd ospfd", "watchfrr watchfrr", "sockets", "log"], "{node}: {out}");
+        assert_eq!(lines[5], node);
+        // Only this router's processes are in its PID namespace (init, the shell, its daemons).
+        let procs: usize = lines[6].parse().unwrap();
+        assert!(procs < 15, "{node} sees {procs} processes: another router's daemons among them?");
+        let vty = h.vnx_ok(&["exec", &lab, "-M", &node, "--", "vtysh", "-c", "show running-config"]);
+        assert!(vty.contains(&format!("hostname {node}")), "{node}'s vtysh reaches another router: {vty}");
+    }
+    // The host's own /run/frr is as it was.
+    assert_eq!(std::fs::read_dir("/run/frr").map(|d| d.count()).ok(), host_run_frr);
+    // And they route together: r0 reaches r9's LAN over eight routers.
+    let took = within(Duration::from_secs(60), || pings(&h, &lab, "r0", "10.1.9.1"));
+    eprintln!("ten routers converged in {:?}", took.expect("r0 never reached r9's LAN"));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+}
