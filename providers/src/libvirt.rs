@@ -120,9 +120,10 @@ pub fn domain_xml(vm: &Vm, dtype: &str, scenario: &str, node: &str, paths: &VmPa
     ));
     for n in &vm.nics {
         let mac = n.mac.as_deref().unwrap_or_default();
+        let mtu = n.mtu.map(|m| format!("<mtu size='{m}'/>")).unwrap_or_default();
         match (n.bridge.as_deref(), n.tap.as_deref()) {
             (Some(b), _) => x.push_str(&format!(
-                "    <interface type='bridge'><source bridge='{}'/><mac address='{mac}'/><model type='virtio'/></interface>\n",
+                "    <interface type='bridge'><source bridge='{}'/><mac address='{mac}'/><model type='virtio'/>{mtu}</interface>\n",
                 esc(b)
             )),
             (None, Some(t)) => x.push_str(&format!(
@@ -435,5 +436,35 @@ mod hv {
             self.kill(d)?;
             d.undefine().map_err(err("undefining a domain"))
         }
+    }
+}
+
+#[cfg(test)]
+mod domain_tests {
+    use super::*;
+    use crate::kinds::node::{Nic, Vm};
+
+    #[test]
+    fn a_nic_on_a_net_of_smaller_mtu_says_so_to_the_guest() {
+        let nic = |mtu| Nic {
+            ifname: "eth1".into(),
+            mac: Some("02:00:00:00:00:01".into()),
+            bridge: Some("vb1".into()),
+            tap: None,
+            node_addr: None,
+            mtu,
+        };
+        let vm = Vm {
+            domain: "vnx-l.n".into(),
+            vcpu: 1,
+            mem_mib: 128,
+            arch: "x86_64".into(),
+            disk: None,
+            kernel: None,
+            nics: vec![nic(Some(1450)), nic(None)],
+            consoles: vec![],
+        };
+        let xml = domain_xml(&vm, "qemu", "l", "n", &VmPaths::new(Path::new("/tmp/x"), "l", "n"));
+        assert_eq!(xml.matches("<mtu size='1450'/>").count(), 1, "{xml}");
     }
 }

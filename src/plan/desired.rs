@@ -292,6 +292,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     bridge: m.bridge,
                     tap,
                     node_addr: Some(m.node_addr),
+                    mtu: None,
                 }
             });
             super::vm::vm_node(s, node, index, opts, fs, &bridges, mgmt_nic, &mut out, &mut errors);

@@ -124,6 +124,7 @@ pub fn vm_node(
             bridge: Some(bridge.clone()),
             tap: None,
             node_addr: None,
+            mtu: s.net(net).and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
         });
         deps.push(ResId::new(kind::NET, net));
         if iface.bw.is_some() || iface.delay.is_some() || iface.loss.is_some() {

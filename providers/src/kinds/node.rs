@@ -76,6 +76,10 @@ pub struct Nic {
     /// The management NIC's address in the guest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_addr: Option<String>,
+    /// Its net's MTU (a net across hosts carries less than 1500): the tap's, and told to the
+    /// guest's virtio driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u64>,
 }
 
 /// VNX's `<console>`: console 0 is the graphical one.
