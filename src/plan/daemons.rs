@@ -24,7 +24,31 @@ const DAEMONS: &[Daemon] = &[
     Daemon { what: "dnsmasq", words: &["dnsmasq"], file: "/usr/sbin/dnsmasq", package: "dnsmasq-base" },
     Daemon { what: "dhclient", words: &["dhclient"], file: "/sbin/dhclient", package: "isc-dhcp-client" },
     Daemon { what: "the Apache web server", words: &["apache2"], file: "/usr/sbin/apache2", package: "apache2" },
+    Daemon {
+        what: "Open vSwitch",
+        words: &["ovs-vsctl", "ovs-ofctl"],
+        file: "/usr/bin/ovs-vsctl",
+        package: "openvswitch-switch",
+    },
 ];
+
+/// How a message names a node's root.
+fn root_of(rootfs: &str) -> String {
+    if rootfs == "/" {
+        "this host".to_string()
+    } else {
+        format!("its root filesystem {rootfs}")
+    }
+}
+
+/// How to get a package onto a node's root.
+fn install(rootfs: &str, package: &str) -> String {
+    if rootfs == "/" {
+        format!("install it: apt-get install --no-install-recommends {package} (Debian's package)")
+    } else {
+        format!("install Debian's `{package}` package into {rootfs}")
+    }
+}
 
 /// Whether `text` names `word` as a word of a command (not inside a longer name).
 fn names(text: &str, word: &str) -> bool {
@@ -40,6 +64,33 @@ fn names(text: &str, word: &str) -> bool {
 /// its root `rootfs` lacks.
 pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>, warnings: &mut Vec<Diag>) {
     let name = &node.name.value;
+    // An interface on DHCP runs dhclient in the node.
+    let dhcp = node.interfaces.iter().flat_map(|i| {
+        i.ipv4
+            .iter()
+            .filter(|a| a.net().is_none())
+            .map(|a| a.span)
+            .chain(i.ipv6.iter().filter(|a| a.net().is_none()).map(|a| a.span))
+    });
+    if let Some(span) = dhcp.into_iter().next() {
+        let client = DAEMONS.iter().find(|d| d.package == "isc-dhcp-client").expect("listed above");
+        let path = format!("{}{}", rootfs.trim_end_matches('/'), client.file);
+        if fs.file(&path).is_none() {
+            errors.push(
+                Diag::error(
+                    "vnx::missing-daemon",
+                    format!(
+                        "{} ({}) is missing from {}, for node `{name}` (its DHCP client)",
+                        client.what,
+                        client.file,
+                        root_of(rootfs)
+                    ),
+                )
+                .at(span, "DHCP here")
+                .help(install(rootfs, client.package)),
+            );
+        }
+    }
     for d in DAEMONS {
         let Some(e) = node.execs.iter().find(|e| d.words.iter().any(|w| names(&e.command.value, w))) else { continue };
         let path = format!("{}{}", rootfs.trim_end_matches('/'), d.file);
@@ -49,12 +100,7 @@ pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>,
         let on_boot = node.execs.iter().any(|e| {
             seq_names(&e.seq.value).any(|s| s == "on_boot") && d.words.iter().any(|w| names(&e.command.value, w))
         });
-        let root = if rootfs == "/" { "this host".to_string() } else { format!("its root filesystem {rootfs}") };
-        let help = if rootfs == "/" {
-            format!("install it: apt-get install --no-install-recommends {} (Debian's package)", d.package)
-        } else {
-            format!("install Debian's `{}` package into {rootfs}", d.package)
-        };
+        let (root, help) = (root_of(rootfs), install(rootfs, d.package));
         // Worded so that one finding about several nodes reads right ("for nodes `a`, `b`").
         let msg = format!("{} ({}) is missing from {root}, for node `{name}`", d.what, d.file);
         if on_boot {

@@ -381,16 +381,40 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     ResId::new(kind::INTERFACE, key.clone())
                 }
             };
-            // Addresses.
-            if iface.ipv4.iter().any(|a| a.net().is_none()) || iface.ipv6.iter().any(|a| a.net().is_none()) {
-                let span = iface
-                    .ipv4
-                    .iter()
-                    .find(|a| a.net().is_none())
-                    .map(|a| a.span)
-                    .or(iface.ipv6.first().map(|a| a.span))
-                    .unwrap_or(iface.span);
-                errors.push(not_supported("DHCP on an `ns` node".into(), span, "give the interface a static address"));
+            // Addresses: static ones, or a DHCP client per family (not both on one interface:
+            // the static list is the interface's whole, and would take the lease away).
+            let dhcp4 = iface.ipv4.iter().find_map(|a| match a.value {
+                crate::scenario::values::Ipv4Config::Dhcp(req) => Some((req, a.span)),
+                _ => None,
+            });
+            let dhcp6 = iface.ipv6.iter().find(|a| a.net().is_none()).map(|a| a.span);
+            let statics = iface.ipv4.iter().any(|a| a.net().is_some()) || iface.ipv6.iter().any(|a| a.net().is_some());
+            if let (Some(span), true) = (dhcp4.map(|d| d.1).or(dhcp6), statics) {
+                errors.push(
+                    Diag::error(
+                        "vnx::dhcp",
+                        format!("interface {} of node `{nname}` has both DHCP and static addresses", iface.id.value),
+                    )
+                    .at(span, "DHCP here")
+                    .help("give the interface either `dhcp` or its static addresses"),
+                );
+            }
+            let families = [(dhcp4.map(|(req, _)| req.map(|a| a.to_string())), "ipv4"), (dhcp6.map(|_| None), "ipv6")];
+            for (requested, family) in families.into_iter().filter_map(|(r, f)| r.map(|r| (r, f))) {
+                push(
+                    &mut out,
+                    kind::DHCP,
+                    &format!("{key}/{family}"),
+                    "net",
+                    &kinds::dhcp::Attrs {
+                        node: nname.into(),
+                        ifname: ifname.clone(),
+                        family: family.into(),
+                        requested,
+                    },
+                    vec![link_id.clone()],
+                    iface.span,
+                );
             }
             let v4: Vec<String> = iface.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             let v6: Vec<String> = iface.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();

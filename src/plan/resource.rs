@@ -150,6 +150,8 @@ pub mod kind {
     /// A packet capture on a net (`capture_file`).
     pub const CAPTURE: &str = kinds::capture::KIND;
     pub const VXLAN: &str = kinds::vxlan::KIND;
+    /// A DHCP client on a node's interface.
+    pub const DHCP: &str = kinds::dhcp::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).

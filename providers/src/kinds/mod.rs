@@ -111,6 +111,7 @@ kinds!(
     lab,
     capture,
     vxlan,
+    dhcp,
 );
 
 fn unknown(kind: &str) -> Error {
