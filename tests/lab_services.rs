@@ -193,6 +193,12 @@ fn dhcp_clients_in_nodes_lease_from_a_server_in_the_lab() {
         panic!("no leases in 30 s: c1 {:?}, c2 {:?}", v4_of(&h, &lab, "c1", "eth1"), v4_of(&h, &lab, "c2", "eth1"))
     });
     eprintln!("leased in {took:?}");
+    // vnx show and vnx output report the lease.
+    let show = h.show(&lab);
+    let c2 = show["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "c2").unwrap();
+    assert_eq!(c2["interfaces"][0]["addresses"], serde_json::json!(["10.0.5.55/24"]), "{c2}");
+    let out = h.vnx_ok(&["output", &lab]);
+    assert!(out.contains("10.0.5.55"), "{out}");
     h.vnx_ok(&["exec", &lab, "-M", "c1", "--", "ping", "-c1", "-W2", "10.0.5.1"]);
     // The leases are the kernel's, not drift.
     let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);

@@ -66,6 +66,28 @@ fn node_run(r: &Recorded, lab_dir: &std::path::Path) -> (&'static str, Option<i3
     (run, init.filter(Init::alive).map(|i| i.pid))
 }
 
+/// The global addresses an interface of a node holds now (a DHCP lease), read in the node's
+/// network namespace `netns`.
+fn leased(netns: &str, ifname: &str) -> Vec<String> {
+    let Some(fd) = vnx_providers::ns::open_bound_netns(netns) else { return vec![] };
+    // NsReader enters the namespace on the calling thread: a thread of its own.
+    let read = std::thread::spawn(move || {
+        let r = vnx_providers::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).ok()?;
+        Some((r.links().ok()?, r.addrs().ok()?))
+    })
+    .join()
+    .ok()
+    .flatten();
+    let Some((links, addrs)) = read else { return vec![] };
+    let Some(link) = links.iter().find(|l| l.name == ifname) else { return vec![] };
+    addrs
+        .iter()
+        .filter(|a| a.index == link.index)
+        .filter(|a| !matches!(a.net.addr(), std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .map(|a| a.net.to_string())
+        .collect()
+}
+
 /// A recorded resource's typed attributes (`None` for a record of another shape).
 fn typed<T: serde::de::DeserializeOwned>(r: &Recorded) -> Option<T> {
     r.typed().ok()
@@ -124,6 +146,7 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
         of(kind::INTERFACE).filter_map(|r| Some((r, typed::<kinds::interface::Attrs>(r)?))).collect();
     let addresses: Vec<(&Recorded, kinds::addresses::Attrs)> =
         of(kind::ADDRESSES).filter_map(|r| Some((r, typed::<kinds::addresses::Attrs>(r)?))).collect();
+    let dhcp: Vec<kinds::dhcp::Attrs> = of(kind::DHCP).filter_map(typed::<kinds::dhcp::Attrs>).collect();
     // A VM's NICs are part of its node (its domain's definition): bridge → net.
     let net_of_bridge: std::collections::HashMap<&str, &str> =
         nets.iter().map(|(r, n)| (n.bridge.as_str(), r.id.name.as_str())).collect();
@@ -150,11 +173,16 @@ pub fn describe(recorded: &[Recorded], name: &str, lab_dir: &std::path::Path) ->
                 .iter()
                 .filter(|(_, i)| i.node == node)
                 .map(|(ir, i)| {
-                    let all = addresses
+                    let mut all: Vec<String> = addresses
                         .iter()
                         .find(|(ar, _)| ar.id.name == ir.id.name)
                         .map(|(_, a)| a.ipv4.iter().chain(&a.ipv6).cloned().collect())
                         .unwrap_or_default();
+                    // On DHCP: what the node's interface holds now (the lease), else "dhcp".
+                    if dhcp.iter().any(|d| d.node == node && d.ifname == i.ifname) {
+                        let leased = n.netns.as_deref().map(|ns| leased(ns, &i.ifname)).unwrap_or_default();
+                        all.extend(if leased.is_empty() { vec!["dhcp".to_string()] } else { leased });
+                    }
                     (i.ifname.clone(), Some(i.net.clone()), all)
                 })
                 .collect();

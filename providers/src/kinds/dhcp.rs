@@ -62,13 +62,23 @@ impl Attrs {
         Ok(())
     }
 
-    /// Whether the client still runs: its pid file names a dhclient of the node.
-    fn running(&self, root: &NodeRoot) -> bool {
-        let Ok(pid) = root.read(&self.file("/run", "pid")) else { return false };
+    /// The client's pid (in the node's PID namespace) while it runs: its pid file names a
+    /// dhclient of the node that is not a zombie.
+    fn pid(&self, root: &NodeRoot) -> Option<String> {
+        let pid = root.read(&self.file("/run", "pid")).ok()?;
         let pid = String::from_utf8_lossy(&pid).trim().to_string();
-        !pid.is_empty()
-            && pid.chars().all(|c| c.is_ascii_digit())
-            && root.read(&format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with(b"dhclient"))
+        if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let status = root.read(&format!("/proc/{pid}/status")).ok()?;
+        let status = String::from_utf8_lossy(&status);
+        let live = status.lines().any(|l| l.starts_with("Name:") && l.contains("dhclient"))
+            && !status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
+        live.then_some(pid)
+    }
+
+    fn running(&self, root: &NodeRoot) -> bool {
+        self.pid(root).is_some()
     }
 }
 
@@ -97,12 +107,34 @@ impl Ops for Attrs {
         }
     }
 
-    /// The lease is given back (the server may hand it to another) and the client stops.
+    /// The client stops and its leased address goes. Not `dhclient -r`: its script flushes
+    /// the interface's addresses when it gets to run, which may be after the static addresses
+    /// that replace the lease were set (nothing orders this delete before their create); the
+    /// lease's own address is removed here instead, and the server lets it expire.
     async fn delete(self, lab: &Lab, _: &Item) -> Result<()> {
         let Ok(init) = lab.init(&self.node) else { return Ok(()) };
         let Ok(root) = NodeRoot::of(&init) else { return Ok(()) };
-        if self.running(&root) {
-            self.dhclient(&init, &["-r"])?;
+        if let Some(pid) = self.pid(&root) {
+            let _ = ns::command_in(&init, "kill", &[&pid]).status();
+            for _ in 0..50 {
+                if !self.running(&root) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let leases = root.read(&self.file("/run", "leases")).unwrap_or_default();
+        let leased = String::from_utf8_lossy(&leases)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("fixed-address ")?.strip_suffix(';')?.parse::<std::net::IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = leased {
+            let nl = lab.nl(&self.node).await?;
+            if let Some(link) = nl.link_by_name(&self.ifname).await? {
+                for a in nl.addrs().await?.into_iter().filter(|a| a.index == link.index && a.net.addr() == ip) {
+                    nl.del_addr(link.index, a.net).await?;
+                }
+            }
         }
         Ok(())
     }
