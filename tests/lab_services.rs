@@ -21,22 +21,34 @@ fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
     None
 }
 
-/// examples/ospf.yaml and its FRR files copied under a unique lab name, with net p13 up or not.
-fn ospf_lab(h: &TestHost, name: &str, p13_up: bool) -> String {
+/// An example (`examples/EX.yaml` and its folder `examples/EX/`) copied into the test's folder
+/// under the lab name `name`, its text changed by `edit`; the copy's path.
+fn example(h: &TestHost, ex: &str, name: &str, file: &str, edit: impl Fn(String) -> String) -> String {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let dir = h.dir.path().join("ospf-example");
-    std::fs::create_dir_all(dir.join("ospf")).unwrap();
-    for f in std::fs::read_dir(src.join("ospf")).unwrap().flatten() {
-        std::fs::copy(f.path(), dir.join("ospf").join(f.file_name())).unwrap();
+    let dir = h.dir.path().join(ex);
+    std::fs::create_dir_all(dir.join(ex)).unwrap();
+    for f in std::fs::read_dir(src.join(ex)).unwrap().flatten() {
+        std::fs::copy(f.path(), dir.join(ex).join(f.file_name())).unwrap();
     }
-    let text =
-        std::fs::read_to_string(src.join("ospf.yaml")).unwrap().replace("name: ospf\n", &format!("name: {name}\n"));
-    let p13 = "{name: p13, mode: virtual_bridge}";
-    assert!(text.contains(p13));
-    let text = if p13_up { text } else { text.replace(p13, "{name: p13, mode: virtual_bridge, up: false}") };
-    let path = dir.join(if p13_up { "ospf.yaml" } else { "ospf-p13-down.yaml" });
+    let text = std::fs::read_to_string(src.join(format!("{ex}.yaml"))).unwrap();
+    let text = edit(text.replace(&format!("name: {ex}\n"), &format!("name: {name}\n")));
+    let path = dir.join(file);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
+}
+
+/// examples/ospf.yaml under a unique lab name, with net p13 up or not.
+fn ospf_lab(h: &TestHost, name: &str, p13_up: bool) -> String {
+    let p13 = "{name: p13, mode: virtual_bridge}";
+    let file = if p13_up { "ospf.yaml" } else { "ospf-p13-down.yaml" };
+    example(h, "ospf", name, file, |text| {
+        assert!(text.contains(p13));
+        if p13_up {
+            text
+        } else {
+            text.replace(p13, "{name: p13, mode: virtual_bridge, up: false}")
+        }
+    })
 }
 
 fn pings(h: &TestHost, lab: &str, node: &str, to: &str) -> bool {
@@ -219,5 +231,21 @@ fn dhcp_clients_in_nodes_lease_from_a_server_in_the_lab() {
     ]);
     assert_eq!(clients.trim(), "0");
     assert_eq!(v4_of(&h, &lab, "c2", "eth1"), ["10.0.5.9/24"]);
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+}
+
+/// examples/bgp.yaml: two ASes whose border routers speak eBGP (FRR's bgpd) and announce their
+/// LANs; the hosts of one reach the other's with no static route between them.
+#[test]
+fn the_bgp_example_joins_two_ases() {
+    let h = TestHost::new();
+    let lab = h.unique("bgp");
+    let file = example(&h, "bgp", &lab, "bgp.yaml", |t| t);
+    h.vnx_ok(&["apply", &file, "--auto-approve"]);
+    let took =
+        within(Duration::from_secs(60), || pings(&h, &lab, "ha", "10.2.2.10") && pings(&h, &lab, "hb", "10.1.1.10"));
+    eprintln!("eBGP joined the ASes in {:?}", took.expect("the hosts never reached each other over BGP"));
+    let summary = h.vnx_ok(&["exec", &lab, "-M", "a1", "--", "vtysh", "-c", "show ip route bgp"]);
+    assert!(summary.contains("10.2.2.0/24"), "a1 learnt b1's LAN over BGP: {summary}");
     h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
 }
