@@ -185,6 +185,16 @@ impl Host {
         Ok((status.code().unwrap_or(128 + 9), out.join().unwrap_or_default()))
     }
 
+    /// The host's vnx with `args`: its exit code, stdout, and stderr kept whole.
+    fn vnx_quiet(&self, args: &[&str], dir: Option<&str>) -> Result<(i32, String, String), String> {
+        let mut err = String::new();
+        let (code, out) = self.vnx(args, dir, &mut |l| {
+            err.push_str(&l);
+            err.push('\n');
+        })?;
+        Ok((code, out, err))
+    }
+
     /// Whether this host's state records lab `lab`.
     fn holds(&self, lab: &str) -> Result<bool, String> {
         let path = self.state.clone().unwrap_or_else(vnx_state::default_path);
@@ -248,11 +258,7 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
                 args.push("--json");
             }
             args.extend(extra.iter().map(String::as_str));
-            let mut errors = String::new();
-            let (code, out) = host.vnx(&args, Some(dir), &mut |l| {
-                errors.push_str(&l);
-                errors.push('\n');
-            })?;
+            let (code, out, errors) = host.vnx_quiet(&args, Some(dir))?;
             if code != 0 && code != 2 {
                 return Err(format!("plan failed:\n{}{}", errors, out).trim_end().to_string());
             }
@@ -299,11 +305,7 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
         Request::Exec { lab, node, argv } => {
             let mut args = vec!["exec", lab.as_str(), "-M", node.as_str(), "--"];
             args.extend(argv.iter().map(String::as_str));
-            let mut err = String::new();
-            let (code, out) = host.vnx(&args, None, &mut |l| {
-                err.push_str(&l);
-                err.push('\n');
-            })?;
+            let (code, out, err) = host.vnx_quiet(&args, None)?;
             Ok(json!({"code": code, "stdout": out, "stderr": err}))
         }
         Request::Sequence { lab, seq, nodes } => {
@@ -312,11 +314,7 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             if !nodes.is_empty() {
                 args.extend(["-M", list.as_str()]);
             }
-            let mut err = String::new();
-            let (code, out) = host.vnx(&args, None, &mut |l| {
-                err.push_str(&l);
-                err.push('\n');
-            })?;
+            let (code, out, err) = host.vnx_quiet(&args, None)?;
             Ok(json!({"code": code, "stdout": out, "stderr": err}))
         }
         Request::Lifecycle { lab, verb, nodes, kill } => {
@@ -331,11 +329,7 @@ pub fn handle(host: &Host, req: &Request, progress: &mut dyn FnMut(String)) -> R
             if *kill {
                 args.push("--kill");
             }
-            let mut err = String::new();
-            let (code, out) = host.vnx(&args, None, &mut |l| {
-                err.push_str(&l);
-                err.push('\n');
-            })?;
+            let (code, out, err) = host.vnx_quiet(&args, None)?;
             if code != 0 && out.trim().is_empty() {
                 return Err(err.trim_end().to_string());
             }

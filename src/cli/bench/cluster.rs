@@ -105,27 +105,7 @@ impl NsCluster {
     }
 
     fn cluster(&self, strategy: Strategy) -> Cluster {
-        Cluster {
-            hosts: self
-                .hosts
-                .iter()
-                .enumerate()
-                .map(|(i, (name, h))| ClusterHost {
-                    name: name.clone(),
-                    reach: Reach::Namespaces(h.pid),
-                    underlay: Some(format!("{UNDERLAY}.{}", i + 1)),
-                    weight: 1.0,
-                    max_nodes: None,
-                    mem: None,
-                    vnx: None,
-                })
-                .collect(),
-            vni: (1, (1 << 24) - 1),
-            placement: strategy,
-            constraints: Constraints::default(),
-            notes: vec![],
-            ssh_config: None,
-        }
+        cluster_of(self.hosts.iter().map(|(_, h)| Reach::Namespaces(h.pid)).collect(), strategy)
     }
 
     /// What is left on the hosts: namespaces, links but lo and the underlay, nodes' inits and
@@ -144,6 +124,31 @@ impl NsCluster {
             }
         }
         out
+    }
+}
+
+/// A cluster of equal hosts `host1`… reached each its way, on the underlay's addresses, with
+/// every VNI.
+fn cluster_of(reach: Vec<Reach>, strategy: Strategy) -> Cluster {
+    Cluster {
+        hosts: reach
+            .into_iter()
+            .enumerate()
+            .map(|(i, reach)| ClusterHost {
+                name: format!("host{}", i + 1),
+                reach,
+                underlay: Some(format!("{UNDERLAY}.{}", i + 1)),
+                weight: 1.0,
+                max_nodes: None,
+                mem: None,
+                vnx: None,
+            })
+            .collect(),
+        vni: (1, (1 << 24) - 1),
+        placement: strategy,
+        constraints: Constraints::default(),
+        notes: vec![],
+        ssh_config: None,
     }
 }
 
@@ -271,24 +276,7 @@ fn ping_across(s: &Scenario, ledger: &Ledger, cluster: &Cluster) -> Result<usize
 /// For each topology of the bench near `n` nodes, the crossing nets and VXLAN devices of
 /// min-cut and round-robin over `hosts` hosts (placement only: nothing is built).
 pub fn segments_table(n: usize, fanout: usize, hosts: usize) -> Result<Vec<serde_json::Value>, String> {
-    let cluster = Cluster {
-        hosts: (1..=hosts)
-            .map(|i| ClusterHost {
-                name: format!("host{i}"),
-                reach: Reach::Local,
-                underlay: Some(format!("{UNDERLAY}.{i}")),
-                weight: 1.0,
-                max_nodes: None,
-                mem: None,
-                vnx: None,
-            })
-            .collect(),
-        vni: (1, (1 << 24) - 1),
-        placement: Strategy::MinCut,
-        constraints: Constraints::default(),
-        notes: vec![],
-        ssh_config: None,
-    };
+    let cluster = cluster_of(vec![Reach::Local; hosts], Strategy::MinCut);
     // A tree of as many levels as give n nodes or more; a mesh of at most 40 (it has n² links).
     let fanout = fanout.max(2);
     let mut depth = 1;
