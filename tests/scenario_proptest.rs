@@ -137,6 +137,7 @@ fn node() -> impl Strategy<Value = Node> {
             opt(1u64..100_000).prop_map(|m| m.map(|mib| Spanned::bare(Memory { mib }))),
             opt(1u32..64),
             opt(any::<bool>()),
+            opt(name()),
         ),
         (prop::collection::vec(interface(), 0..4), prop::collection::vec(route(), 0..3)),
         (prop::collection::vec(exec(), 0..3), prop::collection::vec(filetree(), 0..2)),
@@ -146,7 +147,7 @@ fn node() -> impl Strategy<Value = Node> {
         .prop_map(
             |(
                 (name, ty, os, provider),
-                (mem, vcpu, on_boot),
+                (mem, vcpu, on_boot, host),
                 (interfaces, routes),
                 (execs, filetrees),
                 (fwd, shell, fs, fspath),
@@ -159,6 +160,7 @@ fn node() -> impl Strategy<Value = Node> {
                 mem,
                 vcpu: vcpu.map(Spanned::bare),
                 on_boot,
+                host,
                 interfaces,
                 routes,
                 execs,
