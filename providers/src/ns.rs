@@ -649,11 +649,21 @@ pub fn init_main(
             let _ = w.write_all(b"ready");
             drop(w);
             // Be an init: reap whatever ends up here. SIGKILL from the host stops the node.
+            // Daemons started through nsenter become this process's children only when their
+            // parent exits, long after it found it had none: it waits for SIGCHLD (blocked, so
+            // it stays pending until taken) rather than for a child. (It slept an hour when it
+            // had none, and FRR's stop script waited that hour on its daemons' zombies.)
+            use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+            use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+            let mut chld = SigSet::empty();
+            chld.add(Signal::SIGCHLD);
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), None);
             loop {
-                match nix::sys::wait::wait() {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::ECHILD) => std::thread::sleep(Duration::from_secs(3600)),
-                    Err(_) => {}
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => {
+                        let _ = chld.wait();
+                    }
+                    Ok(_) | Err(_) => {}
                 }
             }
         }
