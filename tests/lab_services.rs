@@ -249,3 +249,99 @@ fn the_bgp_example_joins_two_ases() {
     assert!(summary.contains("10.2.2.0/24"), "a1 learnt b1's LAN over BGP: {summary}");
     h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
 }
+
+/// A corpus scenario with a plugin (`plugins/NAME.xml` and its `NAME-conf.xml`) copied into the
+/// test's folder under a unique name, its nodes mapped to `ns`: (its path, its lab name).
+fn plugin_example(h: &TestHost, name: &str) -> (String, String) {
+    let src = common::corpus().join("plugins");
+    let (path, lab) = h.scenario_from(&src.join(format!("{name}.xml")));
+    let conf = format!("{name}-conf.xml");
+    std::fs::copy(src.join(&conf), path.parent().unwrap().join(&conf)).unwrap();
+    (path.to_str().unwrap().to_string(), lab)
+}
+
+const MAP: [&str; 4] = ["--map", "libvirt=ns", "--map", "uml=ns"];
+
+/// VNX's dhcp plugin (the corpus' example, nodes mapped to ns): r1 serves two subnets
+/// (dnsmasq), r2 relays lan2's requests to it; h1 leases from lan1's range directly, h2 from
+/// lan2's through the relay, and reaches h1 through the routers its lease names; a plan
+/// afterwards has nothing to do. Then h2 given the MAC of the conf's fixed host gets the fixed
+/// address; a range changed in the conf changes the server in place; a server killed by hand
+/// is drift that apply restarts.
+#[test]
+fn the_dhcp_plugin_serves_relays_and_gives_the_fixed_host_its_address() {
+    let h = TestHost::new();
+    let (file, lab) = plugin_example(&h, "example_dhcp-plugin");
+    let apply = |f: &str| h.vnx_ok(&[&["apply", f, "--auto-approve"][..], &MAP].concat());
+    apply(&file);
+    let in_range = |a: &str, net: &str, lo: u8, hi: u8| {
+        a.strip_prefix(net)
+            .and_then(|x| x.strip_suffix("/24"))
+            .and_then(|x| x.parse::<u8>().ok())
+            .is_some_and(|x| (lo..=hi).contains(&x))
+    };
+    let leased =
+        |node: &str, net: &str, lo: u8, hi: u8| v4_of(&h, &lab, node, "eth1").iter().any(|a| in_range(a, net, lo, hi));
+    let took = within(Duration::from_secs(60), || leased("h1", "10.0.1.", 10, 20) && leased("h2", "10.0.2.", 10, 20));
+    let took = took.unwrap_or_else(|| {
+        panic!("no leases in 60 s: h1 {:?}, h2 {:?}", v4_of(&h, &lab, "h1", "eth1"), v4_of(&h, &lab, "h2", "eth1"))
+    });
+    eprintln!("h1 leased directly, h2 through the relay, in {took:?}");
+    let h1 = v4_of(&h, &lab, "h1", "eth1")[0].trim_end_matches("/24").to_string();
+    assert!(pings(&h, &lab, "h2", &h1), "h2 reaches h1 through r2 and r1 (its lease's router)");
+    let plan = h.vnx(&[&["plan", &file, "--detailed-exitcode"][..], &MAP].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    // h2 with the fixed host's MAC: its new interface asks again and gets 10.0.2.28.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let fixed =
+        text.replacen("<if id=\"1\" net=\"lan2\">", "<if id=\"1\" net=\"lan2\"><mac>AA:BB:CC:DD:EE:FF</mac>", 1);
+    assert_ne!(fixed, text);
+    std::fs::write(&file, fixed).unwrap();
+    apply(&file);
+    let got = within(Duration::from_secs(60), || v4_of(&h, &lab, "h2", "eth1") == ["10.0.2.28/24"]);
+    assert!(got.is_some(), "the fixed host's address: h2 has {:?}", v4_of(&h, &lab, "h2", "eth1"));
+
+    // lan1's range changed in the conf: the server changes in place, the lab stays.
+    let conf = Path::new(&file).parent().unwrap().join("example_dhcp-plugin-conf.xml");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, text.replace("<last>10.0.1.20</last>", "<last>10.0.1.30</last>")).unwrap();
+    let plan = String::from_utf8_lossy(&h.vnx(&[&["plan", &file][..], &MAP].concat()).stdout).into_owned();
+    assert!(plan.contains("service.r1/dhcp-server will be updated in place"), "{plan}");
+    assert!(plan.contains("0 to add, 1 to change, 0 to destroy"), "{plan}");
+    apply(&file);
+    let conf_in_r1 = h.vnx_ok(&["exec", &lab, "-M", "r1", "--", "cat", "/etc/vnx/dhcp-server.conf"]);
+    assert!(conf_in_r1.contains("dhcp-range=set:s0,10.0.1.10,10.0.1.30,255.255.255.0"), "{conf_in_r1}");
+
+    // The server killed by hand: drift, and apply starts it again.
+    h.vnx_ok(&["exec", &lab, "-M", "r1", "--", "sh", "-c", "kill $(cat /run/vnx-dhcp-server.pid)"]);
+    let plan = String::from_utf8_lossy(&h.vnx(&[&["plan", &file][..], &MAP].concat()).stdout).into_owned();
+    assert!(plan.contains("service.r1/dhcp-server"), "{plan}");
+    apply(&file);
+    let plan = h.vnx(&[&["plan", &file, "--detailed-exitcode"][..], &MAP].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}
+
+/// VNX's ospf plugin (the corpus' example, nodes mapped to ns) on FRR: the routers have no
+/// static route to each other's LAN; OSPF gives them one and h1 reaches h2.
+#[test]
+fn the_ospf_plugin_runs_on_frr_and_its_routes_appear() {
+    let h = TestHost::new();
+    let (file, lab) = plugin_example(&h, "example_ospf-plugin");
+    let out = h.vnx(&[&["apply", &file, "--auto-approve"][..], &MAP].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FRR"), "the Quagga note");
+    let took = within(Duration::from_secs(90), || pings(&h, &lab, "h1", "10.0.2.2"));
+    let routes = h.vnx(&["exec", &lab, "-M", "r1", "--", "vtysh", "-c", "show ip route ospf"]);
+    let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+    let took = took.unwrap_or_else(|| panic!("h1 never reached h2; r1's OSPF routes:\n{routes}"));
+    eprintln!("OSPF converged in {took:?}");
+    assert!(routes.contains("10.0.2.0/24"), "{routes}");
+    // FRR writes nothing back: a plan has nothing to do.
+    let plan = h.vnx(&[&["plan", &file, "--detailed-exitcode"][..], &MAP].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}

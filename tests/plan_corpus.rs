@@ -35,7 +35,18 @@ impl desired::HostFs for EveryFileThere {
     }
 }
 
-/// How a corpus scenario is planned: as written, or with every node type run as `ns`.
+/// How a corpus scenario (read from `path`) is planned: as written, or with every node type
+/// run as `ns`; its plugins' configurations read beside it.
+fn options_for(s: &scenario::Scenario, path: &Path, all_ns: bool) -> desired::Options {
+    let mut opts = options(all_ns);
+    opts.plugins = s
+        .extensions
+        .iter()
+        .map(|e| scenario::plugin::load(s, e, path.parent().unwrap()).ok().and_then(|l| l.plugin))
+        .collect();
+    opts
+}
+
 fn options(all_ns: bool) -> desired::Options {
     let mut opts = desired::Options { libvirt: true, hosts_file: "/etc/hosts".into(), ..Default::default() };
     if all_ns {
@@ -48,6 +59,13 @@ fn options(all_ns: bool) -> desired::Options {
 
 fn corpus_files() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(corpus().join("scenarios")).unwrap().map(|e| e.unwrap().path()).collect();
+    // The plugins' examples (their configuration files beside them are not scenarios).
+    files.extend(
+        std::fs::read_dir(corpus().join("plugins"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml") && !p.to_string_lossy().ends_with("-conf.xml")),
+    );
     files.sort();
     files
 }
@@ -56,7 +74,7 @@ fn corpus_files() -> Vec<std::path::PathBuf> {
 fn plan_of(path: &Path, all_ns: bool) -> String {
     let loaded = scenario::load(path).unwrap();
     let Some(Document::Scenario(s)) = loaded.doc else { panic!("{}: not a scenario", path.display()) };
-    let opts = options(all_ns);
+    let opts = options_for(&s, path, all_ns);
     let name = format!("corpus/{}", path.file_name().unwrap().to_string_lossy());
     match desired::desired(&s, &opts, &EveryFileThere) {
         Ok((d, _)) => {
@@ -119,7 +137,9 @@ fn every_planned_resource_is_its_kinds_attrs() {
     for f in corpus_files() {
         let Some(Document::Scenario(s)) = scenario::load(&f).unwrap().doc else { continue };
         for all_ns in [false, true] {
-            let Ok((resources, _)) = desired::desired(&s, &options(all_ns), &EveryFileThere) else { continue };
+            let Ok((resources, _)) = desired::desired(&s, &options_for(&s, &f, all_ns), &EveryFileThere) else {
+                continue;
+            };
             for d in resources {
                 let kind = vnx_providers::kinds::kind(&d.id.kind).unwrap_or_else(|| panic!("{}: no such kind", d.id));
                 (kind.check)(&d.attrs).unwrap_or_else(|e| panic!("{} of {}: {e}", d.id, f.display()));

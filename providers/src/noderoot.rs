@@ -112,6 +112,20 @@ impl NodeRoot {
         f.write_all(bytes)
     }
 
+    /// Removes the file (not a directory) at `path`; what is not there is no error.
+    pub fn remove(&self, path: &str) -> std::io::Result<()> {
+        let rel = relative(path);
+        let (parent, name) = match self.parent_of(&rel) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match nix::unistd::unlinkat(parent.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::Error::ENOENT) => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    }
+
     /// Copies the host's `from` (a file, a directory with everything in it, or a symlink,
     /// copied as a link) to `to` inside the root. Directories are made as needed.
     pub fn copy_in(&self, from: &Path, to: &str) -> std::io::Result<()> {

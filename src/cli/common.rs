@@ -185,7 +185,9 @@ pub fn desired_options(args: &PlanArgs) -> Result<desired::Options, String> {
 pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Vec<Desired>, String> {
     let fs =
         Fs { cx: validate::Context { dir: Some(t.dir.clone()) }, kernel: Default::default(), _p: Default::default() };
-    match desired::desired(&t.scenario, opts, &fs) {
+    let mut opts = opts.clone();
+    opts.plugins = plugins_of(t, color)?;
+    match desired::desired(&t.scenario, &opts, &fs) {
         Ok((d, warnings)) => {
             if !warnings.is_empty() {
                 eprint!("{}", Report { source: t.report_source.clone(), diags: warnings }.render(color));
@@ -198,6 +200,27 @@ pub fn desired_of(t: &Target, opts: &desired::Options, color: bool) -> Result<Ve
             Err(format!("{} cannot run here ({n} problem(s) above)", t.source))
         }
     }
+}
+
+/// The scenario's plugins' configurations (VNX's `dhcp` and `ospf`), read beside it; their
+/// findings printed against their own file.
+fn plugins_of(t: &Target, color: bool) -> Result<Vec<Option<scenario::plugin::Plugin>>, String> {
+    let mut out = Vec::new();
+    for ext in &t.scenario.extensions {
+        if !scenario::plugin::KNOWN.contains(&ext.plugin.as_str()) {
+            out.push(None); // the planner refuses it
+            continue;
+        }
+        let loaded = scenario::plugin::load(&t.scenario, ext, &t.dir)?;
+        if !loaded.report.diags.is_empty() {
+            eprint!("{}", loaded.report.render(color));
+        }
+        if loaded.report.has_errors() {
+            return Err(format!("{}: the {} plugin's configuration has errors", loaded.report.source.name, ext.plugin));
+        }
+        out.push(loaded.plugin);
+    }
+    Ok(out)
 }
 
 pub fn plan_options(args: &PlanArgs, destroy: bool) -> plan::Options {

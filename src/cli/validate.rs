@@ -54,7 +54,8 @@ pub fn file_report(l: &Loaded) -> FileReport {
         file: l.path.display().to_string(),
         kind: match &l.doc {
             Some(Document::Modify(_)) => "modify",
-            _ => "scenario",
+            Some(Document::Scenario(_)) => "scenario",
+            None => "scenario",
         },
         valid: !l.report.has_errors(),
         errors: l.report.errors(),
@@ -131,15 +132,22 @@ pub fn run(a: Args) -> i32 {
                 Err(d) => loaded.report.diags.push(d),
             }
         }
-        ok &= !loaded.report.has_errors();
-        if a.json {
-            reports.push(file_report(&loaded));
-        } else {
-            eprint!("{}", loaded.report.render(color));
-            let r = &loaded.report;
-            let status = if r.has_errors() { format!("{} error(s)", r.errors()) } else { "valid".to_string() };
-            let warn = if r.warnings() > 0 { format!(", {} warning(s)", r.warnings()) } else { String::new() };
-            println!("{}: {status}{warn}", path.display());
+        let plugins = plugins_of(path, &loaded);
+        for (i, l) in std::iter::once(&loaded).chain(plugins.iter()).enumerate() {
+            ok &= !l.report.has_errors();
+            if a.json {
+                let mut r = file_report(l);
+                if i > 0 {
+                    r.kind = "plugin";
+                }
+                reports.push(r);
+            } else {
+                eprint!("{}", l.report.render(color));
+                let r = &l.report;
+                let status = if r.has_errors() { format!("{} error(s)", r.errors()) } else { "valid".to_string() };
+                let warn = if r.warnings() > 0 { format!(", {} warning(s)", r.warnings()) } else { String::new() };
+                println!("{}: {status}{warn}", l.path.display());
+            }
         }
     }
     if a.json {
@@ -150,4 +158,33 @@ pub fn run(a: Args) -> i32 {
     } else {
         super::EXIT_ERROR
     }
+}
+
+/// The configuration files of a valid scenario's plugins, read as the planner will read them
+/// (VNX's `dhcp` and `ospf`; others are the planner's refusal).
+fn plugins_of(path: &std::path::Path, l: &Loaded) -> Vec<Loaded> {
+    let Some(Document::Scenario(s)) = &l.doc else { return vec![] };
+    if l.report.has_errors() {
+        return vec![];
+    }
+    let dir = scenario::validate::Context::for_file(path).dir.unwrap_or_else(|| PathBuf::from("."));
+    s.extensions
+        .iter()
+        .filter(|e| scenario::plugin::KNOWN.contains(&e.plugin.as_str()))
+        .map(|e| {
+            let conf = dir.join(&e.conf);
+            match scenario::plugin::load(s, e, &dir) {
+                Ok(p) => Loaded { path: conf, format: scenario::Format::Xml, doc: None, report: p.report },
+                Err(why) => Loaded {
+                    path: conf.clone(),
+                    format: scenario::Format::Xml,
+                    doc: None,
+                    report: scenario::Report {
+                        source: scenario::Source::new(conf.display().to_string(), ""),
+                        diags: vec![scenario::Diag::error("vnx::plugin", why)],
+                    },
+                },
+            }
+        })
+        .collect()
 }

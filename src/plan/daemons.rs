@@ -4,7 +4,7 @@
 //! another sequence (run later, by hand) is a warning.
 
 use super::desired::HostFs;
-use crate::scenario::{seq_names, Diag, Node};
+use crate::scenario::{seq_names, Diag, Node, Span};
 
 /// A daemon recognised in commands: what names it, the file its root must have, its package.
 struct Daemon {
@@ -117,6 +117,21 @@ pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>,
             );
         }
     }
+}
+
+/// An error when `rootfs` lacks the daemon of `package` that a plugin (`why`) runs in node
+/// `name`; the plugin's extension is at `span`.
+pub fn missing(package: &str, name: &str, why: &str, rootfs: &str, fs: &dyn HostFs, span: Span) -> Option<Diag> {
+    let d = DAEMONS.iter().find(|d| d.package == package).expect("a listed daemon");
+    let path = format!("{}{}", rootfs.trim_end_matches('/'), d.file);
+    fs.file(&path).is_none().then(|| {
+        Diag::error(
+            "vnx::missing-daemon",
+            format!("{} ({}) is missing from {}, for node `{name}` ({why})", d.what, d.file, root_of(rootfs)),
+        )
+        .at(span, "the plugin")
+        .help(install(rootfs, d.package))
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct Options {
     pub runs: BTreeMap<String, String>,
     /// Whether this vnx runs virtual machines (built with the `libvirt` feature).
     pub libvirt: bool,
+    /// The scenario's plugins' configurations, one per `<extension>` in order (`None`: not
+    /// read, or a plugin vnx does not run).
+    pub plugins: Vec<Option<crate::scenario::plugin::Plugin>>,
 }
 
 impl Default for Options {
@@ -39,12 +42,18 @@ impl Default for Options {
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        Options { map, hosts_file: "/etc/hosts".into(), runs: BTreeMap::new(), libvirt: cfg!(feature = "libvirt") }
+        Options {
+            map,
+            hosts_file: "/etc/hosts".into(),
+            runs: BTreeMap::new(),
+            libvirt: cfg!(feature = "libvirt"),
+            plugins: vec![],
+        }
     }
 }
 
 /// One resource of the desired state, its kind's typed attributes serialised.
-fn push<T: serde::Serialize>(
+pub(super) fn push<T: serde::Serialize>(
     out: &mut Vec<Desired>,
     k: &str,
     name: &str,
@@ -138,13 +147,9 @@ pub fn provider_of<'a>(n: &'a Node, opts: &'a Options) -> &'a str {
     }
 }
 
-/// The interface's name inside an `ns` node: `name` when given and usable, else `eth<id>`.
+/// An interface's name in its node (see [`Node::ifname`]).
 pub fn ifname_in_node(node: &Node, iface: &crate::scenario::Interface) -> String {
-    let explicit = node.node_type.value == "ns" || node.provider.as_ref().is_some_and(|p| p.value == "ns");
-    match &iface.name {
-        Some(n) if explicit => n.value.clone(),
-        _ => format!("eth{}", iface.id.value),
-    }
+    node.ifname(iface)
 }
 
 fn not_supported(what: String, span: Span, help: &str) -> Diag {
@@ -179,15 +184,6 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         .collect();
     if !lab_nets.is_empty() {
         push(&mut out, kind::LAB, "lab", "net", &kinds::lab::Attrs { netns: lab_ns.clone() }, vec![], s.name.span);
-    }
-    // VNX's plugins (DHCP, OSPF, …) configured services in nodes; a lab without them would
-    // come up without what they give (its DHCP clients would get no address): refused.
-    for ext in &s.extensions {
-        errors.push(not_supported(
-            format!("VNX's `{}` plugin (<extension plugin=\"{}\">)", ext.plugin, ext.plugin),
-            ext.span,
-            "vnx does not run VNX's plugins: configure the service with the nodes' <exec> commands, or remove the <extension>",
-        ));
     }
     let mut bridges: HashMap<&str, String> = HashMap::new();
     for net in &s.nets {
@@ -291,7 +287,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     mac: m.mac,
                     bridge: m.bridge,
                     tap,
-                    node_addr: Some(m.node_addr),
+                    node_addr: m.node_addr,
                     mtu: None,
                 }
             });
@@ -411,6 +407,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                         ifname: ifname.clone(),
                         family: family.into(),
                         requested,
+                        mac: mac.clone(),
                     },
                     vec![link_id.clone()],
                     iface.span,
@@ -565,6 +562,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             s.net(net).map_or(Span::default(), |n| n.span),
         );
     }
+
+    // VNX's plugins: services in the nodes, and DHCP clients.
+    super::services::plan(s, opts, fs, &mut out, &mut errors);
 
     // The host.
     if let Some(h) = &s.host {
@@ -845,7 +845,15 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             );
             continue;
         }
-        lines.push(format!("{} {nname}", node_addr.split('/').next().unwrap_or_default()));
+        // `<mgmt_net config="dhcp">`: the node leases its address (from a server the user runs
+        // on the management net). VNX did so for a config left out too; vnx gives the computed
+        // address then, as for "manual": a lab has no DHCP server on its management net unless
+        // someone put one there.
+        let leases = kind_ == MgmtType::Net && m.mgmt_net.as_ref().and_then(|n| n.config) == Some(MgmtConfig::Dhcp);
+        let node_addr = (!leases).then_some(node_addr);
+        if let Some(a) = &node_addr {
+            lines.push(format!("{} {nname}", a.split('/').next().unwrap_or_default()));
+        }
         let is_vm = provider_of(node, opts) == "libvirt";
         let attrs = kinds::mgmt::Attrs {
             vm: is_vm.then_some(true),
@@ -862,7 +870,27 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             d.push(ResId::new(kind::NET, "vm_mgmt"));
         }
         deps.push(ResId::new(kind::MGMT, nname));
+        let mac = attrs.mac.clone();
         push(out, kind::MGMT, nname, if is_vm { "libvirt" } else { "net" }, &attrs, d, node.span);
+        // A VM's guest runs its client from its configuration drive.
+        if leases && !is_vm {
+            let client = kinds::dhcp::Attrs {
+                node: nname.into(),
+                ifname: "eth0".into(),
+                family: "ipv4".into(),
+                requested: None,
+                mac,
+            };
+            push(
+                out,
+                kind::DHCP,
+                &format!("{nname}/0/ipv4"),
+                "net",
+                &client,
+                vec![ResId::new(kind::MGMT, nname)],
+                node.span,
+            );
+        }
     }
     if m.host_mapping {
         let attrs = kinds::hosts::Attrs {

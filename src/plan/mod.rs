@@ -9,6 +9,7 @@ pub mod desired;
 pub mod diff;
 pub mod render;
 pub mod resource;
+pub mod services;
 pub mod unread;
 pub mod vm;
 

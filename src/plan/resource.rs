@@ -152,6 +152,8 @@ pub mod kind {
     pub const VXLAN: &str = kinds::vxlan::KIND;
     /// A DHCP client on a node's interface.
     pub const DHCP: &str = kinds::dhcp::KIND;
+    /// A daemon in a node, with its files (VNX's plugins).
+    pub const SERVICE: &str = kinds::service::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).

@@ -162,10 +162,22 @@ pub fn vm_node(
         for a in iface.ipv6.iter().filter_map(|a| a.net()) {
             script.push_str(&format!("ip -6 addr add {a} dev {ifname} nodad\n"));
         }
+        // DHCP: the guest's dhclient, in the background (the lease comes when a server answers).
+        for a in &iface.ipv4 {
+            if let crate::scenario::values::Ipv4Config::Dhcp(requested) = a.value {
+                script.push_str(&dhclient(&ifname, "-4", requested));
+            }
+        }
+        if iface.ipv6.iter().any(|a| a.net().is_none()) {
+            script.push_str(&dhclient(&ifname, "-6", None));
+        }
     }
     if let Some(m) = nics.first().filter(|n| n.ifname == "eth0") {
-        if let Some(a) = &m.node_addr {
-            script.push_str(&format!("ip addr add {a} dev eth0\n"));
+        match &m.node_addr {
+            Some(a) => script.push_str(&format!("ip addr add {a} dev eth0\n")),
+            // <mgmt_net config="dhcp">
+            None if m.bridge.is_some() => script.push_str(&dhclient("eth0", "-4", None)),
+            None => {}
         }
     }
     if let Some(f) = &node.forwarding {
@@ -270,4 +282,14 @@ pub fn vm_node(
             node,
         );
     }
+}
+
+/// The boot script's lines that start the guest's DHCP client on `ifname` (`-4` or `-6`),
+/// asking for `requested` when given (`dhcp,A.B.C.D`).
+fn dhclient(ifname: &str, family: &str, requested: Option<std::net::Ipv4Addr>) -> String {
+    let conf = format!("/run/vnx-dhclient{family}-{ifname}.conf");
+    let ask = requested.map(|a| format!("send dhcp-requested-address {a};")).unwrap_or_default();
+    format!(
+        "echo '{ask}' > {conf}\nif command -v dhclient >/dev/null; then dhclient {family} -nw -cf {conf} -pf /run/vnx-dhclient{family}-{ifname}.pid -lf /run/vnx-dhclient{family}-{ifname}.leases {ifname}; else echo 'vnx: this image has no dhclient: {ifname} gets no address' >&2; fi\n"
+    )
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod linkcond;
 pub mod model;
 pub mod modify;
+pub mod plugin;
 pub mod span;
 pub mod validate;
 pub mod values;

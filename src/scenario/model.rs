@@ -659,3 +659,15 @@ pub fn seq_names(seq: &str) -> impl Iterator<Item = &str> {
 
 /// Net names an interface may use without a `<net>`.
 pub const RESERVED_IF_NETS: &[&str] = &["lo", "vm_mgmt", "unconnected"];
+
+impl Node {
+    /// An interface's name in the node: `eth<id>`, or its `name` on a node written as `ns`
+    /// (VNX's other types name their interfaces in the guest, not here).
+    pub fn ifname(&self, iface: &Interface) -> String {
+        let explicit = self.node_type.value == "ns" || self.provider.as_ref().is_some_and(|p| p.value == "ns");
+        match &iface.name {
+            Some(n) if explicit => n.value.clone(),
+            _ => format!("eth{}", iface.id.value),
+        }
+    }
+}

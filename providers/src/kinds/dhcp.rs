@@ -23,6 +23,9 @@ pub struct Attrs {
     pub family: String,
     /// The address asked for (`dhcp,A.B.C.D`).
     pub requested: Option<String>,
+    /// The interface's MAC, when the scenario sets it: what a server knows the client by (its
+    /// fixed hosts), so a new one asks anew.
+    pub mac: Option<String>,
 }
 
 /// A client is started anew on any change.

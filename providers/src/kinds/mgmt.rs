@@ -25,7 +25,9 @@ pub struct Attrs {
     pub bridge: Option<String>,
     /// `private`: the host's address on the /30.
     pub host_addr: Option<String>,
-    pub node_addr: String,
+    /// The node's address; none when it leases one (`<mgmt_net config="dhcp">`: a `dhcp`
+    /// client on the interface).
+    pub node_addr: Option<String>,
 }
 
 pub fn forces_replacement(attr: &str) -> bool {
@@ -47,7 +49,9 @@ impl Ops for Attrs {
             lab.sync_addrs(host, host_name, &nets(std::slice::from_ref(h))?).await?;
         }
         lab.set_up_link(&nl, ifname, LinkChange { up: Some(true), ..Default::default() }).await?;
-        lab.sync_addrs(&nl, ifname, &nets(std::slice::from_ref(&self.node_addr))?).await?;
+        if let Some(a) = &self.node_addr {
+            lab.sync_addrs(&nl, ifname, &nets(std::slice::from_ref(a))?).await?;
+        }
         Ok(json!({}))
     }
 
@@ -73,7 +77,8 @@ impl Ops for Attrs {
         }
         if was.node_addr != self.node_addr {
             let nl = lab.nl(&self.node).await?;
-            lab.sync_addrs(&nl, &self.ifname, &nets(std::slice::from_ref(&self.node_addr))?).await?;
+            let want: Vec<String> = self.node_addr.iter().cloned().collect();
+            lab.sync_addrs(&nl, &self.ifname, &nets(&want)?).await?;
         }
         if was.mac != self.mac {
             let nl = lab.nl(&self.node).await?;

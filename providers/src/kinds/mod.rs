@@ -112,6 +112,7 @@ kinds!(
     capture,
     vxlan,
     dhcp,
+    service,
 );
 
 fn unknown(kind: &str) -> Error {
