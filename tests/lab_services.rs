@@ -345,3 +345,67 @@ fn the_ospf_plugin_runs_on_frr_and_its_routes_appear() {
     h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
     assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
 }
+
+/// `<mgmt_net config="dhcp">` on ns nodes: the management address is leased from a server on
+/// the management net (here dnsmasq in the test's host namespace, on the bridge vnx made);
+/// and `<ipv6>dhcp</ipv6>`: a DHCPv6 lease from a server in the lab.
+#[test]
+fn the_management_net_and_ipv6_lease_by_dhcp() {
+    let h = TestHost::new();
+    let lab = h.unique("mdhcp");
+    let bridge = format!("vm{}", std::process::id() % 1_000_000);
+    let v6server = "dnsmasq --port=0 --user=root --interface=eth1 --bind-interfaces \
+                    --dhcp-range=2001:db8:5::50,2001:db8:5::60,64,1h --pid-file=/run/dnsmasq6.pid \
+                    --dhcp-leasefile=/run/dnsmasq6.leases";
+    let y = format!(
+        "name: {lab}\nversion: '2.0'\nmgmt: {{type: net, network: 10.251.0.0, mask: 24, mgmt_net: {{net: {bridge}, config: dhcp}}}}\n\
+         nets:\n  - {{name: lan, mode: virtual_bridge}}\nnodes:\n\
+         \x20 - name: srv\n    type: ns\n    interfaces: [{{id: 1, net: lan, ipv6: ['2001:db8:5::1/64']}}]\n    execs: [{{seq: on_boot, command: '{v6server}'}}]\n\
+         \x20 - {{name: c1, type: ns, interfaces: [{{id: 1, net: lan, ipv6: [dhcp]}}]}}\n"
+    );
+    let file = h.dir.path().join("mdhcp.yaml");
+    std::fs::write(&file, y).unwrap();
+    let file = file.to_str().unwrap();
+    let out = h.vnx_ok(&["plan", file]);
+    assert!(out.contains("dhcp.c1/0/ipv4") && out.contains("dhcp.srv/0/ipv4"), "management clients: {out}");
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    // The management net's server: dnsmasq in the host namespace, on vnx's bridge.
+    let pidfile = h.dir.path().join("mgmt-dnsmasq.pid");
+    let srv = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", h.netns))
+        .args(["dnsmasq", "--port=0", "--user=root", "--bind-interfaces", "--dhcp-leasefile=/dev/null"])
+        .arg(format!("--interface={bridge}"))
+        .arg("--dhcp-range=10.251.0.100,10.251.0.120,255.255.255.0,1h")
+        .arg(format!("--pid-file={}", pidfile.display()))
+        .status()
+        .unwrap();
+    assert!(srv.success());
+    let stop = || {
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    };
+    let mgmt_leased = |node: &str| v4_of(&h, &lab, node, "eth0").iter().any(|a| a.starts_with("10.251.0.1"));
+    let v6_of = |node: &str| {
+        let out = h
+            .vnx(&["exec", &lab, "-M", node, "--", "ip", "-6", "-o", "addr", "show", "dev", "eth1", "scope", "global"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let took = within(Duration::from_secs(60), || {
+        mgmt_leased("c1") && mgmt_leased("srv") && v6_of("c1").contains("2001:db8:5::")
+    });
+    if took.is_none() {
+        stop();
+        panic!(
+            "c1 eth0 {:?}, srv eth0 {:?}, c1 IPv6 {}",
+            v4_of(&h, &lab, "c1", "eth0"),
+            v4_of(&h, &lab, "srv", "eth0"),
+            v6_of("c1")
+        );
+    }
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    stop();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}

@@ -176,3 +176,25 @@ fn every_planned_resource_is_its_kinds_attrs() {
     missing.remove("bridge");
     assert!(check(&missing).is_err_and(|e| e.contains("bridge")));
 }
+
+/// DHCP in a virtual machine: its interfaces' `dhcp` (with the address asked for) and the
+/// management net's `config="dhcp"` run the guest's dhclient from its configuration drive, and
+/// the management NIC gets no computed address.
+#[test]
+fn a_vms_dhcp_interfaces_run_the_guests_client_at_boot() {
+    let text = "<vnx><global><version>2.0</version><scenario_name>vd</scenario_name>\
+        <vm_mgmt type=\"net\" network=\"10.251.0.0\" mask=\"24\"><mgmt_net net=\"vdm\" config=\"dhcp\"/></vm_mgmt></global>\
+        <net name=\"lan\" mode=\"virtual_bridge\"/>\
+        <vm name=\"v\" type=\"libvirt\" subtype=\"kvm\" os=\"linux\"><filesystem type=\"cow\">/img.qcow2</filesystem>\
+        <if id=\"1\" net=\"lan\"><ipv4>dhcp,10.0.0.5</ipv4><ipv6>dhcp</ipv6></if></vm></vnx>";
+    let (Some(Document::Scenario(s)), diags) = scenario::parse(text, scenario::Format::Xml) else { panic!() };
+    assert!(diags.is_empty(), "{diags:?}");
+    let (d, _) = desired::desired(&s, &options(false), &EveryFileThere).unwrap();
+    let node = d.iter().find(|r| r.id.kind == plan::kind::NODE).unwrap();
+    let script = node.attrs["config"]["script"].as_str().unwrap();
+    assert!(script.contains("send dhcp-requested-address 10.0.0.5;"), "{script}");
+    assert!(script.contains("dhclient -4 -nw -cf /run/vnx-dhclient-4-eth1.conf"), "{script}");
+    assert!(script.contains("dhclient -6 -nw -cf /run/vnx-dhclient-6-eth1.conf"), "{script}");
+    assert!(script.contains("dhclient -4 -nw -cf /run/vnx-dhclient-4-eth0.conf"), "{script}");
+    assert!(!script.contains("10.251.0."), "no computed management address: {script}");
+}
