@@ -41,6 +41,13 @@ pub struct Recorded {
 /// The placement problem of a scenario: its nodes in document order, each net with its members,
 /// the cluster file's constraints with the scenario's own pins (`<vm host=>`) added.
 pub fn problem(s: &Scenario, cluster: &Cluster, recorded: &Recorded, rebalance: bool) -> Result<Problem, String> {
+    // A plugin's file names nodes of the whole lab: each host would need its own part of it.
+    if let Some(ext) = s.extensions.first() {
+        return Err(format!(
+            "VNX's `{}` plugin in a lab over many hosts is not supported yet: apply the lab on one host, or start its services with the nodes' <exec> commands",
+            ext.plugin
+        ));
+    }
     let mut constraints = cluster.constraints.clone();
     for n in &s.nodes {
         let Some(h) = &n.host else { continue };
@@ -297,6 +304,19 @@ nodes:\n  - {name: n1, type: lxc, interfaces: [{id: 1, net: lan}, {id: 2, net: p
         let pinned = file::parse("c", &format!("{CLUSTER}constraints: {{vm_deploy_at: {{n3: b}}}}\n")).unwrap();
         let e = layout(&s, &pinned, Strategy::RoundRobin, &Recorded::default(), false).unwrap_err();
         assert!(e.contains("vm_deploy_at puts it on `b`"), "{e}");
+    }
+
+    #[test]
+    fn a_lab_with_vnxs_plugins_is_refused_over_many_hosts() {
+        let mut s = lab();
+        s.extensions.push(crate::scenario::Extension {
+            plugin: "dhcp".into(),
+            conf: "d.xml".into(),
+            ..Default::default()
+        });
+        let c = file::parse("c", CLUSTER).unwrap();
+        let e = layout(&s, &c, Strategy::RoundRobin, &Recorded::default(), false).unwrap_err();
+        assert!(e.contains("`dhcp` plugin in a lab over many hosts"), "{e}");
     }
 
     #[test]

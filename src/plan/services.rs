@@ -53,8 +53,9 @@ pub fn plan(s: &Scenario, opts: &Options, fs: &dyn HostFs, out: &mut Vec<Desired
 /// The node's root directory (as planned), or an error when it is not an `ns` node.
 fn root_of(out: &[Desired], node: &str, ext: &Extension, errors: &mut Vec<Diag>) -> Option<String> {
     let d = out.iter().find(|d| d.id.kind == kind::NODE && d.id.name == node)?;
-    match d.attrs.get("rootfs").and_then(|v| v.as_str()) {
-        Some(r) if d.provider != "libvirt" => Some(r.to_string()),
+    let attrs: kinds::node::Attrs = d.typed().ok()?;
+    match attrs.rootfs {
+        Some(r) if attrs.vm.is_none() => Some(r),
         _ => {
             errors.push(
                 Diag::error(
@@ -73,14 +74,15 @@ fn root_of(out: &[Desired], node: &str, ext: &Extension, errors: &mut Vec<Diag>)
 
 /// What a service in `node` starts after: the node and its links, addresses, routes.
 fn after_network(out: &[Desired], node: &str) -> Vec<ResId> {
-    let of_node = |d: &Desired| {
-        let on = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()) == Some(node);
-        match d.id.kind.as_str() {
-            kind::NODE => d.id.name == node,
-            kind::P2P => ["a", "b"].iter().any(|e| on(d.attrs.get(*e).and_then(|e| e.get("node")))),
-            kind::INTERFACE | kind::ADDRESSES | kind::ROUTES | kind::FORWARDING | kind::MGMT => on(d.attrs.get("node")),
-            _ => false,
-        }
+    let of_node = |d: &Desired| match d.id.kind.as_str() {
+        kind::NODE => d.id.name == node,
+        kind::P2P => d.typed::<kinds::p2p::Attrs>().is_ok_and(|a| a.a.node == node || a.b.node == node),
+        kind::INTERFACE => d.typed::<kinds::interface::Attrs>().is_ok_and(|a| a.node == node),
+        kind::ADDRESSES => d.typed::<kinds::addresses::Attrs>().is_ok_and(|a| a.node == node),
+        kind::ROUTES => d.typed::<kinds::routes::Attrs>().is_ok_and(|a| a.node == node),
+        kind::FORWARDING => d.typed::<kinds::forwarding::Attrs>().is_ok_and(|a| a.node == node),
+        kind::MGMT => d.typed::<kinds::mgmt::Attrs>().is_ok_and(|a| a.node == node),
+        _ => false,
     };
     out.iter().filter(|d| of_node(d)).map(|d| d.id.clone()).collect()
 }
@@ -174,7 +176,7 @@ fn dhcp(
             let mac = out
                 .iter()
                 .find(|x| x.id.kind == kind::INTERFACE && x.id.name == format!("{}/{}", d.node, iface.id.value))
-                .and_then(|x| x.attrs.get("mac")?.as_str().map(String::from));
+                .and_then(|x| x.typed::<kinds::interface::Attrs>().ok()?.mac);
             let attrs = kinds::dhcp::Attrs {
                 node: d.node.clone(),
                 ifname: ifname.clone(),
