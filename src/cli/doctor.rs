@@ -61,6 +61,14 @@ pub fn kernel_has(feature: crate::plan::desired::KernelFeature) -> bool {
     match feature {
         KernelFeature::Netem => qdisc("netem delay 1ms"),
         KernelFeature::Tbf => qdisc("tbf rate 1mbit burst 32kb latency 50ms"),
+        KernelFeature::OvsDatapath => {
+            std::path::Path::new("/sys/module/openvswitch").exists()
+                || Command::new("modprobe")
+                    .args(["-n", "openvswitch"])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+        }
     }
 }
 
@@ -125,14 +133,9 @@ fn checks() -> Vec<Line> {
         "no GRE devices",
         false,
     ));
-    let ovs = std::path::Path::new("/sys/module/openvswitch").exists()
-        || Command::new("modprobe")
-            .args(["-n", "openvswitch"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+    let ovs = kernel_has(crate::plan::desired::KernelFeature::OvsDatapath);
     v.push(line(
-        "Open vSwitch datapath",
+        crate::plan::desired::KernelFeature::OvsDatapath.doctor_line(),
         ovs,
         "the kernel datapath of Open vSwitch",
         "no openvswitch module: Open vSwitch runs only with its userspace datapath (netdev)",

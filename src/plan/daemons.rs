@@ -3,7 +3,7 @@
 //! mid-apply with "not found". The plan says so first, naming the Debian package; a daemon of
 //! another sequence (run later, by hand) is a warning.
 
-use super::desired::HostFs;
+use super::desired::{HostFs, KernelFeature};
 use crate::scenario::{seq_names, Diag, Node, Span};
 
 /// A daemon recognised in commands: what names it, the file its root must have, its package.
@@ -93,6 +93,22 @@ pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>,
     }
     for d in DAEMONS {
         let Some(e) = node.execs.iter().find(|e| d.words.iter().any(|w| names(&e.command.value, w))) else { continue };
+        // A bridge of Open vSwitch's default datapath needs the kernel's: a machine limit,
+        // which installing the package does not lift (the userspace one, netdev, needs none).
+        let ovs = d.package == "openvswitch-switch";
+        if ovs && !e.command.value.contains("netdev") && !fs.kernel_has(KernelFeature::OvsDatapath) {
+            let msg = format!(
+                "this machine's kernel has no Open vSwitch datapath (`vnx doctor`: {}), which the Open vSwitch commands of node `{name}` need",
+                KernelFeature::OvsDatapath.doctor_line()
+            );
+            let help = "run the node where the openvswitch module loads, or make its bridges with datapath_type=netdev (Open vSwitch's userspace datapath)";
+            if seq_names(&e.seq.value).any(|s| s == "on_boot") {
+                errors.push(Diag::error("vnx::kernel", msg).at(e.command.span, "here").help(help));
+            } else {
+                warnings.push(Diag::warning("vnx::kernel", msg).at(e.command.span, "here").help(help));
+            }
+            continue;
+        }
         let path = format!("{}{}", rootfs.trim_end_matches('/'), d.file);
         if fs.file(&path).is_some() {
             continue;
@@ -169,6 +185,47 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    /// A host with every file but no Open vSwitch datapath in its kernel.
+    struct NoOvsDatapath;
+
+    impl HostFs for NoOvsDatapath {
+        fn kernel_has(&self, f: KernelFeature) -> bool {
+            f != KernelFeature::OvsDatapath
+        }
+        fn rootfs(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn source(&self, _: &str, _: Option<&str>) -> Option<String> {
+            None
+        }
+        fn file(&self, path: &str) -> Option<String> {
+            Some(path.to_string())
+        }
+        fn path(&self, path: &str) -> String {
+            path.to_string()
+        }
+    }
+
+    #[test]
+    fn open_vswitch_bridges_without_the_kernels_datapath_are_a_machine_limit() {
+        let (mut errors, mut warnings) = (vec![], vec![]);
+        check(&node(&[("on_boot", "ovs-vsctl add-br sw")]), "/", &NoOvsDatapath, &mut errors, &mut warnings);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("no Open vSwitch datapath (`vnx doctor`"), "{:?}", errors[0]);
+        // The userspace datapath needs none; with the kernel's, nothing to say either.
+        let (mut errors, mut warnings) = (vec![], vec![]);
+        let netdev = node(&[("on_boot", "ovs-vsctl add-br sw -- set bridge sw datapath_type=netdev")]);
+        check(&netdev, "/", &NoOvsDatapath, &mut errors, &mut warnings);
+        check(
+            &node(&[("on_boot", "ovs-vsctl add-br sw")]),
+            "/",
+            &Has(&["/usr/bin/ovs-vsctl"]),
+            &mut errors,
+            &mut warnings,
+        );
+        assert!(errors.is_empty() && warnings.is_empty(), "{errors:?}");
     }
 
     #[test]

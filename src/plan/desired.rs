@@ -73,6 +73,9 @@ pub enum KernelFeature {
     Netem,
     /// The tbf qdisc: bandwidth.
     Tbf,
+    /// Open vSwitch's kernel datapath (the `openvswitch` module): bridges of the default
+    /// (`system`) datapath type.
+    OvsDatapath,
 }
 
 impl KernelFeature {
@@ -81,6 +84,7 @@ impl KernelFeature {
         match self {
             KernelFeature::Netem => "qdisc netem",
             KernelFeature::Tbf => "qdisc tbf",
+            KernelFeature::OvsDatapath => "Open vSwitch datapath",
         }
     }
 }
@@ -450,6 +454,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let span_of = |f: KernelFeature| match f {
                 KernelFeature::Netem => delay_at.as_ref().or(loss_at.as_ref()).map(|v| v.span),
                 KernelFeature::Tbf => bw_at.as_ref().map(|v| v.span),
+                KernelFeature::OvsDatapath => None,
             };
             if let Some((f, _, what)) = lacking {
                 errors.push(
