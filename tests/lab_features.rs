@@ -44,7 +44,6 @@ fn what_cannot_run_is_refused_at_plan_time() {
                 "this build of vnx runs no virtual machine: node `ubuntu`"
             },
         ),
-        ("tutorial_vlan_ovs.xml", "net mode `openvswitch` is not supported yet"),
     ] {
         let (path, _) = host.scenario_from(&corpus().join("scenarios").join(file));
         let out = host.vnx(&["plan", path.to_str().unwrap()]);

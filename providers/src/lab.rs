@@ -254,6 +254,12 @@ impl Lab {
         std::fs::write(&file, "").map_err(|e| Error::io(file.display(), e))
     }
 
+    /// Where the lab's own Open vSwitch keeps its database, sockets, pid files and logs.
+    pub(crate) fn ovs_dir(&self) -> Result<PathBuf> {
+        self.ensure_run_dir()?;
+        Ok(self.run_dir.join("ovs"))
+    }
+
     /// The lab's directory beside the state database.
     pub(crate) fn dir(&self) -> &std::path::Path {
         &self.dir

@@ -27,6 +27,7 @@ pub mod names;
 pub mod netlink;
 pub mod noderoot;
 pub mod ns;
+pub mod ovsdb;
 
 /// What went wrong, with its cause: the kernel's errno where it gave one (callers decide on
 /// it, never on the text), the operation and the object.

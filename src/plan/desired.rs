@@ -186,7 +186,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         .filter(|n| n.mode.value == NetMode::VirtualBridge && in_lab(n))
         .map(|n| n.name.value.as_str())
         .collect();
-    if !lab_nets.is_empty() {
+    // Open vSwitch nets' bridges and ports live in the lab's namespace, with its own switch.
+    let ovs_bridges = super::ovs::bridges(s);
+    if !lab_nets.is_empty() || !ovs_bridges.is_empty() {
         push(&mut out, kind::LAB, "lab", "net", &kinds::lab::Attrs { netns: lab_ns.clone() }, vec![], s.name.span);
     }
     let mut bridges: HashMap<&str, String> = HashMap::new();
@@ -195,6 +197,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         match net.mode.value {
             NetMode::VirtualBridge => {}
             NetMode::Veth => continue, // a p2p link, made below from its two ends
+            NetMode::Openvswitch => {
+                super::ovs::net(s, net, &lab_ns, fs, &mut out, &mut errors);
+                continue;
+            }
             other => {
                 errors.push(not_supported(
                     format!("net mode `{other}`"),
@@ -359,6 +365,22 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     if bridge.is_some() {
                         deps.push(ResId::new(kind::NET, net));
                     }
+                    let host_name = kname("ve", &[scen, nname, &iface.id.value.to_string()]);
+                    // On an Open vSwitch net: the lab's end is a port of its bridge.
+                    if let Some(ovs) = ovs_bridges.get(net) {
+                        let (tag, trunks) = super::ovs::vlans(iface.vlan.as_ref());
+                        let port = kinds::ovs_port::Attrs {
+                            bridge: ovs.clone(),
+                            port: host_name.clone(),
+                            tag,
+                            trunks,
+                            patch_peer: None,
+                        };
+                        let port_deps =
+                            vec![ResId::new(kind::INTERFACE, key.clone()), ResId::new(kind::OVS_BRIDGE, net)];
+                        push(&mut out, kind::OVS_PORT, &key, "net", &port, port_deps, iface.span);
+                        deps.push(ResId::new(kind::LAB, "lab"));
+                    }
                     push(
                         &mut out,
                         kind::INTERFACE,
@@ -368,8 +390,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                             node: nname.into(),
                             net: net.into(),
                             bridge,
-                            host_name: kname("ve", &[scen, nname, &iface.id.value.to_string()]),
-                            host_netns: lab_nets.contains(net).then(|| lab_ns.clone()),
+                            host_name,
+                            host_netns: (lab_nets.contains(net) || ovs_bridges.contains_key(net))
+                                .then(|| lab_ns.clone()),
                             ifname: ifname.clone(),
                             mac: mac.clone(),
                             mtu: scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
@@ -576,6 +599,27 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         let mut hostifs = Vec::new();
         for hi in &h.interfaces {
             let net = hi.net.value.as_str();
+            if let Some(ovs) = ovs_bridges.get(net) {
+                // The host's end in the host, the other a port of the switch in the lab's namespace.
+                let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+                let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+                let peer = kname("vp", &[scen, net]);
+                let attrs = kinds::hostif::Attrs {
+                    bridge: ovs.clone(),
+                    ifname: kname("vh", &[scen, net]),
+                    peer: peer.clone(),
+                    ipv4: v4,
+                    ipv6: v6,
+                    peer_netns: Some(lab_ns.clone()),
+                };
+                push(&mut out, kind::HOSTIF, net, "net", &attrs, vec![ResId::new(kind::LAB, "lab")], hi.span);
+                let (tag, trunks) = super::ovs::vlans(hi.vlan.as_ref());
+                let port = kinds::ovs_port::Attrs { bridge: ovs.clone(), port: peer, tag, trunks, patch_peer: None };
+                let deps = vec![ResId::new(kind::HOSTIF, net), ResId::new(kind::OVS_BRIDGE, net)];
+                push(&mut out, kind::OVS_PORT, &format!("host/{net}"), "net", &port, deps, hi.span);
+                hostifs.push(ResId::new(kind::HOSTIF, net));
+                continue;
+            }
             let Some(bridge) = bridges.get(net) else {
                 errors.push(not_supported(
                     format!("a host interface on net `{net}` (not a bridge)"),
@@ -597,6 +641,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     peer: kname("vp", &[scen, net]),
                     ipv4: v4,
                     ipv6: v6,
+                    peer_netns: None,
                 },
                 vec![ResId::new(kind::NET, net)],
                 hi.span,

@@ -154,6 +154,14 @@ pub mod kind {
     pub const DHCP: &str = kinds::dhcp::KIND;
     /// A daemon in a node, with its files (VNX's plugins).
     pub const SERVICE: &str = kinds::service::KIND;
+    /// The lab's own Open vSwitch (its daemons).
+    pub const OVS: &str = kinds::ovs::KIND;
+    /// An `openvswitch` net's bridge.
+    pub const OVS_BRIDGE: &str = kinds::ovs_bridge::KIND;
+    /// A port on an `openvswitch` net's bridge, with its VLANs.
+    pub const OVS_PORT: &str = kinds::ovs_port::KIND;
+    /// A veth pair joining two switches.
+    pub const OVS_LINK: &str = kinds::ovs_link::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).

@@ -10,8 +10,7 @@
 //!
 //! Read, and refused with their node or net type elsewhere (desired.rs): UML's (`<kernel>`'s
 //! `devfs`/`modules`/`trace`, `<tun_device>`, `uml_switch_binary`, `hub`, the `capture_*`
-//! attributes of uml_switch nets), Dynamips' and Olive's (`<dynamips_ext>`, `<olive_ext>`), Open
-//! vSwitch's (`fail_mode`, `of_version`, `hwaddr`, `<connection>`).
+//! attributes of uml_switch nets), Dynamips' and Olive's (`<dynamips_ext>`, `<olive_ext>`).
 
 use crate::scenario::{Diag, Scenario, Span, User};
 
@@ -116,7 +115,7 @@ pub fn unread(s: &Scenario) -> (Vec<Diag>, Vec<Diag>) {
                     .help("write /etc/resolv.conf with a <filetree> or an <exec>, or remove <dns>"),
                 );
             }
-            if let Some(v) = &i.vlan {
+            if let Some(v) = i.vlan.as_ref().filter(|_| !on_ovs(s, &i.net.value)) {
                 errors.push(vlan_refused(v.span, &format!("node `{name}`")));
             }
         }
@@ -135,7 +134,7 @@ pub fn unread(s: &Scenario) -> (Vec<Diag>, Vec<Diag>) {
     }
     if let Some(h) = &s.host {
         for i in &h.interfaces {
-            if let Some(v) = &i.vlan {
+            if let Some(v) = i.vlan.as_ref().filter(|_| !on_ovs(s, &i.net.value)) {
                 errors.push(vlan_refused(v.span, "the host"));
             }
         }
@@ -162,11 +161,19 @@ fn user_missing(u: &User, of: &str) -> Diag {
         .help("create it with an <exec> (useradd) in an on_boot sequence, or remove <user>")
 }
 
-/// VLAN tags on an interface: without them the lab's traffic would cross VLANs it must not.
+/// Whether `net` is an Open vSwitch net (whose ports take VLAN tags).
+fn on_ovs(s: &Scenario, net: &str) -> bool {
+    s.net(net).is_some_and(|n| n.mode.value == crate::scenario::values::NetMode::Openvswitch)
+}
+
+/// VLAN tags on an interface of a Linux bridge's net: without them the lab's traffic would cross VLANs it must not.
 fn vlan_refused(span: Span, of: &str) -> Diag {
-    Diag::error("vnx::not-supported", format!("VLAN tags on an interface of {of} (<vlan>) are not supported yet"))
-        .at(span, "here")
-        .help("put each VLAN on a net of its own (a virtual_bridge net per VLAN), or remove <vlan>")
+    Diag::error(
+        "vnx::not-supported",
+        format!("VLAN tags on an interface of {of} on a virtual_bridge net (<vlan>) are not supported yet"),
+    )
+    .at(span, "here")
+    .help("put the net on Open vSwitch (mode=\"openvswitch\"), each VLAN on a net of its own, or remove <vlan>")
 }
 
 #[cfg(test)]

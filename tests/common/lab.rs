@@ -172,9 +172,11 @@ impl TestHost {
         let dirs = self.node_dirs();
         for p in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmd) = std::fs::read_to_string(p.path().join("cmdline")) {
-                if (cmd.contains("__init") || cmd.contains("vnx-init")) && dirs.iter().any(|d| cmd.contains(d.as_str()))
-                {
-                    v.push(format!("process: {}", p.file_name().to_string_lossy()));
+                // Node inits, and anything else run from a lab's runtime directory (its switch).
+                let init = (cmd.contains("__init") || cmd.contains("vnx-init"))
+                    && dirs.iter().any(|d| cmd.contains(d.as_str()));
+                if init || dirs.iter().skip(1).any(|d| cmd.contains(&format!("{d}/"))) {
+                    v.push(format!("process: {} {}", p.file_name().to_string_lossy(), cmd.replace('\0', " ")));
                 }
             }
         }

@@ -83,7 +83,11 @@ impl Ops for Attrs {
                         .map(|x| x.name.clone())
                 });
                 let mut m = Map::new();
-                m.insert("bridge".into(), json!(master));
+                // A port of an Open vSwitch bridge has no Linux master (or the kernel
+                // datapath's): the bridge is its `ovs-port`'s to read.
+                if self.bridge.is_some() {
+                    m.insert("bridge".into(), json!(master));
+                }
                 m.insert("up".into(), json!(l.up));
                 Seen::Present(m)
             }

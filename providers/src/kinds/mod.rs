@@ -113,6 +113,10 @@ kinds!(
     vxlan,
     dhcp,
     service,
+    ovs,
+    ovs_bridge,
+    ovs_port,
+    ovs_link,
 );
 
 fn unknown(kind: &str) -> Error {

@@ -1,0 +1,145 @@
+//! `ovs-bridge`: an `openvswitch` net's bridge in the lab's Open vSwitch (`ovs`), with VNX's
+//! settings: STP, fail mode, OpenFlow versions, a fixed MAC (and datapath id), controllers.
+//! Written and read back through OVSDB, one transaction each; the bridge carries its mark in
+//! `external_ids`, and one without it is never changed or removed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::Ops;
+use crate::lab::{Item, Lab, Seeing, Seen};
+use crate::ovsdb::{self, set};
+use crate::{Error, Result};
+
+pub const KIND: &str = "ovs-bridge";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attrs {
+    pub bridge: String,
+    /// `netdev` (userspace) or `system` (the kernel's).
+    pub datapath: String,
+    pub stp: bool,
+    /// `secure` or `standalone`; Open vSwitch's default (standalone) when none.
+    pub fail_mode: Option<String>,
+    /// OpenFlow versions (`OpenFlow13`, …).
+    pub protocols: Vec<String>,
+    pub hwaddr: Option<String>,
+    /// `tcp:HOST:PORT`, …
+    pub controllers: Vec<String>,
+}
+
+/// A bridge's name and datapath make it; the rest changes in place.
+pub fn forces_replacement(attr: &str) -> bool {
+    matches!(attr, "bridge" | "datapath")
+}
+
+impl Attrs {
+    /// The Bridge row's settable columns.
+    fn row(&self) -> Map<String, Value> {
+        let mut other = vec![];
+        let dpid;
+        if let Some(mac) = &self.hwaddr {
+            dpid = format!("0000{}", mac.replace(':', ""));
+            other.push(("hwaddr", mac.as_str()));
+            other.push(("datapath-id", dpid.as_str()));
+        }
+        let mut row = Map::new();
+        row.insert("stp_enable".into(), json!(self.stp));
+        row.insert("fail_mode".into(), set(self.fail_mode.iter().map(|m| json!(m)).collect()));
+        row.insert("protocols".into(), set(self.protocols.iter().map(|p| json!(p)).collect()));
+        row.insert("other_config".into(), ovsdb::map(&other));
+        row
+    }
+}
+
+/// The rows of the lab's bridges named `name` that carry `mark`: (uuid, row).
+fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<(Value, Value)>> {
+    let rows = db.select("Bridge", &["_uuid", "name", "external_ids", "stp_enable", "fail_mode", "protocols", "other_config", "controller"])?;
+    let Some(row) = rows.into_iter().find(|r| r["name"] == name) else { return Ok(None) };
+    if ovsdb::map_get(&row["external_ids"], "vnx") != Some(mark) {
+        return Err(Error::Other(format!("Open vSwitch bridge {name} is not this lab's (no vnx mark): left alone")));
+    }
+    Ok(Some((row["_uuid"].clone(), row)))
+}
+
+/// The operations that give the bridge `named` (a named-uuid or a uuid reference) `controllers`.
+fn controller_ops(bridge: &str, controllers: &[String]) -> Vec<Value> {
+    let mut ops = vec![];
+    let mut refs = vec![];
+    for (i, c) in controllers.iter().enumerate() {
+        let name = format!("c{i}");
+        ops.push(json!({"op": "insert", "table": "Controller", "row": {"target": c}, "uuid-name": name}));
+        refs.push(json!(["named-uuid", name]));
+    }
+    ops.push(json!({"op": "update", "table": "Bridge", "where": [["name", "==", bridge]], "row": {"controller": set(refs)}}));
+    ops
+}
+
+impl Ops for Attrs {
+    async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
+        let mut db = super::ovs::db(lab)?;
+        let mark = lab.alias(KIND, &it.name);
+        if let Some((uuid, _)) = ours(&mut db, &self.bridge, &mark)? {
+            // A leftover of an interrupted create: made anew.
+            db.transact(vec![json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})])?;
+        }
+        let mut row = self.row();
+        row.insert("name".into(), json!(self.bridge));
+        row.insert("datapath_type".into(), json!(self.datapath));
+        row.insert("external_ids".into(), ovsdb::map(&[("vnx", &mark)]));
+        row.insert("ports".into(), json!(["named-uuid", "p"]));
+        let mut ops = vec![
+            json!({"op": "insert", "table": "Interface", "row": {"name": self.bridge, "type": "internal"}, "uuid-name": "i"}),
+            json!({"op": "insert", "table": "Port", "row": {"name": self.bridge, "interfaces": ["named-uuid", "i"]}, "uuid-name": "p"}),
+            json!({"op": "insert", "table": "Bridge", "row": row, "uuid-name": "b"}),
+            json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", set(vec![json!(["named-uuid", "b"])])]]}),
+        ];
+        ops.extend(controller_ops(&self.bridge, &self.controllers));
+        db.transact(ops)?;
+        Ok(json!({}))
+    }
+
+    async fn read(self, lab: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
+        let Ok(mut db) = super::ovs::db(lab) else { return Ok(Seen::Missing) };
+        let Some((_, row)) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
+        let strings = |v: &Value| -> Vec<String> { ovsdb::members(v).iter().filter_map(|x| x.as_str().map(String::from)).collect() };
+        let mut seen = Map::new();
+        seen.insert("stp".into(), json!(row["stp_enable"] == true));
+        seen.insert("fail_mode".into(), json!(strings(&row["fail_mode"]).into_iter().next()));
+        let mut protocols = strings(&row["protocols"]);
+        protocols.sort();
+        let mut want = self.protocols.clone();
+        want.sort();
+        // Order is not the bridge's: the same set is no drift.
+        seen.insert("protocols".into(), json!(if protocols == want { self.protocols.clone() } else { protocols }));
+        seen.insert("hwaddr".into(), json!(ovsdb::map_get(&row["other_config"], "hwaddr")));
+        let targets = db.select("Controller", &["_uuid", "target"])?;
+        let controllers: Vec<String> = ovsdb::members(&row["controller"])
+            .iter()
+            .filter_map(|u| targets.iter().find(|t| t["_uuid"] == *u)?["target"].as_str().map(String::from))
+            .collect();
+        let same = controllers.len() == self.controllers.len() && controllers.iter().all(|c| self.controllers.contains(c));
+        seen.insert("controllers".into(), json!(if same { self.controllers.clone() } else { controllers }));
+        Ok(Seen::Present(seen.into_iter().filter(|(_, v)| !v.is_null()).collect()))
+    }
+
+    async fn update(self, _: Self, lab: &Lab, it: &Item) -> Result<Value> {
+        let mut db = super::ovs::db(lab)?;
+        if ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))?.is_none() {
+            return Err(Error::Other(format!("Open vSwitch bridge {} is gone", self.bridge)));
+        }
+        let mut ops = vec![json!({"op": "update", "table": "Bridge", "where": [["name", "==", self.bridge]], "row": self.row()})];
+        ops.extend(controller_ops(&self.bridge, &self.controllers));
+        db.transact(ops)?;
+        Ok(json!({}))
+    }
+
+    async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
+        let Ok(mut db) = super::ovs::db(lab) else { return Ok(()) }; // the switch is gone, and its bridges with it
+        if let Some((uuid, _)) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? {
+            db.transact(vec![json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})])?;
+        }
+        Ok(())
+    }
+}

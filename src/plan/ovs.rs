@@ -1,0 +1,175 @@
+//! `openvswitch` nets: the lab's own Open vSwitch (one `ovs` per lab, in the lab's namespace),
+//! a bridge per net, a port per link end with its VLANs, and `<connection>`s between switches.
+//! VNX's VLAN rule: `trunk="yes"` or several tags make a trunk, one tag an access port; a
+//! connection is always a trunk.
+
+use std::collections::HashMap;
+
+use vnx_providers::kinds;
+
+use super::desired::{kname, push, HostFs, KernelFeature};
+use super::resource::{kind, Desired, ResId};
+use crate::scenario::values::{ConnectionType, NetMode};
+use crate::scenario::{Diag, Net, Scenario, Vlan};
+
+/// The lab's switch's resource.
+pub fn switch_id() -> ResId {
+    ResId::new(kind::OVS, "switch")
+}
+
+/// (access tag, trunks) of a `<vlan>`.
+pub fn vlans(v: Option<&Vlan>) -> (Option<u16>, Vec<u16>) {
+    let Some(v) = v else { return (None, vec![]) };
+    let mut tags: Vec<u16> = v.tags.iter().map(|t| t.value).collect();
+    tags.sort();
+    tags.dedup();
+    if v.trunk != Some(true) && tags.len() == 1 {
+        (Some(tags[0]), vec![])
+    } else {
+        (None, tags)
+    }
+}
+
+/// The bridge of every `openvswitch` net (kernel names: hashed, as for Linux bridges).
+pub fn bridges(s: &Scenario) -> HashMap<&str, String> {
+    let scen = s.name.value.as_str();
+    s.nets
+        .iter()
+        .filter(|n| n.mode.value == NetMode::Openvswitch)
+        .map(|n| (n.name.value.as_str(), kname("vo", &[scen, &n.name.value])))
+        .collect()
+}
+
+/// The switch, a net's bridge and its connections' links and ports. `lab_ns` is the lab's
+/// namespace (its resource is made by the caller).
+pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec<Desired>, errors: &mut Vec<Diag>) {
+    let name = net.name.value.as_str();
+    let ovs = bridges(s);
+    let bridge = ovs[name].clone();
+    if net.managed == Some(false) || net.external.is_some() {
+        let span = net.external.as_ref().map_or(net.span, |e| e.span);
+        errors.push(
+            Diag::error(
+                "vnx::not-supported",
+                format!("an external or unmanaged openvswitch net (`{name}`) is not supported yet"),
+            )
+            .at(span, "here")
+            .help("let vnx make the switch (remove managed=\"no\" and external=)"),
+        );
+        return;
+    }
+    if fs.file("/usr/sbin/ovs-vswitchd").is_none() || fs.file("/usr/sbin/ovsdb-server").is_none() {
+        errors.push(
+            Diag::error("vnx::missing-daemon", format!("Open vSwitch (ovsdb-server, ovs-vswitchd) is missing from this host, for net `{name}`"))
+                .at(net.mode.span, "an Open vSwitch net")
+                .help("install it: apt-get install --no-install-recommends openvswitch-switch (Debian's package; vnx starts a switch of the lab's own, no service needed)"),
+        );
+        return;
+    }
+    if !out.iter().any(|d| d.id == switch_id()) {
+        push(
+            out,
+            kind::OVS,
+            "switch",
+            "net",
+            &kinds::ovs::Attrs { netns: lab_ns.to_string() },
+            vec![ResId::new(kind::LAB, "lab")],
+            net.span,
+        );
+    }
+    let datapath = if fs.kernel_has(KernelFeature::OvsDatapath) { "system" } else { "netdev" };
+    let attrs = kinds::ovs_bridge::Attrs {
+        bridge: bridge.clone(),
+        datapath: datapath.into(),
+        stp: net.stp.or(s.netconfig.as_ref().and_then(|c| c.stp)).unwrap_or(false),
+        fail_mode: net.fail_mode.as_ref().map(|f| f.value.to_string()),
+        protocols: net
+            .of_version
+            .as_ref()
+            .map(|v| v.value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default(),
+        hwaddr: net.hwaddr.as_ref().map(|m| m.value.to_string()),
+        controllers: net
+            .controller
+            .as_ref()
+            .map(|c| c.value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default(),
+    };
+    push(out, kind::OVS_BRIDGE, name, "net", &attrs, vec![switch_id()], net.span);
+    let scen = s.name.value.as_str();
+    for c in &net.connections {
+        let cname = c.name.value.as_str();
+        let Some(peer_net) = c.net.as_ref() else {
+            errors.push(
+                Diag::error("vnx::connection", format!("connection `{cname}` names no net"))
+                    .at(c.name.span, "here")
+                    .help("say which switch it joins: net=\"…\""),
+            );
+            continue;
+        };
+        let Some(peer_bridge) = ovs.get(peer_net.value.as_str()) else {
+            errors.push(
+                Diag::error(
+                    "vnx::not-supported",
+                    format!(
+                        "connection `{cname}` to `{}`, not an openvswitch net, is not supported yet",
+                        peer_net.value
+                    ),
+                )
+                .at(peer_net.span, "here")
+                .help("join two openvswitch nets"),
+            );
+            continue;
+        };
+        // A connection is always a trunk of its tags (VNX), even of one; without tags, of every VLAN.
+        let mut trunks: Vec<u16> = c.vlan.iter().flat_map(|v| v.tags.iter().map(|t| t.value)).collect();
+        trunks.sort();
+        trunks.dedup();
+        let key = format!("{name}/{cname}");
+        let (a, b) =
+            (format!("{}0", kname("vc", &[scen, name, cname])), format!("{}1", kname("vc", &[scen, name, cname])));
+        let bridge_deps = |peer: &str| vec![ResId::new(kind::OVS_BRIDGE, name), ResId::new(kind::OVS_BRIDGE, peer)];
+        let (patch_a, patch_b, mut deps) = match c.kind.unwrap_or(ConnectionType::Veth) {
+            ConnectionType::Veth => {
+                push(
+                    out,
+                    kind::OVS_LINK,
+                    &key,
+                    "net",
+                    &kinds::ovs_link::Attrs { netns: lab_ns.to_string(), a: a.clone(), b: b.clone() },
+                    vec![ResId::new(kind::LAB, "lab")],
+                    c.name.span,
+                );
+                (None, None, vec![ResId::new(kind::OVS_LINK, key.clone())])
+            }
+            ConnectionType::OvsPatch => (Some(b.clone()), Some(a.clone()), vec![]),
+            ConnectionType::Vxlan => {
+                errors.push(
+                    Diag::error("vnx::not-supported", format!("connection `{cname}` of type vxlan is not supported yet"))
+                        .at(c.name.span, "here")
+                        .help("use type=\"veth\" or \"ovs-patch\" inside one lab (vnx's clusters join hosts' nets over VXLAN for you)"),
+                );
+                continue;
+            }
+        };
+        deps.extend(bridge_deps(&peer_net.value));
+        for (end, on, patch) in [(&a, &bridge, patch_a), (&b, peer_bridge, patch_b)] {
+            let port = kinds::ovs_port::Attrs {
+                bridge: on.clone(),
+                port: end.clone(),
+                tag: None,
+                trunks: trunks.clone(),
+                patch_peer: patch,
+            };
+            push(
+                out,
+                kind::OVS_PORT,
+                &format!("{key}/{}", &end[end.len() - 1..]),
+                "net",
+                &port,
+                deps.clone(),
+                c.name.span,
+            );
+        }
+    }
+}
