@@ -95,3 +95,62 @@ fn sorted(s: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// An SDN lab: a switch in secure mode forwards nothing until its controller, a learning switch
+/// (Debian's ovs-testcontroller) started on a node of the lab, has set flows; a standalone
+/// switch beside it, without a controller, forwards from the start; switches joined by an
+/// Open vSwitch patch connection carrying one VLAN.
+#[test]
+fn a_secure_switch_forwards_once_its_controller_on_a_node_is_up() {
+    let h = TestHost::new();
+    let lab = h.unique("sdn");
+    let y = format!(
+        "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n\
+         \x20 - {{name: sw, mode: openvswitch, fail_mode: secure, controller: 'tcp:10.0.0.100:6653'}}\n\
+         \x20 - name: free\n    mode: openvswitch\n    connections: [{{name: patch, net: far, type: ovs-patch, vlan: {{tags: [7]}}}}]\n\
+         \x20 - {{name: far, mode: openvswitch}}\n\
+         nodes:\n\
+         \x20 - {{name: c, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.100/24]}}]}}\n\
+         \x20 - {{name: h1, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.1/24]}}, {{id: 2, net: free, vlan: {{tags: [7]}}, ipv4: [10.0.1.1/24]}}]}}\n\
+         \x20 - {{name: h2, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.2/24]}}, {{id: 2, net: far, vlan: {{tags: [7]}}, ipv4: [10.0.1.2/24]}}]}}\n\
+         \x20 - {{name: h3, type: ns, interfaces: [{{id: 1, net: far, vlan: {{tags: [8]}}, ipv4: [10.0.1.3/24]}}]}}\n"
+    );
+    let file = h.dir.path().join("sdn.yaml");
+    std::fs::write(&file, y).unwrap();
+    let file = file.to_str().unwrap();
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    // Standalone, through the patch on VLAN 7: at once; VLAN 8 is not on the patch.
+    assert!(reaches(&h, &lab, "h1", "10.0.1.2", Duration::from_secs(10)), "h1 -> h2 over the patch (VLAN 7)");
+    assert!(!reaches(&h, &lab, "h1", "10.0.1.3", Duration::from_secs(2)), "h1 reached h3 on VLAN 8");
+    // Secure, no controller yet: nothing.
+    assert!(!reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(3)), "a secure switch forwarded without flows");
+    h.vnx_ok(&[
+        "exec",
+        &lab,
+        "-M",
+        "c",
+        "--",
+        "env",
+        "OVS_RUNDIR=/run",
+        "ovs-testcontroller",
+        "--detach",
+        "--pidfile=/run/ctl.pid",
+        "ptcp:6653",
+    ]);
+    let up = reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(40));
+    let flows = std::process::Command::new("ovs-ofctl")
+        .arg("dump-flows")
+        .arg(format!(
+            "unix:/run/vnx/labs/{lab}/ovs/{}.mgmt",
+            vsctl(&lab, &["--bare", "--columns=name", "find", "bridge", "fail_mode=secure"])
+        ))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(up, "h1 never reached h2 through the controller's flows:\n{flows}");
+    assert!(flows.lines().count() > 1, "flows set by the controller: {flows}");
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}

@@ -80,9 +80,10 @@ impl Ovsdb {
         Ok(results)
     }
 
-    /// The rows of `table` with `columns` (one `select`).
-    pub fn select(&mut self, table: &str, columns: &[&str]) -> Result<Vec<Value>> {
-        let r = self.transact(vec![json!({"op": "select", "table": table, "where": [], "columns": columns})])?;
+    /// The rows of `table` with `columns` (one `select`), all of them or those named `name`.
+    pub fn select(&mut self, table: &str, name: Option<&str>, columns: &[&str]) -> Result<Vec<Value>> {
+        let cond: Vec<Value> = name.iter().map(|n| json!(["name", "==", n])).collect();
+        let r = self.transact(vec![json!({"op": "select", "table": table, "where": cond, "columns": columns})])?;
         Ok(r[0]["rows"].as_array().cloned().unwrap_or_default())
     }
 }

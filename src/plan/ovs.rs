@@ -89,12 +89,15 @@ pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec
             .map(|v| v.value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
             .unwrap_or_default(),
         hwaddr: net.hwaddr.as_ref().map(|m| m.value.to_string()),
+        netns: lab_ns.to_string(),
+        local_addr: None,
         controllers: net
             .controller
             .as_ref()
             .map(|c| c.value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
             .unwrap_or_default(),
     };
+    let attrs = kinds::ovs_bridge::Attrs { local_addr: local_addr(s, net, &attrs.controllers, errors), ..attrs };
     push(out, kind::OVS_BRIDGE, name, "net", &attrs, vec![switch_id()], net.span);
     let scen = s.name.value.as_str();
     for c in &net.connections {
@@ -172,4 +175,45 @@ pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec
             );
         }
     }
+}
+
+/// The address of the bridge's own port that lets the switch reach its controllers: each
+/// controller must be a node's address on this net (the switch runs in the lab's namespace,
+/// which reaches nothing else); the port takes the highest free address of that subnet.
+fn local_addr(s: &Scenario, net: &Net, controllers: &[String], errors: &mut Vec<Diag>) -> Option<String> {
+    let name = net.name.value.as_str();
+    let on_net: Vec<ipnet::Ipv4Net> = s
+        .nodes
+        .iter()
+        .flat_map(|n| n.interfaces.iter())
+        .filter(|i| i.net.value == name)
+        .flat_map(|i| i.ipv4.iter().filter_map(|a| a.net()))
+        .collect();
+    let mut subnet = None;
+    for c in controllers {
+        let ip =
+            c.strip_prefix("tcp:").and_then(|r| r.split(':').next()).and_then(|a| a.parse::<std::net::Ipv4Addr>().ok());
+        match ip.and_then(|ip| on_net.iter().find(|n| n.addr() == ip)) {
+            Some(n) => subnet = Some(n.trunc()),
+            None => errors.push(
+                Diag::error("vnx::not-supported", format!("controller `{c}` of net `{name}` is not a node's address on that net"))
+                    .at(net.controller.as_ref().map_or(net.span, |c| c.span), "here")
+                    .help("run the controller on a node attached to the net (tcp:ADDRESS:PORT, that node's address): the lab's switch reaches it in band"),
+            ),
+        }
+    }
+    let subnet = subnet?;
+    let used: Vec<std::net::Ipv4Addr> = on_net.iter().map(|n| n.addr()).collect();
+    let free = subnet.hosts().rev().find(|a| !used.contains(a));
+    if free.is_none() {
+        errors.push(
+            Diag::error(
+                "vnx::ovs",
+                format!("net `{name}`'s controller subnet {subnet} has no free address for the switch's own port"),
+            )
+            .at(net.span, "here")
+            .help("widen the subnet"),
+        );
+    }
+    free.map(|a| format!("{a}/{}", subnet.prefix_len()))
 }

@@ -27,11 +27,32 @@ pub struct Attrs {
     pub hwaddr: Option<String>,
     /// `tcp:HOST:PORT`, …
     pub controllers: Vec<String>,
+    /// The lab's network namespace (where the bridge's own port is).
+    pub netns: String,
+    /// An address for the bridge's own port, on the subnet of a controller that is a node on
+    /// this net: the switch reaches it in band, through its own ports (Open vSwitch's hidden
+    /// in-band flows let that traffic through even in secure mode).
+    pub local_addr: Option<String>,
 }
 
 /// A bridge's name and datapath make it; the rest changes in place.
 pub fn forces_replacement(attr: &str) -> bool {
-    matches!(attr, "bridge" | "datapath")
+    matches!(attr, "bridge" | "datapath" | "netns")
+}
+
+/// Gives the bridge's own port (a device Open vSwitch makes, a moment after the bridge) its
+/// address, up.
+async fn local_port(lab: &Lab, a: &Attrs) -> Result<()> {
+    let Some(addr) = &a.local_addr else { return Ok(()) };
+    let side = lab.side(Some(&a.netns)).await?;
+    for _ in 0..250 {
+        if side.link_by_name(&a.bridge).await?.is_some() {
+            lab.set_up_link(&side, &a.bridge, crate::netlink::LinkChange { up: Some(true), ..Default::default() }).await?;
+            return lab.sync_addrs(&side, &a.bridge, &crate::lab::nets(std::slice::from_ref(addr))?).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(Error::Other(format!("Open vSwitch did not make bridge {}'s own port", a.bridge)))
 }
 
 impl Attrs {
@@ -55,7 +76,7 @@ impl Attrs {
 
 /// The rows of the lab's bridges named `name` that carry `mark`: (uuid, row).
 fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<(Value, Value)>> {
-    let rows = db.select("Bridge", &["_uuid", "name", "external_ids", "stp_enable", "fail_mode", "protocols", "other_config", "controller"])?;
+    let rows = db.select("Bridge", Some(name), &["_uuid", "name", "external_ids", "stp_enable", "fail_mode", "protocols", "other_config", "controller"])?;
     let Some(row) = rows.into_iter().find(|r| r["name"] == name) else { return Ok(None) };
     if ovsdb::map_get(&row["external_ids"], "vnx") != Some(mark) {
         return Err(Error::Other(format!("Open vSwitch bridge {name} is not this lab's (no vnx mark): left alone")));
@@ -97,6 +118,7 @@ impl Ops for Attrs {
         ];
         ops.extend(controller_ops(&self.bridge, &self.controllers));
         db.transact(ops)?;
+        local_port(lab, &self).await?;
         Ok(json!({}))
     }
 
@@ -114,7 +136,7 @@ impl Ops for Attrs {
         // Order is not the bridge's: the same set is no drift.
         seen.insert("protocols".into(), json!(if protocols == want { self.protocols.clone() } else { protocols }));
         seen.insert("hwaddr".into(), json!(ovsdb::map_get(&row["other_config"], "hwaddr")));
-        let targets = db.select("Controller", &["_uuid", "target"])?;
+        let targets = db.select("Controller", None, &["_uuid", "target"])?;
         let controllers: Vec<String> = ovsdb::members(&row["controller"])
             .iter()
             .filter_map(|u| targets.iter().find(|t| t["_uuid"] == *u)?["target"].as_str().map(String::from))
@@ -132,6 +154,13 @@ impl Ops for Attrs {
         let mut ops = vec![json!({"op": "update", "table": "Bridge", "where": [["name", "==", self.bridge]], "row": self.row()})];
         ops.extend(controller_ops(&self.bridge, &self.controllers));
         db.transact(ops)?;
+        if self.local_addr.is_none() {
+            let side = lab.side(Some(&self.netns)).await?;
+            if side.link_by_name(&self.bridge).await?.is_some() {
+                lab.sync_addrs(&side, &self.bridge, &[]).await?;
+            }
+        }
+        local_port(lab, &self).await?;
         Ok(json!({}))
     }
 

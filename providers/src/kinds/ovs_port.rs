@@ -49,7 +49,7 @@ impl Attrs {
 
 /// The port named `name` if it carries `mark`: its uuid and row.
 fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<(Value, Value)>> {
-    let rows = db.select("Port", &["_uuid", "name", "external_ids", "tag", "trunks"])?;
+    let rows = db.select("Port", Some(name), &["_uuid", "name", "external_ids", "tag", "trunks"])?;
     let Some(row) = rows.into_iter().find(|r| r["name"] == name) else { return Ok(None) };
     if ovsdb::map_get(&row["external_ids"], "vnx") != Some(mark) {
         return Err(Error::Other(format!("Open vSwitch port {name} is not this lab's (no vnx mark): left alone")));
