@@ -138,7 +138,7 @@ fn checks() -> Vec<Line> {
         crate::plan::desired::KernelFeature::OvsDatapath.doctor_line(),
         ovs,
         "the kernel datapath of Open vSwitch",
-        "no openvswitch module: Open vSwitch runs only with its userspace datapath (netdev)",
+        "no openvswitch module: openvswitch nets use Open vSwitch's userspace datapath (netdev)",
         false,
     ));
     let kvm = std::path::Path::new("/dev/kvm").exists();
@@ -163,6 +163,7 @@ fn checks() -> Vec<Line> {
         ("qemu-img", "virtual machines' overlay disks (qemu-utils)", false),
         ("xorriso", "virtual machines' configuration drives (xorriso)", false),
         ("tcpdump", "vnx capture (tcpdump)", false),
+        ("ovs-vswitchd", "openvswitch nets: each lab's own switch (openvswitch-switch)", false),
     ] {
         let found = tool(t);
         v.push(Line {
