@@ -108,7 +108,7 @@ fn a_secure_switch_forwards_once_its_controller_on_a_node_is_up() {
         "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n\
          \x20 - {{name: sw, mode: openvswitch, fail_mode: secure, controller: 'tcp:10.0.0.100:6653'}}\n\
          \x20 - name: free\n    mode: openvswitch\n    connections: [{{name: patch, net: far, type: ovs-patch, vlan: {{tags: [7]}}}}]\n\
-         \x20 - {{name: far, mode: openvswitch}}\n\
+         \x20 - {{name: far, mode: openvswitch, mtu: 1400}}\n\
          nodes:\n\
          \x20 - {{name: c, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.100/24]}}]}}\n\
          \x20 - {{name: h1, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.1/24]}}, {{id: 2, net: free, vlan: {{tags: [7]}}, ipv4: [10.0.1.1/24]}}]}}\n\
@@ -122,6 +122,11 @@ fn a_secure_switch_forwards_once_its_controller_on_a_node_is_up() {
     // Standalone, through the patch on VLAN 7: at once; VLAN 8 is not on the patch.
     assert!(reaches(&h, &lab, "h1", "10.0.1.2", Duration::from_secs(10)), "h1 -> h2 over the patch (VLAN 7)");
     assert!(!reaches(&h, &lab, "h1", "10.0.1.3", Duration::from_secs(2)), "h1 reached h3 on VLAN 8");
+    // The net's MTU: its switch's own port and the nodes' ends.
+    let own = vsctl(&lab, &["--bare", "--columns=mtu", "find", "interface", "mtu_request=1400"]);
+    assert_eq!(own.trim(), "1400", "the bridge's own port");
+    let h3 = h.vnx_ok(&["exec", &lab, "-M", "h3", "--", "cat", "/sys/class/net/eth1/mtu"]);
+    assert_eq!(h3.trim(), "1400");
     // Secure, no controller yet: nothing.
     assert!(!reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(3)), "a secure switch forwarded without flows");
     h.vnx_ok(&[

@@ -70,12 +70,18 @@ fn ospf_finds_every_route_reroutes_around_a_link_down_and_comes_back() {
     h.vnx_ok(&["apply", &file, "--auto-approve"]);
     // No static route between the routers: OSPF makes every host reach every other.
     let pairs = [("h1", "10.0.3.10"), ("h3", "10.0.1.10"), ("h1", "10.0.23.2"), ("h3", "10.0.12.2")];
-    let took = within(Duration::from_secs(60), || pairs.iter().all(|(n, a)| pings(&h, &lab, n, a)));
+    // Converged: every pair reaches, and r1 takes the direct link to h3's LAN (OSPF may first
+    // learn the way through r2, before p13's adjacency is full: a CI run saw that).
+    let took = within(Duration::from_secs(60), || {
+        pairs.iter().all(|(n, a)| pings(&h, &lab, n, a)) && via(&h, &lab, "r1", "10.0.3.10") == "10.0.13.3"
+    });
     let took = took.unwrap_or_else(|| {
-        panic!("OSPF did not converge in 60 s: {:?}", h.vnx_ok(&["exec", &lab, "-M", "r1", "--", "ip", "route"]))
+        panic!(
+            "OSPF did not converge on the direct link in 60 s: {:?}",
+            h.vnx_ok(&["exec", &lab, "-M", "r1", "--", "ip", "route"])
+        )
     });
     eprintln!("OSPF converged {:.1} s after the apply returned", took.as_secs_f64());
-    assert_eq!(via(&h, &lab, "r1", "10.0.3.10"), "10.0.13.3", "the direct link first");
 
     // p13 down (an edit of the scenario, applied): r1 goes through r2, and h1 still reaches h3.
     let down = ospf_lab(&h, &lab, false);

@@ -91,6 +91,7 @@ pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec
         hwaddr: net.hwaddr.as_ref().map(|m| m.value.to_string()),
         netns: lab_ns.to_string(),
         local_addr: None,
+        mtu: net.mtu.as_ref().map(|m| m.value as u64),
         controllers: net
             .controller
             .as_ref()

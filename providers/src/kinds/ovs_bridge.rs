@@ -27,6 +27,9 @@ pub struct Attrs {
     pub hwaddr: Option<String>,
     /// `tcp:HOST:PORT`, …
     pub controllers: Vec<String>,
+    /// The MTU of the bridge's own port (VNX's `mtu` on the net; its ports get it with their
+    /// links).
+    pub mtu: Option<u64>,
     /// The lab's network namespace (where the bridge's own port is).
     pub netns: String,
     /// An address for the bridge's own port, on the subnet of a controller that is a node on
@@ -111,7 +114,7 @@ impl Ops for Attrs {
         row.insert("external_ids".into(), ovsdb::map(&[("vnx", &mark)]));
         row.insert("ports".into(), json!(["named-uuid", "p"]));
         let mut ops = vec![
-            json!({"op": "insert", "table": "Interface", "row": {"name": self.bridge, "type": "internal"}, "uuid-name": "i"}),
+            json!({"op": "insert", "table": "Interface", "row": {"name": self.bridge, "type": "internal", "mtu_request": set(self.mtu.iter().map(|m| json!(m)).collect())}, "uuid-name": "i"}),
             json!({"op": "insert", "table": "Port", "row": {"name": self.bridge, "interfaces": ["named-uuid", "i"]}, "uuid-name": "p"}),
             json!({"op": "insert", "table": "Bridge", "row": row, "uuid-name": "b"}),
             json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", set(vec![json!(["named-uuid", "b"])])]]}),
@@ -136,6 +139,8 @@ impl Ops for Attrs {
         // Order is not the bridge's: the same set is no drift.
         seen.insert("protocols".into(), json!(if protocols == want { self.protocols.clone() } else { protocols }));
         seen.insert("hwaddr".into(), json!(ovsdb::map_get(&row["other_config"], "hwaddr")));
+        let own = db.select("Interface", Some(&self.bridge), &["mtu_request"])?;
+        seen.insert("mtu".into(), json!(own.first().and_then(|i| ovsdb::members(&i["mtu_request"]).first().and_then(|m| m.as_u64()))));
         let targets = db.select("Controller", None, &["_uuid", "target"])?;
         let controllers: Vec<String> = ovsdb::members(&row["controller"])
             .iter()
@@ -151,7 +156,10 @@ impl Ops for Attrs {
         if ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))?.is_none() {
             return Err(Error::Other(format!("Open vSwitch bridge {} is gone", self.bridge)));
         }
-        let mut ops = vec![json!({"op": "update", "table": "Bridge", "where": [["name", "==", self.bridge]], "row": self.row()})];
+        let mut ops = vec![
+            json!({"op": "update", "table": "Bridge", "where": [["name", "==", self.bridge]], "row": self.row()}),
+            json!({"op": "update", "table": "Interface", "where": [["name", "==", self.bridge]], "row": {"mtu_request": set(self.mtu.iter().map(|m| json!(m)).collect())}}),
+        ];
         ops.extend(controller_ops(&self.bridge, &self.controllers));
         db.transact(ops)?;
         if self.local_addr.is_none() {
