@@ -198,3 +198,15 @@ fn a_vms_dhcp_interfaces_run_the_guests_client_at_boot() {
     assert!(script.contains("dhclient -4 -nw -cf /run/vnx-dhclient-4-eth0.conf"), "{script}");
     assert!(!script.contains("10.251.0."), "no computed management address: {script}");
 }
+
+/// An Open vSwitch net that a cluster's fragment carries across hosts is refused, not built
+/// without its other hosts' part.
+#[test]
+fn an_openvswitch_net_across_hosts_is_refused() {
+    let text = "name: o\nversion: '2.0'\nnets:\n  - {name: sw, mode: openvswitch, vxlan: {vni: 7, local: 10.9.0.1, peers: [10.9.0.2]}}\n\
+                nodes:\n  - {name: a, type: ns, interfaces: [{id: 1, net: sw, ipv4: [10.0.0.1/24]}]}\n";
+    let (Some(Document::Scenario(s)), diags) = scenario::parse(text, scenario::Format::Yaml) else { panic!() };
+    assert!(diags.is_empty(), "{diags:?}");
+    let errors = desired::desired(&s, &options(false), &EveryFileThere).unwrap_err();
+    assert!(errors.iter().any(|d| d.message.contains("openvswitch net `sw` across hosts")), "{errors:?}");
+}

@@ -58,6 +58,14 @@ pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec
         );
         return;
     }
+    if net.vxlan.is_some() {
+        errors.push(
+            Diag::error("vnx::not-supported", format!("openvswitch net `{name}` across hosts is not supported yet"))
+                .at(net.mode.span, "an Open vSwitch net")
+                .help("keep its nodes on one host (vm_deploy_at / host=), or make it a virtual_bridge net"),
+        );
+        return;
+    }
     if fs.file("/usr/sbin/ovs-vswitchd").is_none() || fs.file("/usr/sbin/ovsdb-server").is_none() {
         errors.push(
             Diag::error("vnx::missing-daemon", format!("Open vSwitch (ovsdb-server, ovs-vswitchd) is missing from this host, for net `{name}`"))
