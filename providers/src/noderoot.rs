@@ -112,6 +112,21 @@ impl NodeRoot {
         f.write_all(bytes)
     }
 
+    /// The pid (in the node's PID namespace) named by the pid file `pidfile` while it is a live
+    /// process called `name` (not a zombie); read through the node's own /proc.
+    pub fn live_pid(&self, pidfile: &str, name: &str) -> Option<String> {
+        let pid = self.read(pidfile).ok()?;
+        let pid = String::from_utf8_lossy(&pid).trim().to_string();
+        if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let status = self.read(&format!("/proc/{pid}/status")).ok()?;
+        let status = String::from_utf8_lossy(&status);
+        let live = status.lines().any(|l| l.strip_prefix("Name:").is_some_and(|n| n.trim() == name))
+            && !status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
+        live.then_some(pid)
+    }
+
     /// Removes the file (not a directory) at `path`; what is not there is no error.
     pub fn remove(&self, path: &str) -> std::io::Result<()> {
         let rel = relative(path);

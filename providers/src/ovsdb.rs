@@ -88,6 +88,26 @@ impl Ovsdb {
     }
 }
 
+/// The row of `table` named `name` (its `_uuid`, `external_ids` and `columns`) when it carries
+/// vnx's `mark`; none when there is no such row; an error, naming `what` the row is, when one
+/// of that name is not vnx's (it is left alone).
+pub fn marked_row(
+    db: &mut Ovsdb,
+    table: &str,
+    what: &str,
+    name: &str,
+    mark: &str,
+    columns: &[&str],
+) -> Result<Option<Value>> {
+    let mut cols = vec!["_uuid", "name", "external_ids"];
+    cols.extend_from_slice(columns);
+    let Some(row) = db.select(table, Some(name), &cols)?.into_iter().next() else { return Ok(None) };
+    if map_get(&row["external_ids"], "vnx") != Some(mark) {
+        return Err(Error::Other(format!("Open vSwitch {what} {name} is not this lab's (no vnx mark): left alone")));
+    }
+    Ok(Some(row))
+}
+
 /// An OVSDB set of `items` (a bare value when there is one, as the protocol allows).
 pub fn set(items: Vec<Value>) -> Value {
     json!(["set", items])

@@ -73,23 +73,7 @@ pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>,
             .chain(i.ipv6.iter().filter(|a| a.net().is_none()).map(|a| a.span))
     });
     if let Some(span) = dhcp.into_iter().next() {
-        let client = DAEMONS.iter().find(|d| d.package == "isc-dhcp-client").expect("listed above");
-        let path = format!("{}{}", rootfs.trim_end_matches('/'), client.file);
-        if fs.file(&path).is_none() {
-            errors.push(
-                Diag::error(
-                    "vnx::missing-daemon",
-                    format!(
-                        "{} ({}) is missing from {}, for node `{name}` (its DHCP client)",
-                        client.what,
-                        client.file,
-                        root_of(rootfs)
-                    ),
-                )
-                .at(span, "DHCP here")
-                .help(install(rootfs, client.package)),
-            );
-        }
+        errors.extend(missing("isc-dhcp-client", name, "its DHCP client", rootfs, fs, (span, "DHCP here")));
     }
     for d in DAEMONS {
         let Some(e) = node.execs.iter().find(|e| d.words.iter().any(|w| names(&e.command.value, w))) else { continue };
@@ -135,9 +119,9 @@ pub fn check(node: &Node, rootfs: &str, fs: &dyn HostFs, errors: &mut Vec<Diag>,
     }
 }
 
-/// An error when `rootfs` lacks the daemon of `package` that a plugin (`why`) runs in node
-/// `name`; the plugin's extension is at `span`.
-pub fn missing(package: &str, name: &str, why: &str, rootfs: &str, fs: &dyn HostFs, span: Span) -> Option<Diag> {
+/// An error when `rootfs` lacks the daemon of `package` that node `name` runs (`why`), pointing
+/// at what asks for it (`at`: its place and label).
+pub fn missing(package: &str, name: &str, why: &str, rootfs: &str, fs: &dyn HostFs, at: (Span, &str)) -> Option<Diag> {
     let d = DAEMONS.iter().find(|d| d.package == package).expect("a listed daemon");
     let path = format!("{}{}", rootfs.trim_end_matches('/'), d.file);
     fs.file(&path).is_none().then(|| {
@@ -145,7 +129,7 @@ pub fn missing(package: &str, name: &str, why: &str, rootfs: &str, fs: &dyn Host
             "vnx::missing-daemon",
             format!("{} ({}) is missing from {}, for node `{name}` ({why})", d.what, d.file, root_of(rootfs)),
         )
-        .at(span, "the plugin")
+        .at(at.0, at.1)
         .help(install(rootfs, d.package))
     })
 }

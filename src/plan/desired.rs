@@ -198,7 +198,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             NetMode::VirtualBridge => {}
             NetMode::Veth => continue, // a p2p link, made below from its two ends
             NetMode::Openvswitch => {
-                super::ovs::net(s, net, &lab_ns, fs, &mut out, &mut errors);
+                super::ovs::net(s, net, &ovs_bridges, &lab_ns, fs, &mut out, &mut errors);
                 continue;
             }
             other => {
@@ -599,10 +599,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         let mut hostifs = Vec::new();
         for hi in &h.interfaces {
             let net = hi.net.value.as_str();
+            let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
+            let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             if let Some(ovs) = ovs_bridges.get(net) {
                 // The host's end in the host, the other a port of the switch in the lab's namespace.
-                let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
-                let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
                 let peer = kname("vp", &[scen, net]);
                 let attrs = kinds::hostif::Attrs {
                     bridge: ovs.clone(),
@@ -628,8 +628,6 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 ));
                 continue;
             };
-            let v4: Vec<String> = hi.ipv4.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
-            let v6: Vec<String> = hi.ipv6.iter().filter_map(|a| a.net()).map(|n| n.to_string()).collect();
             push(
                 &mut out,
                 kind::HOSTIF,

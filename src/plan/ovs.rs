@@ -40,11 +40,18 @@ pub fn bridges(s: &Scenario) -> HashMap<&str, String> {
         .collect()
 }
 
-/// The switch, a net's bridge and its connections' links and ports. `lab_ns` is the lab's
-/// namespace (its resource is made by the caller).
-pub fn net(s: &Scenario, net: &Net, lab_ns: &str, fs: &dyn HostFs, out: &mut Vec<Desired>, errors: &mut Vec<Diag>) {
+/// The switch, a net's bridge and its connections' links and ports. `ovs` is [`bridges`] of
+/// `s`; `lab_ns` is the lab's namespace (its resource is made by the caller).
+pub fn net(
+    s: &Scenario,
+    net: &Net,
+    ovs: &HashMap<&str, String>,
+    lab_ns: &str,
+    fs: &dyn HostFs,
+    out: &mut Vec<Desired>,
+    errors: &mut Vec<Diag>,
+) {
     let name = net.name.value.as_str();
-    let ovs = bridges(s);
     let bridge = ovs[name].clone();
     if net.managed == Some(false) || net.external.is_some() {
         let span = net.external.as_ref().map_or(net.span, |e| e.span);

@@ -110,9 +110,14 @@ fn dhcp(
     for d in nodes.iter().filter(|d| !d.server.is_empty() || !d.relay.is_empty()) {
         let Some(rootfs) = root_of(out, &d.node, ext, errors) else { continue };
         let role = if d.server.is_empty() { "relay" } else { "server" };
-        if let Some(e) =
-            super::daemons::missing("dnsmasq-base", &d.node, &format!("its DHCP {role}"), &rootfs, fs, ext.span)
-        {
+        if let Some(e) = super::daemons::missing(
+            "dnsmasq-base",
+            &d.node,
+            &format!("its DHCP {role}"),
+            &rootfs,
+            fs,
+            (ext.span, "the plugin"),
+        ) {
             errors.push(e);
             continue;
         }
@@ -160,9 +165,14 @@ fn dhcp(
             let iface =
                 node.interfaces.iter().find(|i| node.ifname(i) == *ifname).expect("the plugin's reader checked it");
             let Some(rootfs) = root_of(out, &d.node, ext, errors) else { continue };
-            if let Some(e) =
-                super::daemons::missing("isc-dhcp-client", &d.node, "its DHCP client", &rootfs, fs, ext.span)
-            {
+            if let Some(e) = super::daemons::missing(
+                "isc-dhcp-client",
+                &d.node,
+                "its DHCP client",
+                &rootfs,
+                fs,
+                (ext.span, "the plugin"),
+            ) {
                 errors.push(e);
                 continue;
             }
@@ -219,7 +229,9 @@ fn subnet(text: &mut String, i: usize, sub: &Subnet) {
 fn ospf(ext: &Extension, nodes: &[OspfNode], fs: &dyn HostFs, out: &mut Vec<Desired>, errors: &mut Vec<Diag>) {
     for o in nodes {
         let Some(rootfs) = root_of(out, &o.node, ext, errors) else { continue };
-        if let Some(e) = super::daemons::missing("frr", &o.node, "its OSPF router", &rootfs, fs, ext.span) {
+        if let Some(e) =
+            super::daemons::missing("frr", &o.node, "its OSPF router", &rootfs, fs, (ext.span, "the plugin"))
+        {
             errors.push(e);
             continue;
         }

@@ -65,19 +65,9 @@ impl Attrs {
         Ok(())
     }
 
-    /// The client's pid (in the node's PID namespace) while it runs: its pid file names a
-    /// dhclient of the node that is not a zombie.
+    /// The client's pid (in the node's PID namespace) while it runs.
     fn pid(&self, root: &NodeRoot) -> Option<String> {
-        let pid = root.read(&self.file("/run", "pid")).ok()?;
-        let pid = String::from_utf8_lossy(&pid).trim().to_string();
-        if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let status = root.read(&format!("/proc/{pid}/status")).ok()?;
-        let status = String::from_utf8_lossy(&status);
-        let live = status.lines().any(|l| l.starts_with("Name:") && l.contains("dhclient"))
-            && !status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
-        live.then_some(pid)
+        root.live_pid(&self.file("/run", "pid"), "dhclient")
     }
 
     fn running(&self, root: &NodeRoot) -> bool {

@@ -77,14 +77,14 @@ impl Attrs {
     }
 }
 
-/// The rows of the lab's bridges named `name` that carry `mark`: (uuid, row).
-fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<(Value, Value)>> {
-    let rows = db.select("Bridge", Some(name), &["_uuid", "name", "external_ids", "stp_enable", "fail_mode", "protocols", "other_config", "controller"])?;
-    let Some(row) = rows.into_iter().find(|r| r["name"] == name) else { return Ok(None) };
-    if ovsdb::map_get(&row["external_ids"], "vnx") != Some(mark) {
-        return Err(Error::Other(format!("Open vSwitch bridge {name} is not this lab's (no vnx mark): left alone")));
-    }
-    Ok(Some((row["_uuid"].clone(), row)))
+/// The bridge named `name` if it carries `mark`.
+fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<Value>> {
+    ovsdb::marked_row(db, "Bridge", "bridge", name, mark, &["stp_enable", "fail_mode", "protocols", "other_config", "controller"])
+}
+
+/// The operation that removes the bridge `uuid` (and with it its ports, which nothing else holds).
+fn remove(uuid: &Value) -> Value {
+    json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})
 }
 
 /// The operations that give the bridge `named` (a named-uuid or a uuid reference) `controllers`.
@@ -104,9 +104,9 @@ impl Ops for Attrs {
     async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
         let mut db = super::ovs::db(lab)?;
         let mark = lab.alias(KIND, &it.name);
-        if let Some((uuid, _)) = ours(&mut db, &self.bridge, &mark)? {
+        if let Some(row) = ours(&mut db, &self.bridge, &mark)? {
             // A leftover of an interrupted create: made anew.
-            db.transact(vec![json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})])?;
+            db.transact(vec![remove(&row["_uuid"])])?;
         }
         let mut row = self.row();
         row.insert("name".into(), json!(self.bridge));
@@ -127,7 +127,7 @@ impl Ops for Attrs {
 
     async fn read(self, lab: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
         let Ok(mut db) = super::ovs::db(lab) else { return Ok(Seen::Missing) };
-        let Some((_, row)) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
+        let Some(row) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
         let strings = |v: &Value| -> Vec<String> { ovsdb::members(v).iter().filter_map(|x| x.as_str().map(String::from)).collect() };
         let mut seen = Map::new();
         seen.insert("stp".into(), json!(row["stp_enable"] == true));
@@ -174,8 +174,8 @@ impl Ops for Attrs {
 
     async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
         let Ok(mut db) = super::ovs::db(lab) else { return Ok(()) }; // the switch is gone, and its bridges with it
-        if let Some((uuid, _)) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? {
-            db.transact(vec![json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})])?;
+        if let Some(row) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? {
+            db.transact(vec![remove(&row["_uuid"])])?;
         }
         Ok(())
     }

@@ -47,17 +47,12 @@ impl Attrs {
     }
 }
 
-/// The port named `name` if it carries `mark`: its uuid and row.
-fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<(Value, Value)>> {
-    let rows = db.select("Port", Some(name), &["_uuid", "name", "external_ids", "tag", "trunks"])?;
-    let Some(row) = rows.into_iter().find(|r| r["name"] == name) else { return Ok(None) };
-    if ovsdb::map_get(&row["external_ids"], "vnx") != Some(mark) {
-        return Err(Error::Other(format!("Open vSwitch port {name} is not this lab's (no vnx mark): left alone")));
-    }
-    Ok(Some((row["_uuid"].clone(), row)))
+/// The port named `name` if it carries `mark`.
+fn ours(db: &mut ovsdb::Ovsdb, name: &str, mark: &str) -> Result<Option<Value>> {
+    ovsdb::marked_row(db, "Port", "port", name, mark, &["tag", "trunks"])
 }
 
-fn remove(db: &mut ovsdb::Ovsdb, bridge: &str, uuid: Value) -> Result<()> {
+fn remove(db: &mut ovsdb::Ovsdb, bridge: &str, uuid: &Value) -> Result<()> {
     db.transact(vec![json!({"op": "mutate", "table": "Bridge", "where": [["name", "==", bridge]], "mutations": [["ports", "delete", uuid]]})])?;
     Ok(())
 }
@@ -66,8 +61,8 @@ impl Ops for Attrs {
     async fn create(self, lab: &Lab, it: &Item) -> Result<Value> {
         let mut db = super::ovs::db(lab)?;
         let mark = lab.alias(KIND, &it.name);
-        if let Some((uuid, _)) = ours(&mut db, &self.port, &mark)? {
-            remove(&mut db, &self.bridge, uuid)?;
+        if let Some(row) = ours(&mut db, &self.port, &mark)? {
+            remove(&mut db, &self.bridge, &row["_uuid"])?;
         }
         let mut row = self.vlans();
         row.insert("name".into(), json!(self.port));
@@ -83,7 +78,7 @@ impl Ops for Attrs {
 
     async fn read(self, lab: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
         let Ok(mut db) = super::ovs::db(lab) else { return Ok(Seen::Missing) };
-        let Some((_, row)) = ours(&mut db, &self.port, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
+        let Some(row) = ours(&mut db, &self.port, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
         let nums = |v: &Value| -> Vec<u16> { ovsdb::members(v).iter().filter_map(|x| x.as_u64().map(|n| n as u16)).collect() };
         let mut trunks = nums(&row["trunks"]);
         trunks.sort();
@@ -104,8 +99,8 @@ impl Ops for Attrs {
 
     async fn delete(self, lab: &Lab, it: &Item) -> Result<()> {
         let Ok(mut db) = super::ovs::db(lab) else { return Ok(()) };
-        if let Some((uuid, _)) = ours(&mut db, &self.port, &lab.alias(KIND, &it.name))? {
-            remove(&mut db, &self.bridge, uuid)?;
+        if let Some(row) = ours(&mut db, &self.port, &lab.alias(KIND, &it.name))? {
+            remove(&mut db, &self.bridge, &row["_uuid"])?;
         }
         Ok(())
     }

@@ -43,16 +43,7 @@ const WAIT_MS: u64 = 10_000;
 impl Attrs {
     /// Its pid (in the node's PID namespace) while it runs.
     fn pid(&self, root: &NodeRoot) -> Option<String> {
-        let pid = root.read(&self.pidfile).ok()?;
-        let pid = String::from_utf8_lossy(&pid).trim().to_string();
-        if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let status = root.read(&format!("/proc/{pid}/status")).ok()?;
-        let status = String::from_utf8_lossy(&status);
-        let live = status.lines().any(|l| l.strip_prefix("Name:").is_some_and(|n| n.trim() == self.process))
-            && !status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
-        live.then_some(pid)
+        root.live_pid(&self.pidfile, &self.process)
     }
 
     fn sh(&self, init: &ns::Init, script: &str) -> Result<()> {
