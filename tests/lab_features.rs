@@ -52,6 +52,31 @@ fn what_cannot_run_is_refused_at_plan_time() {
         assert!(err.contains(expect), "{file}: {err}");
         assert!(err.contains(&format!("{file}:")), "{file}: the message names the place: {err}");
     }
+    // VLANs on a Linux bridge's net, on a node's interface or an external NIC's: the kernel's
+    // 802.1Q where it lacks it (a machine limit), named with its `vnx doctor` line.
+    let dir = host.dir.path().join("vlans");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (net, vlan) in [
+        ("{name: lan, mode: virtual_bridge}", "vlan: {tags: [5]}, "),
+        ("{name: lan, mode: virtual_bridge, external: eth0, vlan: 5}", ""),
+    ] {
+        let y = format!(
+            "name: {}\nversion: '2.0'\nmgmt: {{type: none}}\nnets: [{net}]\nnodes:\n  - {{name: a, type: ns, interfaces: [{{id: 1, net: lan, {vlan}ipv4: [10.0.0.1/24]}}]}}\n",
+            host.unique("vlan")
+        );
+        std::fs::write(dir.join("s.yaml"), y).unwrap();
+        let out = host.vnx(&["plan", dir.join("s.yaml").to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if vlan.is_empty() && kernel_has_8021q() {
+            continue; // eth0.5 can be made: nothing refused
+        }
+        assert_eq!(out.status.code(), Some(1), "{net}: {err}");
+        let err = err.split_whitespace().collect::<Vec<_>>().join(" ").replace(" │ ", " ");
+        assert!(err.contains(vlan_refusal()), "{net}: {err}");
+        if !kernel_has_8021q() {
+            assert!(err.contains("`802.1Q VLANs` line"), "{net}: {err}");
+        }
+    }
     // VNX's plugins: a mistake in a plugin's file is named where it is; a plugin vnx does not
     // run, or one in a virtual machine, is refused, not dropped (its clients would get no address).
     let dir = host.dir.path().join("plugins");
@@ -91,6 +116,23 @@ fn ovs_refusal() -> &'static str {
         "Open vSwitch (/usr/bin/ovs-vsctl) is missing from this host"
     } else {
         "this machine's kernel has no Open vSwitch datapath (`vnx doctor`: Open vSwitch datapath)"
+    }
+}
+
+fn kernel_has_8021q() -> bool {
+    std::process::Command::new("unshare")
+        .args(["--net", "sh", "-c", "ip link add d0 type dummy && ip link add link d0 name d0.5 type vlan id 5"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Why VLANs on a Linux bridge's net cannot run here: the kernel lacks 802.1Q, or else vnx
+/// does not use bridge VLAN filtering yet.
+fn vlan_refusal() -> &'static str {
+    if kernel_has_8021q() {
+        "on a virtual_bridge net (<vlan>) are not supported yet"
+    } else {
+        "the kernel's 802.1Q VLAN support, which this machine's kernel lacks"
     }
 }
 

@@ -159,3 +159,66 @@ fn a_secure_switch_forwards_once_its_controller_on_a_node_is_up() {
     h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
     assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
 }
+
+/// `<connection type="vxlan">`: two hosts (test namespaces joined by a veth, the underlay),
+/// each with a lab whose switch tunnels to the other's, a trunk of VLANs 5 and 6: the same
+/// VLAN reaches across, another VLAN of the same subnet does not, nor VLAN 7 (not on the
+/// trunk); a port re-tagged by hand is drift; destroy leaves only the underlay.
+#[test]
+fn vxlan_connections_join_two_hosts_switches_with_a_trunk() {
+    let (a, b) = (TestHost::new(), TestHost::new());
+    a.ip(&["link", "add", "under", "type", "veth", "peer", "name", "under", "netns", &b.netns]);
+    for (h, addr) in [(&a, "10.99.0.1/30"), (&b, "10.99.0.2/30")] {
+        h.ip(&["addr", "add", addr, "dev", "under"]);
+        h.ip(&["link", "set", "under", "up"]);
+    }
+    let lab = |h: &TestHost, base: &str, remote: &str, nodes: &str| {
+        let lab = h.unique(base);
+        let y = format!(
+            "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n\
+             \x20 - name: sw\n    mode: openvswitch\n    connections: [{{name: far, type: vxlan, host: '{remote}', dst_port: '4790', src_port: '5555', vlan: {{tags: [5, 6]}}}}]\n\
+             nodes:\n{nodes}"
+        );
+        let file = h.dir.path().join("vx.yaml");
+        std::fs::write(&file, y).unwrap();
+        (lab, file.to_str().unwrap().to_string())
+    };
+    let node = |name: &str, tag: u16, addr: &str| {
+        format!("  - {{name: {name}, type: ns, interfaces: [{{id: 1, net: sw, vlan: {{tags: [{tag}]}}, ipv4: [{addr}]}}]}}\n")
+    };
+    let (la, fa) = lab(&a, "vxa", "10.99.0.2", &(node("a5", 5, "10.0.5.1/24") + &node("a7", 7, "10.0.7.1/24")));
+    let (lb, fb) = lab(
+        &b,
+        "vxb",
+        "10.99.0.1",
+        &(node("b5", 5, "10.0.5.2/24") + &node("b6", 6, "10.0.5.3/24") + &node("b7", 7, "10.0.7.2/24")),
+    );
+    a.vnx_ok(&["apply", &fa, "--auto-approve"]);
+    b.vnx_ok(&["apply", &fb, "--auto-approve"]);
+    // The tunnel is a kernel VXLAN device on the switch, its socket on the host's underlay.
+    let dev = a.lab_ip(&la, &["-d", "-o", "link", "show", "type", "vxlan"]);
+    assert!(dev.contains("remote 10.99.0.2") || dev.contains("dstport 4790"), "{dev}");
+    assert!(dev.contains("srcport 5555 5556") && dev.contains("dstport 4790"), "{dev}");
+    assert!(reaches(&a, &la, "a5", "10.0.5.2", Duration::from_secs(10)), "a5 -> b5: VLAN 5 across the tunnel");
+    let never = Duration::from_secs(2);
+    assert!(!reaches(&a, &la, "a5", "10.0.5.3", never), "a5 (VLAN 5) reached b6 (VLAN 6)");
+    assert!(!reaches(&a, &la, "a7", "10.0.7.2", never), "VLAN 7 crossed a trunk of 5 and 6");
+    for (h, file) in [(&a, &fa), (&b, &fb)] {
+        let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+        assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    }
+    // Drift: the tunnel's port re-tagged by hand to carry VLAN 7 only.
+    let tunnel = vsctl(&la, &["--bare", "--columns=name", "find", "port", "trunks=[5,6]"]);
+    vsctl(&la, &["set", "port", tunnel.trim(), "trunks=7"]);
+    let plan = String::from_utf8_lossy(&a.vnx(&["plan", &fa]).stdout).into_owned();
+    assert!(plan.contains("ovs-port.sw/far will be updated in place"), "{plan}");
+    assert!(plan.contains("Plan: 0 to add, 1 to change, 0 to destroy"), "{plan}");
+    a.vnx_ok(&["apply", &fa, "--auto-approve"]);
+    let repaired = reaches(&a, &la, "a5", "10.0.5.2", Duration::from_secs(10));
+    assert!(repaired, "a5 -> b5 once repaired: {}", vsctl(&la, &["--columns=name,tag,trunks", "list", "port"]));
+    for (h, l) in [(&a, &la), (&b, &lb)] {
+        h.vnx_ok(&["destroy", l, "--auto-approve"]);
+        let left: Vec<String> = h.leftovers().into_iter().filter(|l| !l.contains(" under@")).collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -63,6 +63,20 @@ pub struct Route {
     pub gw: IpAddr,
 }
 
+/// A VXLAN device's tunnel.
+#[derive(Clone, Debug)]
+pub struct Vxlan {
+    pub vni: u32,
+    /// The source address; none: the route's.
+    pub local: Option<IpAddr>,
+    /// The UDP destination port.
+    pub port: u16,
+    /// One fixed UDP source port; none: the kernel's range.
+    pub src_port: Option<u16>,
+    /// The underlay link (its MTU bounds the device's).
+    pub underlay: Option<u32>,
+}
+
 /// How a change to an existing link reads.
 #[derive(Clone, Debug, Default)]
 pub struct LinkChange {
@@ -294,10 +308,7 @@ impl Netlink {
     pub async fn add_vxlan(
         &self,
         name: &str,
-        vni: u32,
-        local: IpAddr,
-        port: u16,
-        underlay: Option<u32>,
+        tunnel: &Vxlan,
         mtu: Option<u32>,
         netns: Option<&OwnedFd>,
         group: u32,
@@ -312,19 +323,24 @@ impl Netlink {
         if let Some(fd) = netns {
             m.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
         }
-        let mut data = vec![InfoVxlan::Id(vni), InfoVxlan::Port(port), InfoVxlan::Learning(true)];
-        data.push(match local {
-            IpAddr::V4(a) => InfoVxlan::Local(a),
-            IpAddr::V6(a) => InfoVxlan::Local6(a),
-        });
-        if let Some(link) = underlay {
+        let mut data = vec![InfoVxlan::Id(tunnel.vni), InfoVxlan::Port(tunnel.port), InfoVxlan::Learning(true)];
+        match tunnel.local {
+            Some(IpAddr::V4(a)) => data.push(InfoVxlan::Local(a)),
+            Some(IpAddr::V6(a)) => data.push(InfoVxlan::Local6(a)),
+            None => {}
+        }
+        if let Some(link) = tunnel.underlay {
             data.push(InfoVxlan::Link(link));
+        }
+        // The kernel picks a source port in [low, high): one port is [p, p + 1).
+        if let Some(p) = tunnel.src_port {
+            data.push(InfoVxlan::PortRange((p, p.saturating_add(1))));
         }
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Vxlan),
             LinkInfo::Data(InfoData::Vxlan(data)),
         ]));
-        self.new_link(m, &format!("creating VXLAN device {name} (VNI {vni})")).await
+        self.new_link(m, &format!("creating VXLAN device {name} (VNI {})", tunnel.vni)).await
     }
 
     /// The all-zeros forwarding entry of a VXLAN device towards `peer`: frames to flood (and

@@ -376,7 +376,7 @@ fn peer_groups(line: &str) -> impl Iterator<Item = &str> {
 /// Makes /run/netns a shared mount point, as iproute2 does, so names bound there are seen by
 /// every mount namespace.
 fn prepare_netns_dir() -> Result<()> {
-    std::fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("{NETNS_DIR}"), e))?;
+    std::fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(NETNS_DIR.to_string(), e))?;
     let shared = mount(None::<&str>, NETNS_DIR, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
     if shared.is_err() {
         mount(Some(NETNS_DIR), NETNS_DIR, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
@@ -398,7 +398,7 @@ pub fn bind_netns(init: &Init, name: &str, mark: &str) -> Result<()> {
     let m = mark.to_string();
     in_netns(init.netns()?, move || crate::netlink::set_lo_alias_here(&m))?;
     clear_netns_name(name, mark)?;
-    std::fs::File::create(&path).map_err(|e| Error::io(format!("{path}"), e))?;
+    std::fs::File::create(&path).map_err(|e| Error::io(path.to_string(), e))?;
     mount(
         Some(format!("/proc/{}/ns/net", init.pid).as_str()),
         path.as_str(),
@@ -417,7 +417,7 @@ pub fn new_netns(name: &str, mark: &str, sysctls: &'static [(&'static str, &'sta
     prepare_netns_dir()?;
     clear_netns_name(name, mark)?;
     let path = format!("{NETNS_DIR}/{name}");
-    std::fs::File::create(&path).map_err(|e| Error::io(format!("{path}"), e))?;
+    std::fs::File::create(&path).map_err(|e| Error::io(path.to_string(), e))?;
     let p = path.clone();
     let mark = mark.to_string();
     std::thread::spawn(move || -> Result<()> {
@@ -536,7 +536,7 @@ pub fn ensure_neighbour_room(entries: u64) -> Result<Vec<String>> {
             let path = format!("/proc/sys/net/{family}/neigh/default/{key}");
             let Ok(now) = std::fs::read_to_string(&path) else { continue };
             if now.trim().parse::<u64>().is_ok_and(|n| n < want) {
-                std::fs::write(&path, want.to_string()).map_err(|e| Error::io(format!("{path}"), e))?;
+                std::fs::write(&path, want.to_string()).map_err(|e| Error::io(path.to_string(), e))?;
                 changed.push(format!("net.{family}.neigh.default.{key}={want}"));
             }
         }
@@ -566,7 +566,7 @@ pub fn get_net_sysctl(netns: OwnedFd, key: &str) -> Result<String> {
 pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()> {
     let (program, args) = (program.to_string(), args.to_vec());
     in_netns(netns, move || {
-        let out = Command::new(&program).args(&args).output().map_err(|e| Error::io(format!("{program}"), e))?;
+        let out = Command::new(&program).args(&args).output().map_err(|e| Error::io(program.to_string(), e))?;
         if out.status.success() {
             Ok(())
         } else {

@@ -60,10 +60,19 @@ impl Ovsdb {
     }
 
     /// Runs `ops` in one transaction on the Open_vSwitch database; each operation's result.
+    /// A transaction that writes also counts up `next_cfg`, as ovs-vsctl does: ovs-vswitchd
+    /// was seen to keep a port's old trunks after an update of the Port row alone (the port
+    /// dropped the VLANs it had been given back) until the next configuration number.
     pub fn transact(&mut self, ops: Vec<Value>) -> Result<Vec<Value>> {
         let n = ops.len();
+        let writes = ops.iter().any(|o| o["op"] != "select");
         let mut params = vec![json!(DB)];
         params.extend(ops);
+        if writes {
+            params.push(
+                json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["next_cfg", "+=", 1]]}),
+            );
+        }
         let result = self.call("transact", Value::Array(params))?;
         let results = result.as_array().cloned().unwrap_or_default();
         // An operation that failed has an `error`; the transaction's own error comes after them.

@@ -69,6 +69,9 @@ pub fn kernel_has(feature: crate::plan::desired::KernelFeature) -> bool {
                     .status()
                     .is_ok_and(|s| s.success())
         }
+        KernelFeature::Vlan => {
+            tool("ip").is_some() && probe("ip link add d0 type dummy && ip link add link d0 name d0.5 type vlan id 5")
+        }
     }
 }
 
@@ -120,8 +123,8 @@ fn checks() -> Vec<Line> {
         false,
     ));
     v.push(line(
-        "802.1Q VLANs",
-        have_ip && probe("ip link add d0 type dummy && ip link add link d0 name d0.5 type vlan id 5"),
+        KernelFeature::Vlan.doctor_line(),
+        kernel_has(KernelFeature::Vlan),
         "VLAN devices",
         "no 802.1Q devices: VLANs on Linux bridges and external=ethX with vlan= cannot be used",
         false,

@@ -171,37 +171,28 @@ mod tests {
         }
     }
 
-    /// A host with every file but no Open vSwitch datapath in its kernel.
-    struct NoOvsDatapath;
-
-    impl HostFs for NoOvsDatapath {
-        fn kernel_has(&self, f: KernelFeature) -> bool {
-            f != KernelFeature::OvsDatapath
-        }
-        fn rootfs(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn source(&self, _: &str, _: Option<&str>) -> Option<String> {
-            None
-        }
-        fn file(&self, path: &str) -> Option<String> {
-            Some(path.to_string())
-        }
-        fn path(&self, path: &str) -> String {
-            path.to_string()
-        }
-    }
-
     #[test]
     fn open_vswitch_bridges_without_the_kernels_datapath_are_a_machine_limit() {
         let (mut errors, mut warnings) = (vec![], vec![]);
-        check(&node(&[("on_boot", "ovs-vsctl add-br sw")]), "/", &NoOvsDatapath, &mut errors, &mut warnings);
+        check(
+            &node(&[("on_boot", "ovs-vsctl add-br sw")]),
+            "/",
+            &crate::plan::desired::KernelLacks(&[KernelFeature::OvsDatapath]),
+            &mut errors,
+            &mut warnings,
+        );
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.contains("no Open vSwitch datapath (`vnx doctor`"), "{:?}", errors[0]);
         // The userspace datapath needs none; with the kernel's, nothing to say either.
         let (mut errors, mut warnings) = (vec![], vec![]);
         let netdev = node(&[("on_boot", "ovs-vsctl add-br sw -- set bridge sw datapath_type=netdev")]);
-        check(&netdev, "/", &NoOvsDatapath, &mut errors, &mut warnings);
+        check(
+            &netdev,
+            "/",
+            &crate::plan::desired::KernelLacks(&[KernelFeature::OvsDatapath]),
+            &mut errors,
+            &mut warnings,
+        );
         check(
             &node(&[("on_boot", "ovs-vsctl add-br sw")]),
             "/",

@@ -76,6 +76,8 @@ pub enum KernelFeature {
     /// Open vSwitch's kernel datapath (the `openvswitch` module): bridges of the default
     /// (`system`) datapath type.
     OvsDatapath,
+    /// 802.1Q VLANs: VLAN devices (`ethX.V`) and VLAN filtering on Linux bridges.
+    Vlan,
 }
 
 impl KernelFeature {
@@ -85,6 +87,7 @@ impl KernelFeature {
             KernelFeature::Netem => "qdisc netem",
             KernelFeature::Tbf => "qdisc tbf",
             KernelFeature::OvsDatapath => "Open vSwitch datapath",
+            KernelFeature::Vlan => "802.1Q VLANs",
         }
     }
 }
@@ -104,6 +107,29 @@ pub trait HostFs {
     fn file(&self, path: &str) -> Option<String>;
     /// The absolute path of a file vnx will write (a capture), relative to the scenario's folder.
     fn path(&self, path: &str) -> String;
+}
+
+/// A host with every file whose kernel lacks the features listed (tests).
+#[cfg(test)]
+pub(crate) struct KernelLacks(pub &'static [KernelFeature]);
+
+#[cfg(test)]
+impl HostFs for KernelLacks {
+    fn kernel_has(&self, f: KernelFeature) -> bool {
+        !self.0.contains(&f)
+    }
+    fn rootfs(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn source(&self, _: &str, _: Option<&str>) -> Option<String> {
+        None
+    }
+    fn file(&self, path: &str) -> Option<String> {
+        Some(path.to_string())
+    }
+    fn path(&self, path: &str) -> String {
+        path.to_string()
+    }
 }
 
 /// The kernel's limit on a Linux bridge's ports (BR_MAX_PORTS - 1).
@@ -210,6 +236,15 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 continue;
             }
         }
+        if let (Some(v), Some(e)) = (&net.vlan, &net.external) {
+            if !fs.kernel_has(KernelFeature::Vlan) {
+                errors.push(super::unread::vlan_lacking(
+                    format!("external=\"{}\" vlan=\"{}\" of net `{name}` needs a VLAN device", e.value, v.value),
+                    v.span,
+                ));
+                continue;
+            }
+        }
         let managed = net.managed != Some(false);
         let bridge = if managed { kname("vb", &[scen, name]) } else { name.to_string() };
         bridges.insert(name, bridge.clone());
@@ -238,11 +273,12 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         if let Some(vx) = &net.vxlan {
             let attrs = kinds::vxlan::Attrs {
                 ifname: kname("vx", &[scen, name]),
-                bridge: bridge.clone(),
+                bridge: Some(bridge.clone()),
                 host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
                 vni: vx.vni,
-                local: vx.local.clone(),
+                local: Some(vx.local.clone()),
                 port: vx.port.unwrap_or(4789),
+                src_port: None,
                 peers: {
                     let mut p = vx.peers.clone();
                     p.sort();
@@ -477,7 +513,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let span_of = |f: KernelFeature| match f {
                 KernelFeature::Netem => delay_at.as_ref().or(loss_at.as_ref()).map(|v| v.span),
                 KernelFeature::Tbf => bw_at.as_ref().map(|v| v.span),
-                KernelFeature::OvsDatapath => None,
+                KernelFeature::OvsDatapath | KernelFeature::Vlan => None,
             };
             if let Some((f, _, what)) = lacking {
                 errors.push(
@@ -702,7 +738,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
         }
     }
-    let (refused, missing) = super::unread::unread(s);
+    let (refused, missing) = super::unread::unread(s, fs);
     errors.extend(refused);
     warnings.extend(missing);
     // A finding about six nodes is said once, naming the six.

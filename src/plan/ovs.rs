@@ -118,6 +118,14 @@ pub fn net(
     let scen = s.name.value.as_str();
     for c in &net.connections {
         let cname = c.name.value.as_str();
+        // A connection is always a trunk of its tags (VNX), even of one; without tags, of every VLAN.
+        let mut trunks: Vec<u16> = c.vlan.iter().flat_map(|v| v.tags.iter().map(|t| t.value)).collect();
+        trunks.sort();
+        trunks.dedup();
+        if c.kind == Some(ConnectionType::Vxlan) {
+            vxlan_connection(s, net, c, &bridge, trunks, lab_ns, out, errors);
+            continue;
+        }
         let Some(peer_net) = c.net.as_ref() else {
             errors.push(
                 Diag::error("vnx::connection", format!("connection `{cname}` names no net"))
@@ -140,10 +148,6 @@ pub fn net(
             );
             continue;
         };
-        // A connection is always a trunk of its tags (VNX), even of one; without tags, of every VLAN.
-        let mut trunks: Vec<u16> = c.vlan.iter().flat_map(|v| v.tags.iter().map(|t| t.value)).collect();
-        trunks.sort();
-        trunks.dedup();
         let key = format!("{name}/{cname}");
         let (a, b) =
             (format!("{}0", kname("vc", &[scen, name, cname])), format!("{}1", kname("vc", &[scen, name, cname])));
@@ -162,14 +166,7 @@ pub fn net(
                 (None, None, vec![ResId::new(kind::OVS_LINK, key.clone())])
             }
             ConnectionType::OvsPatch => (Some(b.clone()), Some(a.clone()), vec![]),
-            ConnectionType::Vxlan => {
-                errors.push(
-                    Diag::error("vnx::not-supported", format!("connection `{cname}` of type vxlan is not supported yet"))
-                        .at(c.name.span, "here")
-                        .help("use type=\"veth\" or \"ovs-patch\" inside one lab (vnx's clusters join hosts' nets over VXLAN for you)"),
-                );
-                continue;
-            }
+            ConnectionType::Vxlan => unreachable!("made above"),
         };
         deps.extend(bridge_deps(&peer_net.value));
         for (end, on, patch) in [(&a, &bridge, patch_a), (&b, peer_bridge, patch_b)] {
@@ -191,6 +188,87 @@ pub fn net(
             );
         }
     }
+}
+
+/// A `<connection type="vxlan" host= dst_port= src_port=>`: a tunnel from the net's switch to
+/// another host's (VNI 0, as VNX's OVS tunnel port without a key), a trunk of its tags.
+#[allow(clippy::too_many_arguments)]
+fn vxlan_connection(
+    s: &Scenario,
+    net: &Net,
+    c: &crate::scenario::Connection,
+    bridge: &str,
+    trunks: Vec<u16>,
+    lab_ns: &str,
+    out: &mut Vec<Desired>,
+    errors: &mut Vec<Diag>,
+) {
+    let (name, cname) = (net.name.value.as_str(), c.name.value.as_str());
+    let mut bad = |what: String, help: &str| {
+        errors.push(Diag::error("vnx::connection", what).at(c.name.span, "this connection").help(help.to_string()))
+    };
+    let remote = match c.host.as_deref().map(|h| h.trim().parse::<std::net::IpAddr>()) {
+        Some(Ok(ip)) => ip,
+        Some(Err(_)) => {
+            return bad(
+                format!("connection `{cname}`'s host `{}` is not an IP address", c.host.as_deref().unwrap_or("")),
+                "give the other host's address: host=\"192.0.2.7\"",
+            )
+        }
+        None => {
+            return bad(
+                format!("vxlan connection `{cname}` names no host"),
+                "give the other host's address: host=\"192.0.2.7\"",
+            )
+        }
+    };
+    let port = |v: &Option<String>, what: &str| -> Result<Option<u16>, String> {
+        match v.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .map(Some)
+                .ok_or(format!("connection `{cname}`'s {what} `{p}` is not a UDP port")),
+        }
+    };
+    let (dst, src) = match (port(&c.dst_port, "dst_port"), port(&c.src_port, "src_port")) {
+        (Ok(d), Ok(s)) => (d.unwrap_or(4789), s),
+        (Err(e), _) | (_, Err(e)) => return bad(e, "a number from 1 to 65535"),
+    };
+    // The kernel keeps one VXLAN device per VNI and UDP port in a namespace: every tunnel
+    // from this host to another is VNI 0, so two need two ports.
+    let earlier = s
+        .nets
+        .iter()
+        .flat_map(|n| n.connections.iter())
+        .take_while(|o| !std::ptr::eq(*o, c))
+        .filter(|o| o.kind == Some(ConnectionType::Vxlan))
+        .find(|o| port(&o.dst_port, "").ok().flatten().unwrap_or(4789) == dst);
+    if let Some(o) = earlier {
+        return bad(
+            format!("vxlan connections `{}` and `{cname}` both use UDP port {dst}", o.name.value),
+            "give each vxlan connection of a lab its own dst_port (the other host's connection the same one)",
+        );
+    }
+    let key = format!("{name}/{cname}");
+    let ifname = kname("vc", &[&s.name.value, name, cname]);
+    let tunnel = kinds::vxlan::Attrs {
+        ifname: ifname.clone(),
+        bridge: None,
+        host_netns: Some(lab_ns.to_string()),
+        vni: 0,
+        local: None,
+        port: dst,
+        src_port: src,
+        peers: vec![remote.to_string()],
+        mtu: net.mtu.as_ref().map(|m| m.value as u64),
+    };
+    push(out, kind::VXLAN, &key, "net", &tunnel, vec![ResId::new(kind::LAB, "lab")], c.name.span);
+    let port = kinds::ovs_port::Attrs { bridge: bridge.to_string(), port: ifname, tag: None, trunks, patch_peer: None };
+    let deps = vec![ResId::new(kind::VXLAN, key.clone()), ResId::new(kind::OVS_BRIDGE, name)];
+    push(out, kind::OVS_PORT, &key, "net", &port, deps, c.name.span);
 }
 
 /// The address of the bridge's own port that lets the switch reach its controllers: each

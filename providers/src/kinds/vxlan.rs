@@ -5,6 +5,12 @@
 //!
 //! The device is made in the host's namespace, where the underlay address is, and born in the
 //! bridge's (the lab's): its UDP socket stays with the underlay.
+//!
+//! An Open vSwitch net's `<connection type="vxlan">` is one too: a device with one peer (the
+//! connection's `host`), no bridge (its `ovs-port` puts it on the switch) and no local address
+//! (the host's routes choose it). A kernel device rather than OVS's own tunnel port: the lab's
+//! switch runs in the lab's namespace, which routes nowhere, and the userspace datapath's
+//! tunnels would need routes of their own.
 
 use std::net::IpAddr;
 
@@ -23,15 +29,18 @@ pub const KIND: &str = "vxlan";
 pub struct Attrs {
     /// The device's kernel name (hashed).
     pub ifname: String,
-    /// The net's bridge.
-    pub bridge: String,
+    /// The net's Linux bridge; none: an Open vSwitch port (made by its `ovs-port`).
+    pub bridge: Option<String>,
     /// The lab's namespace when the bridge lives there; none: the host's.
     pub host_netns: Option<String>,
     pub vni: u32,
-    /// This host's underlay address (the source of the tunnel's packets).
-    pub local: String,
+    /// This host's underlay address (the source of the tunnel's packets); none: the route's.
+    pub local: Option<String>,
     /// The UDP port, the same on every host.
     pub port: u16,
+    /// The one UDP source port of the tunnel's packets (VNX's `src_port`); none: the kernel's
+    /// range, spread by flow.
+    pub src_port: Option<u16>,
     /// The other hosts' underlay addresses, sorted.
     pub peers: Vec<String>,
     pub mtu: Option<u64>,
@@ -57,14 +66,20 @@ impl Ops for Attrs {
         let host = lab.host();
         let side = lab.side(self.host_netns.as_deref()).await?;
         lab.clear_way(&side, self.host_netns.is_none(), &self.ifname, KIND, &it.name).await?;
-        let local = ip(&self.local)?;
+        let local = self.local.as_deref().map(ip).transpose()?;
         // The underlay link: the one holding the local address (its MTU bounds the overlay's).
-        let underlay = host.addrs().await?.into_iter().find(|a| a.net.addr() == local).map(|a| a.index);
-        let Some(underlay) = underlay else {
-            return Err(Error::Other(format!(
-                "the underlay address {local} of net `{}` is on no interface of this host: check the host's `underlay` in the cluster file",
-                it.name
-            )));
+        let underlay = match local {
+            Some(local) => {
+                let link = host.addrs().await?.into_iter().find(|a| a.net.addr() == local).map(|a| a.index);
+                let Some(link) = link else {
+                    return Err(Error::Other(format!(
+                        "the underlay address {local} of net `{}` is on no interface of this host: check the host's `underlay` in the cluster file",
+                        it.name
+                    )));
+                };
+                Some(link)
+            }
+            None => None,
         };
         let netns = match &self.host_netns {
             Some(name) => Some(
@@ -74,10 +89,13 @@ impl Ops for Attrs {
             None => None,
         };
         let mtu = self.mtu.map(|m| m as u32);
-        host.add_vxlan(&self.ifname, self.vni, local, self.port, Some(underlay), mtu, netns.as_ref(), lab.group())
-            .await?;
-        let bridge = lab.index_in(&side, &self.bridge).await?;
-        let port = LinkChange { up: Some(true), master: Some(bridge), alias: Some(lab.alias(KIND, &it.name)), ..Default::default() };
+        let tunnel = crate::netlink::Vxlan { vni: self.vni, local, port: self.port, src_port: self.src_port, underlay };
+        host.add_vxlan(&self.ifname, &tunnel, mtu, netns.as_ref(), lab.group()).await?;
+        let master = match &self.bridge {
+            Some(bridge) => Some(lab.index_in(&side, bridge).await?),
+            None => None,
+        };
+        let port = LinkChange { up: Some(true), master, alias: Some(lab.alias(KIND, &it.name)), ..Default::default() };
         lab.set_up_link(&side, &self.ifname, port).await?;
         let index = lab.index_in(&side, &self.ifname).await?;
         for peer in self.peer_ips()? {
