@@ -222,3 +222,43 @@ fn vxlan_connections_join_two_hosts_switches_with_a_trunk() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// `external=` on an Open vSwitch net: a NIC of the host (here a veth whose other end is in a
+/// namespace of the test's) joins the switch untagged; a node reaches what is behind it; the
+/// NIC taken off by hand is drift that apply repairs; destroy gives the NIC back, whole.
+#[test]
+fn an_external_nic_joins_the_switch_and_is_given_back() {
+    let h = TestHost::new();
+    let outside = TestHost::new();
+    h.ip(&["link", "add", "nic0", "type", "veth", "peer", "name", "wire", "netns", &outside.netns]);
+    h.ip(&["link", "set", "nic0", "up"]);
+    outside.ip(&["addr", "add", "10.0.9.100/24", "dev", "wire"]);
+    outside.ip(&["link", "set", "wire", "up"]);
+    let lab = h.unique("ext");
+    let y = format!(
+        "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n  - {{name: sw, mode: openvswitch, external: nic0}}\n\
+         nodes:\n  - {{name: n1, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.9.1/24]}}]}}\n"
+    );
+    let file = h.dir.path().join("ext.yaml");
+    std::fs::write(&file, y).unwrap();
+    let file = file.to_str().unwrap();
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    assert!(reaches(&h, &lab, "n1", "10.0.9.100", Duration::from_secs(10)), "n1 -> behind the NIC");
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    h.ip(&["link", "set", "nic0", "nomaster"]);
+    let plan = String::from_utf8_lossy(&h.vnx(&["plan", file]).stdout).into_owned();
+    assert!(plan.contains("ovs-link.external/sw"), "{plan}");
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    assert!(h.ip(&["-o", "link", "show", "nic0"]).contains(" master "), "the NIC is back on its bridge");
+    assert!(reaches(&h, &lab, "n1", "10.0.9.100", Duration::from_secs(10)), "n1 -> behind the NIC, repaired");
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    let nic = h.ip(&["-o", "link", "show", "nic0"]);
+    assert!(!nic.contains(" master "), "the NIC is off vnx's bridge: {nic}");
+    let left: Vec<String> = h.leftovers().into_iter().filter(|l| !l.contains(" nic0@")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

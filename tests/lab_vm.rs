@@ -311,3 +311,59 @@ fn corpus_vm_scenarios_name_their_missing_images() {
         assert!(!err.contains("not supported"), "{file}: everything else of it plans: {err}");
     }
 }
+
+/// A VM on an Open vSwitch net: its interface is a port of the lab's switch with its own
+/// VLAN (its tap on a bridge of its own in the machine's namespace, linked to the switch): an
+/// `ns` node on the VM's VLAN reaches it, one on another VLAN of the same subnet does not;
+/// re-tagging the VM's port is one in-place change; destroy leaves no link of the lab.
+#[test]
+fn a_vm_is_a_port_of_an_open_vswitch_net_with_its_vlan() {
+    let host = VmHost::new("vmovs");
+    let scenario = |tag: u16| {
+        let text = format!(
+            r#"<vnx>
+  <global><version>2.0</version><scenario_name>{}</scenario_name><automac/><vm_mgmt type="none"/></global>
+  <net name="sw" mode="openvswitch"/>
+  <vm name="vm1" type="libvirt" subtype="kvm" os="linux">
+    <kernel initrd="/var/cache/vnx/test-guest/initrd.img">/var/cache/vnx/test-guest/vmlinuz</kernel>
+    <mem>128M</mem>
+    <if id="1" net="sw"><vlan><tag id="{tag}"/></vlan><ipv4>10.8.0.11/24</ipv4></if>
+  </vm>
+  <vm name="h10" type="lxc"><if id="1" net="sw"><vlan><tag id="10"/></vlan><ipv4>10.8.0.21/24</ipv4></if></vm>
+  <vm name="h20" type="lxc"><if id="1" net="sw"><vlan><tag id="20"/></vlan><ipv4>10.8.0.22/24</ipv4></if></vm>
+</vnx>"#,
+            host.name
+        );
+        let path = host.dir.path().join("ovs.xml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    host.ok(&["apply", &scenario(10), "--auto-approve"]);
+    assert!(host.unreachable_from("h10", &["10.8.0.11"]).is_empty(), "h10 -> vm1 on VLAN 10");
+    assert!(host.unreachable_from("vm1", &["10.8.0.21"]).is_empty(), "vm1 -> h10 on VLAN 10");
+    assert!(!host.unreachable_from("h20", &["10.8.0.11"]).is_empty(), "h20 (VLAN 20) reached vm1 (VLAN 10)");
+    assert!(host.plan_is_empty());
+
+    let boot = host.boot_id("vm1");
+    let plan = host.ok(&["plan", &scenario(20)]);
+    assert!(plan.contains("ovs-port.vm1/1 will be updated in place"), "{plan}");
+    assert!(plan.contains("Plan: 0 to add, 1 to change, 0 to destroy"), "{plan}");
+    host.ok(&["apply", &scenario(20), "--auto-approve"]);
+    let mut moved = false;
+    for _ in 0..10 {
+        if host.unreachable_from("h20", &["10.8.0.11"]).is_empty() {
+            moved = true;
+            break;
+        }
+    }
+    assert!(moved, "h20 -> vm1 once vm1 is on VLAN 20");
+    assert_eq!(host.boot_id("vm1"), boot, "re-tagging rebooted the VM");
+
+    host.ok(&["destroy", &host.name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+    let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    let mark = format!("alias vnx:{}:", host.name);
+    let left: Vec<String> =
+        String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(&mark)).map(String::from).collect();
+    assert!(left.is_empty(), "links of the lab left in the machine's namespace: {left:?}");
+}

@@ -337,7 +337,18 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     mtu: None,
                 }
             });
-            super::vm::vm_node(s, node, index, opts, fs, &bridges, mgmt_nic, &mut out, &mut errors);
+            super::vm::vm_node(
+                s,
+                node,
+                index,
+                opts,
+                fs,
+                &bridges,
+                (&ovs_bridges, &lab_ns),
+                mgmt_nic,
+                &mut out,
+                &mut errors,
+            );
             continue;
         }
         let rootfs = match &node.filesystem {

@@ -53,15 +53,19 @@ pub fn net(
 ) {
     let name = net.name.value.as_str();
     let bridge = ovs[name].clone();
-    if net.managed == Some(false) || net.external.is_some() {
-        let span = net.external.as_ref().map_or(net.span, |e| e.span);
+    if net.managed == Some(false) {
         errors.push(
-            Diag::error(
-                "vnx::not-supported",
-                format!("an external or unmanaged openvswitch net (`{name}`) is not supported yet"),
-            )
-            .at(span, "here")
-            .help("let vnx make the switch (remove managed=\"no\" and external=)"),
+            Diag::error("vnx::not-supported", format!("an unmanaged openvswitch net (`{name}`) is not supported"))
+                .at(net.span, "here")
+                .help("vnx runs a switch of the lab's own and never touches bridges it did not make: remove managed=\"no\""),
+        );
+        return;
+    }
+    if let (Some(e), Some(v)) = (&net.external, &net.vlan) {
+        errors.push(
+            Diag::error("vnx::not-supported", format!("external=\"{}\" with vlan=\"{}\" on openvswitch net `{name}` is not supported yet", e.value, v.value))
+                .at(v.span, "here")
+                .help("join the NIC untagged (remove vlan=): its frames keep their tags on the switch, whose ports pick their VLANs"),
         );
         return;
     }
@@ -116,6 +120,12 @@ pub fn net(
     let attrs = kinds::ovs_bridge::Attrs { local_addr: local_addr(s, net, &attrs.controllers, errors), ..attrs };
     push(out, kind::OVS_BRIDGE, name, "net", &attrs, vec![switch_id()], net.span);
     let scen = s.name.value.as_str();
+    // A host NIC on the switch: untagged, a trunk of every VLAN (as VNX's add-port of it).
+    if let Some(nic) = &net.external {
+        let port =
+            HostPort { key: format!("external/{name}"), external: Some(nic.value.clone()), tag: None, trunks: vec![] };
+        host_port(s, net, &bridge, lab_ns, port, nic.span, out);
+    }
     for c in &net.connections {
         let cname = c.name.value.as_str();
         // A connection is always a trunk of its tags (VNX), even of one; without tags, of every VLAN.
@@ -159,7 +169,14 @@ pub fn net(
                     kind::OVS_LINK,
                     &key,
                     "net",
-                    &kinds::ovs_link::Attrs { netns: lab_ns.to_string(), a: a.clone(), b: b.clone() },
+                    &kinds::ovs_link::Attrs {
+                        netns: lab_ns.to_string(),
+                        a: a.clone(),
+                        b: b.clone(),
+                        host_bridge: None,
+                        external: None,
+                        mtu: net.mtu.as_ref().map(|m| m.value as u64),
+                    },
                     vec![ResId::new(kind::LAB, "lab")],
                     c.name.span,
                 );
@@ -188,6 +205,50 @@ pub fn net(
             );
         }
     }
+}
+
+/// Something only the host's namespace holds, on a switch: a VM's interface or a host NIC.
+pub struct HostPort {
+    /// The resources' name: `NODE/ID` for a VM's interface, `external/NET` for a NIC.
+    pub key: String,
+    pub external: Option<String>,
+    pub tag: Option<u16>,
+    pub trunks: Vec<u16>,
+}
+
+/// The way onto `net`'s switch (`bridge`) for a [`HostPort`]: an `ovs-link` with a Linux bridge
+/// of its own in the host's namespace (where libvirt puts a VM's tap, or the NIC joins), its
+/// other end a port of the switch with the VLANs. Returns that bridge and the link's id.
+pub fn host_port(
+    s: &Scenario,
+    net: &Net,
+    bridge: &str,
+    lab_ns: &str,
+    p: HostPort,
+    span: crate::scenario::Span,
+    out: &mut Vec<Desired>,
+) -> (String, ResId) {
+    let base = kname("vp", &[&s.name.value, &p.key]);
+    let link = kinds::ovs_link::Attrs {
+        netns: lab_ns.to_string(),
+        a: format!("{base}a"),
+        b: format!("{base}b"),
+        host_bridge: Some(base.clone()),
+        external: p.external,
+        mtu: net.mtu.as_ref().map(|m| m.value as u64),
+    };
+    let port = kinds::ovs_port::Attrs {
+        bridge: bridge.to_string(),
+        port: link.b.clone(),
+        tag: p.tag,
+        trunks: p.trunks,
+        patch_peer: None,
+    };
+    push(out, kind::OVS_LINK, &p.key, "net", &link, vec![ResId::new(kind::LAB, "lab")], span);
+    let id = ResId::new(kind::OVS_LINK, p.key.clone());
+    let deps = vec![id.clone(), ResId::new(kind::OVS_BRIDGE, net.name.value.clone())];
+    push(out, kind::OVS_PORT, &p.key, "net", &port, deps, span);
+    (base, id)
 }
 
 /// A `<connection type="vxlan" host= dst_port= src_port=>`: a tunnel from the net's switch to

@@ -35,6 +35,7 @@ pub fn vm_node(
     opts: &Options,
     fs: &dyn HostFs,
     bridges: &std::collections::HashMap<&str, String>,
+    ovs: (&std::collections::HashMap<&str, String>, &str),
     mgmt_nic: Option<Nic>,
     out: &mut Vec<Desired>,
     errors: &mut Vec<Diag>,
@@ -95,19 +96,35 @@ pub fn vm_node(
         if net == "lo" || net == "vm_mgmt" {
             continue;
         }
-        let Some(bridge) = bridges.get(net) else {
-            errors.push(
-                Diag::error(
-                    "vnx::not-supported",
-                    format!(
-                        "interface {} of virtual machine `{nname}`: only virtual_bridge nets are supported for VMs yet",
-                        iface.id.value
-                    ),
-                )
-                .at(iface.span, "here")
-                .help("put the VM on a net with mode=\"virtual_bridge\""),
-            );
-            continue;
+        let bridge = match (bridges.get(net), ovs.0.get(net), s.net(net)) {
+            (Some(b), _, _) => {
+                deps.push(ResId::new(kind::NET, net));
+                b.clone()
+            }
+            // An Open vSwitch net: the tap joins a bridge of its own, linked to a switch port
+            // with the interface's VLANs.
+            (None, Some(switch), Some(n)) => {
+                let (tag, trunks) = super::ovs::vlans(iface.vlan.as_ref());
+                let key = format!("{nname}/{}", iface.id.value);
+                let port = super::ovs::HostPort { key, external: None, tag, trunks };
+                let (bridge, link) = super::ovs::host_port(s, n, switch, ovs.1, port, iface.span, out);
+                deps.push(link);
+                bridge
+            }
+            _ => {
+                errors.push(
+                    Diag::error(
+                        "vnx::not-supported",
+                        format!(
+                            "interface {} of virtual machine `{nname}`: only virtual_bridge and openvswitch nets are supported for VMs yet",
+                            iface.id.value
+                        ),
+                    )
+                    .at(iface.span, "here")
+                    .help("put the VM on a net with mode=\"virtual_bridge\" or \"openvswitch\""),
+                );
+                continue;
+            }
         };
         let mac = iface
             .mac
@@ -121,12 +138,11 @@ pub fn vm_node(
         nics.push(Nic {
             ifname: format!("eth{}", iface.id.value),
             mac: Some(mac),
-            bridge: Some(bridge.clone()),
+            bridge: Some(bridge),
             tap: None,
             node_addr: None,
             mtu: s.net(net).and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
         });
-        deps.push(ResId::new(kind::NET, net));
         if iface.bw.is_some() || iface.delay.is_some() || iface.loss.is_some() {
             errors.push(
                 Diag::error(
