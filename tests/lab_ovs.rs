@@ -262,3 +262,60 @@ fn an_external_nic_joins_the_switch_and_is_given_back() {
     let left: Vec<String> = h.leftovers().into_iter().filter(|l| !l.contains(" nic0@")).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A controller outside the lab, on the host's loopback (as VNX's labs ran Ryu or POX beside
+/// the switch): the secure switch forwards once the controller runs; killing the relay that
+/// carries its sessions is drift that apply repairs; destroy leaves no relay.
+#[test]
+fn a_controller_on_the_hosts_loopback_is_reached_through_a_relay() {
+    let h = TestHost::new();
+    let lab = h.unique("hostctl");
+    let y = format!(
+        "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n\
+         \x20 - {{name: sw, mode: openvswitch, fail_mode: secure, controller: 'tcp:127.0.0.1:6654'}}\n\
+         nodes:\n\
+         \x20 - {{name: h1, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.1/24]}}]}}\n\
+         \x20 - {{name: h2, type: ns, interfaces: [{{id: 1, net: sw, ipv4: [10.0.0.2/24]}}]}}\n"
+    );
+    let file = h.dir.path().join("hostctl.yaml");
+    std::fs::write(&file, y).unwrap();
+    let file = file.to_str().unwrap();
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    assert!(!reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(3)), "a secure switch forwarded without flows");
+    // The controller, in the test's "host" namespace, on its loopback.
+    let pidfile = h.dir.path().join("ctl.pid");
+    let out = h.host_sh(&format!(
+        "OVS_RUNDIR={0} ovs-testcontroller --detach --pidfile={1} ptcp:6654:127.0.0.1",
+        h.dir.path().display(),
+        pidfile.display()
+    ));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let up = reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(40));
+    assert!(up, "h1 never reached h2 through the host's controller");
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    // The relay killed: drift, restarted by apply, and the switch keeps its controller.
+    let dir = format!("/run/vnx/labs/{lab}/ovs");
+    let pid_of = || -> Option<String> {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".relay.pid"))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+    };
+    let pid = pid_of().expect("the relay's pid file");
+    assert!(std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap().success());
+    let plan = String::from_utf8_lossy(&h.vnx(&["plan", file]).stdout).into_owned();
+    assert!(plan.contains("ovs-relay.sw/c0"), "{plan}");
+    h.vnx_ok(&["apply", file, "--auto-approve"]);
+    assert_ne!(pid_of().as_deref().map(str::trim), Some(pid.trim()), "a new relay");
+    let plan = h.vnx(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
+    if let Ok(p) = std::fs::read_to_string(&pidfile) {
+        let _ = std::process::Command::new("kill").arg(p.trim()).status();
+    }
+    assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}

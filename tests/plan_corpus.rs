@@ -148,8 +148,9 @@ fn every_planned_resource_is_its_kinds_attrs() {
         }
     }
     // What the corpus has not: a point-to-point link, link conditions, a capture, a net that
-    // goes on over VXLAN (as a cluster host's fragment has it).
+    // goes on over VXLAN (as a cluster host's fragment has it), a controller outside the lab.
     let more = "name: more\nversion: '2.0'\nnets:\n  - {name: l, mode: veth, type: p2p}\n\
+                \x20 - {name: sw, mode: openvswitch, controller: 'tcp:127.0.0.1:6653'}\n\
                 \x20 - {name: lan, mode: virtual_bridge, capture_file: lan.pcap, vxlan: {vni: 7, local: 10.9.0.1, peers: [10.9.0.2]}}\nnodes:\n\
                 \x20 - {name: a, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.1/30]}, {id: 2, net: lan, bw: 1mbit}]}\n\
                 \x20 - {name: b, type: ns, interfaces: [{id: 1, net: l, ipv4: [10.0.0.2/30]}]}\n";

@@ -20,6 +20,7 @@ mod legacy;
 mod lifecycle;
 mod place;
 mod progress;
+mod relay;
 mod schema;
 mod show;
 mod validate;
@@ -123,6 +124,8 @@ pub enum Command {
     Schema(schema::Args),
     #[command(name = "__init", hide = true)]
     NodeInit(admin::InitCmd),
+    #[command(name = "__relay", hide = true)]
+    Relay(relay::RelayCmd),
     Agent(AgentCmd),
 }
 
@@ -232,6 +235,7 @@ pub fn main() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Schema(a) => schema::run(a),
         Command::NodeInit(a) => admin::run_init(a),
+        Command::Relay(a) => relay::run(a),
         Command::Agent(_) => crate::cluster::agent::serve_stdio(&crate::cluster::agent::Host::this(cli.state.clone())),
         Command::Init(a) => init::run(a),
         Command::Output(a) => show::run_output(a, st, color),

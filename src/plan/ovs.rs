@@ -97,6 +97,14 @@ pub fn net(
         );
     }
     let datapath = if fs.kernel_has(KernelFeature::OvsDatapath) { "system" } else { "netdev" };
+    let ctl = controllers(s, net, errors);
+    let mut deps = vec![switch_id()];
+    for r in &ctl.relays {
+        let key = format!("{name}/{}", r.name.rsplit('-').next().unwrap_or(""));
+        let span = net.controller.as_ref().map_or(net.span, |c| c.span);
+        push(out, kind::OVS_RELAY, &key, "net", r, vec![switch_id()], span);
+        deps.push(ResId::new(kind::OVS_RELAY, key));
+    }
     let attrs = kinds::ovs_bridge::Attrs {
         bridge: bridge.clone(),
         datapath: datapath.into(),
@@ -109,16 +117,11 @@ pub fn net(
             .unwrap_or_default(),
         hwaddr: net.hwaddr.as_ref().map(|m| m.value.to_string()),
         netns: lab_ns.to_string(),
-        local_addr: None,
+        local_addr: ctl.local_addr,
         mtu: net.mtu.as_ref().map(|m| m.value as u64),
-        controllers: net
-            .controller
-            .as_ref()
-            .map(|c| c.value.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
-            .unwrap_or_default(),
+        controllers: ctl.targets,
     };
-    let attrs = kinds::ovs_bridge::Attrs { local_addr: local_addr(s, net, &attrs.controllers, errors), ..attrs };
-    push(out, kind::OVS_BRIDGE, name, "net", &attrs, vec![switch_id()], net.span);
+    push(out, kind::OVS_BRIDGE, name, "net", &attrs, deps, net.span);
     let scen = s.name.value.as_str();
     // A host NIC on the switch: untagged, a trunk of every VLAN (as VNX's add-port of it).
     if let Some(nic) = &net.external {
@@ -332,11 +335,22 @@ fn vxlan_connection(
     push(out, kind::OVS_PORT, &key, "net", &port, deps, c.name.span);
 }
 
-/// The address of the bridge's own port that lets the switch reach its controllers: each
-/// controller must be a node's address on this net (the switch runs in the lab's namespace,
-/// which reaches nothing else); the port takes the highest free address of that subnet.
-fn local_addr(s: &Scenario, net: &Net, controllers: &[String], errors: &mut Vec<Diag>) -> Option<String> {
+/// A net's controllers: what the bridge is given, the address of its own port when a controller
+/// is a node on the net, and the relays for the others.
+struct Controllers {
+    targets: Vec<String>,
+    local_addr: Option<String>,
+    relays: Vec<kinds::ovs_relay::Attrs>,
+}
+
+/// Where each controller `tcp:HOST[:PORT]` is reached from the switch, which runs in the lab's
+/// namespace (it routes nowhere): a node's address on this net in band, through the bridge's
+/// own port (given the highest free address of that subnet); anything else through a relay in
+/// the host's namespace (the host's loopback included), as VNX's switch in the host reached it.
+fn controllers(s: &Scenario, net: &Net, errors: &mut Vec<Diag>) -> Controllers {
     let name = net.name.value.as_str();
+    let mut out = Controllers { targets: vec![], local_addr: None, relays: vec![] };
+    let Some(written) = &net.controller else { return out };
     let on_net: Vec<ipnet::Ipv4Net> = s
         .nodes
         .iter()
@@ -345,30 +359,86 @@ fn local_addr(s: &Scenario, net: &Net, controllers: &[String], errors: &mut Vec<
         .flat_map(|i| i.ipv4.iter().filter_map(|a| a.net()))
         .collect();
     let mut subnet = None;
-    for c in controllers {
-        let ip =
-            c.strip_prefix("tcp:").and_then(|r| r.split(':').next()).and_then(|a| a.parse::<std::net::Ipv4Addr>().ok());
-        match ip.and_then(|ip| on_net.iter().find(|n| n.addr() == ip)) {
-            Some(n) => subnet = Some(n.trunc()),
-            None => errors.push(
-                Diag::error("vnx::not-supported", format!("controller `{c}` of net `{name}` is not a node's address on that net"))
-                    .at(net.controller.as_ref().map_or(net.span, |c| c.span), "here")
-                    .help("run the controller on a node attached to the net (tcp:ADDRESS:PORT, that node's address): the lab's switch reaches it in band"),
-            ),
+    let list = written.value.split(',').map(str::trim).filter(|c| !c.is_empty());
+    for (i, c) in list.enumerate() {
+        let Some((host, port)) = tcp_target(c) else {
+            errors.push(
+                Diag::error("vnx::ovs", format!("controller `{c}` of net `{name}` is not tcp:HOST:PORT"))
+                    .at(written.span, "here")
+                    .help("write each controller as tcp:ADDRESS:PORT (6653 when no port), separated by commas"),
+            );
+            continue;
+        };
+        let in_band = host.parse::<std::net::Ipv4Addr>().ok().and_then(|ip| on_net.iter().find(|n| n.addr() == ip));
+        if let Some(n) = in_band {
+            subnet = Some(n.trunc());
+            out.targets.push(format!("tcp:{host}:{port}"));
+            continue;
         }
+        let relay = format!("{}-c{i}", kname("vo", &[&s.name.value, name]));
+        let to = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        out.targets.push(format!("{}{relay}", kinds::ovs_relay::PREFIX));
+        out.relays.push(kinds::ovs_relay::Attrs { name: relay, to });
     }
-    let subnet = subnet?;
+    let Some(subnet) = subnet else { return out };
     let used: Vec<std::net::Ipv4Addr> = on_net.iter().map(|n| n.addr()).collect();
-    let free = subnet.hosts().rev().find(|a| !used.contains(a));
-    if free.is_none() {
-        errors.push(
+    match subnet.hosts().rev().find(|a| !used.contains(a)) {
+        Some(a) => out.local_addr = Some(format!("{a}/{}", subnet.prefix_len())),
+        None => errors.push(
             Diag::error(
                 "vnx::ovs",
                 format!("net `{name}`'s controller subnet {subnet} has no free address for the switch's own port"),
             )
             .at(net.span, "here")
             .help("widen the subnet"),
-        );
+        ),
     }
-    free.map(|a| format!("{a}/{}", subnet.prefix_len()))
+    out
+}
+
+/// `tcp:HOST[:PORT]` (`tcp:[V6]:PORT`): the host (an IP address or a host name) and the port.
+fn tcp_target(c: &str) -> Option<(String, u16)> {
+    let rest = c.strip_prefix("tcp:")?;
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']')?;
+            (h.parse::<std::net::Ipv6Addr>().ok()?.to_string(), after.strip_prefix(':'))
+        }
+        None => match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0)?,
+        None => 6653,
+    };
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | ':'));
+    name_ok.then_some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tcp_target;
+
+    #[test]
+    fn controller_targets_are_read_strictly() {
+        assert_eq!(tcp_target("tcp:10.0.0.1:6633"), Some(("10.0.0.1".into(), 6633)));
+        assert_eq!(tcp_target("tcp:127.0.0.1"), Some(("127.0.0.1".into(), 6653)));
+        assert_eq!(tcp_target("tcp:[::1]:6654"), Some(("::1".into(), 6654)));
+        assert_eq!(tcp_target("tcp:ctl.lab:6653"), Some(("ctl.lab".into(), 6653)));
+        for bad in [
+            "ssl:10.0.0.1:6653",
+            "tcp:",
+            "tcp:10.0.0.1:0",
+            "tcp:10.0.0.1:99999",
+            "tcp:a b:1",
+            "tcp:[zz]:1",
+            "tcp:x;rm:1",
+        ] {
+            assert_eq!(tcp_target(bad), None, "{bad}");
+        }
+    }
 }

@@ -162,6 +162,8 @@ pub mod kind {
     pub const OVS_PORT: &str = kinds::ovs_port::KIND;
     /// A veth pair joining two switches.
     pub const OVS_LINK: &str = kinds::ovs_link::KIND;
+    /// The way from the lab's switch to a controller outside the lab.
+    pub const OVS_RELAY: &str = kinds::ovs_relay::KIND;
 }
 
 /// Whether changing `attr` of a `kind` resource forces replacing it (destroy, then create).

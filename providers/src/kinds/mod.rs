@@ -117,6 +117,7 @@ kinds!(
     ovs_bridge,
     ovs_port,
     ovs_link,
+    ovs_relay,
 );
 
 fn unknown(kind: &str) -> Error {

@@ -78,6 +78,7 @@ fn in_netns(netns: &str, dir: &Path, program: &str) -> Command {
 /// datapath down), SIGKILL after 10 s.
 fn stop(dir: &Path) {
     use nix::sys::signal::{kill, Signal};
+    super::ovs_relay::stop_all(dir);
     for d in DAEMONS {
         let Some(p) = pid(dir, d) else { continue };
         let p = nix::unistd::Pid::from_raw(p);

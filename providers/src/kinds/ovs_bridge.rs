@@ -87,13 +87,15 @@ fn remove(uuid: &Value) -> Value {
     json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "delete", uuid]]})
 }
 
-/// The operations that give the bridge `named` (a named-uuid or a uuid reference) `controllers`.
-fn controller_ops(bridge: &str, controllers: &[String]) -> Vec<Value> {
+/// The operations that give the bridge `named` (a named-uuid or a uuid reference) `controllers`
+/// (a relay's as its socket in the switch's directory `dir`).
+fn controller_ops(dir: &std::path::Path, bridge: &str, controllers: &[String]) -> Vec<Value> {
     let mut ops = vec![];
     let mut refs = vec![];
     for (i, c) in controllers.iter().enumerate() {
         let name = format!("c{i}");
-        ops.push(json!({"op": "insert", "table": "Controller", "row": {"target": c}, "uuid-name": name}));
+        let target = super::ovs_relay::target(dir, c);
+        ops.push(json!({"op": "insert", "table": "Controller", "row": {"target": target}, "uuid-name": name}));
         refs.push(json!(["named-uuid", name]));
     }
     ops.push(json!({"op": "update", "table": "Bridge", "where": [["name", "==", bridge]], "row": {"controller": set(refs)}}));
@@ -119,7 +121,7 @@ impl Ops for Attrs {
             json!({"op": "insert", "table": "Bridge", "row": row, "uuid-name": "b"}),
             json!({"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", set(vec![json!(["named-uuid", "b"])])]]}),
         ];
-        ops.extend(controller_ops(&self.bridge, &self.controllers));
+        ops.extend(controller_ops(&lab.ovs_dir()?, &self.bridge, &self.controllers));
         db.transact(ops)?;
         local_port(lab, &self).await?;
         Ok(json!({}))
@@ -142,9 +144,11 @@ impl Ops for Attrs {
         let own = db.select("Interface", Some(&self.bridge), &["mtu_request"])?;
         seen.insert("mtu".into(), json!(own.first().and_then(|i| ovsdb::members(&i["mtu_request"]).first().and_then(|m| m.as_u64()))));
         let targets = db.select("Controller", None, &["_uuid", "target"])?;
+        let dir = lab.ovs_dir()?;
         let controllers: Vec<String> = ovsdb::members(&row["controller"])
             .iter()
-            .filter_map(|u| targets.iter().find(|t| t["_uuid"] == *u)?["target"].as_str().map(String::from))
+            .filter_map(|u| targets.iter().find(|t| t["_uuid"] == *u)?["target"].as_str())
+            .map(|t| super::ovs_relay::controller(&dir, t))
             .collect();
         let same = controllers.len() == self.controllers.len() && controllers.iter().all(|c| self.controllers.contains(c));
         seen.insert("controllers".into(), json!(if same { self.controllers.clone() } else { controllers }));
@@ -160,7 +164,7 @@ impl Ops for Attrs {
             json!({"op": "update", "table": "Bridge", "where": [["name", "==", self.bridge]], "row": self.row()}),
             json!({"op": "update", "table": "Interface", "where": [["name", "==", self.bridge]], "row": {"mtu_request": set(self.mtu.iter().map(|m| json!(m)).collect())}}),
         ];
-        ops.extend(controller_ops(&self.bridge, &self.controllers));
+        ops.extend(controller_ops(&lab.ovs_dir()?, &self.bridge, &self.controllers));
         db.transact(ops)?;
         if self.local_addr.is_none() {
             let side = lab.side(Some(&self.netns)).await?;
