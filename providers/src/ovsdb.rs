@@ -97,6 +97,58 @@ impl Ovsdb {
     }
 }
 
+/// The switch's bridges, ports, interfaces and controllers, read in one transaction: what a
+/// refresh reads of every bridge and port of the lab, once.
+#[derive(Default)]
+pub struct Snapshot {
+    rows: std::collections::HashMap<(&'static str, String), Value>,
+    controllers: std::collections::HashMap<String, String>,
+}
+
+impl Snapshot {
+    pub fn read(db: &mut Ovsdb) -> Result<Snapshot> {
+        let tables = ["Bridge", "Port", "Interface"];
+        let mut ops: Vec<Value> = tables.iter().map(|t| json!({"op": "select", "table": t, "where": []})).collect();
+        ops.push(json!({"op": "select", "table": "Controller", "where": [], "columns": ["_uuid", "target"]}));
+        let r = db.transact(ops)?;
+        let mut snap = Snapshot::default();
+        for (i, t) in tables.iter().enumerate() {
+            for row in r[i]["rows"].as_array().into_iter().flatten() {
+                if let Some(name) = row["name"].as_str() {
+                    snap.rows.insert((t, name.to_string()), row.clone());
+                }
+            }
+        }
+        for row in r[3]["rows"].as_array().into_iter().flatten() {
+            if let (Some(uuid), Some(target)) = (row["_uuid"].get(1).and_then(Value::as_str), row["target"].as_str()) {
+                snap.controllers.insert(uuid.to_string(), target.to_string());
+            }
+        }
+        Ok(snap)
+    }
+
+    /// The row of `table` named `name`, as [`marked_row`] says of it.
+    pub fn marked(&self, table: &'static str, what: &str, name: &str, mark: &str) -> Result<Option<&Value>> {
+        let Some(row) = self.rows.get(&(table, name.to_string())) else { return Ok(None) };
+        if map_get(&row["external_ids"], "vnx") != Some(mark) {
+            return Err(Error::Other(format!(
+                "Open vSwitch {what} {name} is not this lab's (no vnx mark): left alone"
+            )));
+        }
+        Ok(Some(row))
+    }
+
+    /// The row of `table` named `name`, whoever's it is.
+    pub fn row(&self, table: &'static str, name: &str) -> Option<&Value> {
+        self.rows.get(&(table, name.to_string()))
+    }
+
+    /// The target of the controller row `uuid` (`["uuid", "…"]`).
+    pub fn controller(&self, uuid: &Value) -> Option<&str> {
+        self.controllers.get(uuid.get(1)?.as_str()?).map(String::as_str)
+    }
+}
+
 /// The row of `table` named `name` (its `_uuid`, `external_ids` and `columns`) when it carries
 /// vnx's `mark`; none when there is no such row; an error, naming `what` the row is, when one
 /// of that name is not vnx's (it is left alone).

@@ -127,9 +127,11 @@ impl Ops for Attrs {
         Ok(json!({}))
     }
 
-    async fn read(self, lab: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
-        let Ok(mut db) = super::ovs::db(lab) else { return Ok(Seen::Missing) };
-        let Some(row) = ours(&mut db, &self.bridge, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
+    async fn read(self, lab: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen> {
+        let Some(snap) = seeing.views.ovs(lab).await? else { return Ok(Seen::Missing) };
+        let Some(row) = snap.marked("Bridge", "bridge", &self.bridge, &lab.alias(KIND, &it.name))? else {
+            return Ok(Seen::Missing);
+        };
         let strings = |v: &Value| -> Vec<String> { ovsdb::members(v).iter().filter_map(|x| x.as_str().map(String::from)).collect() };
         let mut seen = Map::new();
         seen.insert("stp".into(), json!(row["stp_enable"] == true));
@@ -141,13 +143,12 @@ impl Ops for Attrs {
         // Order is not the bridge's: the same set is no drift.
         seen.insert("protocols".into(), json!(if protocols == want { self.protocols.clone() } else { protocols }));
         seen.insert("hwaddr".into(), json!(ovsdb::map_get(&row["other_config"], "hwaddr")));
-        let own = db.select("Interface", Some(&self.bridge), &["mtu_request"])?;
-        seen.insert("mtu".into(), json!(own.first().and_then(|i| ovsdb::members(&i["mtu_request"]).first().and_then(|m| m.as_u64()))));
-        let targets = db.select("Controller", None, &["_uuid", "target"])?;
+        let own = snap.row("Interface", &self.bridge);
+        seen.insert("mtu".into(), json!(own.and_then(|i| ovsdb::members(&i["mtu_request"]).first().and_then(|m| m.as_u64()))));
         let dir = lab.ovs_dir()?;
         let controllers: Vec<String> = ovsdb::members(&row["controller"])
             .iter()
-            .filter_map(|u| targets.iter().find(|t| t["_uuid"] == *u)?["target"].as_str())
+            .filter_map(|u| snap.controller(u))
             .map(|t| super::ovs_relay::controller(&dir, t))
             .collect();
         let same = controllers.len() == self.controllers.len() && controllers.iter().all(|c| self.controllers.contains(c));

@@ -76,9 +76,11 @@ impl Ops for Attrs {
         Ok(json!({}))
     }
 
-    async fn read(self, lab: &Lab, it: &Item, _: &Seeing<'_>) -> Result<Seen> {
-        let Ok(mut db) = super::ovs::db(lab) else { return Ok(Seen::Missing) };
-        let Some(row) = ours(&mut db, &self.port, &lab.alias(KIND, &it.name))? else { return Ok(Seen::Missing) };
+    async fn read(self, lab: &Lab, it: &Item, seeing: &Seeing<'_>) -> Result<Seen> {
+        let Some(snap) = seeing.views.ovs(lab).await? else { return Ok(Seen::Missing) };
+        let Some(row) = snap.marked("Port", "port", &self.port, &lab.alias(KIND, &it.name))? else {
+            return Ok(Seen::Missing);
+        };
         let nums = |v: &Value| -> Vec<u16> { ovsdb::members(v).iter().filter_map(|x| x.as_u64().map(|n| n as u16)).collect() };
         let mut trunks = nums(&row["trunks"]);
         trunks.sort();

@@ -46,12 +46,29 @@ pub(crate) struct Views {
     pub nodes: HashMap<String, NodeSeen>,
     #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
     pub vms: tokio::sync::Mutex<HashMap<String, VmView>>,
+    /// The lab's switch's database, read once (by the first bridge or port): none when the
+    /// switch is not running.
+    ovs: tokio::sync::OnceCell<Option<Arc<crate::ovsdb::Snapshot>>>,
 }
 
 /// A VM guest's view, read once (by the first item that needs it).
 pub(crate) type VmView = Arc<tokio::sync::OnceCell<Option<Arc<NodeView>>>>;
 
 impl Views {
+    /// The lab's switch's bridges and ports, read in one request for the whole refresh.
+    pub async fn ovs(&self, lab: &Lab) -> Result<Option<Arc<crate::ovsdb::Snapshot>>> {
+        let snap = self
+            .ovs
+            .get_or_try_init(|| async {
+                match kinds::ovs::db(lab) {
+                    Ok(mut db) => crate::ovsdb::Snapshot::read(&mut db).map(|s| Some(Arc::new(s))),
+                    Err(_) => Ok(None), // no switch: its bridges and ports are missing
+                }
+            })
+            .await?;
+        Ok(snap.clone())
+    }
+
     /// What was read of an `ns` node's links, addresses and routes.
     pub fn node_view(&self, node: &str) -> Option<Arc<NodeView>> {
         self.nodes.get(node).and_then(|n| n.view.clone())
