@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod engine;
+pub mod map;
 pub mod ops;
 pub mod plan;
 pub mod scenario;

@@ -90,7 +90,8 @@ fn maps_of_the_tutorial() {
         }
         insta::assert_snapshot!(format!("graph_{format}"), text);
     }
-    // VNX's --show-map: a picture in a file of its own, opened where there is a display.
+    // VNX's --show-map: a PNG in a file of its own, opened where there is a display; drawn by
+    // vnx itself, with nothing on PATH (no Graphviz).
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(common::vnx_bin())
         .arg("-f")
@@ -99,14 +100,36 @@ fn maps_of_the_tutorial() {
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env("TMPDIR", dir.path())
+        .env("PATH", dir.path())
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && said.contains("there is no display here"), "{said}");
     let path = said.split(" is in ").nth(1).and_then(|r| r.split(": open it").next()).unwrap();
-    assert!(path.starts_with(dir.path().to_str().unwrap()) && path.ends_with("tutorial_lxc_ubuntu.html"), "{path}");
-    let page = std::fs::read_to_string(path).unwrap();
-    assert!(page.contains("<svg") && page.contains("Net3") && page.contains("r2"), "an html map: {page:.200}");
+    assert!(path.starts_with(dir.path().to_str().unwrap()) && path.ends_with("tutorial_lxc_ubuntu.png"), "{path}");
+    let png = std::fs::read(path).unwrap();
+    let (w, h) = png_size(&png);
+    assert!(w > 800 && h > 500, "a picture of the tutorial: {w}x{h}");
+    // --format png and svg likewise, without Graphviz.
+    for (format, magic) in [("png", &b"\x89PNG"[..]), ("svg", &b"<svg"[..])] {
+        let to = dir.path().join(format!("map.{format}"));
+        let out = std::process::Command::new(common::vnx_bin())
+            .args(["graph", "--format", format, "-o"])
+            .arg(&to)
+            .arg(&file)
+            .env("PATH", dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&to).unwrap().starts_with(magic), "{format}");
+    }
+}
+
+/// Width and height of a PNG, from its header.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR", "a PNG");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
 }
 
 #[test]
@@ -250,8 +273,70 @@ fn a_closed_pipe_is_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// The html map of a running lab, rendered by headless Chromium: every node and net is in the
-/// rendered page with its run state, and the screenshot is kept in target/test-artifacts.
+/// Headless Chromium on `page` with `extra` arguments; its standard output.
+fn chromium(page: &std::path::Path, fragment: &str, extra: &[String]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--hide-scrollbars", "--virtual-time-budget=3000"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}{fragment}", page.display()))
+        .output()
+        .expect("chromium is installed (Debian package chromium; .ci/deps installs it)");
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page measured by Chromium (`#check`) at a window of `w`×`h`: no label overlaps
+/// another label or a box (a node, a net, the host), no two boxes overlap, everything is in
+/// the window, and no text is under 14 px; a screenshot is kept as `shot` in
+/// target/test-artifacts. Returns the number of labels and boxes.
+fn check_in_chromium(page: &std::path::Path, w: u32, h: u32, shot: &str) -> (usize, usize) {
+    let window = format!("--window-size={w},{h}");
+    let dom = chromium(page, "#check", &["--dump-dom".into(), window.clone()]);
+    let at = dom.find("<pre id=\"check\">").expect("the page measured itself") + "<pre id=\"check\">".len();
+    let json = &dom[at..at + dom[at..].find("</pre>").unwrap()];
+    let v: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\"")).unwrap();
+    let rect = |b: &serde_json::Value| -> [f64; 4] { [0, 1, 2, 3].map(|i| b[i].as_f64().unwrap()) };
+    let overlap = |a: [f64; 4], b: [f64; 4]| {
+        a[0] < b[0] + b[2] - 0.5 && b[0] < a[0] + a[2] - 0.5 && a[1] < b[1] + b[3] - 0.5 && b[1] < a[1] + a[3] - 0.5
+    };
+    let labels: Vec<(String, [f64; 4])> =
+        v["labels"].as_array().unwrap().iter().map(|l| (l["key"].to_string(), rect(&l["box"]))).collect();
+    let items: Vec<(String, [f64; 4])> =
+        v["items"].as_array().unwrap().iter().map(|l| (l["id"].to_string(), rect(&l["box"]))).collect();
+    let view = rect(&v["view"]);
+    for (i, (a, ra)) in labels.iter().enumerate() {
+        for (b, rb) in labels[i + 1..].iter().chain(items.iter()) {
+            assert!(!overlap(*ra, *rb), "{shot}: label {a} {ra:?} overlaps {b} {rb:?}");
+        }
+    }
+    for (i, (a, ra)) in items.iter().enumerate() {
+        for (b, rb) in &items[i + 1..] {
+            assert!(!overlap(*ra, *rb), "{shot}: {a} {ra:?} overlaps {b} {rb:?}");
+        }
+    }
+    for (a, r) in labels.iter().chain(items.iter()) {
+        let inside = r[0] >= view[0] && r[1] >= view[1] && r[0] + r[2] <= view[2] && r[1] + r[3] <= view[3];
+        assert!(inside, "{shot}: {a} {r:?} is outside the window {view:?}");
+    }
+    let text = v["text_min_px"].as_f64().unwrap();
+    assert!(text >= 13.99, "{shot}: text at {text} px");
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join(shot);
+    let _ = std::fs::remove_file(&shot);
+    chromium(page, "", &[format!("--screenshot={}", shot.display()), window]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real picture ({} bytes)", png.len());
+    (labels.len(), items.len())
+}
+
+/// The html map of a running lab, rendered by headless Chromium: every node and net is drawn
+/// with its run state, nothing overlaps, all of it fills a projector's window with text of
+/// 14 px or more; a generated 100-node lab likewise (in a window of its picture's size).
 #[test]
 fn html_map_renders_in_chromium() {
     let host = TestHost::new();
@@ -260,45 +345,127 @@ fn html_map_renders_in_chromium() {
     host.vnx_ok(&["shutdown", &name, "-M", "h4"]);
     let page = host.dir.path().join("map.html");
     std::fs::write(&page, host.vnx_ok(&["graph", &name, "--format", "html"])).unwrap();
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("tutorial_lxc_ubuntu-map.png");
-    let _ = std::fs::remove_file(&shot);
-    let chromium = |extra: &[&str]| {
-        let profile = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("chromium")
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(format!("file://{}", page.display()))
-            .output()
-            .expect("chromium is installed (Debian package chromium; .ci/deps installs it)");
-        assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let dom = chromium(&["--dump-dom"]);
+    let dom = chromium(&page, "", &["--dump-dom".into()]);
     for n in ["h1", "h2", "h3", "r1", "r2"] {
         assert!(dom.contains(&format!(r#"data-name="{n}" data-state="running""#)), "{n} missing or not running");
     }
     assert!(dom.contains(r#"data-name="h4" data-state="shutoff""#), "h4 is shut off");
     for n in ["Net0", "Net1", "Net2", "Net3"] {
-        assert!(dom.contains(&format!(r#"class="net" data-name="{n}""#)), "{n} missing");
+        assert!(dom.contains(&format!(r#"data-id="net:{n}""#)), "{n} missing");
     }
     assert!(dom.contains("10.1.3.2/24"), "the host's address is drawn");
-    chromium(
-        &["--screenshot=".to_string() + shot.to_str().unwrap(), "--window-size=1100,520".into()]
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    );
-    let png = std::fs::read(&shot).expect("a screenshot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "the screenshot is a real picture ({} bytes)",
-        png.len()
-    );
+    let (labels, items) = check_in_chromium(&page, 1400, 900, "tutorial_lxc_ubuntu-map.png");
+    assert_eq!((labels, items), (10, 11), "every interface's label; 6 nodes, 4 nets and the host");
+
+    // 100 nodes: a backbone, 10 routers, each with a LAN of 9 hosts.
+    let mut y = String::from("name: hundred\nversion: '2.0'\nnets:\n  - {name: core, mode: virtual_bridge}\n");
+    for r in 0..10 {
+        y += &format!("  - {{name: lan{r}, mode: virtual_bridge}}\n");
+    }
+    y += "nodes:\n";
+    for r in 0..10 {
+        y += &format!("  - {{name: r{r}, type: ns, interfaces: [{{id: 1, net: core, ipv4: [10.0.0.{}/24]}}, {{id: 2, net: lan{r}, ipv4: [10.1.{r}.1/24]}}]}}\n", r + 1);
+        for h in 0..9 {
+            y += &format!(
+                "  - {{name: h{r}{h}, type: ns, interfaces: [{{id: 1, net: lan{r}, ipv4: [10.1.{r}.{}/24]}}]}}\n",
+                h + 10
+            );
+        }
+    }
+    let lab = host.dir.path().join("hundred.yaml");
+    std::fs::write(&lab, y).unwrap();
+    let page = host.dir.path().join("hundred.html");
+    std::fs::write(&page, host.vnx_ok(&["graph", lab.to_str().unwrap(), "--format", "html"])).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let attr = |name: &str| -> u32 {
+        let at = html.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        html[at..at + html[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let (w, h) = (attr("width"), attr("height"));
+    let (labels, items) = check_in_chromium(&page, w + 40, h + 240, "hundred-map.png");
+    assert_eq!((labels, items), (110, 111));
+}
+
+/// `vnx graph LAB --serve`: the live page on loopback, its event stream telling each node's
+/// and link's state; a node shut down is seen there as shut off, its link down.
+#[test]
+fn the_live_map_follows_the_lab() {
+    use std::io::{BufRead, Read, Write};
+    let host = TestHost::new();
+    let name = host.unique("live");
+    let file = host.dir.path().join("live.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nversion: '2.0'\nnets: [{{name: lan, mode: virtual_bridge}}]\nnodes:\n\
+             \x20 - {{name: a, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.0.0.1/24]}}]}}\n\
+             \x20 - {{name: b, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.0.0.2/24]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    // A free port on loopback, then the server on it (run where the test runs: it reads the
+    // lab's state and processes, not its network).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(common::vnx_bin())
+        .args(["graph", &name, "--serve", "--port", &port.to_string()])
+        .env("VNX_STATE", host.state())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut said).unwrap();
+    assert!(said.contains(&format!("http://127.0.0.1:{port}/")), "{said}");
+    let get = |path: &str| -> std::net::TcpStream {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        c
+    };
+    let mut page = String::new();
+    get("/").read_to_string(&mut page).unwrap();
+    assert!(page.contains("EventSource('/events')") && page.contains(r#"data-id="node:b""#), "{page:.300}");
+    let events = get("/events");
+    events.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut events = std::io::BufReader::new(events);
+    let mut next = || -> serde_json::Value {
+        loop {
+            let mut line = String::new();
+            assert!(events.read_line(&mut line).unwrap() > 0, "the stream ended");
+            if let Some(data) = line.strip_prefix("data: ") {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    };
+    let first = next();
+    assert_eq!(first["nodes"]["b"], "running", "{first}");
+    assert_eq!(first["links"]["b/1"], "up", "{first}");
+    host.vnx_ok(&["shutdown", &name, "-M", "b"]);
+    let t0 = std::time::Instant::now();
+    let later = next();
+    assert_eq!(later["nodes"]["b"], "shutoff", "{later}");
+    assert_eq!(later["links"]["b/1"], "down", "{later}");
+    assert_eq!(later["nodes"]["a"], "running", "{later}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "the change took {:?}", t0.elapsed());
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // A plan's picture: what it adds, changes and removes, coloured.
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nversion: '2.0'\nnets: [{{name: lan, mode: virtual_bridge}}]\nnodes:\n\
+             \x20 - {{name: a, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.0.0.9/24]}}]}}\n\
+             \x20 - {{name: c, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [10.0.0.3/24]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let svg = host.vnx_ok(&["plan", file.to_str().unwrap(), "--graph", "--format", "svg"]);
+    assert!(svg.contains(r#"class="item node create" data-id="node:c""#), "{svg}");
+    assert!(svg.contains(r#"class="item node delete" data-id="node:b""#), "{svg}");
+    assert!(svg.contains(r#"class="link update" data-key="a/1""#), "{svg}");
+    assert!(svg.contains(r#"class="item net " data-id="net:lan""#), "the net is unchanged: {svg}");
+    let html = host.vnx_ok(&["plan", file.to_str().unwrap(), "--graph", "--format", "html"]);
+    assert!(html.contains("red, dashed: removed") && html.contains(r#"data-id="node:b""#));
 }
 
 #[test]

@@ -45,9 +45,13 @@ pub struct PlanCmd {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan's action graph in Graphviz dot (an edge means "must finish first").
+    /// Print the plan's action graph in Graphviz dot (an edge means "must finish first"); with
+    /// --format, the lab's picture coloured by what the plan adds, changes and removes.
     #[arg(long, conflicts_with = "json")]
     pub graph: bool,
+    /// With --graph: the lab's picture in this format (html, svg, png) instead of the action graph.
+    #[arg(long, value_enum, requires = "graph")]
+    pub format: Option<super::graph::GraphFormat>,
     /// Save the plan to a file that `vnx apply FILE` carries out (refused if the lab changed since).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -240,6 +244,20 @@ pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
     let name = planned.target.scenario.name.value.clone();
     if c.json {
         println!("{}", serde_json::to_string_pretty(&render::to_json(&planned.plan, &name)).expect("json"));
+    } else if let (true, Some(format)) = (c.graph, c.format) {
+        // The scenario as it will be, with what the plan removes from the lab as it is.
+        let mut topo = crate::map::Topology::of(&planned.target.scenario);
+        if let Ok(Some(was)) = common::recorded_target(&state, &name) {
+            topo.merge(crate::map::Topology::of(&was.scenario));
+        }
+        let marks = crate::map::plan_marks(&planned.plan.changes);
+        match super::graph::draw(&topo, format, &marks, crate::map::PLAN_LEGEND) {
+            Ok(bytes) => {
+                use std::io::Write as _;
+                let _ = std::io::stdout().write_all(&bytes);
+            }
+            Err(e) => return fail(&e),
+        }
     } else if c.graph {
         print!("{}", render::dot(&planned.plan, &name));
     } else {

@@ -15,6 +15,7 @@ mod diff;
 pub(crate) mod doctor;
 mod exec;
 mod graph;
+mod graph_serve;
 mod init;
 mod legacy;
 mod lifecycle;
