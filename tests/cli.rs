@@ -525,9 +525,23 @@ fn progress_on_a_pipe_and_on_a_terminal() {
 /// (tool paths and libvirt's answer masked: they vary).
 #[test]
 fn doctor_tells_what_this_machine_runs() {
-    let out = std::process::Command::new(common::vnx_bin()).arg("doctor").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // Root filesystems from a store of the test's own (empty, then one built).
+    let store = tempfile::tempdir().unwrap();
+    let doctor = || {
+        std::process::Command::new(common::vnx_bin())
+            .arg("doctor")
+            .env("VNX_ROOTFS_DIR", store.path())
+            .output()
+            .unwrap()
+    };
+    let out = doctor();
+    let text = String::from_utf8_lossy(&out.stdout).replace(store.path().to_str().unwrap(), "STORE");
     assert_eq!(out.status.code(), Some(0), "{text}");
+    let mini = store.path().join("mini");
+    std::fs::create_dir_all(mini.join("etc")).unwrap();
+    std::fs::write(mini.join(".vnx-rootfs.json"), r#"{"suite": "bookworm", "packages": ["iproute2"]}"#).unwrap();
+    let listed = String::from_utf8_lossy(&doctor().stdout).into_owned();
+    assert!(listed.contains("mini (bookworm)"), "{listed}");
     let masked: String = text
         .lines()
         .map(|l| {

@@ -541,3 +541,40 @@ fn a_nodes_init_reaps_the_daemons_left_to_it() {
     assert_eq!(left.trim(), "", "the ended daemon is still there (a zombie: not reaped)");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
 }
+
+/// An `ns` node on the host's own root sees none of the host's private places: its home
+/// directories are empty, its SSH host keys absent; the host keeps its files.
+#[test]
+fn the_hosts_private_places_are_hidden_from_nodes() {
+    let host = TestHost::new();
+    let name = host.unique("private");
+    let marker = format!("/root/.vnx-test-marker-{}", std::process::id());
+    std::fs::write(&marker, "the host's\n").unwrap();
+    let file = host.dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        format!("name: {name}\nversion: '2.0'\nnets: []\nnodes:\n  - {{name: a, type: ns, interfaces: []}}\n"),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    let seen = host.vnx_ok(&[
+        "exec",
+        &name,
+        "-M",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        "ls -A /root /home; ls /etc/ssh/ssh_host_*_key 2>/dev/null; echo done",
+    ]);
+    let _ = std::fs::remove_file(&marker);
+    assert!(!seen.contains(".vnx-test-marker"), "the node sees the host's /root: {seen}");
+    assert!(!seen.contains("_key"), "the node sees the host's SSH keys: {seen}");
+    assert!(seen.lines().filter(|l| !l.ends_with(':') && !l.is_empty()).all(|l| l == "done"), "{seen}");
+    // The host's own are untouched, and the node can still write its /root.
+    let host_keys = std::fs::read_dir("/etc/ssh").map(|d| d.flatten().count()).unwrap_or(0);
+    host.vnx_ok(&["exec", &name, "-M", "a", "--", "sh", "-c", "echo mine > /root/note"]);
+    assert_eq!(std::fs::read_dir("/etc/ssh").map(|d| d.flatten().count()).unwrap_or(0), host_keys);
+    assert!(!std::path::Path::new("/root/note").exists(), "the node wrote the host's /root");
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+}

@@ -725,6 +725,9 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
             .map_err(e("mounting a tmpfs"))?;
     }
     let _ = std::fs::create_dir_all(sub("run/netns"));
+    if rootfs == Path::new("/") {
+        hide_host_private(&root)?;
+    }
     // The node's own /etc/hostname and /etc/hosts (written to its upper layer).
     let _ = std::fs::create_dir_all(sub("etc"));
     std::fs::write(sub("etc/hostname"), format!("{hostname}\n")).map_err(|err| format!("/etc/hostname: {err}"))?;
@@ -748,6 +751,31 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
     // changes add the new one, then remove the old).
     for key in ["all", "default"] {
         let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{key}/promote_secondaries"), "1");
+    }
+    Ok(())
+}
+
+/// The host's places a node on the host's own root must not read: home directories behind
+/// empty tmpfs mounts, the SSH host keys (its private ones) removed from the node's copy (a
+/// whiteout in its upper layer: the host's files are untouched). A node that needs them gets
+/// them from a `<filetree>`, or a root filesystem of its own.
+pub const HIDDEN: &[&str] = &["/root", "/home", "/etc/ssh/ssh_host_*_key"];
+
+fn hide_host_private(root: &Path) -> std::result::Result<(), String> {
+    for (dir, mode) in [("root", "mode=0700"), ("home", "mode=0755")] {
+        let p = root.join(dir);
+        if p.is_dir() {
+            mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(mode))
+                .map_err(|err| format!("hiding the host's /{dir}: {err}"))?;
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(root.join("etc/ssh")) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("ssh_host_") && n.ends_with("_key") {
+                std::fs::remove_file(e.path()).map_err(|err| format!("hiding the host's {n}: {err}"))?;
+            }
+        }
     }
     Ok(())
 }

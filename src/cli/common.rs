@@ -149,7 +149,18 @@ impl desired::HostFs for Fs<'_> {
         if p.join("rootfs").join("etc").is_dir() {
             return Some(p.join("rootfs").display().to_string());
         }
-        p.join("etc").is_dir().then(|| p.display().to_string())
+        if p.join("etc").is_dir() {
+            return Some(p.display().to_string());
+        }
+        // One built by `vnx rootfs build` (by name, or for VNX's library names).
+        crate::ops::rootfs::resolve(path).map(|(d, _)| d.display().to_string())
+    }
+    fn rootfs_note(&self, path: &str) -> Option<String> {
+        let p = Path::new(path);
+        if p.join("rootfs").join("etc").is_dir() || p.join("etc").is_dir() {
+            return None;
+        }
+        crate::ops::rootfs::resolve(path).and_then(|(_, note)| note)
     }
     fn file(&self, path: &str) -> Option<String> {
         let p = if Path::new(path).is_absolute() { PathBuf::from(path) } else { self.cx.dir.clone()?.join(path) };

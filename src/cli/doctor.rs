@@ -40,6 +40,11 @@ fn probe(script: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The path of program `name` on PATH.
+pub fn tool_path(name: &str) -> Option<String> {
+    tool(name)
+}
+
 fn tool(name: &str) -> Option<String> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -179,6 +184,24 @@ fn checks() -> Vec<Line> {
             essential,
         });
     }
+    let built = crate::ops::rootfs::list();
+    v.push(Line {
+        name: "root filesystems",
+        status: "note",
+        detail: if built.is_empty() {
+            format!(
+                "none built in {}: ns nodes run on the host's root (its /root, /home, SSH keys hidden); vnx rootfs build NAME makes one",
+                crate::ops::rootfs::store().display()
+            )
+        } else {
+            format!(
+                "{} (in {}; vnx rootfs list)",
+                built.iter().map(|(n, r)| format!("{n} ({})", r.suite)).collect::<Vec<_>>().join(", "),
+                crate::ops::rootfs::store().display()
+            )
+        },
+        essential: false,
+    });
     let mounts = vnx_providers::ns::mount_namespace_problem();
     v.push(Line {
         name: "mount namespace",

@@ -22,6 +22,7 @@ mod lifecycle;
 mod place;
 mod progress;
 mod relay;
+mod rootfs;
 mod schema;
 mod show;
 mod validate;
@@ -84,6 +85,7 @@ pub enum Command {
     List(show::ListCmd),
     Output(show::OutputCmd),
     Doctor(doctor::DoctorCmd),
+    Rootfs(rootfs::RootfsCmd),
     Capture(capture::CaptureCmd),
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
@@ -241,6 +243,7 @@ pub fn main() -> i32 {
         Command::Init(a) => init::run(a),
         Command::Output(a) => show::run_output(a, st, color),
         Command::Doctor(a) => doctor::run(a),
+        Command::Rootfs(a) => rootfs::run(a),
         Command::Capture(a) => capture::run(a, st, color),
     }
 }

@@ -14,6 +14,7 @@ pub mod converge;
 pub mod lab;
 pub mod lifecycle;
 pub mod plan;
+pub mod rootfs;
 
 pub use converge::{converge, Applied, Job, Status, Steer};
 

@@ -101,6 +101,11 @@ pub trait HostFs {
     }
     /// The directory to use as a node's root for `<filesystem>PATH</filesystem>`, when it exists.
     fn rootfs(&self, path: &str) -> Option<String>;
+    /// What to say of the root filesystem `path` resolves to, when it is not what the path says
+    /// (VNX's library names are vnx's Debian build).
+    fn rootfs_note(&self, _path: &str) -> Option<String> {
+        None
+    }
     /// The host path of a filetree source, when it exists.
     fn source(&self, source: &str, basedir: Option<&str>) -> Option<String>;
     /// The absolute path of a file (a disk image, a kernel), when it exists.
@@ -353,10 +358,21 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         }
         let rootfs = match &node.filesystem {
             Some(f) => match fs.rootfs(&f.path.value) {
-                Some(dir) => dir,
+                Some(dir) => {
+                    if let Some(note) = fs.rootfs_note(&f.path.value) {
+                        warnings.push(Diag::warning("vnx::rootfs", note).at(f.path.span, "this root filesystem"));
+                    }
+                    dir
+                }
                 None => {
-                    warnings.push(Diag::warning("vnx::rootfs", format!("root filesystem `{}` (of node `{nname}`) is not on this host: the node sees the host's files, copy-on-write", f.path.value))
-                        .at(f.path.span, "no such directory").help("install the root filesystem there, or remove <filesystem> to say the host's root is meant"));
+                    let vnx = f.path.value.contains("rootfs_lxc");
+                    let help = if vnx {
+                        "build it: vnx rootfs build rootfs_lxc (Debian, with what VNX's tutorials start); or remove <filesystem> to say the host's root is meant".to_string()
+                    } else {
+                        "build one (vnx rootfs build NAME, then <filesystem>NAME</filesystem>), install one at that path, or remove <filesystem> to say the host's root is meant".to_string()
+                    };
+                    warnings.push(Diag::warning("vnx::rootfs", format!("root filesystem `{}` (of node `{nname}`) is not on this host: the node sees the host's files, copy-on-write (its /root, /home and SSH host keys hidden)", f.path.value))
+                        .at(f.path.span, "no such directory").help(help));
                     "/".to_string()
                 }
             },

@@ -1,0 +1,203 @@
+//! `vnx rootfs build|list|rm`: root filesystems for `ns` nodes, made here from Debian's archive
+//! (`ops/rootfs.rs`), with the build's steps and package count as it goes.
+
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::process::Stdio;
+
+use crate::ops::rootfs;
+
+/// Root filesystems for ns nodes, built from Debian's archive.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  vnx rootfs build rootfs_lxc          (what VNX's tutorials name: a web server, DHCP, FRR, tcpdump)\n  vnx rootfs build mini --packages frr\n  vnx rootfs list\n  vnx rootfs rm mini\n\nA scenario names one by path (/var/lib/vnx/rootfs/NAME) or by NAME: <filesystem type=\"cow\">mini</filesystem>.\nVNX's names (/usr/share/vnx/filesystems/rootfs_lxc*) use the one built as rootfs_lxc."
+)]
+pub struct RootfsCmd {
+    #[command(subcommand)]
+    pub what: RootfsWhat,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RootfsWhat {
+    /// Build a Debian root filesystem with mmdebstrap (nothing to do when it is built already
+    /// with the same suite and packages).
+    Build {
+        /// Its name (letters, digits, - _ .).
+        name: String,
+        /// More packages, comma-separated (iproute2, iputils-ping, procps, tcpdump, iptables are
+        /// always in).
+        #[arg(long, value_delimiter = ',')]
+        packages: Vec<String>,
+        /// The Debian release.
+        #[arg(long)]
+        suite: Option<String>,
+        /// A Debian mirror (default: the machine's apt sources).
+        #[arg(long)]
+        mirror: Option<String>,
+        /// Build it again even if it is up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the built root filesystems.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a built root filesystem.
+    Rm { name: String },
+}
+
+pub fn run(c: RootfsCmd) -> i32 {
+    match c.what {
+        RootfsWhat::Build { name, packages, suite, mirror, force } => {
+            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force)
+        }
+        RootfsWhat::List { json } => {
+            let all = rootfs::list();
+            if json {
+                let v: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|(n, r)| serde_json::json!({"name": n, "path": rootfs::store().join(n), "suite": r.suite, "packages": r.packages}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else if all.is_empty() {
+                println!("No root filesystems in {} (vnx rootfs build NAME makes one).", rootfs::store().display());
+            } else {
+                for (n, r) in all {
+                    println!(
+                        "{n:<20} {} ({}, {} packages asked)",
+                        rootfs::store().join(&n).display(),
+                        r.suite,
+                        r.packages.len()
+                    );
+                }
+            }
+            super::EXIT_OK
+        }
+        RootfsWhat::Rm { name } => match rootfs::remove(&name) {
+            Ok(()) => {
+                println!("Removed root filesystem {name}.");
+                super::EXIT_OK
+            }
+            Err(e) => super::fail(&e),
+        },
+    }
+}
+
+/// The step a line of mmdebstrap's output starts, if it starts one.
+fn step_of(line: &str) -> Option<&'static str> {
+    let l = line.trim_start_matches("I: ");
+    [
+        ("setting up", "setting up"),
+        ("running apt-get update", "reading the archive's package lists"),
+        ("downloading packages", "downloading packages"),
+        ("extracting archives", "extracting the essential packages"),
+        ("installing essential packages", "installing the essential packages"),
+        ("installing remaining packages", "installing the other packages"),
+        ("running --customize-hook", "keeping the downloaded packages for next time"),
+        ("cleaning package lists", "cleaning up"),
+    ]
+    .iter()
+    .find(|(k, _)| l.starts_with(k))
+    .map(|(_, v)| *v)
+}
+
+fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool) -> i32 {
+    let recipe = match rootfs::recipe(name, suite, extra) {
+        Ok(r) => r,
+        Err(e) => return super::fail(&e),
+    };
+    let Ok(target) = rootfs::dir(name) else { return super::fail("bad name") };
+    if !force && rootfs::built(name).as_ref() == Some(&recipe) {
+        println!("Root filesystem {name} is up to date ({}).", target.display());
+        return super::EXIT_OK;
+    }
+    if super::doctor::tool_path("mmdebstrap").is_none() {
+        return super::fail(
+            "building a root filesystem needs mmdebstrap: apt-get install --no-install-recommends mmdebstrap",
+        );
+    }
+    let cache = rootfs::cache();
+    let tmp = rootfs::store().join(format!(".{name}.building-{}", std::process::id()));
+    for d in [&cache, &rootfs::store()] {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return super::fail(&format!("{}: {e}", d.display()));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    eprintln!("Building root filesystem {name}: Debian {} with {}", recipe.suite, recipe.packages.join(", "));
+    let mut cmd = rootfs::mmdebstrap(&recipe, &tmp, &cache, mirror);
+    let mut child = match cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return super::fail(&format!("running mmdebstrap: {e}")),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("template"));
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    });
+    let (mut step, mut fetched, mut installed) = ("starting", 0usize, 0usize);
+    let mut tail: Vec<String> = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("piped")).lines().map_while(Result::ok) {
+        if let Some(s) = step_of(&line) {
+            if s != step {
+                step = s;
+                if bar.is_none() {
+                    eprintln!("  {:>5.1}s {step}", t0.elapsed().as_secs_f64());
+                }
+            }
+        }
+        if line.starts_with("Get:") {
+            fetched += 1;
+        }
+        if line.starts_with("Setting up ") {
+            installed += 1;
+        }
+        if let Some(b) = &bar {
+            b.set_message(format!("{step} · {fetched} packages fetched · {installed} set up"));
+        }
+        tail.push(line);
+        if tail.len() > 40 {
+            tail.remove(0);
+        }
+    }
+    let status = child.wait();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !status.is_ok_and(|s| s.success()) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        let text = tail.join("\n");
+        let offline = [
+            "Temporary failure resolving",
+            "Could not resolve",
+            "Failed to fetch",
+            "Unable to connect",
+            "Network is unreachable",
+        ]
+        .iter()
+        .any(|m| text.contains(m));
+        if offline {
+            return super::fail(&format!(
+                "the Debian archive cannot be reached (check the network, or give a reachable mirror with --mirror):\n{}",
+                tail.iter().filter(|l| l.contains("Fail") || l.contains("resolv") || l.starts_with("E:")).take(5).cloned().collect::<Vec<_>>().join("\n")
+            ));
+        }
+        return super::fail(&format!("mmdebstrap failed building {name}; its last lines:\n{text}"));
+    }
+    if let Err(e) = rootfs::finish(&tmp, &recipe) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return super::fail(&e);
+    }
+    let _ = std::fs::remove_dir_all(&target);
+    if let Err(e) = std::fs::rename(&tmp, &target) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return super::fail(&format!("{}: {e}", target.display()));
+    }
+    println!(
+        "Built root filesystem {name} in {:.0} s ({fetched} packages fetched, {installed} set up): {}",
+        t0.elapsed().as_secs_f64(),
+        target.display()
+    );
+    super::EXIT_OK
+}
