@@ -38,6 +38,11 @@ fn json_and_auto_approve_follow_one_rule() {
         "schema",
         "state",
         "state rm",
+        // Groups of subcommands, and removals that say one line.
+        "rootfs",
+        "rootfs rm",
+        "image",
+        "image rm",
     ];
     let asks = ["apply", "destroy", "modify"];
     let mut cmd = vnx::cli::Cli::command();

@@ -17,6 +17,11 @@ fn the_tutorial_runs_on_a_built_root_filesystem_that_hides_the_host() {
     assert!(out.status.success(), "building: {}", String::from_utf8_lossy(&out.stderr));
     let again = host.vnx_ok(&["rootfs", "build", ROOTFS]);
     assert!(again.contains("is up to date"), "{again}");
+    // An archive that cannot be reached is said as such, and leaves nothing.
+    let out = host.vnx(&["rootfs", "build", "vnx-test-offline", "--mirror", "http://127.0.0.1:9/debian"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("the Debian archive cannot be reached"), "{err}");
+    assert!(!host.vnx_ok(&["rootfs", "list"]).contains("vnx-test-offline"));
     let list = host.vnx_ok(&["rootfs", "list", "--json"]);
     assert!(list.contains(&format!("\"name\": \"{ROOTFS}\"")), "{list}");
 

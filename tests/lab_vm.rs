@@ -367,3 +367,84 @@ fn a_vm_is_a_port_of_an_open_vswitch_net_with_its_vlan() {
         String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(&mark)).map(String::from).collect();
     assert!(left.is_empty(), "links of the lab left in the machine's namespace: {left:?}");
 }
+
+/// VNX's `simple_debian.xml` on an image built here (`vnx image build rootfs_kvm`, cached on
+/// the machine; VNX's image name resolves to it): the Debian guest boots under TCG, its agent
+/// configures it from the configuration drive (hostname, address, the on_boot filetree and
+/// exec), an `ns` node beside it pings it, a sequence runs in it, and an address changed in
+/// the scenario changes in place through the agent (the same boot).
+#[test]
+fn simple_debian_boots_on_a_built_image() {
+    let host = VmHost::new("simpledeb");
+    let t0 = std::time::Instant::now();
+    let out = host.vnx(&["image", "build", "rootfs_kvm"]);
+    assert!(out.status.success(), "building the image: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("image: {:?} ({})", t0.elapsed(), String::from_utf8_lossy(&out.stdout).trim());
+    let conf = host.dir.path().join("conf");
+    std::os::unix::fs::symlink(corpus().join("conf"), &conf).unwrap();
+    let scenario = |addr: &str| {
+        let text = std::fs::read_to_string(corpus().join("scenarios/simple_debian.xml")).unwrap();
+        let text = text
+            .replace(
+                "<scenario_name>simple_debian</scenario_name>",
+                &format!("<scenario_name>{}</scenario_name>", host.name),
+            )
+            // No management net and no host address: nothing of this lab on the machine's own
+            // addresses; an ns node on Net0 instead.
+            .replace(
+                r#"<vm_mgmt type="private" network="10.250.0.0" mask="24" offset="92">"#,
+                r#"<vm_mgmt type="none">"#,
+            )
+            .replace("<host_mapping />", "")
+            .replace("10.1.0.24/24", addr);
+        let start = text.find("<host>").unwrap();
+        let end = text.find("</host>").unwrap() + "</host>".len();
+        let text = format!(
+            "{}<vm name=\"h\" type=\"lxc\"><if id=\"1\" net=\"Net0\"><ipv4>10.1.0.30/24</ipv4></if></vm>{}",
+            &text[..start],
+            &text[end..]
+        );
+        let path = host.dir.path().join("simple_debian.xml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let file = scenario("10.1.0.24/24");
+    let plan = host.vnx(&["plan", &file]);
+    let said = String::from_utf8_lossy(&plan.stderr);
+    assert!(said.contains("is vnx's `rootfs_kvm`"), "the plan says which image: {said}");
+    let t1 = std::time::Instant::now();
+    host.ok(&["apply", &file, "--auto-approve"]);
+    eprintln!("boot and configuration: {:?}", t1.elapsed());
+    let seen = host.ok(&[
+        "exec",
+        &host.name,
+        "-M",
+        "debian",
+        "--",
+        "sh",
+        "-c",
+        "hostname; cat /etc/debian_version; ip -4 -o addr show dev eth1; ls /root",
+    ]);
+    assert!(seen.starts_with("debian\n"), "the hostname: {seen}");
+    assert!(seen.contains("10.1.0.24/24"), "the address: {seen}");
+    assert!(seen.contains("on_boot.txt") && seen.contains("on_boot2.txt"), "the on_boot filetree and exec: {seen}");
+    assert!(host.unreachable_from("h", &["10.1.0.24"]).is_empty(), "h reaches the VM");
+    host.ok(&["exec", &host.name, "copyfile", "-M", "debian"]);
+    let copied = host.ok(&["exec", &host.name, "-M", "debian", "--", "cat", "/root/copyfile.txt"]);
+    let want = std::fs::read_to_string(corpus().join("conf/on_boot.txt")).unwrap();
+    assert_eq!(copied.trim_end(), want.trim_end(), "the copyfile sequence");
+    assert!(host.plan_is_empty());
+
+    let boot = host.boot_id("debian");
+    let moved = scenario("10.1.0.25/24");
+    let plan = host.ok(&["plan", &moved]);
+    assert!(
+        plan.contains("addresses.debian/1 will be updated in place") && !plan.contains("must be replaced"),
+        "{plan}"
+    );
+    host.ok(&["apply", &moved, "--auto-approve"]);
+    assert_eq!(host.boot_id("debian"), boot, "the address change rebooted the VM");
+    assert!(host.unreachable_from("h", &["10.1.0.25"]).is_empty(), "h reaches the new address");
+    host.ok(&["destroy", &host.name, "--auto-approve"]);
+    assert_eq!(host.leftovers(), Vec::<String>::new());
+}

@@ -155,6 +155,16 @@ impl desired::HostFs for Fs<'_> {
         // One built by `vnx rootfs build` (by name, or for VNX's library names).
         crate::ops::rootfs::resolve(path).map(|(d, _)| d.display().to_string())
     }
+    fn image(&self, path: &str) -> Option<desired::BuiltImage> {
+        let (i, note) = crate::ops::image::resolve(path)?;
+        Some(desired::BuiltImage {
+            disk: i.disk.display().to_string(),
+            kernel: i.kernel.display().to_string(),
+            initrd: i.initrd.display().to_string(),
+            cmdline: crate::ops::image::CMDLINE.to_string(),
+            note,
+        })
+    }
     fn rootfs_note(&self, path: &str) -> Option<String> {
         let p = Path::new(path);
         if p.join("rootfs").join("etc").is_dir() || p.join("etc").is_dir() {

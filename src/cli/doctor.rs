@@ -202,6 +202,21 @@ fn checks() -> Vec<Line> {
         },
         essential: false,
     });
+    let images = crate::ops::image::list();
+    v.push(Line {
+        name: "VM images",
+        status: "note",
+        detail: if images.is_empty() {
+            format!("none built in {}: vnx image build NAME makes one", crate::ops::image::store().display())
+        } else {
+            format!(
+                "{} (in {}; vnx image list)",
+                images.iter().map(|(n, r)| format!("{n} ({})", r.suite)).collect::<Vec<_>>().join(", "),
+                crate::ops::image::store().display()
+            )
+        },
+        essential: false,
+    });
     let mounts = vnx_providers::ns::mount_namespace_problem();
     v.push(Line {
         name: "mount namespace",

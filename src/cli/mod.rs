@@ -16,6 +16,7 @@ pub(crate) mod doctor;
 mod exec;
 mod graph;
 mod graph_serve;
+mod image;
 mod init;
 mod legacy;
 mod lifecycle;
@@ -86,6 +87,7 @@ pub enum Command {
     Output(show::OutputCmd),
     Doctor(doctor::DoctorCmd),
     Rootfs(rootfs::RootfsCmd),
+    Image(image::ImageCmd),
     Capture(capture::CaptureCmd),
     Exec(exec::ExecCmd),
     Console(exec::ConsoleCmd),
@@ -244,6 +246,7 @@ pub fn main() -> i32 {
         Command::Output(a) => show::run_output(a, st, color),
         Command::Doctor(a) => doctor::run(a),
         Command::Rootfs(a) => rootfs::run(a),
+        Command::Image(a) => image::run(a),
         Command::Capture(a) => capture::run(a, st, color),
     }
 }

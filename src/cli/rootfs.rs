@@ -36,6 +36,9 @@ pub enum RootfsWhat {
         /// Build it again even if it is up to date.
         #[arg(long)]
         force: bool,
+        /// Say the result as JSON (name, path, built or up to date, seconds).
+        #[arg(long)]
+        json: bool,
     },
     /// List the built root filesystems.
     List {
@@ -48,8 +51,8 @@ pub enum RootfsWhat {
 
 pub fn run(c: RootfsCmd) -> i32 {
     match c.what {
-        RootfsWhat::Build { name, packages, suite, mirror, force } => {
-            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force)
+        RootfsWhat::Build { name, packages, suite, mirror, force, json } => {
+            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force, json)
         }
         RootfsWhat::List { json } => {
             let all = rootfs::list();
@@ -101,35 +104,11 @@ fn step_of(line: &str) -> Option<&'static str> {
     .map(|(_, v)| *v)
 }
 
-fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool) -> i32 {
-    let recipe = match rootfs::recipe(name, suite, extra) {
-        Ok(r) => r,
-        Err(e) => return super::fail(&e),
-    };
-    let Ok(target) = rootfs::dir(name) else { return super::fail("bad name") };
-    if !force && rootfs::built(name).as_ref() == Some(&recipe) {
-        println!("Root filesystem {name} is up to date ({}).", target.display());
-        return super::EXIT_OK;
-    }
-    if super::doctor::tool_path("mmdebstrap").is_none() {
-        return super::fail(
-            "building a root filesystem needs mmdebstrap: apt-get install --no-install-recommends mmdebstrap",
-        );
-    }
-    let cache = rootfs::cache();
-    let tmp = rootfs::store().join(format!(".{name}.building-{}", std::process::id()));
-    for d in [&cache, &rootfs::store()] {
-        if let Err(e) = std::fs::create_dir_all(d) {
-            return super::fail(&format!("{}: {e}", d.display()));
-        }
-    }
-    let t0 = std::time::Instant::now();
-    eprintln!("Building root filesystem {name}: Debian {} with {}", recipe.suite, recipe.packages.join(", "));
-    let mut cmd = rootfs::mmdebstrap(&recipe, &tmp, &cache, mirror);
-    let mut child = match cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => return super::fail(&format!("running mmdebstrap: {e}")),
-    };
+/// Runs mmdebstrap, showing its steps and how many packages it fetched and set up (a spinner
+/// on a terminal, a line per step elsewhere); those counts, or why it failed.
+pub fn run_mmdebstrap(mut cmd: std::process::Command, t0: std::time::Instant) -> Result<(usize, usize), String> {
+    let mut child =
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| format!("running mmdebstrap: {e}"))?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("template"));
@@ -165,26 +144,68 @@ fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if !status.is_ok_and(|s| s.success()) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        let text = tail.join("\n");
-        let offline = [
-            "Temporary failure resolving",
-            "Could not resolve",
-            "Failed to fetch",
-            "Unable to connect",
-            "Network is unreachable",
-        ]
-        .iter()
-        .any(|m| text.contains(m));
-        if offline {
-            return super::fail(&format!(
-                "the Debian archive cannot be reached (check the network, or give a reachable mirror with --mirror):\n{}",
-                tail.iter().filter(|l| l.contains("Fail") || l.contains("resolv") || l.starts_with("E:")).take(5).cloned().collect::<Vec<_>>().join("\n")
-            ));
-        }
-        return super::fail(&format!("mmdebstrap failed building {name}; its last lines:\n{text}"));
+    if status.is_ok_and(|s| s.success()) {
+        return Ok((fetched, installed));
     }
+    let text = tail.join("\n");
+    let offline = [
+        "Temporary failure resolving",
+        "Could not resolve",
+        "Failed to fetch",
+        "Unable to connect",
+        "Network is unreachable",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
+    if offline {
+        return Err(format!(
+            "the Debian archive cannot be reached (check the network, or give a reachable mirror with --mirror):\n{}",
+            tail.iter()
+                .filter(|l| l.contains("Fail") || l.contains("resolv") || l.starts_with("E:"))
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    Err(format!("mmdebstrap failed; its last lines:\n{text}"))
+}
+
+fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool, json: bool) -> i32 {
+    let recipe = match rootfs::recipe(name, suite, extra) {
+        Ok(r) => r,
+        Err(e) => return super::fail(&e),
+    };
+    let Ok(target) = rootfs::dir(name) else { return super::fail("bad name") };
+    if !force && rootfs::built(name).as_ref() == Some(&recipe) {
+        if json {
+            println!("{}", serde_json::json!({"name": name, "path": target, "built": false, "seconds": 0.0}));
+        } else {
+            println!("Root filesystem {name} is up to date ({}).", target.display());
+        }
+        return super::EXIT_OK;
+    }
+    if super::doctor::tool_path("mmdebstrap").is_none() {
+        return super::fail(
+            "building a root filesystem needs mmdebstrap: apt-get install --no-install-recommends mmdebstrap",
+        );
+    }
+    let cache = rootfs::cache();
+    let tmp = rootfs::store().join(format!(".{name}.building-{}", std::process::id()));
+    for d in [&cache, &rootfs::store()] {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return super::fail(&format!("{}: {e}", d.display()));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    eprintln!("Building root filesystem {name}: Debian {} with {}", recipe.suite, recipe.packages.join(", "));
+    let (fetched, installed) = match run_mmdebstrap(rootfs::mmdebstrap(&recipe, &tmp, &cache, mirror), t0) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return super::fail(&format!("building {name}: {e}"));
+        }
+    };
     if let Err(e) = rootfs::finish(&tmp, &recipe) {
         let _ = std::fs::remove_dir_all(&tmp);
         return super::fail(&e);
@@ -193,6 +214,13 @@ fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>
     if let Err(e) = std::fs::rename(&tmp, &target) {
         let _ = std::fs::remove_dir_all(&tmp);
         return super::fail(&format!("{}: {e}", target.display()));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"name": name, "path": target, "built": true, "seconds": t0.elapsed().as_secs_f64(), "fetched": fetched})
+        );
+        return super::EXIT_OK;
     }
     println!(
         "Built root filesystem {name} in {:.0} s ({fetched} packages fetched, {installed} set up): {}",

@@ -11,6 +11,7 @@
 
 pub mod cluster;
 pub mod converge;
+pub mod image;
 pub mod lab;
 pub mod lifecycle;
 pub mod plan;

@@ -92,6 +92,16 @@ impl KernelFeature {
     }
 }
 
+/// A built VM image's parts (it boots its own kernel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuiltImage {
+    pub disk: String,
+    pub kernel: String,
+    pub initrd: String,
+    pub cmdline: String,
+    pub note: Option<String>,
+}
+
 /// What planning needs to know of the host: its files, and the kernel features a scenario
 /// needs (asked only when it needs them: each is tried for real).
 pub trait HostFs {
@@ -104,6 +114,11 @@ pub trait HostFs {
     /// What to say of the root filesystem `path` resolves to, when it is not what the path says
     /// (VNX's library names are vnx's Debian build).
     fn rootfs_note(&self, _path: &str) -> Option<String> {
+        None
+    }
+    /// A VM image built by `vnx image build` that `<filesystem>PATH</filesystem>` names: its
+    /// disk, kernel and initramfs, and what to say of it.
+    fn image(&self, _path: &str) -> Option<BuiltImage> {
         None
     }
     /// The host path of a filetree source, when it exists.
@@ -353,6 +368,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 mgmt_nic,
                 &mut out,
                 &mut errors,
+                &mut warnings,
             );
             continue;
         }

@@ -39,19 +39,29 @@ pub fn vm_node(
     mgmt_nic: Option<Nic>,
     out: &mut Vec<Desired>,
     errors: &mut Vec<Diag>,
+    warnings: &mut Vec<Diag>,
 ) {
     let scen = s.name.value.as_str();
     let nname = node.name.value.as_str();
     let node_id = ResId::new(kind::NODE, nname);
     let automac_offset = s.automac.as_ref().map(|a| a.offset.as_ref().map_or(0, |o| o.value));
     // The disk: a qcow2 overlay on the image (cow) or the image itself (direct).
-    let disk = node.filesystem.as_ref().and_then(|f| match fs.file(&f.path.value) {
+    // A file at that path is the disk; else an image built by `vnx image build` (its disk, and
+    // its own kernel to boot, unless the node names one).
+    let built =
+        node.filesystem.as_ref().filter(|f| fs.file(&f.path.value).is_none()).and_then(|f| fs.image(&f.path.value));
+    if let (Some(b), Some(f)) = (&built, &node.filesystem) {
+        if let Some(note) = &b.note {
+            warnings.push(Diag::warning("vnx::image", note.clone()).at(f.path.span, "this image"));
+        }
+    }
+    let disk = node.filesystem.as_ref().and_then(|f| match fs.file(&f.path.value).or(built.as_ref().map(|b| b.disk.clone())) {
         Some(path) => Some(Disk { kind: f.kind.map(|k| k.to_string()).unwrap_or_else(|| "cow".into()), path }),
         None => {
             errors.push(
                 Diag::error("vnx::image", format!("the disk image `{}` of node `{nname}` is not on this host", f.path.value))
                     .at(f.path.span, "no such file")
-                    .help("install the image at that path (VNX's root filesystems live in /usr/share/vnx/filesystems), or point <filesystem> at one that exists"),
+                    .help("build one: vnx image build rootfs_kvm (VNX's KVM image names use it), or vnx image build NAME and <filesystem>NAME</filesystem>; or point <filesystem> at an image that exists"),
             );
             None
         }
@@ -74,6 +84,13 @@ pub fn vm_node(
             None => None,
         };
         Some(Kernel { path, initrd, cmdline: DEFAULT_CMDLINE.into() })
+    });
+    let kernel = kernel.or_else(|| {
+        built.as_ref().filter(|_| node.kernel.is_none()).map(|b| Kernel {
+            path: b.kernel.clone(),
+            initrd: Some(b.initrd.clone()),
+            cmdline: b.cmdline.clone(),
+        })
     });
     if node.filesystem.is_none() && node.kernel.is_none() {
         errors.push(

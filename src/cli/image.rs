@@ -1,0 +1,138 @@
+//! `vnx image build|list|rm`: VM images made here from Debian's archive (`ops/image.rs`).
+
+use crate::ops::{image, rootfs};
+
+/// Virtual machine images, built from Debian's archive.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  vnx image build rootfs_kvm            (what VNX's KVM scenarios name: simple_debian.xml, tutorial_ubuntu.xml, …)\n  vnx image build deb --packages frr\n  vnx image list\n\nA scenario names one by path (/var/lib/vnx/images/NAME) or by NAME: <filesystem type=\"cow\">deb</filesystem>.\nThe image boots its own kernel; vnx's agent in it runs the scenario's configuration at boot."
+)]
+pub struct ImageCmd {
+    #[command(subcommand)]
+    pub what: ImageWhat,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ImageWhat {
+    /// Build a bootable Debian qcow2 image with vnx's guest agent (nothing to do when it is
+    /// built already with the same suite and packages).
+    Build {
+        name: String,
+        /// More packages, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        packages: Vec<String>,
+        #[arg(long)]
+        suite: Option<String>,
+        #[arg(long)]
+        mirror: Option<String>,
+        #[arg(long)]
+        force: bool,
+        /// Say the result as JSON (name, path, built or up to date, seconds).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built images.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a built image.
+    Rm { name: String },
+}
+
+pub fn run(c: ImageCmd) -> i32 {
+    match c.what {
+        ImageWhat::Build { name, packages, suite, mirror, force, json } => {
+            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force, json)
+        }
+        ImageWhat::List { json } => {
+            let all = image::list();
+            if json {
+                let v: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|(n, r)| serde_json::json!({"name": n, "path": image::store().join(n), "suite": r.suite, "packages": r.packages}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else if all.is_empty() {
+                println!("No images in {} (vnx image build NAME makes one).", image::store().display());
+            } else {
+                for (n, r) in all {
+                    println!("{n:<20} {} ({})", image::store().join(&n).display(), r.suite);
+                }
+            }
+            super::EXIT_OK
+        }
+        ImageWhat::Rm { name } => match image::remove(&name) {
+            Ok(()) => {
+                println!("Removed image {name}.");
+                super::EXIT_OK
+            }
+            Err(e) => super::fail(&e),
+        },
+    }
+}
+
+fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool, json: bool) -> i32 {
+    let recipe = match image::recipe(name, suite, extra) {
+        Ok(r) => r,
+        Err(e) => return super::fail(&e),
+    };
+    let Ok(target) = image::dir(name) else { return super::fail("bad name") };
+    if !force && image::built(name).as_ref() == Some(&recipe) {
+        if json {
+            println!("{}", serde_json::json!({"name": name, "path": target, "built": false, "seconds": 0.0}));
+        } else {
+            println!("Image {name} is up to date ({}).", target.display());
+        }
+        return super::EXIT_OK;
+    }
+    for (tool, pkg) in [("mmdebstrap", "mmdebstrap"), ("mkfs.ext4", "e2fsprogs"), ("qemu-img", "qemu-utils")] {
+        if super::doctor::tool_path(tool).is_none() && !std::path::Path::new("/sbin").join(tool).exists() {
+            return super::fail(&format!(
+                "building an image needs {tool}: apt-get install --no-install-recommends {pkg}"
+            ));
+        }
+    }
+    let work = image::store().join(format!(".{name}.building-{}", std::process::id()));
+    let root = work.join("root");
+    for d in [&rootfs::cache(), &work] {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return super::fail(&format!("{}: {e}", d.display()));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    eprintln!("Building image {name}: Debian {} with {}", recipe.suite, recipe.packages.join(", "));
+    let counts = super::rootfs::run_mmdebstrap(rootfs::mmdebstrap(&recipe, &root, &rootfs::cache(), mirror), t0);
+    let (fetched, installed) = match counts {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&work);
+            return super::fail(&format!("building {name}: {e}"));
+        }
+    };
+    eprintln!("  {:>5.1}s making the disk (ext4, qcow2)", t0.elapsed().as_secs_f64());
+    let made = image::assemble(&root, &work).and_then(|()| image::finish(&work, &recipe));
+    let _ = std::fs::remove_dir_all(&root);
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&work);
+        return super::fail(&format!("building {name}: {e}"));
+    }
+    let _ = std::fs::remove_dir_all(&target);
+    if let Err(e) = std::fs::rename(&work, &target) {
+        let _ = std::fs::remove_dir_all(&work);
+        return super::fail(&format!("{}: {e}", target.display()));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"name": name, "path": target, "built": true, "seconds": t0.elapsed().as_secs_f64(), "fetched": fetched})
+        );
+        return super::EXIT_OK;
+    }
+    println!(
+        "Built image {name} in {:.0} s ({fetched} packages fetched, {installed} set up): {}",
+        t0.elapsed().as_secs_f64(),
+        target.display()
+    );
+    super::EXIT_OK
+}
