@@ -16,21 +16,7 @@ pub struct ImageCmd {
 pub enum ImageWhat {
     /// Build a bootable Debian qcow2 image with vnx's guest agent (nothing to do when it is
     /// built already with the same suite and packages).
-    Build {
-        name: String,
-        /// More packages, comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        packages: Vec<String>,
-        #[arg(long)]
-        suite: Option<String>,
-        #[arg(long)]
-        mirror: Option<String>,
-        #[arg(long)]
-        force: bool,
-        /// Say the result as JSON (name, path, built or up to date, seconds).
-        #[arg(long)]
-        json: bool,
-    },
+    Build(super::rootfs::BuildArgs),
     /// List the built images.
     List {
         #[arg(long)]
@@ -42,24 +28,9 @@ pub enum ImageWhat {
 
 pub fn run(c: ImageCmd) -> i32 {
     match c.what {
-        ImageWhat::Build { name, packages, suite, mirror, force, json } => {
-            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force, json)
-        }
+        ImageWhat::Build(b) => build(&b),
         ImageWhat::List { json } => {
-            let all = image::list();
-            if json {
-                let v: Vec<serde_json::Value> = all
-                    .iter()
-                    .map(|(n, r)| serde_json::json!({"name": n, "path": image::store().join(n), "suite": r.suite, "packages": r.packages}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-            } else if all.is_empty() {
-                println!("No images in {} (vnx image build NAME makes one).", image::store().display());
-            } else {
-                for (n, r) in all {
-                    println!("{n:<20} {} ({})", image::store().join(&n).display(), r.suite);
-                }
-            }
+            super::rootfs::print_list(&image::list(), &image::store(), json, "images", "vnx image");
             super::EXIT_OK
         }
         ImageWhat::Rm { name } => match image::remove(&name) {
@@ -72,7 +43,9 @@ pub fn run(c: ImageCmd) -> i32 {
     }
 }
 
-fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool, json: bool) -> i32 {
+fn build(b: &super::rootfs::BuildArgs) -> i32 {
+    let (name, extra, suite, mirror, force, json) =
+        (b.name.as_str(), &b.packages, b.suite.as_deref(), b.mirror.as_deref(), b.force, b.json);
     let recipe = match image::recipe(name, suite, extra) {
         Ok(r) => r,
         Err(e) => return super::fail(&e),

@@ -16,30 +16,51 @@ pub struct RootfsCmd {
     pub what: RootfsWhat,
 }
 
+/// What `vnx rootfs build` and `vnx image build` take.
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// Its name (letters, digits, - _ .).
+    pub name: String,
+    /// More packages, comma-separated (iproute2, iputils-ping, procps, tcpdump, iptables are
+    /// always in).
+    #[arg(long, value_delimiter = ',')]
+    pub packages: Vec<String>,
+    /// The Debian release.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// A Debian mirror (default: the machine's apt sources).
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// Build it again even if it is up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Say the result as JSON (name, path, built or up to date, seconds).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints built root filesystems or images (`what`), each in `store`, as a list or JSON.
+pub fn print_list(all: &[(String, rootfs::Recipe)], store: &std::path::Path, json: bool, what: &str, command: &str) {
+    if json {
+        let v: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(n, r)| serde_json::json!({"name": n, "path": store.join(n), "suite": r.suite, "packages": r.packages}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else if all.is_empty() {
+        println!("No {what} in {} ({command} build NAME makes one).", store.display());
+    } else {
+        for (n, r) in all {
+            println!("{n:<20} {} ({}, {} packages asked)", store.join(n).display(), r.suite, r.packages.len());
+        }
+    }
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum RootfsWhat {
     /// Build a Debian root filesystem with mmdebstrap (nothing to do when it is built already
     /// with the same suite and packages).
-    Build {
-        /// Its name (letters, digits, - _ .).
-        name: String,
-        /// More packages, comma-separated (iproute2, iputils-ping, procps, tcpdump, iptables are
-        /// always in).
-        #[arg(long, value_delimiter = ',')]
-        packages: Vec<String>,
-        /// The Debian release.
-        #[arg(long)]
-        suite: Option<String>,
-        /// A Debian mirror (default: the machine's apt sources).
-        #[arg(long)]
-        mirror: Option<String>,
-        /// Build it again even if it is up to date.
-        #[arg(long)]
-        force: bool,
-        /// Say the result as JSON (name, path, built or up to date, seconds).
-        #[arg(long)]
-        json: bool,
-    },
+    Build(BuildArgs),
     /// List the built root filesystems.
     List {
         #[arg(long)]
@@ -51,29 +72,9 @@ pub enum RootfsWhat {
 
 pub fn run(c: RootfsCmd) -> i32 {
     match c.what {
-        RootfsWhat::Build { name, packages, suite, mirror, force, json } => {
-            build(&name, &packages, suite.as_deref(), mirror.as_deref(), force, json)
-        }
+        RootfsWhat::Build(b) => build(&b),
         RootfsWhat::List { json } => {
-            let all = rootfs::list();
-            if json {
-                let v: Vec<serde_json::Value> = all
-                    .iter()
-                    .map(|(n, r)| serde_json::json!({"name": n, "path": rootfs::store().join(n), "suite": r.suite, "packages": r.packages}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-            } else if all.is_empty() {
-                println!("No root filesystems in {} (vnx rootfs build NAME makes one).", rootfs::store().display());
-            } else {
-                for (n, r) in all {
-                    println!(
-                        "{n:<20} {} ({}, {} packages asked)",
-                        rootfs::store().join(&n).display(),
-                        r.suite,
-                        r.packages.len()
-                    );
-                }
-            }
+            print_list(&rootfs::list(), &rootfs::store(), json, "root filesystems", "vnx rootfs");
             super::EXIT_OK
         }
         RootfsWhat::Rm { name } => match rootfs::remove(&name) {
@@ -171,7 +172,9 @@ pub fn run_mmdebstrap(mut cmd: std::process::Command, t0: std::time::Instant) ->
     Err(format!("mmdebstrap failed; its last lines:\n{text}"))
 }
 
-fn build(name: &str, extra: &[String], suite: Option<&str>, mirror: Option<&str>, force: bool, json: bool) -> i32 {
+fn build(b: &BuildArgs) -> i32 {
+    let (name, extra, suite, mirror, force, json) =
+        (b.name.as_str(), &b.packages, b.suite.as_deref(), b.mirror.as_deref(), b.force, b.json);
     let recipe = match rootfs::recipe(name, suite, extra) {
         Ok(r) => r,
         Err(e) => return super::fail(&e),

@@ -88,16 +88,7 @@ fn parts(d: &Path) -> Option<Image> {
 }
 
 pub fn list() -> Vec<(String, Recipe)> {
-    let Ok(rd) = std::fs::read_dir(store()) else { return vec![] };
-    let mut v: Vec<(String, Recipe)> = rd
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            built(&n).map(|r| (n, r))
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    rootfs::list_in(&store(), built)
 }
 
 /// The built image a `<filesystem>` of a VM names: a bare NAME, a path in the store, or one of

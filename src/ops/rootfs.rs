@@ -101,9 +101,14 @@ pub fn built(name: &str) -> Option<Recipe> {
     serde_json::from_str(&std::fs::read_to_string(recipe_file(&d)).ok()?).ok()
 }
 
-/// Every built root filesystem: name, recipe, size in bytes (of its files).
+/// Every built root filesystem: name and recipe.
 pub fn list() -> Vec<(String, Recipe)> {
-    let Ok(rd) = std::fs::read_dir(store()) else { return vec![] };
+    list_in(&store(), built)
+}
+
+/// What `built` says is built among the entries of `store`, by name.
+pub fn list_in(store: &Path, built: impl Fn(&str) -> Option<Recipe>) -> Vec<(String, Recipe)> {
+    let Ok(rd) = std::fs::read_dir(store) else { return vec![] };
     let mut v: Vec<(String, Recipe)> = rd
         .flatten()
         .filter_map(|e| {
