@@ -65,3 +65,17 @@ fn a_benchmark_over_hosts_runs_and_compares_placements() {
     assert_eq!(linear["round_robin"]["crossing_nets"], 11, "{linear}");
     assert_eq!(seg.len(), 4);
 }
+
+/// `--sweep`: the benchmark at each size, a table of cost per node, and the plot.
+#[test]
+fn a_sweep_tables_and_plots_each_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("sweep.svg");
+    let out = bench(&["linear", "--sweep", "4,8", "--plot", plot.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("N=4") && text.contains("N=8") && text.contains("ms/n"), "{text}");
+    assert!(text.contains("apply grew") && text.contains("(2.0× the nodes)"), "{text}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 5, "{svg:.300}");
+}

@@ -5,6 +5,7 @@
 //! the same lab is also spread over hosts made of namespaces ([`cluster`]).
 
 mod cluster;
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -41,8 +42,9 @@ pub enum Topo {
 pub struct BenchCmd {
     #[arg(value_enum)]
     pub topo: Topo,
-    /// Nodes (linear, star, mesh) or depth (tree).
-    pub n: usize,
+    /// Nodes (linear, star, mesh) or depth (tree); with --sweep, none.
+    #[arg(required_unless_present = "sweep")]
+    pub n: Option<usize>,
     /// Children per router (tree).
     #[arg(long, default_value_t = 2)]
     pub fanout: usize,
@@ -72,6 +74,13 @@ pub struct BenchCmd {
     /// instead of Linux bridges.
     #[arg(long)]
     pub ovs: bool,
+    /// Run the benchmark at each of these sizes (N is then ignored), print each step's cost per
+    /// node at every size, and write a plot of seconds against N (--plot).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,…", conflicts_with_all = ["emit", "hosts", "mininet"])]
+    pub sweep: Vec<usize>,
+    /// Where --sweep writes its plot (SVG).
+    #[arg(long, value_name = "FILE", default_value = "vnx-bench-sweep.svg")]
+    pub plot: PathBuf,
 }
 
 /// The generated scenario with Open vSwitch bridges in place of Linux bridges.
@@ -312,14 +321,18 @@ async fn lab_links(scenario: &str) -> (usize, usize) {
 }
 
 pub fn run(c: BenchCmd) -> i32 {
+    if !c.sweep.is_empty() {
+        return run_sweep(&c);
+    }
+    let n = c.n.unwrap_or(0);
     if c.emit {
-        let (s, _) = generate(&format!("{:?}{}", c.topo, c.n).to_lowercase(), c.topo, c.n, c.fanout);
+        let (s, _) = generate(&format!("{:?}{}", c.topo, n).to_lowercase(), c.topo, n, c.fanout);
         let s = if c.ovs { on_ovs(s) } else { s };
         print!("{}", crate::scenario::write(&s, crate::scenario::Format::Yaml));
         return super::EXIT_OK;
     }
     let name = format!("bench{}", std::process::id());
-    let (s, pings) = generate(&name, c.topo, c.n, c.fanout);
+    let (s, pings) = generate(&name, c.topo, n, c.fanout);
     let s = if c.ovs { on_ovs(s) } else { s };
     if c.ovs && c.hosts > 0 {
         return fail("--ovs and --hosts: a lab over many hosts on Open vSwitch is not measured yet");
@@ -348,8 +361,8 @@ pub fn run(c: BenchCmd) -> i32 {
     }
     wait_for_netns_cleanup(Duration::from_secs(c.settle));
     let label = match c.topo {
-        Topo::Tree => format!("tree {} (fanout {}, {} nodes)", c.n, c.fanout, s.nodes.len()),
-        t => format!("{t:?} {}", c.n).to_lowercase(),
+        Topo::Tree => format!("tree {} (fanout {}, {} nodes)", n, c.fanout, s.nodes.len()),
+        t => format!("{t:?} {}", n).to_lowercase(),
     };
     eprintln!("vnx bench: {label}: {} nodes, {} nets", s.nodes.len(), s.nets.len());
     let rt = common::runtime();
@@ -408,7 +421,7 @@ pub fn run(c: BenchCmd) -> i32 {
             Ok(r) => rows.extend(r),
             Err(e) => result = Err(e),
         }
-        match cluster::segments_table(c.n.max(s.nodes.len()), c.fanout, c.hosts) {
+        match cluster::segments_table(n.max(s.nodes.len()), c.fanout, c.hosts) {
             Ok(t) => spread = Some(t),
             Err(e) => result = Err(e),
         }
@@ -422,7 +435,7 @@ pub fn run(c: BenchCmd) -> i32 {
     let rss_mb = peak_rss_kb() as f64 / 1024.0;
     let mut mininet = None;
     if c.mininet && c.topo == Topo::Linear {
-        mininet = run_mininet(c.n);
+        mininet = run_mininet(n);
     }
     if c.json {
         let steps: Vec<serde_json::Value> =
@@ -488,6 +501,40 @@ pub fn run(c: BenchCmd) -> i32 {
         Ok(()) => super::EXIT_OK,
         Err(e) => fail(&e),
     }
+}
+
+/// `--sweep`: each size in a process of its own, then the table and the plot.
+fn run_sweep(c: &BenchCmd) -> i32 {
+    let topo = format!("{:?}", c.topo).to_lowercase();
+    let mut args = vec![
+        topo.clone(),
+        "--fanout".into(),
+        c.fanout.to_string(),
+        "--parallelism".into(),
+        c.parallelism.to_string(),
+        "--settle".into(),
+        c.settle.to_string(),
+    ];
+    if c.ovs {
+        args.push("--ovs".into());
+    }
+    // Each run gets its size after these: `vnx bench TOPO [options] N`.
+    let points = match sweep::run(&c.sweep, &args) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let title = format!("vnx bench {topo}{}: seconds against N", if c.ovs { " --ovs" } else { "" });
+    if c.json {
+        let v: Vec<serde_json::Value> = points.iter().map(|p| json!({"n": p.n, "report": p.report})).collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        print!("{}", sweep::table(&points));
+    }
+    if let Err(e) = sweep::write_plot(&points, &title, &c.plot) {
+        return fail(&e);
+    }
+    eprintln!("The plot is in {}.", c.plot.display());
+    super::EXIT_OK
 }
 
 /// Waits (up to `limit`) until the kernel has finished dismantling the network namespaces of
