@@ -71,6 +71,11 @@ impl TestHost {
 
     /// Runs vnx in the test's "host" namespace with its state.
     pub fn vnx(&self, args: &[&str]) -> Output {
+        self.vnx_with(args, &[])
+    }
+
+    /// Runs vnx as [`TestHost::vnx`] does, with more environment (an empty image store, …).
+    pub fn vnx_with(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
         Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.netns))
             .arg(super::vnx_bin())
@@ -79,6 +84,7 @@ impl TestHost {
             // Never the machine's /etc/hosts.
             .env("VNX_HOSTS_FILE", self.hosts_file())
             .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .output()
             .expect("vnx runs")
     }
