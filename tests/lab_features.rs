@@ -577,6 +577,9 @@ fn the_hosts_private_places_are_hidden_from_nodes() {
     // The host's own are untouched, and the node can still write its /root.
     let host_keys = std::fs::read_dir("/etc/ssh").map(|d| d.flatten().count()).unwrap_or(0);
     host.vnx_ok(&["exec", &name, "-M", "a", "--", "sh", "-c", "echo mine > /root/note"]);
+    // The node's init turned off IPv6 duplicate address detection in its namespace.
+    let dad = host.vnx_ok(&["exec", &name, "-M", "a", "--", "cat", "/proc/sys/net/ipv6/conf/default/accept_dad"]);
+    assert_eq!(dad.trim(), "0");
     assert_eq!(std::fs::read_dir("/etc/ssh").map(|d| d.flatten().count()).unwrap_or(0), host_keys);
     assert!(!std::path::Path::new("/root/note").exists(), "the node wrote the host's /root");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);

@@ -752,6 +752,15 @@ fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> st
     for key in ["all", "default"] {
         let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{key}/promote_secondaries"), "1");
     }
+    // No duplicate address detection on the node's links (its addresses are `nodad` already):
+    // their link-local addresses stay tentative for a second or more otherwise, and the first
+    // IPv6 packets across a router right after apply were lost. Written here, through the
+    // node's own /proc: vnx writing it through the machine's /proc made every node's lookup
+    // walk a dentry chain as long as the lab (`proc_sys_compare`, quadratic in the lab).
+    match std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0") {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(format!("accept_dad: {err}")),
+        _ => {} // no IPv6 in this kernel: nothing to turn off
+    }
     Ok(())
 }
 

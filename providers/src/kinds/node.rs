@@ -141,11 +141,7 @@ impl Ops for Attrs {
         let init = blocking(move || ns::start(&exe, &spec)).await?;
         lab.keep_init(&it.name, Some(&init))?;
         ns::bind_netns(&init, netns, &lab.alias(KIND, &it.name))?;
-        // No duplicate address detection on the node's links (its addresses are `nodad`
-        // already): their link-local addresses stay tentative for a second or more
-        // otherwise, and the first IPv6 packets across a router right after apply were
-        // lost while a router's could not be used.
-        ns::set_net_sysctl(init.netns()?, "net/ipv6/conf/default/accept_dad", "0")?;
+        // (The node's init turned duplicate address detection off in its namespace.)
         // A node the user shut down or paused is built that way (its boot waits for a start).
         match self.run.as_str() {
             w @ (ns::SHUTOFF | ns::PAUSED) => set_run(lab, &it.name, &self, w).await,
