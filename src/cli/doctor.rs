@@ -41,11 +41,7 @@ fn probe(script: &str) -> bool {
 }
 
 /// The path of program `name` on PATH.
-pub fn tool_path(name: &str) -> Option<String> {
-    tool(name)
-}
-
-fn tool(name: &str) -> Option<String> {
+pub fn tool(name: &str) -> Option<String> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')
@@ -78,6 +74,26 @@ pub fn kernel_has(feature: crate::plan::desired::KernelFeature) -> bool {
             tool("ip").is_some() && probe("ip link add d0 type dummy && ip link add link d0 name d0.5 type vlan id 5")
         }
     }
+}
+
+/// A note of what `command` built in `store` (`meanwhile`: what happens while there is none).
+fn builds(
+    name: &'static str,
+    built: &[(String, crate::ops::rootfs::Recipe)],
+    store: &std::path::Path,
+    command: &str,
+    meanwhile: &str,
+) -> Line {
+    let detail = if built.is_empty() {
+        format!("none built in {}: {meanwhile}{command} build NAME makes one", store.display())
+    } else {
+        format!(
+            "{} (in {}; {command} list)",
+            built.iter().map(|(n, r)| format!("{n} ({})", r.suite)).collect::<Vec<_>>().join(", "),
+            store.display()
+        )
+    };
+    Line { name, status: "note", detail, essential: false }
 }
 
 fn line(name: &'static str, ok: bool, yes: &str, no: &str, essential: bool) -> Line {
@@ -184,39 +200,14 @@ fn checks() -> Vec<Line> {
             essential,
         });
     }
-    let built = crate::ops::rootfs::list();
-    v.push(Line {
-        name: "root filesystems",
-        status: "note",
-        detail: if built.is_empty() {
-            format!(
-                "none built in {}: ns nodes run on the host's root (its /root, /home, SSH keys hidden); vnx rootfs build NAME makes one",
-                crate::ops::rootfs::store().display()
-            )
-        } else {
-            format!(
-                "{} (in {}; vnx rootfs list)",
-                built.iter().map(|(n, r)| format!("{n} ({})", r.suite)).collect::<Vec<_>>().join(", "),
-                crate::ops::rootfs::store().display()
-            )
-        },
-        essential: false,
-    });
-    let images = crate::ops::image::list();
-    v.push(Line {
-        name: "VM images",
-        status: "note",
-        detail: if images.is_empty() {
-            format!("none built in {}: vnx image build NAME makes one", crate::ops::image::store().display())
-        } else {
-            format!(
-                "{} (in {}; vnx image list)",
-                images.iter().map(|(n, r)| format!("{n} ({})", r.suite)).collect::<Vec<_>>().join(", "),
-                crate::ops::image::store().display()
-            )
-        },
-        essential: false,
-    });
+    v.push(builds(
+        "root filesystems",
+        &crate::ops::rootfs::list(),
+        &crate::ops::rootfs::store(),
+        "vnx rootfs",
+        "ns nodes run on the host's root (its /root, /home, SSH keys hidden); ",
+    ));
+    v.push(builds("VM images", &crate::ops::image::list(), &crate::ops::image::store(), "vnx image", ""));
     let mounts = vnx_providers::ns::mount_namespace_problem();
     v.push(Line {
         name: "mount namespace",

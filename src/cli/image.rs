@@ -52,15 +52,10 @@ fn build(b: &super::rootfs::BuildArgs) -> i32 {
     };
     let Ok(target) = image::dir(name) else { return super::fail("bad name") };
     if !force && image::built(name).as_ref() == Some(&recipe) {
-        if json {
-            println!("{}", serde_json::json!({"name": name, "path": target, "built": false, "seconds": 0.0}));
-        } else {
-            println!("Image {name} is up to date ({}).", target.display());
-        }
-        return super::EXIT_OK;
+        return super::rootfs::up_to_date("Image", name, &target, json);
     }
     for (tool, pkg) in [("mmdebstrap", "mmdebstrap"), ("mkfs.ext4", "e2fsprogs"), ("qemu-img", "qemu-utils")] {
-        if super::doctor::tool_path(tool).is_none() && !std::path::Path::new("/sbin").join(tool).exists() {
+        if super::doctor::tool(tool).is_none() && !std::path::Path::new("/sbin").join(tool).exists() {
             return super::fail(&format!(
                 "building an image needs {tool}: apt-get install --no-install-recommends {pkg}"
             ));
@@ -90,22 +85,6 @@ fn build(b: &super::rootfs::BuildArgs) -> i32 {
         let _ = std::fs::remove_dir_all(&work);
         return super::fail(&format!("building {name}: {e}"));
     }
-    let _ = std::fs::remove_dir_all(&target);
-    if let Err(e) = std::fs::rename(&work, &target) {
-        let _ = std::fs::remove_dir_all(&work);
-        return super::fail(&format!("{}: {e}", target.display()));
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"name": name, "path": target, "built": true, "seconds": t0.elapsed().as_secs_f64(), "fetched": fetched})
-        );
-        return super::EXIT_OK;
-    }
-    println!(
-        "Built image {name} in {:.0} s ({fetched} packages fetched, {installed} set up): {}",
-        t0.elapsed().as_secs_f64(),
-        target.display()
-    );
-    super::EXIT_OK
+    let built = super::rootfs::Built { fetched, installed, seconds: t0.elapsed().as_secs_f64() };
+    super::rootfs::put_in_place("image", name, &work, &target, built, json)
 }

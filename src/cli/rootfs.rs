@@ -181,14 +181,9 @@ fn build(b: &BuildArgs) -> i32 {
     };
     let Ok(target) = rootfs::dir(name) else { return super::fail("bad name") };
     if !force && rootfs::built(name).as_ref() == Some(&recipe) {
-        if json {
-            println!("{}", serde_json::json!({"name": name, "path": target, "built": false, "seconds": 0.0}));
-        } else {
-            println!("Root filesystem {name} is up to date ({}).", target.display());
-        }
-        return super::EXIT_OK;
+        return up_to_date("Root filesystem", name, &target, json);
     }
-    if super::doctor::tool_path("mmdebstrap").is_none() {
+    if super::doctor::tool("mmdebstrap").is_none() {
         return super::fail(
             "building a root filesystem needs mmdebstrap: apt-get install --no-install-recommends mmdebstrap",
         );
@@ -213,22 +208,54 @@ fn build(b: &BuildArgs) -> i32 {
         let _ = std::fs::remove_dir_all(&tmp);
         return super::fail(&e);
     }
-    let _ = std::fs::remove_dir_all(&target);
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_dir_all(&tmp);
+    let built = Built { fetched, installed, seconds: t0.elapsed().as_secs_f64() };
+    put_in_place("root filesystem", name, &tmp, &target, built, json)
+}
+
+/// What a build did.
+pub struct Built {
+    pub fetched: usize,
+    pub installed: usize,
+    pub seconds: f64,
+}
+
+/// Says that `what` (`Root filesystem`, `Image`) `name` in `target` is up to date.
+pub fn up_to_date(what: &str, name: &str, target: &std::path::Path, json: bool) -> i32 {
+    if json {
+        println!("{}", serde_json::json!({"name": name, "path": target, "built": false, "seconds": 0.0}));
+    } else {
+        println!("{what} {name} is up to date ({}).", target.display());
+    }
+    super::EXIT_OK
+}
+
+/// Puts the build in `work` at `target` (replacing an older one) and says so.
+pub fn put_in_place(
+    what: &str,
+    name: &str,
+    work: &std::path::Path,
+    target: &std::path::Path,
+    b: Built,
+    json: bool,
+) -> i32 {
+    let _ = std::fs::remove_dir_all(target);
+    if let Err(e) = std::fs::rename(work, target) {
+        let _ = std::fs::remove_dir_all(work);
         return super::fail(&format!("{}: {e}", target.display()));
     }
     if json {
         println!(
             "{}",
-            serde_json::json!({"name": name, "path": target, "built": true, "seconds": t0.elapsed().as_secs_f64(), "fetched": fetched})
+            serde_json::json!({"name": name, "path": target, "built": true, "seconds": b.seconds, "fetched": b.fetched})
         );
-        return super::EXIT_OK;
+    } else {
+        println!(
+            "Built {what} {name} in {:.0} s ({} packages fetched, {} set up): {}",
+            b.seconds,
+            b.fetched,
+            b.installed,
+            target.display()
+        );
     }
-    println!(
-        "Built root filesystem {name} in {:.0} s ({fetched} packages fetched, {installed} set up): {}",
-        t0.elapsed().as_secs_f64(),
-        target.display()
-    );
     super::EXIT_OK
 }

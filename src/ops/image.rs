@@ -164,14 +164,9 @@ pub fn assemble(root: &Path, dir: &Path) -> Result<(), String> {
 }
 
 pub fn finish(dir: &Path, recipe: &Recipe) -> Result<(), String> {
-    std::fs::write(recipe_file(dir), serde_json::to_string_pretty(recipe).expect("json"))
-        .map_err(|e| format!("{}: {e}", dir.display()))
+    rootfs::write_recipe(&recipe_file(dir), recipe)
 }
 
 pub fn remove(name: &str) -> Result<(), String> {
-    let d = dir(name)?;
-    if built(name).is_none() {
-        return Err(format!("there is no image `{name}` (vnx image list shows them)"));
-    }
-    std::fs::remove_dir_all(&d).map_err(|e| format!("removing {}: {e}", d.display()))
+    rootfs::remove_built(&dir(name)?, built(name).is_some(), &format!("image `{name}`"), "vnx image list")
 }

@@ -166,17 +166,27 @@ pub fn mmdebstrap(recipe: &Recipe, target: &Path, cache: &Path, mirror: Option<&
 
 /// Marks `dir` as built with `recipe`.
 pub fn finish(dir: &Path, recipe: &Recipe) -> Result<(), String> {
-    std::fs::write(recipe_file(dir), serde_json::to_string_pretty(recipe).expect("json"))
-        .map_err(|e| format!("{}: {e}", dir.display()))
+    write_recipe(&recipe_file(dir), recipe)
+}
+
+/// Writes a build's recipe to `file` (a root filesystem's, an image's).
+pub fn write_recipe(file: &Path, recipe: &Recipe) -> Result<(), String> {
+    std::fs::write(file, serde_json::to_string_pretty(recipe).expect("json"))
+        .map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Removes the built root filesystem `name` (only a directory that has a recipe: vnx's).
 pub fn remove(name: &str) -> Result<(), String> {
-    let d = dir(name)?;
-    if built(name).is_none() {
-        return Err(format!("there is no root filesystem `{name}` (vnx rootfs list shows them)"));
+    remove_built(&dir(name)?, built(name).is_some(), &format!("root filesystem `{name}`"), "vnx rootfs list")
+}
+
+/// Removes `dir`, the build `what`, when `is_built` (a directory with vnx's recipe); else says
+/// there is none and which command lists them.
+pub fn remove_built(dir: &Path, is_built: bool, what: &str, list: &str) -> Result<(), String> {
+    if !is_built {
+        return Err(format!("there is no {what} ({list} shows them)"));
     }
-    std::fs::remove_dir_all(&d).map_err(|e| format!("removing {}: {e}", d.display()))
+    std::fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
