@@ -132,6 +132,16 @@ pub fn recorded_target(state: &State, arg: &str) -> Result<Option<Target>, Strin
     }
 }
 
+/// The root filesystem at `path`: an LXC container directory's `rootfs/`, or a directory with
+/// `etc/`.
+fn rootfs_at(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if p.join("rootfs").join("etc").is_dir() {
+        return Some(p.join("rootfs").display().to_string());
+    }
+    p.join("etc").is_dir().then(|| p.display().to_string())
+}
+
 struct Fs<'a> {
     cx: validate::Context,
     /// What the kernel was found to have, each tried once.
@@ -144,16 +154,8 @@ impl desired::HostFs for Fs<'_> {
         *self.kernel.borrow_mut().entry(feature).or_insert_with(|| super::doctor::kernel_has(feature))
     }
     fn rootfs(&self, path: &str) -> Option<String> {
-        let p = Path::new(path);
-        // An LXC container directory holds `rootfs/`; a plain root filesystem has `etc/`.
-        if p.join("rootfs").join("etc").is_dir() {
-            return Some(p.join("rootfs").display().to_string());
-        }
-        if p.join("etc").is_dir() {
-            return Some(p.display().to_string());
-        }
-        // One built by `vnx rootfs build` (by name, or for VNX's library names).
-        crate::ops::rootfs::resolve(path).map(|(d, _)| d.display().to_string())
+        // One at that path, else one built by `vnx rootfs build` (by name, or for VNX's names).
+        rootfs_at(path).or_else(|| crate::ops::rootfs::resolve(path).map(|(d, _)| d.display().to_string()))
     }
     fn image(&self, path: &str) -> Option<desired::BuiltImage> {
         let (i, note) = crate::ops::image::resolve(path)?;
@@ -166,11 +168,10 @@ impl desired::HostFs for Fs<'_> {
         })
     }
     fn rootfs_note(&self, path: &str) -> Option<String> {
-        let p = Path::new(path);
-        if p.join("rootfs").join("etc").is_dir() || p.join("etc").is_dir() {
-            return None;
+        match rootfs_at(path) {
+            Some(_) => None,
+            None => crate::ops::rootfs::resolve(path).and_then(|(_, note)| note),
         }
-        crate::ops::rootfs::resolve(path).and_then(|(_, note)| note)
     }
     fn file(&self, path: &str) -> Option<String> {
         let p = if Path::new(path).is_absolute() { PathBuf::from(path) } else { self.cx.dir.clone()?.join(path) };

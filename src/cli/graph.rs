@@ -50,26 +50,19 @@ pub struct GraphCmd {
     pub open: bool,
 }
 
-fn addrs(
-    v4: &[crate::scenario::Spanned<crate::scenario::values::Ipv4Config>],
-    v6: &[crate::scenario::Spanned<crate::scenario::values::Ipv6Config>],
-) -> Vec<String> {
-    v4.iter().map(|a| a.to_string()).chain(v6.iter().map(|a| a.to_string())).collect()
-}
-
 /// The edges of the map: (node or "host", net, label).
 fn edges(s: &Scenario) -> Vec<(String, String, String)> {
     let mut e = Vec::new();
     for n in &s.nodes {
         for i in &n.interfaces {
             let mut label = vec![ifname_in_node(n, i)];
-            label.extend(addrs(&i.ipv4, &i.ipv6));
+            label.extend(crate::map::addrs(&i.ipv4, &i.ipv6));
             e.push((n.name.value.clone(), i.net.value.clone(), label.join("\\n")));
         }
     }
     if let Some(h) = &s.host {
         for i in &h.interfaces {
-            e.push(("host".into(), i.net.value.clone(), addrs(&i.ipv4, &i.ipv6).join("\\n")));
+            e.push(("host".into(), i.net.value.clone(), crate::map::addrs(&i.ipv4, &i.ipv6).join("\\n")));
         }
     }
     e

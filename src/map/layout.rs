@@ -118,8 +118,9 @@ fn depths(t: &Topology) -> BTreeMap<String, usize> {
     depth
 }
 
-/// Lays `t` out in direction `rankdir` (`TB` or `LR`).
-fn run(t: &Topology, rankdir: &str) -> Drawing {
+/// Lays `t` out in direction `rankdir` (`TB` or `LR`), links pointing away from `depth`'s
+/// centres.
+fn run(t: &Topology, depth: &BTreeMap<String, usize>, rankdir: &str) -> Drawing {
     let mut g = Graph::with_options(true, true, false);
     g.set_graph(GraphLabel {
         rankdir: Some(rankdir.into()),
@@ -134,7 +135,6 @@ fn run(t: &Topology, rankdir: &str) -> Drawing {
         let (w, h) = box_size(i.shape, &i.name, &i.sub);
         g.set_node(&i.id(), NodeLabel { width: w, height: h, ..Default::default() });
     }
-    let depth = depths(t);
     for l in &t.links {
         let (w, h) = label_size(&l.lines);
         let (a, b) = if depth.get(&l.from) <= depth.get(&l.to) { (&l.from, &l.to) } else { (&l.to, &l.from) };
@@ -225,8 +225,9 @@ fn run(t: &Topology, rankdir: &str) -> Drawing {
 pub fn layout(t: &Topology) -> Drawing {
     let page = 1.6f64;
     let off = |d: &Drawing| (d.width / d.height.max(1.0) / page).ln().abs();
-    let tb = run(t, "TB");
-    let lr = run(t, "LR");
+    let depth = depths(t);
+    let tb = run(t, &depth, "TB");
+    let lr = run(t, &depth, "LR");
     if off(&lr) < off(&tb) {
         lr
     } else {

@@ -65,10 +65,6 @@ impl Topology {
         for n in &s.nets {
             t.items.push(Item { shape: Shape::Net, name: n.name.value.clone(), sub: n.mode.value.to_string() });
         }
-        let addrs = |v4: &[crate::scenario::Spanned<crate::scenario::values::Ipv4Config>],
-                     v6: &[crate::scenario::Spanned<crate::scenario::values::Ipv6Config>]| {
-            v4.iter().map(|a| a.to_string()).chain(v6.iter().map(|a| a.to_string())).collect::<Vec<_>>()
-        };
         for n in &s.nodes {
             let item = Item { shape: Shape::Node, name: n.name.value.clone(), sub: n.node_type.value.to_string() };
             for i in &n.interfaces {
@@ -103,6 +99,14 @@ impl Topology {
         }
         t
     }
+}
+
+/// An interface's addresses as written, IPv4 then IPv6 (a link's label lines, after its name).
+pub fn addrs(
+    v4: &[crate::scenario::Spanned<crate::scenario::values::Ipv4Config>],
+    v6: &[crate::scenario::Spanned<crate::scenario::values::Ipv6Config>],
+) -> Vec<String> {
+    v4.iter().map(|a| a.to_string()).chain(v6.iter().map(|a| a.to_string())).collect()
 }
 
 /// How an item or a link is to be coloured: its run state in a live lab, or what a plan does

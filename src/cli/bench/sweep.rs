@@ -102,7 +102,7 @@ pub fn plot(points: &[Point], title: &str) -> String {
     let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
     let mut o = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, sans-serif" font-size="13"><rect width="100%" height="100%" fill="#fff"/><text x="{left}" y="24" font-size="16" font-weight="bold">{}</text>"##,
-        super::super::super::map::esc(title)
+        crate::map::esc(title)
     );
     // Axes, with five ticks each.
     let _ = write!(o, r##"<path d="M{left} {top} V{} H{}" fill="none" stroke="#333"/>"##, h - bottom, w - right);
