@@ -284,6 +284,8 @@ fn a_controller_on_the_hosts_loopback_is_reached_through_a_relay() {
     assert!(!reaches(&h, &lab, "h1", "10.0.0.2", Duration::from_secs(3)), "a secure switch forwarded without flows");
     // The controller, in the test's "host" namespace, on its loopback.
     let pidfile = h.dir.path().join("ctl.pid");
+    // Stopped however the test ends (a failed assert must not leave it running).
+    let _controller = StopOnDrop(pidfile.clone());
     let out = h.host_sh(&format!(
         "OVS_RUNDIR={0} ovs-testcontroller --detach --pidfile={1} ptcp:6654:127.0.0.1",
         h.dir.path().display(),
@@ -314,8 +316,16 @@ fn a_controller_on_the_hosts_loopback_is_reached_through_a_relay() {
     assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
 
     h.vnx_ok(&["destroy", &lab, "--auto-approve"]);
-    if let Ok(p) = std::fs::read_to_string(&pidfile) {
-        let _ = std::process::Command::new("kill").arg(p.trim()).status();
-    }
     assert!(h.leftovers().is_empty(), "{:?}", h.leftovers());
+}
+
+/// Stops the process a pid file names when dropped.
+struct StopOnDrop(std::path::PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(p) = std::fs::read_to_string(&self.0) {
+            let _ = std::process::Command::new("kill").arg(p.trim()).status();
+        }
+    }
 }
