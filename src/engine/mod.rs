@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use vnx_providers::lab::{Item, Provider};
 use vnx_state::{ResourceRow, State};
 
-use crate::plan::{Desired, Op, Plan, Recorded, ResId};
+use crate::plan::{Action, Desired, Op, Plan, Recorded, ResId};
 
 /// What happened to one action.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +108,25 @@ fn recorded_row(scenario: &str, r: &Recorded, status: &str) -> ResourceRow {
 /// An action's end: (action, journal entry, when it started, its runtime facts or error).
 type Finished = (usize, i64, Instant, Result<Value, String>);
 
+/// Actions whose prerequisites are all done.
+#[derive(Default)]
+struct Ready {
+    /// Record-only deletes: the object went with its node or the lab's namespace.
+    quick: Vec<usize>,
+    /// Everything else, in the order it became ready.
+    other: std::collections::VecDeque<usize>,
+}
+
+impl Ready {
+    fn push(&mut self, a: &Action) {
+        if a.op == Op::Delete && a.goes_with_node {
+            self.quick.push(a.index);
+        } else {
+            self.other.push_back(a.index);
+        }
+    }
+}
+
 /// Carries out `plan` for `scenario`. `stop` is checked before each action starts (SIGINT).
 pub async fn apply<P: Provider>(
     plan: &Plan,
@@ -131,25 +150,24 @@ pub async fn apply<P: Provider>(
             dependents[d].push(a.index);
         }
     }
-    let mut ready: std::collections::VecDeque<usize> =
-        plan.actions.iter().filter(|a| a.after.is_empty()).map(|a| a.index).collect();
+    // What may start, in two queues: record-only deletes (the kernel removed the object with
+    // its node or with the lab's namespace), which need no provider, and the rest. Kept apart
+    // as they become ready: picking them out of one queue at every step was quadratic in the
+    // lab (a lab's thousands of nets are all ready at once).
+    let mut ready = Ready::default();
+    for a in plan.actions.iter().filter(|a| a.after.is_empty()) {
+        ready.push(a);
+    }
     loop {
-        // Record-only deletes (the kernel removed the object with its node or with the lab's
-        // namespace) need no provider: all that are ready go in one transaction.
+        // All record-only deletes that are ready go in one transaction.
         while !stop.load(Ordering::SeqCst) {
-            let quick: Vec<usize> = ready
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    let a = &plan.actions[i];
-                    a.op == Op::Delete && a.goes_with_node && !started.contains(&i) && !report.outcomes.contains_key(&i)
-                })
+            let quick: Vec<usize> = std::mem::take(&mut ready.quick)
+                .into_iter()
+                .filter(|&i| !started.contains(&i) && !report.outcomes.contains_key(&i))
                 .collect();
             if quick.is_empty() {
                 break;
             }
-            let taken: HashSet<usize> = quick.iter().copied().collect();
-            ready.retain(|i| !taken.contains(i));
             let t0 = Instant::now();
             state.transaction(|st| {
                 for &i in &quick {
@@ -169,7 +187,7 @@ pub async fn apply<P: Provider>(
                 for &d in &dependents[i] {
                     waiting[d] -= 1;
                     if waiting[d] == 0 {
-                        ready.push_back(d);
+                        ready.push(&plan.actions[d]);
                     }
                 }
             }
@@ -179,7 +197,7 @@ pub async fn apply<P: Provider>(
         let mut starting: Vec<usize> = Vec::new();
         if !stop.load(Ordering::SeqCst) {
             while running.len() + starting.len() < parallelism.max(1) {
-                let Some(i) = ready.pop_front() else { break };
+                let Some(i) = ready.other.pop_front() else { break };
                 if started.insert(i) && !report.outcomes.contains_key(&i) {
                     starting.push(i);
                 }
@@ -273,7 +291,7 @@ pub async fn apply<P: Provider>(
                     for &d in &dependents[action] {
                         waiting[d] -= 1;
                         if waiting[d] == 0 {
-                            ready.push_back(d);
+                            ready.push(&plan.actions[d]);
                         }
                     }
                     Outcome::Done
