@@ -59,6 +59,16 @@ pub fn lab_netns(lab: &str) -> String {
     format!("vnxlab-{lab}")
 }
 
+/// The lab's `k`-th network namespace: a big lab's bridges are spread over several (the
+/// first is [`lab_netns`]); `.` is outside the names' grammar, so no other lab's is spelled so.
+pub fn lab_shard_netns(lab: &str, k: usize) -> String {
+    if k == 0 {
+        lab_netns(lab)
+    } else {
+        format!("vnxlab-{lab}.{k}")
+    }
+}
+
 /// The mark vnx puts on what it makes in the kernel (a link's alias, a namespace's `lo`).
 pub fn mark(lab: &str, kind: &str, name: &str) -> String {
     format!("vnx:{lab}:{kind}:{name}")

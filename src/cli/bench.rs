@@ -313,10 +313,14 @@ async fn lab_links(scenario: &str) -> (usize, usize) {
         }
     };
     let host = count(vnx_providers::netlink::Netlink::current()).await;
-    let lab = match vnx_providers::ns::open_bound_netns(&crate::plan::desired::lab_netns_name(scenario)) {
-        Some(fd) => count(vnx_providers::netlink::Netlink::in_netns(fd).await).await,
-        None => 0,
-    };
+    // Every namespace of the lab's (a big lab has several), until one is missing.
+    let mut lab = 0;
+    for k in 0.. {
+        match vnx_providers::ns::open_bound_netns(&vnx_providers::names::lab_shard_netns(scenario, k)) {
+            Some(fd) => lab += count(vnx_providers::netlink::Netlink::in_netns(fd).await).await,
+            None => break,
+        }
+    }
     (host, lab)
 }
 

@@ -127,6 +127,10 @@ pub trait HostFs {
     fn file(&self, path: &str) -> Option<String>;
     /// The absolute path of a file vnx will write (a capture), relative to the scenario's folder.
     fn path(&self, path: &str) -> String;
+    /// The kernel's limits a lab's size meets (none known: nothing checked).
+    fn limits(&self) -> super::limits::HostLimits {
+        Default::default()
+    }
 }
 
 /// A host with every file whose kernel lacks the features listed (tests).
@@ -206,6 +210,58 @@ fn not_supported(what: String, span: Span, help: &str) -> Diag {
     Diag::error("vnx::not-supported", format!("{what} is not supported yet")).at(span, "here").help(help.to_string())
 }
 
+/// Linux-bridge nets per lab namespace, at most (as a power-of-two count of namespaces makes
+/// them, on average). The kernel keeps, in each namespace, a list of the namespaces its veths
+/// lead to, and walks it for every message about one of its links (`peernet2id`): with every
+/// net in one namespace, each link's creation cost grew with the lab (`perf record -g` of a
+/// 4000-node linear apply: `idr_for_each` 19× the samples of a 1000-node one, and RTNL held
+/// meanwhile). A lab up to this size keeps the one namespace it always had.
+pub const NETS_PER_LAB_NAMESPACE: usize = 512;
+
+/// Which of the lab's namespaces each Linux-bridge net's bridge lives in: all in the first
+/// (`vnxlab-LAB`, resource `lab`) up to [`NETS_PER_LAB_NAMESPACE`] nets, else spread by a hash
+/// of the net's name over a power of two of them (`vnxlab-LAB.K`, resource `lab-K`), so that
+/// adding or removing a net moves no other (until the count doubles).
+struct LabShards<'a> {
+    scenario: &'a str,
+    count: usize,
+    nets: HashMap<&'a str, usize>,
+}
+
+impl<'a> LabShards<'a> {
+    fn of(scenario: &'a str, nets: impl Iterator<Item = &'a str>) -> LabShards<'a> {
+        let names: Vec<&str> = nets.collect();
+        let count = names.len().div_ceil(NETS_PER_LAB_NAMESPACE).max(1).next_power_of_two();
+        let shard = |n: &str| if count == 1 { 0 } else { shard_hash(n) % count };
+        LabShards { scenario, count, nets: names.into_iter().map(|n| (n, shard(n))).collect() }
+    }
+    fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+    /// The resource of namespace `k`.
+    fn resource(k: usize) -> String {
+        if k == 0 {
+            "lab".into()
+        } else {
+            format!("lab-{k}")
+        }
+    }
+    /// The namespace of `net`'s bridge, if it is in one of the lab's.
+    fn netns(&self, net: &str) -> Option<String> {
+        self.nets.get(net).map(|&k| vnx_providers::names::lab_shard_netns(self.scenario, k))
+    }
+    /// The resource of that namespace.
+    fn lab(&self, net: &str) -> Option<ResId> {
+        self.nets.get(net).map(|&k| ResId::new(kind::LAB, &LabShards::resource(k)))
+    }
+}
+
+/// A net's place among the lab's namespaces: FNV-1a of its name, stable across builds.
+fn shard_hash(net: &str) -> usize {
+    let h = net.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    (h ^ (h >> 32)) as usize
+}
+
 /// Returns the desired resources (and warnings), or the reasons the scenario cannot run here.
 pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Desired>, Vec<Diag>), Vec<Diag>> {
     let scen = s.name.value.as_str();
@@ -226,16 +282,18 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     let in_lab = |net: &crate::scenario::Net| {
         net.managed != Some(false) && net.external.is_none() && !host_side.contains(net.name.value.as_str())
     };
-    let lab_nets: std::collections::HashSet<&str> = s
-        .nets
-        .iter()
-        .filter(|n| n.mode.value == NetMode::VirtualBridge && in_lab(n))
-        .map(|n| n.name.value.as_str())
-        .collect();
-    // Open vSwitch nets' bridges and ports live in the lab's namespace, with its own switch.
+    let lab_nets = LabShards::of(
+        scen,
+        s.nets.iter().filter(|n| n.mode.value == NetMode::VirtualBridge && in_lab(n)).map(|n| n.name.value.as_str()),
+    );
+    // Open vSwitch nets' bridges and ports live in the lab's (first) namespace, with its own switch.
     let ovs_bridges = super::ovs::bridges(s);
     if !lab_nets.is_empty() || !ovs_bridges.is_empty() {
         push(&mut out, kind::LAB, "lab", "net", &kinds::lab::Attrs { netns: lab_ns.clone() }, vec![], s.name.span);
+    }
+    for k in 1..lab_nets.count {
+        let attrs = kinds::lab::Attrs { netns: vnx_providers::names::lab_shard_netns(scen, k) };
+        push(&mut out, kind::LAB, &LabShards::resource(k), "net", &attrs, vec![], s.name.span);
     }
     let mut bridges: HashMap<&str, String> = HashMap::new();
     for net in &s.nets {
@@ -283,10 +341,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     Some(v) => format!("{}.{}", e.value.split('.').next().unwrap_or(""), v.value),
                     None => e.value.clone(),
                 }),
-                host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                host_netns: lab_nets.netns(name),
                 host_addrs: None,
             },
-            if lab_nets.contains(name) { vec![ResId::new(kind::LAB, "lab")] } else { vec![] },
+            lab_nets.lab(name).into_iter().collect(),
             net.name.span,
         );
         // A cluster lab's net that goes on on other hosts (written by vnx into the fragment).
@@ -294,7 +352,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             let attrs = kinds::vxlan::Attrs {
                 ifname: kname("vx", &[scen, name]),
                 bridge: Some(bridge.clone()),
-                host_netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                host_netns: lab_nets.netns(name),
                 vni: vx.vni,
                 local: Some(vx.local.clone()),
                 port: vx.port.unwrap_or(4789),
@@ -312,7 +370,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         if let Some(file) = &net.capture_file {
             let attrs = capture::Attrs {
                 bridge: bridge.clone(),
-                netns: lab_nets.contains(name).then(|| lab_ns.clone()),
+                netns: lab_nets.netns(name),
                 file: fs.path(&file.value),
                 expression: net.capture_expression.as_ref().map(|e| e.value.clone()),
             };
@@ -470,8 +528,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                             net: net.into(),
                             bridge,
                             host_name,
-                            host_netns: (lab_nets.contains(net) || ovs_bridges.contains_key(net))
-                                .then(|| lab_ns.clone()),
+                            host_netns: lab_nets
+                                .netns(net)
+                                .or_else(|| ovs_bridges.contains_key(net).then(|| lab_ns.clone())),
                             ifname: ifname.clone(),
                             mac: mac.clone(),
                             mtu: scen_net.and_then(|n| n.mtu.as_ref()).map(|m| m.value as u64),
@@ -784,6 +843,9 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     let (refused, missing) = super::unread::unread(s, fs);
     errors.extend(refused);
     warnings.extend(missing);
+    let (refused, tight) = super::limits::check(super::limits::Needs::of(&out), &fs.limits(), s.name.span);
+    errors.extend(refused);
+    warnings.extend(tight);
     // A finding about six nodes is said once, naming the six.
     if errors.is_empty() {
         Ok((out, crate::scenario::diag::said_once(warnings)))
@@ -1027,5 +1089,28 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
             nodes: deps.iter().map(|d| d.name.clone()).collect(),
         };
         push(out, kind::HOSTS, "host", "net", &attrs, deps, m.span);
+    }
+}
+
+#[cfg(test)]
+mod lab_shard_tests {
+    use super::LabShards;
+
+    #[test]
+    fn a_big_lab_spreads_its_nets_and_adding_one_moves_no_other() {
+        let names: Vec<String> = (0..2000).map(|i| format!("net{i}")).collect();
+        let small = LabShards::of("x", names.iter().take(512).map(String::as_str));
+        assert_eq!(small.count, 1);
+        assert!(names[..512].iter().all(|n| small.netns(n).as_deref() == Some("vnxlab-x")));
+        let big = LabShards::of("x", names.iter().map(String::as_str));
+        assert_eq!(big.count, 4);
+        for k in 0..4 {
+            let ns = vnx_providers::names::lab_shard_netns("x", k);
+            let here = names.iter().filter(|n| big.netns(n).as_deref() == Some(ns.as_str())).count();
+            assert!((350..650).contains(&here), "namespace {ns} holds {here} of 2000 nets");
+        }
+        let more = LabShards::of("x", names.iter().map(String::as_str).chain(["another"]));
+        assert!(names.iter().all(|n| more.netns(n) == big.netns(n)));
+        assert_eq!(big.lab("net7").map(|r| r.name.starts_with("lab")), Some(true));
     }
 }

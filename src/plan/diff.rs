@@ -420,7 +420,12 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     // Deletes of what lives in a node whose own delete is planned, or in the lab's namespace
     // when it goes: the kernel removes those with the namespace.
     let node_deleted = |n: &str| index.contains_key(&(Op::Delete, ResId::new(kind::NODE, n)));
-    let lab_deleted = index.contains_key(&(Op::Delete, ResId::new(kind::LAB, "lab")));
+    // The lab's namespaces that go (a big lab has several).
+    let labs_deleted: HashSet<&str> = recorded_map
+        .values()
+        .filter(|r| r.id.kind == kind::LAB && index.contains_key(&(Op::Delete, r.id.clone())))
+        .filter_map(|r| r.attrs.get("netns").and_then(Value::as_str))
+        .collect();
     for a in &mut actions {
         if a.op != Op::Delete || a.id.kind == kind::NODE {
             continue;
@@ -429,7 +434,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
         let at = vnx_providers::kinds::placement(&a.id.kind, |k| r.attrs.get(k));
         // What lives in a deleted node, or in the lab's deleted namespace; a veth pair dies
         // when either end's namespace does.
-        let inside = (lab_deleted && at.host_netns.is_some())
+        let inside = at.host_netns.is_some_and(|n| labs_deleted.contains(n))
             || at.node.is_some_and(node_deleted)
             || at.ends.iter().any(|n| node_deleted(n));
         a.goes_with_node = inside;

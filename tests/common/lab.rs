@@ -169,7 +169,10 @@ impl TestHost {
             if let Ok(rd) = std::fs::read_dir("/run/netns") {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with(&format!("vnx-{s}.")) || n == format!("vnxlab-{s}") {
+                    if n.starts_with(&format!("vnx-{s}."))
+                        || n == format!("vnxlab-{s}")
+                        || n.starts_with(&format!("vnxlab-{s}."))
+                    {
                         v.push(format!("netns: {n}"));
                     }
                 }
@@ -248,7 +251,10 @@ pub fn scrub(scenario: &str) {
     if let Ok(rd) = std::fs::read_dir("/run/netns") {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().to_string();
-            if n.starts_with(&format!("vnx-{scenario}.")) || n == format!("vnxlab-{scenario}") {
+            if n.starts_with(&format!("vnx-{scenario}."))
+                || n == format!("vnxlab-{scenario}")
+                || n.starts_with(&format!("vnxlab-{scenario}."))
+            {
                 let _ = Command::new("ip").args(["netns", "del", &n]).output();
             }
         }

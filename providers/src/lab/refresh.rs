@@ -41,8 +41,8 @@ impl<'a> Seeing<'a> {
 /// one batch ([`prefetch`]); VM guests lazily, through their agents.
 #[derive(Default)]
 pub(crate) struct Views {
-    /// The lab's namespace (by name) and its links, sorted by name.
-    lab: Option<(String, Arc<NodeView>)>,
+    /// The lab's namespaces (by name) and their links, sorted by name.
+    labs: HashMap<String, Arc<NodeView>>,
     pub nodes: HashMap<String, NodeSeen>,
     #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
     pub vms: tokio::sync::Mutex<HashMap<String, VmView>>,
@@ -131,9 +131,9 @@ async fn read_one(lab: &Lab, it: &Item, host_links: &[Link], views: &Views) -> R
     // A net or interface of the lab's own namespace is read from that namespace's links.
     let links = match place.host_netns {
         None => host_links,
-        Some(name) => match &views.lab {
-            Some((lab_ns, v)) if lab_ns == name => &v.links[..],
-            _ => return Ok(Seen::Missing),
+        Some(name) => match views.labs.get(name) {
+            Some(v) => &v.links[..],
+            None => return Ok(Seen::Missing),
         },
     };
     let seeing = Seeing { links, views, in_host: place.host_netns.is_none(), unmanaged: place.unmanaged };
@@ -199,8 +199,11 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
     for v in visits.values_mut().filter(|v| !v.recorded) {
         v.init = lab.kept(&v.node, super::kept::INIT);
     }
-    let lab_netns =
-        items.iter().find_map(|it| kinds::placement(&it.kind, |k| it.attrs.get(k)).host_netns).map(String::from);
+    let lab_netns: std::collections::BTreeSet<String> = items
+        .iter()
+        .filter_map(|it| kinds::placement(&it.kind, |k| it.attrs.get(k)).host_netns)
+        .map(String::from)
+        .collect();
     enum Job {
         Lab(String),
         Node(Visit),
@@ -209,7 +212,7 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
         Lab(String, Option<NodeView>),
         Node(String, NodeSeen),
     }
-    // First: the lab's namespace, the longest dump.
+    // First: the lab's namespaces, the longest dumps.
     let jobs: Vec<Job> = lab_netns.into_iter().map(Job::Lab).chain(visits.into_values().map(Job::Node)).collect();
     let read = |job: Job| match job {
         Job::Lab(name) => {
@@ -247,10 +250,10 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
     for r in reads.unwrap_or_default() {
         match r {
             Read::Lab(name, view) => {
-                views.lab = view.map(|mut v| {
+                if let Some(mut v) = view {
                     v.links.sort_by(|x, y| x.name.cmp(&y.name));
-                    (name, Arc::new(v))
-                })
+                    views.labs.insert(name, Arc::new(v));
+                }
             }
             Read::Node(node, seen) => {
                 views.nodes.insert(node, seen);
