@@ -423,7 +423,7 @@ impl Lab {
         self.ensure_run_dir()?;
         let mut template = self.mount_template.lock().expect("not poisoned");
         if template.is_none() {
-            *template = Some(ns::MountTemplate::new().inspect_err(|e| tracing::debug!("{e}")).ok());
+            *template = Some(ns::MountTemplate::new(&self.run_dir).inspect_err(|e| tracing::debug!("{e}")).ok());
         }
         Ok(template.as_ref().and_then(|t| t.as_ref()).map(ns::MountTemplate::path))
     }
