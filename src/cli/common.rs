@@ -189,6 +189,9 @@ impl desired::HostFs for Fs<'_> {
         validate::resolve_source(source, basedir, &self.cx)
             .map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())
     }
+    fn limits(&self) -> crate::plan::limits::HostLimits {
+        crate::ops::limits::host()
+    }
 }
 
 pub fn desired_options(args: &PlanArgs) -> Result<desired::Options, String> {

@@ -208,6 +208,7 @@ fn checks() -> Vec<Line> {
         "ns nodes run on the host's root (its /root, /home, SSH keys hidden); ",
     ));
     v.push(builds("VM images", &crate::ops::image::list(), &crate::ops::image::store(), "vnx image", ""));
+    v.push(limits_line(&crate::ops::limits::host()));
     let mounts = vnx_providers::ns::mount_namespace_problem();
     v.push(Line {
         name: "mount namespace",
@@ -216,6 +217,29 @@ fn checks() -> Vec<Line> {
         essential: true,
     });
     v
+}
+
+/// How big a lab of `ns` nodes the kernel's limits allow, and each limit.
+fn limits_line(h: &crate::plan::limits::HostLimits) -> Line {
+    let show = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    let all = format!(
+        "kernel.pid_max {} ({} threads now), user.max_net_namespaces {}, user.max_mnt_namespaces {}, \
+         user.max_pid_namespaces {}, fs.mount-max {} ({} mounts now), {} MiB available; the neighbour tables \
+         vnx raises itself",
+        show(h.pid_max),
+        show(h.threads_now),
+        show(h.max_net_namespaces),
+        show(h.max_mnt_namespaces),
+        show(h.max_pid_namespaces),
+        show(h.mount_max),
+        show(h.mounts_now),
+        show(h.mem_available_kib.map(|k| k / 1024)),
+    );
+    let detail = match crate::plan::limits::largest_lab(h) {
+        Some((n, why)) => format!("room for about {n} ns nodes (set by {why}): {all}"),
+        None => all,
+    };
+    Line { name: "kernel limits", status: "ok", detail, essential: false }
 }
 
 #[cfg(feature = "libvirt")]

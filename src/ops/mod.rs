@@ -14,6 +14,7 @@ pub mod converge;
 pub mod image;
 pub mod lab;
 pub mod lifecycle;
+pub mod limits;
 pub mod plan;
 pub mod rootfs;
 

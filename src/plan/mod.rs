@@ -7,6 +7,7 @@
 pub mod daemons;
 pub mod desired;
 pub mod diff;
+pub mod limits;
 pub mod ovs;
 pub mod render;
 pub mod resource;
