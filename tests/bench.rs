@@ -23,9 +23,12 @@ fn small_benchmarks_run_and_leave_nothing() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["ok"], true, "{v}");
         let steps: Vec<&str> = v["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-        assert_eq!(steps.len(), 6, "{steps:?}");
+        assert_eq!(steps.len(), 7, "{steps:?}");
         assert!(steps[1].starts_with("check:"), "{steps:?}");
+        // The bench's own check that the destroy left no namespace, mount, process or link.
+        assert_eq!(steps[6], "check: nothing left", "{steps:?}");
         assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
+        assert!(v["kernel_kib_per_node"].is_number(), "{v}");
         let left = std::fs::read_dir("/run/netns")
             .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("vnx-bench")).count())
             .unwrap_or(0);

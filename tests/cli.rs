@@ -557,6 +557,11 @@ fn doctor_tells_what_this_machine_runs() {
             };
             if l.starts_with("libvirt ") {
                 "libvirt  (masked)".to_string()
+            } else if l.starts_with("kernel limits ") {
+                // The machine's figures (threads, memory) change from run to run.
+                let (head, detail) = l.split_once(" ok ").unwrap_or((&l, ""));
+                assert!(detail.contains("kernel.pid_max") && detail.contains("room for about"), "{l}");
+                format!("{head} ok  (masked)")
             } else {
                 l
             }

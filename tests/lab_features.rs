@@ -279,21 +279,34 @@ fn del_vm_shutdown_runs_on_shutdown_and_destroy_does_not() {
 
 /// Nodes copy their mount namespace from a template without the host's /run/netns binds (a
 /// lab of N nodes has N of them, and copying them into each node made starts O(N)). The
-/// template must not lose the rest, and must not take the binds away from the host.
+/// template must not lose the rest, and must not take the binds away from the host. It is
+/// staged: its root a tmpfs of its own, the host's under /host (nodes move their roots onto
+/// it rather than pivot_root each).
 #[test]
 fn nodes_start_from_a_mount_namespace_without_netns_binds() {
     let host = TestHost::new();
     let bind = format!("/run/netns/{}", host.netns);
     let mount_points =
         |info: &str| -> Vec<String> { info.lines().filter_map(|l| l.split(' ').nth(4)).map(String::from).collect() };
-    let template = vnx_providers::ns::MountTemplate::new().expect("a mount template");
-    let out = std::process::Command::new("nsenter")
-        .arg(format!("--mount={}", template.path().display()))
-        .args(["cat", "/proc/self/mountinfo"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "nsenter: {}", String::from_utf8_lossy(&out.stderr));
-    let inside = mount_points(&String::from_utf8_lossy(&out.stdout));
+    let stage = tempfile::tempdir().unwrap();
+    let template = vnx_providers::ns::MountTemplate::new(stage.path()).expect("a mount template");
+    // Read from inside (a thread of this test's entering it: the template has no programs).
+    let path = template.path();
+    let info = std::thread::spawn(move || {
+        use nix::sched::CloneFlags;
+        nix::sched::unshare(CloneFlags::CLONE_FS).unwrap();
+        nix::sched::setns(std::fs::File::open(&path).unwrap(), CloneFlags::CLONE_NEWNS).unwrap();
+        std::fs::read_to_string("/host/proc/thread-self/mountinfo").unwrap()
+    })
+    .join()
+    .unwrap();
+    let root = info.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or_default();
+    assert!(root.contains(" - tmpfs "), "the template's root is a tmpfs of its own: {info}");
+    // The host's mount points, as the template has them under /host.
+    let inside: Vec<String> = mount_points(&info)
+        .into_iter()
+        .filter_map(|m| m.strip_prefix("/host").map(|r| if r.is_empty() { "/".into() } else { r.to_string() }))
+        .collect();
     let outside = mount_points(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
     assert!(outside.contains(&bind), "the host keeps its binds: {outside:?}");
     assert!(!inside.iter().any(|m| m.starts_with("/run/netns/")), "{inside:?}");

@@ -201,6 +201,12 @@ fn peak_rss_kb() -> i64 {
     u.ru_maxrss
 }
 
+/// vnx's resident memory now, in KiB.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
 struct Bench {
     state_path: PathBuf,
     state: vnx_state::State,
@@ -371,12 +377,21 @@ pub fn run(c: BenchCmd) -> i32 {
     eprintln!("vnx bench: {label}: {} nodes, {} nets", s.nodes.len(), s.nets.len());
     let rt = common::runtime();
     let mut rows: Vec<(String, f64, String)> = Vec::new();
+    let mut kernel_kib_per_node = None;
     let result: Result<(), String> = rt.block_on(async {
+        let before = (crate::ops::limits::host().mem_available_kib, rss_kib());
         let (_, t, n) = b.converge(&s, false, true).await?;
+        let after = (crate::ops::limits::host().mem_available_kib, rss_kib());
+        // What the machine gave the lab: the memory gone, but for what vnx itself grew by.
+        if let ((Some(b), Some(rb)), (Some(a), Some(ra))) = (before, after) {
+            let lab = b.saturating_sub(a).saturating_sub(ra.saturating_sub(rb));
+            kernel_kib_per_node = Some(lab as f64 / s.nodes.len().max(1) as f64);
+        }
         let (host, lab) = lab_links(&name).await;
         let objects = format!(
-            "{n} resources, {host} links in the host, {lab} in the lab's namespace, {} node namespaces",
-            s.nodes.len()
+            "{n} resources, {host} links in the host, {lab} in the lab's namespaces, {} node namespaces, {} kB of memory a node",
+            s.nodes.len(),
+            kernel_kib_per_node.map_or("?".into(), |k| format!("{k:.0}"))
         );
         rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
         let t0 = Instant::now();
@@ -410,6 +425,27 @@ pub fn run(c: BenchCmd) -> i32 {
         let (_, t, n) = b.converge(&s3, true, true).await?;
         rows.push(("destroy".into(), t.as_secs_f64(), format!("{n} resources")));
         Ok(())
+    });
+    // Nothing of the lab may stay: namespaces, mounts, processes, links.
+    let result = result.and_then(|()| {
+        let t0 = Instant::now();
+        let mut left = leftovers(&name);
+        // The benchmark's host namespace is its own: any link in it is the lab's.
+        let (host_links, _) = rt.block_on(lab_links(&name));
+        if host_links > 0 {
+            left.push(format!("{host_links} links in the host"));
+        }
+        match left {
+            left if left.is_empty() => {
+                rows.push((
+                    "check: nothing left".into(),
+                    t0.elapsed().as_secs_f64(),
+                    "no namespace, mount, process or link".into(),
+                ));
+                Ok(())
+            }
+            left => Err(format!("the destroy left {}", left.join(", "))),
+        }
     });
     // Whatever happened, nothing stays: destroy what is recorded.
     if result.is_err() {
@@ -448,7 +484,7 @@ pub fn run(c: BenchCmd) -> i32 {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
-                "steps": steps, "peak_rss_mb": rss_mb, "mininet_seconds": mininet, "ok": result.is_ok(),
+                "steps": steps, "peak_rss_mb": rss_mb, "kernel_kib_per_node": kernel_kib_per_node, "mininet_seconds": mininet, "ok": result.is_ok(),
                 "error": result.as_ref().err(), "hosts": c.hosts, "distribution_overhead": overhead,
                 "segments": spread,
             }))
@@ -589,4 +625,63 @@ fn run_mininet(n: usize) -> Option<f64> {
             None
         }
     }
+}
+
+/// What a lab left on the machine after its destroy: names in /run/netns, mounts of the
+/// machine's namespace that name it, processes running from its directory, its runtime
+/// directory (links in the benchmark's host namespace are counted by the caller). Polled a while: the kernel finishes killing nodes after destroy returns.
+fn leftovers(scenario: &str) -> Vec<String> {
+    let run_dir = vnx_providers::ns::run_dir(scenario).map(|d| d.display().to_string()).unwrap_or_default();
+    let look = || {
+        let mut left = Vec::new();
+        let ours = |n: &str| {
+            n.starts_with(&vnx_providers::names::node_netns(scenario, ""))
+                || n == vnx_providers::names::lab_netns(scenario)
+                || n.starts_with(&format!("{}.", vnx_providers::names::lab_netns(scenario)))
+        };
+        let names = std::fs::read_dir("/run/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| ours(&e.file_name().to_string_lossy()))
+            .count();
+        if names > 0 {
+            left.push(format!("{names} names in /run/netns"));
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mounts = mounts
+            .lines()
+            .filter(|l| {
+                l.contains(&run_dir)
+                    || l.contains(&vnx_providers::names::node_netns(scenario, ""))
+                    || l.contains(&vnx_providers::names::lab_netns(scenario))
+            })
+            .count();
+        if mounts > 0 {
+            left.push(format!("{mounts} mounts"));
+        }
+        let procs = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&format!("{run_dir}/")))
+            })
+            .count();
+        if procs > 0 {
+            left.push(format!("{procs} processes"));
+        }
+        if std::path::Path::new(&run_dir).exists() {
+            left.push(format!("the directory {run_dir}"));
+        }
+        left
+    };
+    let t0 = Instant::now();
+    let mut left = look();
+    while !left.is_empty() && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+        left = look();
+    }
+    left
 }

@@ -421,10 +421,10 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     // when it goes: the kernel removes those with the namespace.
     let node_deleted = |n: &str| index.contains_key(&(Op::Delete, ResId::new(kind::NODE, n)));
     // The lab's namespaces that go (a big lab has several).
-    let labs_deleted: HashSet<&str> = recorded_map
+    let labs_deleted: HashSet<String> = recorded_map
         .values()
         .filter(|r| r.id.kind == kind::LAB && index.contains_key(&(Op::Delete, r.id.clone())))
-        .filter_map(|r| r.attrs.get("netns").and_then(Value::as_str))
+        .filter_map(|r| r.typed::<vnx_providers::kinds::lab::Attrs>().ok().map(|a| a.netns))
         .collect();
     for a in &mut actions {
         if a.op != Op::Delete || a.id.kind == kind::NODE {

@@ -45,7 +45,8 @@ impl Needs {
     pub fn of(desired: &[Desired]) -> Needs {
         let mut n = Needs::default();
         for d in desired {
-            if d.id.kind == kind::NODE && d.attrs.get("provider").and_then(|p| p.as_str()) == Some("ns") {
+            let node = (d.id.kind == kind::NODE).then(|| d.typed::<vnx_providers::kinds::node::Attrs>().ok()).flatten();
+            if node.is_some_and(|n| n.provider == "ns") {
                 n.ns_nodes += 1;
             } else if d.id.kind == kind::LAB {
                 n.lab_namespaces += 1;

@@ -76,6 +76,12 @@ pub fn table(points: &[Point]) -> String {
         let _ = write!(o, " {:>16}", format!("{mb:.0}MB {:.0}kB/n", mb * 1024.0 / p.n as f64));
     }
     o.push('\n');
+    let _ = write!(o, "{:<26}", "kernel memory");
+    for p in points {
+        let kib = p.report["kernel_kib_per_node"].as_f64();
+        let _ = write!(o, " {:>16}", kib.map_or("-".to_string(), |k| format!("{k:.0}kB/n")));
+    }
+    o.push('\n');
     if let (Some(a), Some(b)) = (points.first(), points.last()) {
         if let (Some(x), Some(y)) = (seconds(&a.report, STEPS[0]), seconds(&b.report, STEPS[0])) {
             let _ = writeln!(
