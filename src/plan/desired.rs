@@ -167,6 +167,17 @@ pub const SUPPORTED_PROVIDERS: &[&str] = &["ns", "libvirt"];
 /// names have 15 characters; scenario, node and net names are longer and must not collide
 /// between scenarios, so vnx never builds kernel names from them directly.
 pub fn kname(prefix: &str, parts: &[&str]) -> String {
+    kname_sized(prefix, parts, false)
+}
+
+/// A lab with more bridges and veths than this names them with 48 bits of hash (12 hex digits)
+/// instead of 32: among 20,000 names of 32 bits, two are the same one time in twenty (a
+/// 10,000-node linear lab was refused so), among 48-bit ones one in 10^5. Smaller labs keep
+/// the names they always had.
+pub const WIDE_NAMES_FROM: usize = 4096;
+
+/// [`kname`], with 12 hex digits when `wide` (the prefix must then be at most 3 characters).
+pub fn kname_sized(prefix: &str, parts: &[&str], wide: bool) -> String {
     // FNV-1a, 64 bits, folded to 32: stable across builds and platforms.
     let mut h: u64 = 0xcbf29ce484222325;
     for p in parts {
@@ -175,7 +186,11 @@ pub fn kname(prefix: &str, parts: &[&str]) -> String {
             h = h.wrapping_mul(0x100000001b3);
         }
     }
-    format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
+    if wide {
+        format!("{prefix}{:012x}", (h ^ (h >> 48)) & 0xffff_ffff_ffff)
+    } else {
+        format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
+    }
 }
 
 pub use vnx_providers::names::{lab_netns as lab_netns_name, node_netns as netns_name};
@@ -295,7 +310,10 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
         let attrs = kinds::lab::Attrs { netns: vnx_providers::names::lab_shard_netns(scen, k) };
         push(&mut out, kind::LAB, &LabShards::resource(k), "net", &attrs, vec![], s.name.span);
     }
+    // Looked up per interface: by name, not by a walk of the nets (quadratic in a big lab).
+    let net_named: HashMap<&str, &crate::scenario::Net> = s.nets.iter().map(|n| (n.name.value.as_str(), n)).collect();
     let mut bridges: HashMap<&str, String> = HashMap::new();
+    let wide = s.nets.len() + s.nodes.iter().map(|n| n.interfaces.len()).sum::<usize>() > WIDE_NAMES_FROM;
     for net in &s.nets {
         let name = net.name.value.as_str();
         match net.mode.value {
@@ -324,7 +342,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             }
         }
         let managed = net.managed != Some(false);
-        let bridge = if managed { kname("vb", &[scen, name]) } else { name.to_string() };
+        let bridge = if managed { kname_sized("vb", &[scen, name], wide) } else { name.to_string() };
         bridges.insert(name, bridge.clone());
         push(
             &mut out,
@@ -486,7 +504,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                 .map(|m| m.value)
                 .or_else(|| offset.map(|o| automac(o, index, iface.id.value)))
                 .map(|m| m.to_string());
-            let scen_net = s.net(net);
+            let scen_net = net_named.get(net).copied();
             let link_id = match scen_net.map(|n| n.mode.value) {
                 Some(NetMode::Veth) => {
                     p2p_ends.entry(net).or_default().push(kinds::p2p::End {
@@ -502,7 +520,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
                     if bridge.is_some() {
                         deps.push(ResId::new(kind::NET, net));
                     }
-                    let host_name = kname("ve", &[scen, nname, &iface.id.value.to_string()]);
+                    let host_name = kname_sized("ve", &[scen, nname, &iface.id.value.to_string()], wide);
                     // On an Open vSwitch net: the lab's end is a port of its bridge.
                     if let Some(ovs) = ovs_bridges.get(net) {
                         let (tag, trunks) = super::ovs::vlans(iface.vlan.as_ref());
@@ -717,7 +735,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             continue; // validation reports it
         }
         let deps = ends.iter().map(|e| ResId::new(kind::NODE, e.node.clone())).collect();
-        let up = s.net(net).is_none_or(|n| n.up != Some(false));
+        let up = net_named.get(net).is_none_or(|n| n.up != Some(false));
         push(
             &mut out,
             kind::P2P,
@@ -725,7 +743,7 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
             "net",
             &kinds::p2p::Attrs { a: ends[0].clone(), b: ends[1].clone(), up },
             deps,
-            s.net(net).map_or(Span::default(), |n| n.span),
+            net_named.get(net).map_or(Span::default(), |n| n.span),
         );
     }
 
@@ -1095,6 +1113,15 @@ fn mgmt(s: &Scenario, opts: &Options, out: &mut Vec<Desired>, errors: &mut Vec<D
 #[cfg(test)]
 mod lab_shard_tests {
     use super::LabShards;
+
+    #[test]
+    fn wide_kernel_names_fit_the_kernel_and_differ_from_narrow_ones() {
+        let narrow = super::kname("ve", &["lab", "n1", "1"]);
+        let wide = super::kname_sized("ve", &["lab", "n1", "1"], true);
+        assert_eq!((narrow.len(), wide.len()), (10, 14));
+        assert!(wide.len() < 16, "IFNAMSIZ");
+        assert_ne!(&wide[..10], narrow.as_str());
+    }
 
     #[test]
     fn a_big_lab_spreads_its_nets_and_adding_one_moves_no_other() {

@@ -29,7 +29,7 @@ pub struct HostLimits {
 /// The kernel memory an `ns` node takes, in KiB (its namespaces, its init, its links' ends,
 /// its mounts): measured by `vnx bench linear 10000` on this project's machine (free memory
 /// before and after apply, per node), rounded up.
-pub const KERNEL_KIB_PER_NODE: u64 = 400;
+pub const KERNEL_KIB_PER_NODE: u64 = 820;
 
 /// Threads an apply runs beside the lab's inits (vnx's own, the `ip`/`tc` it starts).
 const APPLY_THREADS: u64 = 256;
