@@ -76,6 +76,8 @@ pub const LOCAL: &str = "";
 /// What refresh found.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Seen {
+    /// The object exists; the attributes it read back that differ from the item's (a
+    /// provider's `refresh` returns only those: none when the object is as recorded).
     Present(Map<String, Value>),
     Missing,
 }

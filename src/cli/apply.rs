@@ -428,7 +428,7 @@ pub(super) fn said(command: &str, name: &str, plan: &Plan, run: &RunArgs, done: 
         ops::Status::Cancelled => return Converged::refused(super::EXIT_ERROR),
         ops::Status::Interrupted => {
             eprintln!("Interrupted after {secs:.1}s: {summary}. The state records what exists; apply again to finish.");
-            let mut c = result_of(command, name, plan, "interrupted", secs, &done.outcomes, done.counts);
+            let mut c = result_of(command, name, plan, "interrupted", secs, done, run.json);
             c.code = EXIT_INTERRUPTED;
             return c;
         }
@@ -451,27 +451,33 @@ pub(super) fn said(command: &str, name: &str, plan: &Plan, run: &RunArgs, done: 
                 "{} failed after {secs:.1}s: {summary}, {failed} failed, {skipped} not started.",
                 capitalize(command)
             );
-            return result_of(command, name, plan, "failed", secs, &done.outcomes, done.counts);
+            return result_of(command, name, plan, "failed", secs, done, run.json);
         }
         ops::Status::Ok => {}
     }
     if !run.json && !plan.is_empty() {
         println!("{} complete in {secs:.1}s! Resources: {summary}.", capitalize(command));
     }
-    result_of(command, name, plan, "ok", secs, &done.outcomes, done.counts)
+    result_of(command, name, plan, "ok", secs, done, run.json)
 }
 
 /// The `--json` document of an apply: the plan, the outcome, the counts, and each action that
-/// failed or was not started, with why.
+/// failed or was not started, with why. Made only when `json` asks for it: a 10,000-node
+/// lab's plan as a JSON tree is some hundred MB.
 fn result_of(
     command: &str,
     scenario: &str,
     plan: &Plan,
     status: &str,
     seconds: f64,
-    outcomes: &std::collections::BTreeMap<usize, Outcome>,
-    [add, change, destroy]: [usize; 3],
+    done: &ops::Applied,
+    json: bool,
 ) -> Converged {
+    let (outcomes, [add, change, destroy]) = (&done.outcomes, done.counts);
+    let code = if status == "ok" { super::EXIT_OK } else { super::EXIT_ERROR };
+    if !json {
+        return Converged { code, json: serde_json::Value::Null };
+    }
     let address = |i: &usize| plan.actions[*i].id.to_string();
     let failed: Vec<_> = outcomes
         .iter()
@@ -487,7 +493,6 @@ fn result_of(
             _ => None,
         })
         .collect();
-    let code = if status == "ok" { super::EXIT_OK } else { super::EXIT_ERROR };
     let json = serde_json::json!({
         "command": command, "scenario": scenario, "status": status, "seconds": (seconds * 1000.0).round() / 1000.0,
         "summary": {"add": add, "change": change, "destroy": destroy},
