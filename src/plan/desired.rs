@@ -225,18 +225,20 @@ fn not_supported(what: String, span: Span, help: &str) -> Diag {
     Diag::error("vnx::not-supported", format!("{what} is not supported yet")).at(span, "here").help(help.to_string())
 }
 
-/// Linux-bridge nets per lab namespace, at most (as a power-of-two count of namespaces makes
-/// them, on average). The kernel keeps, in each namespace, a list of the namespaces its veths
-/// lead to, and walks it for every message about one of its links (`peernet2id`): with every
-/// net in one namespace, each link's creation cost grew with the lab (`perf record -g` of a
-/// 4000-node linear apply: `idr_for_each` 19× the samples of a 1000-node one, and RTNL held
-/// meanwhile). A lab up to this size keeps the one namespace it always had.
-pub const NETS_PER_LAB_NAMESPACE: usize = 512;
+/// Veth ends (interfaces on Linux-bridge nets) per lab namespace, at most (as a power-of-two
+/// count of namespaces makes them, on average). The kernel keeps, in each namespace, a list of
+/// the namespaces its veths lead to, and walks it for every message about one of its links
+/// (`peernet2id`): with every net in one namespace, each link's creation cost grew with the
+/// lab (`perf record -g` of a 4000-node linear apply: `idr_for_each` 19× the samples of a
+/// 1000-node one, and RTNL held meanwhile). A lab up to this size keeps the one namespace it
+/// always had. (A single net's bridge cannot be split: a star of 1000 stays in one.)
+pub const ENDS_PER_LAB_NAMESPACE: usize = 1024;
 
 /// Which of the lab's namespaces each Linux-bridge net's bridge lives in: all in the first
-/// (`vnxlab-LAB`, resource `lab`) up to [`NETS_PER_LAB_NAMESPACE`] nets, else spread by a hash
-/// of the net's name over a power of two of them (`vnxlab-LAB.K`, resource `lab-K`), so that
-/// adding or removing a net moves no other (until the count doubles).
+/// (`vnxlab-LAB`, resource `lab`) up to [`ENDS_PER_LAB_NAMESPACE`] interfaces on them, else
+/// spread by a hash of the net's name over a power of two of them, at most one per net
+/// (`vnxlab-LAB.K`, resource `lab-K`), so that adding or removing a net moves no other (until
+/// the count doubles).
 struct LabShards<'a> {
     scenario: &'a str,
     count: usize,
@@ -244,9 +246,11 @@ struct LabShards<'a> {
 }
 
 impl<'a> LabShards<'a> {
-    fn of(scenario: &'a str, nets: impl Iterator<Item = &'a str>) -> LabShards<'a> {
+    /// `members`: how many interfaces a net has.
+    fn of(scenario: &'a str, nets: impl Iterator<Item = &'a str>, members: impl Fn(&str) -> usize) -> LabShards<'a> {
         let names: Vec<&str> = nets.collect();
-        let count = names.len().div_ceil(NETS_PER_LAB_NAMESPACE).max(1).next_power_of_two();
+        let ends: usize = names.iter().map(|n| members(n)).sum();
+        let count = ends.div_ceil(ENDS_PER_LAB_NAMESPACE).clamp(1, names.len().max(1)).next_power_of_two();
         let shard = |n: &str| if count == 1 { 0 } else { shard_hash(n) % count };
         LabShards { scenario, count, nets: names.into_iter().map(|n| (n, shard(n))).collect() }
     }
@@ -297,9 +301,14 @@ pub fn desired(s: &Scenario, opts: &Options, fs: &dyn HostFs) -> Result<(Vec<Des
     let in_lab = |net: &crate::scenario::Net| {
         net.managed != Some(false) && net.external.is_none() && !host_side.contains(net.name.value.as_str())
     };
+    let mut members: HashMap<&str, usize> = HashMap::new();
+    for i in s.nodes.iter().flat_map(|n| &n.interfaces) {
+        *members.entry(i.net.value.as_str()).or_default() += 1;
+    }
     let lab_nets = LabShards::of(
         scen,
         s.nets.iter().filter(|n| n.mode.value == NetMode::VirtualBridge && in_lab(n)).map(|n| n.name.value.as_str()),
+        |net| members.get(net).copied().unwrap_or(0),
     );
     // Open vSwitch nets' bridges and ports live in the lab's (first) namespace, with its own switch.
     let ovs_bridges = super::ovs::bridges(s);
@@ -1126,17 +1135,21 @@ mod lab_shard_tests {
     #[test]
     fn a_big_lab_spreads_its_nets_and_adding_one_moves_no_other() {
         let names: Vec<String> = (0..2000).map(|i| format!("net{i}")).collect();
-        let small = LabShards::of("x", names.iter().take(512).map(String::as_str));
+        // Two interfaces a net (a linear lab).
+        let small = LabShards::of("x", names.iter().take(512).map(String::as_str), |_| 2);
         assert_eq!(small.count, 1);
         assert!(names[..512].iter().all(|n| small.netns(n).as_deref() == Some("vnxlab-x")));
-        let big = LabShards::of("x", names.iter().map(String::as_str));
+        let big = LabShards::of("x", names.iter().map(String::as_str), |_| 2);
         assert_eq!(big.count, 4);
+        // Few nets with many members each (a star of stars) spread too, one net a namespace at most.
+        assert_eq!(LabShards::of("x", names.iter().take(100).map(String::as_str), |_| 101).count, 16);
+        assert_eq!(LabShards::of("x", ["one"].into_iter(), |_| 1000).count, 1);
         for k in 0..4 {
             let ns = vnx_providers::names::lab_shard_netns("x", k);
             let here = names.iter().filter(|n| big.netns(n).as_deref() == Some(ns.as_str())).count();
             assert!((350..650).contains(&here), "namespace {ns} holds {here} of 2000 nets");
         }
-        let more = LabShards::of("x", names.iter().map(String::as_str).chain(["another"]));
+        let more = LabShards::of("x", names.iter().map(String::as_str).chain(["another"]), |_| 2);
         assert!(names.iter().all(|n| more.netns(n) == big.netns(n)));
         assert_eq!(big.lab("net7").map(|r| r.name.starts_with("lab")), Some(true));
     }
