@@ -189,7 +189,7 @@ mod tests {
             max_pid_namespaces: Some(96363),
             mount_max: Some(100000),
             mounts_now: Some(30),
-            mem_available_kib: Some(20 * 1024 * 1024),
+            mem_available_kib: Some(40 * 1024 * 1024),
         }
     }
 
