@@ -271,7 +271,7 @@ impl<'a> LabShards<'a> {
     }
     /// The resource of that namespace.
     fn lab(&self, net: &str) -> Option<ResId> {
-        self.nets.get(net).map(|&k| ResId::new(kind::LAB, &LabShards::resource(k)))
+        self.nets.get(net).map(|&k| ResId::new(kind::LAB, LabShards::resource(k)))
     }
 }
 
