@@ -178,7 +178,16 @@ pub const WIDE_NAMES_FROM: usize = 4096;
 
 /// [`kname`], with 12 hex digits when `wide` (the prefix must then be at most 3 characters).
 pub fn kname_sized(prefix: &str, parts: &[&str], wide: bool) -> String {
-    // FNV-1a, 64 bits, folded to 32: stable across builds and platforms.
+    let h = fnv64(parts);
+    if wide {
+        format!("{prefix}{:012x}", (h ^ (h >> 48)) & 0xffff_ffff_ffff)
+    } else {
+        format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
+    }
+}
+
+/// FNV-1a, 64 bits, of `parts` (each ended by a 0 byte): stable across builds and platforms.
+fn fnv64(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for p in parts {
         for b in p.bytes().chain([0u8]) {
@@ -186,11 +195,7 @@ pub fn kname_sized(prefix: &str, parts: &[&str], wide: bool) -> String {
             h = h.wrapping_mul(0x100000001b3);
         }
     }
-    if wide {
-        format!("{prefix}{:012x}", (h ^ (h >> 48)) & 0xffff_ffff_ffff)
-    } else {
-        format!("{prefix}{:08x}", (h ^ (h >> 32)) as u32)
-    }
+    h
 }
 
 pub use vnx_providers::names::{lab_netns as lab_netns_name, node_netns as netns_name};
@@ -251,7 +256,15 @@ impl<'a> LabShards<'a> {
         let names: Vec<&str> = nets.collect();
         let ends: usize = names.iter().map(|n| members(n)).sum();
         let count = ends.div_ceil(ENDS_PER_LAB_NAMESPACE).clamp(1, names.len().max(1)).next_power_of_two();
-        let shard = |n: &str| if count == 1 { 0 } else { shard_hash(n) % count };
+        // The net's place: the hash kernel names use, folded as theirs, stable across builds.
+        let shard = |n: &str| {
+            let h = fnv64(&[n]);
+            if count == 1 {
+                0
+            } else {
+                (h ^ (h >> 32)) as usize % count
+            }
+        };
         LabShards { scenario, count, nets: names.into_iter().map(|n| (n, shard(n))).collect() }
     }
     fn is_empty(&self) -> bool {
@@ -273,12 +286,6 @@ impl<'a> LabShards<'a> {
     fn lab(&self, net: &str) -> Option<ResId> {
         self.nets.get(net).map(|&k| ResId::new(kind::LAB, LabShards::resource(k)))
     }
-}
-
-/// A net's place among the lab's namespaces: FNV-1a of its name, stable across builds.
-fn shard_hash(net: &str) -> usize {
-    let h = net.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    (h ^ (h >> 32)) as usize
 }
 
 /// Returns the desired resources (and warnings), or the reasons the scenario cannot run here.

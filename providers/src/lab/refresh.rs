@@ -226,10 +226,9 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
     // reads (which do not take it), the first one first: two threads taking two lab dumps at
     // once only took turns on RTNL (`perf record -g` of a 10,000-node plan: 10 % of the
     // samples spinning on it in `rtnl_dump_ifinfo`).
-    let labs: Vec<String> = lab_netns.into_iter().collect();
-    let every = (visits.len() / labs.len().max(1)).max(1);
-    let mut labs = labs.into_iter();
-    let mut jobs: Vec<Job> = Vec::with_capacity(visits.len() + labs.len());
+    let every = (visits.len() / lab_netns.len().max(1)).max(1);
+    let mut jobs: Vec<Job> = Vec::with_capacity(visits.len() + lab_netns.len());
+    let mut labs = lab_netns.into_iter();
     for (i, v) in visits.into_values().enumerate() {
         if i % every == 0 {
             jobs.extend(labs.next().map(Job::Lab));
