@@ -679,9 +679,10 @@ impl NsReader {
     pub fn enter(netns: std::os::fd::BorrowedFd) -> Result<NsReader> {
         nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|e| nl_err("entering a network namespace", e))?;
-        let mut sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
+        // Not bound: the kernel gives the socket its address on the first request (a bind and
+        // a getsockname less for each of a lab's thousands of nodes).
+        let sock = netlink_sys::Socket::new(netlink_proto::sys::protocols::NETLINK_ROUTE)
             .map_err(|e| nl_err("opening a netlink socket", e))?;
-        sock.bind_auto().map_err(|e| nl_err("binding a netlink socket", e))?;
         Ok(NsReader { sock })
     }
 

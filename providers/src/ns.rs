@@ -493,10 +493,16 @@ pub fn new_netns(name: &str, mark: &str, sysctls: &'static [(&'static str, &'sta
 
 /// Whether /run/netns/NAME is the init's network namespace.
 pub fn netns_bound_to(init: &Init, name: &str) -> bool {
+    init.netns().is_ok_and(|fd| is_bound_to(&fd, name))
+}
+
+/// Whether /run/netns/NAME is the namespace `netns` (open already: a refresh reads it next).
+pub fn is_bound_to(netns: &OwnedFd, name: &str) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let a = std::fs::metadata(format!("{NETNS_DIR}/{name}"));
-    let b = std::fs::metadata(format!("/proc/{}/ns/net", init.pid));
-    matches!((a, b), (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino())
+    let Ok(a) = std::fs::metadata(format!("{NETNS_DIR}/{name}")) else { return false };
+    let mut b: libc::stat = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::fstat(netns.as_raw_fd(), &mut b) } == 0;
+    ok && a.dev() == b.st_dev && a.ino() == b.st_ino
 }
 
 /// The mark of the namespace bound to /run/netns/NAME (its `lo`'s alias), if one is bound.

@@ -212,15 +212,18 @@ pub(super) async fn make_plan(
     let name = t.scenario.name.value.clone();
     // A plan for a lab another state owns could not be carried out: say so before reading it.
     vnx_providers::claim::check(&name, state_path).map_err(|e| e.to_string())?;
-    let desired = if destroy {
-        vec![]
-    } else {
-        let mut opts = common::desired_options(args)?;
-        opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
-        common::desired_of(&t, &opts, color)?
+    let opts = match destroy {
+        true => None,
+        false => {
+            let mut opts = common::desired_options(args)?;
+            opts.runs = state.node_runs(&name).map_err(|e| e.to_string())?;
+            Some(opts)
+        }
     };
+    let desired = || opts.as_ref().map_or(Ok(vec![]), |opts| common::desired_of(&t, opts, color));
     let session = ops::Session { state, path: state_path };
-    let plan = ops::plan::plan(session, &name, &desired, &common::plan_options(args, destroy), args.refresh).await?;
+    let options = common::plan_options(args, destroy);
+    let plan = ops::plan::plan(session, &name, desired, &options, args.refresh).await?;
     Ok(Planned { target: t, plan })
 }
 

@@ -228,9 +228,16 @@ impl Bench {
     async fn converge(&self, s: &Scenario, destroy: bool, apply: bool) -> Result<(Duration, Duration, usize), String> {
         let t0 = Instant::now();
         let name = s.name.value.clone();
-        // The target (a copy of the scenario) only for as long as the desired resources take.
-        let desired = if destroy { vec![] } else { common::desired_of(&self.target(s), &Default::default(), false)? };
-        let recorded = crate::ops::lab::recorded_of(&self.state, &name)?;
+        // The target (a copy of the scenario) only for as long as the desired resources take;
+        // computed beside the record's read, as `vnx plan` does.
+        let target = (!destroy).then(|| self.target(s));
+        let desired = || target.as_ref().map_or(Ok(vec![]), |t| common::desired_of(t, &Default::default(), false));
+        let (desired, recorded) = std::thread::scope(|sc| {
+            let desired = sc.spawn(desired);
+            let recorded = crate::ops::lab::recorded_of(&self.state, &name);
+            (desired.join().unwrap_or_else(|_| Err("computing the desired resources failed".into())), recorded)
+        });
+        let (desired, recorded) = (desired?, recorded?);
         let lab = crate::ops::lab::lab(&name, &self.state_path, &recorded)?;
         let actual =
             if recorded.is_empty() { Default::default() } else { crate::ops::lab::refresh(&lab, &recorded).await? };

@@ -72,6 +72,12 @@ pub fn ledger_of(arg: &str, state_arg: &Option<PathBuf>) -> Option<Result<(Strin
         Ok(s) => s,
         Err(e) => return Some(Err(e)),
     };
+    // Most states drive no cluster: then the scenario is not parsed a second time for its name.
+    match state.ledgers() {
+        Ok(l) if l.is_empty() => return None,
+        Err(e) => return Some(Err(e.to_string())),
+        Ok(_) => {}
+    }
     let name = lab_name(arg);
     Ledger::read(&state, &name).transpose().map(|r| r.map(|l| (name, l)))
 }

@@ -46,6 +46,13 @@ pub fn recorded_of(state: &State, scenario: &str) -> Result<Vec<Recorded>, Strin
     Ok(state.resources(scenario).map_err(|e| e.to_string())?.into_iter().map(Recorded::from_row).collect())
 }
 
+/// What the lab provider takes over of a lab's record (see [`lab`]): its nodes' inits, boot
+/// sequences and routes only.
+pub fn recorded_for_lab(state: &State, scenario: &str) -> Result<Vec<Recorded>, String> {
+    let rows = state.resources_of_kinds(scenario, &Lab::ADOPTED_KINDS).map_err(|e| e.to_string())?;
+    Ok(rows.into_iter().map(Recorded::from_row).collect())
+}
+
 /// The lab provider for a scenario (`recorded`: what is recorded of it, for a lab an earlier
 /// vnx built: see [`Lab::adopt`]).
 pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<Lab, String> {
@@ -71,8 +78,11 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
 
 /// Reads back what exists of the recorded resources.
 pub async fn refresh<P: Provider>(provider: &P, recorded: &[Recorded]) -> Result<HashMap<ResId, Actual>, String> {
+    let t0 = std::time::Instant::now();
     let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
+    let t1 = std::time::Instant::now();
     let seen = provider.refresh(items).await;
+    let t2 = std::time::Instant::now();
     let mut out = HashMap::new();
     for (r, s) in recorded.iter().zip(seen) {
         let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
@@ -81,5 +91,6 @@ pub async fn refresh<P: Provider>(provider: &P, recorded: &[Recorded]) -> Result
         };
         out.insert(r.id.clone(), actual);
     }
+    tracing::debug!("refresh: items {:?}, reading {:?}, results {:?}", t1 - t0, t2 - t1, t2.elapsed());
     Ok(out)
 }

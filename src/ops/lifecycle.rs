@@ -33,11 +33,12 @@ pub async fn run(s: Session<'_>, l: &Lifecycle<'_>, steer: &mut dyn Steer) -> Re
         for n in l.nodes {
             s.state.set_node_run(name, n, step.run).map_err(|e| e.to_string())?;
         }
+        // Read from the record (node runs) as each step set them: not beside it.
         let desired = (l.desired)()?;
         let options = plan::Options { targets: l.nodes.to_vec(), ..Default::default() };
         // From the record (no refresh): a lifecycle command changes run states only, which the
         // record follows step by step.
-        let plan = planning::plan(s, name, &desired, &options, false).await?;
+        let plan = planning::plan(s, name, move || Ok(desired), &options, false).await?;
         let shutdown_first = || (l.on_shutdown)(l.nodes);
         let mut step_steer = Before { inner: steer, before: step.on_shutdown.then_some(&shutdown_first) };
         let applied = converge(s, &l.job, &plan, &mut step_steer).await?;

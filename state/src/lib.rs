@@ -507,9 +507,21 @@ impl State {
     // ---- resources ----
 
     pub fn resources(&self, scenario: &str) -> Result<Vec<ResourceRow>> {
+        self.resources_where(scenario, "")
+    }
+
+    /// A scenario's resources of these kinds only (a 10,000-node lab's 60,000 records take a
+    /// quarter of a second to read in full).
+    pub fn resources_of_kinds(&self, scenario: &str, kinds: &[&str]) -> Result<Vec<ResourceRow>> {
+        // The kinds are the caller's constants, quoted as SQL strings all the same.
+        let list: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.replace('\'', "''"))).collect();
+        self.resources_where(scenario, &format!(" AND kind IN ({})", list.join(", ")))
+    }
+
+    fn resources_where(&self, scenario: &str, and: &str) -> Result<Vec<ResourceRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT scenario, host, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1 ORDER BY rowid")
+            .prepare(&format!("SELECT scenario, host, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1{and} ORDER BY rowid"))
             .map_err(|e| self.db(e))?;
         let rows = st
             .query_map([scenario], |r| {

@@ -4,6 +4,7 @@
 //! VM guests are read lazily, through their agents, once per refresh.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use super::{Item, Lab, NodeProvider, Seen};
@@ -87,14 +88,21 @@ pub(crate) struct NodeSeen {
 }
 
 impl NodeSeen {
-    /// How the node with this `init` (if it has one) and namespace name runs.
-    fn of(init: Option<&Init>, netns: &str) -> NodeSeen {
+    /// How the node with this `init` (if it has one) and namespace name runs, and its
+    /// namespace, open (the init's if it runs, else the one bound to the name, if any).
+    fn of(init: Option<&Init>, netns: &str) -> (NodeSeen, Option<OwnedFd>) {
         let run = ns::run_state(init, netns);
-        let bound = match init {
-            Some(i) if run.is_some_and(|r| r != ns::SHUTOFF) => ns::netns_bound_to(i, netns),
-            _ => true,
+        let (bound, fd) = match (init, run) {
+            (_, None) => (true, None),
+            (_, Some(ns::SHUTOFF)) => (true, ns::open_bound_netns(netns)),
+            // Opened once: to compare with the bound one, then to read.
+            (Some(i), Some(_)) => match i.netns() {
+                Ok(fd) => (ns::is_bound_to(&fd, netns), Some(fd)),
+                Err(_) => (false, None),
+            },
+            (None, Some(_)) => (true, None),
         };
-        NodeSeen { run, bound, view: None }
+        (NodeSeen { run, bound, view: None }, fd)
     }
 }
 
@@ -103,6 +111,7 @@ pub(crate) type NodeView = crate::netlink::NsView;
 
 pub(super) async fn refresh(lab: &Lab, items: Vec<Item>) -> Vec<Result<Seen>> {
     // One dump of the host's links serves every host-side resource.
+    let t_host = std::time::Instant::now();
     let host_links = match lab.host().links().await {
         Ok(mut l) => {
             l.sort_by(|x, y| x.name.cmp(&y.name));
@@ -115,6 +124,7 @@ pub(super) async fn refresh(lab: &Lab, items: Vec<Item>) -> Vec<Result<Seen>> {
         }
     };
     let t0 = std::time::Instant::now();
+    tracing::debug!("refresh: the host's links {:?}", t_host.elapsed());
     let views = prefetch(lab, &items).await;
     let t1 = std::time::Instant::now();
     // Only what differs from the record is kept (the planner asks no more): a 10,000-node
@@ -244,12 +254,7 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
             Read::Lab(name, links.map(|links| NodeView { links, ..NodeView::default() }))
         }
         Job::Node(v) => {
-            let mut seen = NodeSeen::of(v.init.as_ref(), &v.netns);
-            let fd = match seen.run {
-                None => None,
-                Some(ns::SHUTOFF) => ns::open_bound_netns(&v.netns),
-                Some(_) => v.init.and_then(|i| i.netns().ok()),
-            };
+            let (mut seen, fd) = NodeSeen::of(v.init.as_ref(), &v.netns);
             if let Some(fd) = fd.filter(|_| v.links.is_some() || v.routes) {
                 let view = crate::netlink::NsReader::enter(std::os::fd::AsFd::as_fd(&fd)).and_then(|r| {
                     let mut view = NodeView::default();
