@@ -79,6 +79,36 @@ fn stage(at: &Path) -> std::result::Result<(), String> {
     std::env::set_current_dir("/").map_err(|e| format!("staging the nodes' mount namespace: chdir /: {e}"))
 }
 
+/// Unmounts, in the calling thread's (private) mount namespace, the host's network namespace
+/// names: a bind held there would keep a deleted node's namespace alive. A lazy unmount takes
+/// a mount's submounts with it, so /run/netns, a mount point as vnx and `ip netns` make it,
+/// goes with every bind under it in one call (one call per bind took 0.2 s in a 10,000-node
+/// lab, each time a node was added). Binds on a plain directory go one by one.
+fn drop_netns_binds() -> Result<()> {
+    // Each pass unmounts what it sees; a bind covered by a later mount shows after.
+    for _ in 0..8 {
+        let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
+            .map_err(|e| Error::io("reading mountinfo", e))?;
+        let binds: Vec<&str> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| *p == NETNS_DIR || p.starts_with(&format!("{NETNS_DIR}/")))
+            .collect();
+        if binds.is_empty() {
+            return Ok(());
+        }
+        if binds.contains(&NETNS_DIR) {
+            // Mounted on itself too (`ip netns`): each layer, with what it holds.
+            while umount2(NETNS_DIR, MntFlags::MNT_DETACH).is_ok() {}
+        } else {
+            for p in binds {
+                let _ = umount2(p, MntFlags::MNT_DETACH);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A host path as a staged namespace sees it (under [`HOST`]).
 fn staged(p: &Path) -> PathBuf {
     Path::new(HOST).join(p.strip_prefix("/").unwrap_or(p))
@@ -97,18 +127,7 @@ impl MountTemplate {
             // From here on, nothing done in this namespace reaches the host's.
             mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
                 .map_err(|e| fail("making it private", e))?;
-            let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
-                .map_err(|e| Error::io("reading mountinfo", e))?;
-            let mut binds: Vec<&str> = info
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|p| *p == NETNS_DIR || p.starts_with(&format!("{NETNS_DIR}/")))
-                .collect();
-            // The deepest first: each bind, then /run/netns itself (`ip netns` binds it on itself).
-            binds.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in binds {
-                let _ = umount2(p, MntFlags::MNT_DETACH);
-            }
+            drop_netns_binds()?;
             // Opened first: the host's /proc is under HOST once staged.
             let ns = open_ns("/proc/thread-self/ns/mnt")?;
             stage(&at).map_err(Error::Node)?;

@@ -8,7 +8,6 @@ mod cluster;
 mod sweep;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -17,7 +16,8 @@ use vnx_providers::ns::Init;
 use super::common::{self, Target};
 use super::fail;
 use crate::engine;
-use crate::plan::{self, kind, render, Options};
+use crate::ops;
+use crate::plan::{kind, Options};
 use crate::scenario::values::{Ipv4Config, NetMode, NetType};
 use crate::scenario::{Format, Interface, Net, Node, Scenario, Source, Spanned};
 
@@ -207,6 +207,17 @@ fn rss_kib() -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
+/// Approves every plan and shows nothing (the bench prints its own table).
+struct Quiet;
+
+impl ops::Steer for Quiet {
+    fn show(&mut self, _: &crate::plan::Plan) {}
+    fn approve(&mut self, _: &crate::plan::Plan) -> Result<bool, String> {
+        Ok(true)
+    }
+    fn event(&mut self, _: engine::Event<'_>) {}
+}
+
 struct Bench {
     state_path: PathBuf,
     state: vnx_state::State,
@@ -224,48 +235,36 @@ impl Bench {
         }
     }
 
-    /// Plan (with refresh) and apply; returns (planning time, total time, changes).
+    /// Plan (with refresh) and apply, as `vnx apply` does ([`ops::plan`], [`ops::converge`]);
+    /// returns (planning time, total time, changes).
     async fn converge(&self, s: &Scenario, destroy: bool, apply: bool) -> Result<(Duration, Duration, usize), String> {
         let t0 = Instant::now();
         let name = s.name.value.clone();
-        // The target (a copy of the scenario) only for as long as the desired resources take;
-        // computed beside the record's read, as `vnx plan` does.
+        // The target (a copy of the scenario) only for as long as the desired resources take.
         let target = (!destroy).then(|| self.target(s));
         let desired = || target.as_ref().map_or(Ok(vec![]), |t| common::desired_of(t, &Default::default(), false));
-        let (desired, recorded) = std::thread::scope(|sc| {
-            let desired = sc.spawn(desired);
-            let recorded = crate::ops::lab::recorded_of(&self.state, &name);
-            (desired.join().unwrap_or_else(|_| Err("computing the desired resources failed".into())), recorded)
-        });
-        let (desired, recorded) = (desired?, recorded?);
-        let lab = crate::ops::lab::lab(&name, &self.state_path, &recorded)?;
-        let actual =
-            if recorded.is_empty() { Default::default() } else { crate::ops::lab::refresh(&lab, &recorded).await? };
-        let p = plan::plan(&desired, &recorded, &actual, &Options { destroy, ..Default::default() });
+        let session = ops::Session { state: &self.state, path: &self.state_path };
+        let p = ops::plan::plan(session, &name, desired, &Options { destroy, ..Default::default() }, true).await?;
         let planned = t0.elapsed();
         if !apply || p.is_empty() {
             return Ok((planned, t0.elapsed(), p.changes.len()));
         }
-        // Recorded as `vnx apply` records them: the scenario's text and the plan.
-        if !destroy {
-            let text = crate::scenario::write(s, Format::Yaml);
-            self.state.put_scenario(&name, "bench", "yaml", &text).map_err(|e| e.to_string())?;
-        }
-        let command = if destroy { "destroy" } else { "apply" };
-        let id = self.state.apply_begin(&name, command, &render::to_json_text(&p, &name)).map_err(|e| e.to_string())?;
-        let report = engine::apply(&p, &lab, &self.state, &name, id, self.parallelism, &AtomicBool::new(false), |_| {})
-            .await
-            .map_err(|e| e.to_string())?;
-        if !report.ok() {
-            let first = report.outcomes.iter().find_map(|(i, o)| match o {
+        let job = ops::Job {
+            command: if destroy { "destroy" } else { "apply" },
+            scenario: s,
+            source: "bench",
+            format: Format::Yaml,
+            forget_when_empty: destroy,
+            parallelism: self.parallelism,
+            stop: Default::default(),
+        };
+        let applied = ops::converge(session, &job, &p, &mut Quiet).await?;
+        if applied.status != ops::Status::Ok {
+            let first = applied.outcomes.iter().find_map(|(i, o)| match o {
                 engine::Outcome::Failed(e) => Some(format!("{}: {e}", p.actions[*i].id)),
                 _ => None,
             });
-            return Err(format!("the apply failed: {}", first.unwrap_or_default()));
-        }
-        if destroy {
-            let _ = self.state.delete_scenario(&name);
-            crate::ops::lab::remove_lab_dirs(&self.state_path, &name);
+            return Err(format!("the apply failed: {}", first.unwrap_or_else(|| applied.status.as_str().into())));
         }
         Ok((planned, t0.elapsed(), p.changes.len()))
     }
