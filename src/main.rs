@@ -10,8 +10,8 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     // glibc gives each thread that allocates a heap ("arena") of its own, up to 8 per core, and
-    // keeps them: with tokio's workers and refresh's reader threads, ~45 MB of a 1000-node
-    // lab's peak RSS. Two arenas cost nothing measurable in time.
+    // keeps them: Rust's allocations go to mimalloc, but SQLite and the other C code still use
+    // glibc's malloc from tokio's workers and refresh's reader threads. Two arenas are enough.
     #[cfg(target_env = "gnu")]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);

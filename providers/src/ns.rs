@@ -87,8 +87,8 @@ fn stage(at: &Path) -> std::result::Result<(), String> {
 fn drop_netns_binds() -> Result<()> {
     // Each pass unmounts what it sees; a bind covered by a later mount shows after.
     for _ in 0..8 {
-        let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
-            .map_err(|e| Error::io("reading mountinfo", e))?;
+        let info =
+            std::fs::read_to_string("/proc/thread-self/mountinfo").map_err(|e| Error::io("reading mountinfo", e))?;
         let binds: Vec<&str> = info
             .lines()
             .filter_map(|l| l.split(' ').nth(4))

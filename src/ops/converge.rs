@@ -128,7 +128,12 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
     let t2 = Instant::now();
     let recorded = lab::recorded_for_lab(s.state, name)?;
     lab::prepare_host(job.scenario);
-    tracing::debug!("before the actions: recording the scenario {:?}, the plan {:?}, the rest {:?}", t1 - t0, t2 - t1, t2.elapsed());
+    tracing::debug!(
+        "before the actions: recording the scenario {:?}, the plan {:?}, the rest {:?}",
+        t1 - t0,
+        t2 - t1,
+        t2.elapsed()
+    );
     let t0 = Instant::now();
     let report = async {
         let lab = lab::lab(name, s.path, &recorded)?;
