@@ -85,6 +85,7 @@ fn stage(at: &Path) -> std::result::Result<(), String> {
 /// goes with every bind under it in one call (one call per bind took 0.2 s in a 10,000-node
 /// lab, each time a node was added). Binds on a plain directory go one by one.
 fn drop_netns_binds() -> Result<()> {
+    let under = format!("{NETNS_DIR}/");
     // Each pass unmounts what it sees; a bind covered by a later mount shows after.
     for _ in 0..8 {
         let info =
@@ -92,7 +93,7 @@ fn drop_netns_binds() -> Result<()> {
         let binds: Vec<&str> = info
             .lines()
             .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| *p == NETNS_DIR || p.starts_with(&format!("{NETNS_DIR}/")))
+            .filter(|p| *p == NETNS_DIR || p.starts_with(&under))
             .collect();
         if binds.is_empty() {
             return Ok(());

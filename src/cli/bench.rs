@@ -646,13 +646,13 @@ fn run_mininet(n: usize) -> Option<f64> {
 /// directory (links in the benchmark's host namespace are counted by the caller). Polled a while: the kernel finishes killing nodes after destroy returns.
 fn leftovers(scenario: &str) -> Vec<String> {
     let run_dir = vnx_providers::ns::run_dir(scenario).map(|d| d.display().to_string()).unwrap_or_default();
+    // The names of the lab's namespaces: its nodes', its own, its own's shards.
+    let (nodes, lab) = (vnx_providers::names::node_netns(scenario, ""), vnx_providers::names::lab_netns(scenario));
+    let shards = format!("{lab}.");
+    let in_run_dir = format!("{run_dir}/");
     let look = || {
         let mut left = Vec::new();
-        let ours = |n: &str| {
-            n.starts_with(&vnx_providers::names::node_netns(scenario, ""))
-                || n == vnx_providers::names::lab_netns(scenario)
-                || n.starts_with(&format!("{}.", vnx_providers::names::lab_netns(scenario)))
-        };
+        let ours = |n: &str| n.starts_with(&nodes) || n == lab || n.starts_with(&shards);
         let names = std::fs::read_dir("/run/netns")
             .into_iter()
             .flatten()
@@ -663,14 +663,7 @@ fn leftovers(scenario: &str) -> Vec<String> {
             left.push(format!("{names} names in /run/netns"));
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mounts = mounts
-            .lines()
-            .filter(|l| {
-                l.contains(&run_dir)
-                    || l.contains(&vnx_providers::names::node_netns(scenario, ""))
-                    || l.contains(&vnx_providers::names::lab_netns(scenario))
-            })
-            .count();
+        let mounts = mounts.lines().filter(|l| l.contains(&run_dir) || l.contains(&nodes) || l.contains(&lab)).count();
         if mounts > 0 {
             left.push(format!("{mounts} mounts"));
         }
@@ -679,8 +672,7 @@ fn leftovers(scenario: &str) -> Vec<String> {
             .flatten()
             .flatten()
             .filter(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&format!("{run_dir}/")))
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&in_run_dir))
             })
             .count();
         if procs > 0 {

@@ -118,21 +118,21 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
     steer.before();
     // The lab is this state's from here on (refused when another state owns it).
     vnx_providers::claim::take(name, s.path).map_err(|e| e.to_string())?;
-    let t0 = Instant::now();
+    let recording = Instant::now();
     if !job.forget_when_empty {
         record()?;
     }
-    let t1 = Instant::now();
+    let journaling = Instant::now();
     let apply_id =
         s.state.apply_begin(name, job.command, &render::to_json_text(plan, name)).map_err(|e| e.to_string())?;
-    let t2 = Instant::now();
+    let preparing = Instant::now();
     let recorded = lab::recorded_for_lab(s.state, name)?;
     lab::prepare_host(job.scenario);
     tracing::debug!(
         "before the actions: recording the scenario {:?}, the plan {:?}, the rest {:?}",
-        t1 - t0,
-        t2 - t1,
-        t2.elapsed()
+        journaling - recording,
+        preparing - journaling,
+        preparing.elapsed()
     );
     let t0 = Instant::now();
     let report = async {
