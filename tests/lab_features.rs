@@ -597,3 +597,38 @@ fn the_hosts_private_places_are_hidden_from_nodes() {
     assert!(!std::path::Path::new("/root/note").exists(), "the node wrote the host's /root");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
 }
+
+/// A node's /sys is the sysfs of its own network namespace, mounted the first time vnx enters
+/// the node (a node no one enters costs no sysfs mount: each walks every other one).
+#[test]
+fn a_nodes_sys_is_its_own_and_mounted_when_entered() {
+    let host = TestHost::new();
+    let name = host.unique("sys");
+    let file = host.dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n  - {{name: n, mode: virtual_bridge}}\nnodes:\n  - name: a\n    type: ns\n    interfaces:\n      - {{id: 1, net: n, ipv4: [10.7.0.1/24]}}\n"
+        ),
+    )
+    .unwrap();
+    host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
+    let pid = host.pids(&name)["a"];
+    let sysfs_mounted = || {
+        std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/sys") && l.contains(" - sysfs "))
+    };
+    assert!(!sysfs_mounted(), "a node no one entered has no sysfs mounted");
+    let links = host.vnx_ok(&["exec", &name, "-M", "a", "--", "ls", "/sys/class/net"]);
+    let mut links: Vec<&str> = links.split_whitespace().collect();
+    links.sort();
+    assert_eq!(links, ["eth1", "lo"], "the node's /sys shows its own namespace's links");
+    assert!(sysfs_mounted(), "entered once, the node keeps its /sys");
+    // Entered again: the same mount, not a second one over it.
+    host.vnx_ok(&["exec", &name, "-M", "a", "--", "true"]);
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert_eq!(mounts.lines().filter(|l| l.contains(" - sysfs ")).count(), 1, "{mounts}");
+    host.vnx_ok(&["destroy", &name, "--auto-approve"]);
+}
