@@ -36,7 +36,7 @@ impl Recording {
 }
 
 impl Provider for Recording {
-    async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
+    async fn refresh(&self, items: &[Item]) -> Vec<Result<Seen>> {
         items.iter().map(|_| Ok(Seen::Present(Default::default()))).collect()
     }
     async fn create(&self, item: Item) -> Result<Value> {

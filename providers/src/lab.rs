@@ -84,7 +84,7 @@ pub enum Seen {
 
 /// What the engine asks of a provider.
 pub trait Provider: Send + Sync + 'static {
-    fn refresh(&self, items: Vec<Item>) -> impl Future<Output = Vec<Result<Seen>>> + Send;
+    fn refresh(&self, items: &[Item]) -> impl Future<Output = Vec<Result<Seen>>> + Send;
     /// Creates; returns the runtime facts to record.
     fn create(&self, item: Item) -> impl Future<Output = Result<Value>> + Send;
     fn update(&self, old: Item, new: Item) -> impl Future<Output = Result<Value>> + Send;
@@ -571,7 +571,7 @@ fn here(it: &Item) -> Result<()> {
 }
 
 impl Provider for Lab {
-    async fn refresh(&self, items: Vec<Item>) -> Vec<Result<Seen>> {
+    async fn refresh(&self, items: &[Item]) -> Vec<Result<Seen>> {
         if let Some(e) = items.iter().find_map(|it| here(it).err()) {
             let why = e.to_string();
             return items.iter().map(|_| Err(Error::Other(why.clone()))).collect();

@@ -109,14 +109,14 @@ pub fn run_states(state: &vnx_state::State, scenario: &str) -> std::collections:
 fn now_of(
     state: &vnx_state::State,
     name: &str,
-    recorded: Vec<Recorded>,
+    mut recorded: Vec<Recorded>,
 ) -> Result<(Vec<Recorded>, Vec<Drift>), String> {
     if recorded.is_empty() {
         return Ok((recorded, vec![]));
     }
     let actual = common::runtime().block_on(async {
         let lab = crate::ops::lab::lab(name, state.path(), &recorded)?;
-        crate::ops::lab::refresh(&lab, &recorded).await
+        crate::ops::lab::refresh(&lab, &mut recorded).await
     })?;
     let b = crate::plan::believed(&recorded, &actual);
     let now = recorded

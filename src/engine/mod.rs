@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vnx_providers::lab::{Item, Provider};
 use vnx_state::{ResourceRow, State};
 
@@ -61,8 +61,21 @@ pub fn item_of_desired(d: &Desired) -> Item {
         name: d.id.name.clone(),
         provider: d.provider.clone(),
         host: d.id.host.clone(),
-        attrs: d.attrs.clone().into_iter().collect::<Map<_, _>>(),
+        attrs: d.attrs.clone(),
         runtime: Value::Null,
+    }
+}
+
+/// An item of a recorded resource that takes its attributes and runtime facts (to be given
+/// back: see `ops::lab::refresh`).
+pub fn item_lent_by(r: &mut Recorded) -> Item {
+    Item {
+        kind: r.id.kind.clone(),
+        name: r.id.name.clone(),
+        provider: r.provider.clone(),
+        host: r.id.host.clone(),
+        attrs: std::mem::take(&mut r.attrs),
+        runtime: r.runtime.take(),
     }
 }
 
@@ -72,7 +85,7 @@ pub fn item_of_recorded(r: &Recorded) -> Item {
         name: r.id.name.clone(),
         provider: r.provider.clone(),
         host: r.id.host.clone(),
-        attrs: r.attrs.clone().into_iter().collect::<Map<_, _>>(),
+        attrs: r.attrs.clone(),
         runtime: r.runtime.clone(),
     }
 }
@@ -84,7 +97,7 @@ fn row(scenario: &str, d: &Desired, status: &str, runtime: Value) -> ResourceRow
         kind: d.id.kind.clone(),
         name: d.id.name.clone(),
         provider: d.provider.clone(),
-        attrs: Value::Object(d.attrs.clone().into_iter().collect()),
+        attrs: Value::Object(d.attrs.clone()),
         deps: d.deps.iter().map(ResId::key).collect(),
         status: status.to_string(),
         runtime,
@@ -98,7 +111,7 @@ fn recorded_row(scenario: &str, r: &Recorded, status: &str) -> ResourceRow {
         kind: r.id.kind.clone(),
         name: r.id.name.clone(),
         provider: r.provider.clone(),
-        attrs: Value::Object(r.attrs.clone().into_iter().collect()),
+        attrs: Value::Object(r.attrs.clone()),
         deps: r.deps.iter().map(ResId::key).collect(),
         status: status.to_string(),
         runtime: r.runtime.clone(),

@@ -76,18 +76,22 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
     Ok(lab)
 }
 
-/// Reads back what exists of the recorded resources.
-pub async fn refresh<P: Provider>(provider: &P, recorded: &[Recorded]) -> Result<HashMap<ResId, Actual>, String> {
+/// Reads back what exists of the recorded resources. Their attributes are lent to the
+/// provider's items and given back (a copy of a 10,000-node lab's was 20–60 ms).
+pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Result<HashMap<ResId, Actual>, String> {
     let t0 = std::time::Instant::now();
-    let items: Vec<Item> = recorded.iter().map(crate::engine::item_of_recorded).collect();
+    let items: Vec<Item> = recorded.iter_mut().map(crate::engine::item_lent_by).collect();
     let t1 = std::time::Instant::now();
-    let seen = provider.refresh(items).await;
+    let seen = provider.refresh(&items).await;
+    for (r, it) in recorded.iter_mut().zip(items) {
+        (r.attrs, r.runtime) = (it.attrs, it.runtime);
+    }
     let t2 = std::time::Instant::now();
     let mut out = HashMap::new();
     for (r, s) in recorded.iter().zip(seen) {
         let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
             Seen::Missing => Actual::Missing,
-            Seen::Present(m) => Actual::Present(m.into_iter().collect()),
+            Seen::Present(m) => Actual::Present(m),
         };
         out.insert(r.id.clone(), actual);
     }

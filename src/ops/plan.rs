@@ -23,12 +23,12 @@ pub async fn plan(
         let recorded = lab::recorded_of(s.state, name);
         (desired.join().unwrap_or_else(|_| Err("computing the desired resources failed".into())), recorded)
     });
-    let (desired, recorded) = (desired?, recorded?);
+    let (desired, mut recorded) = (desired?, recorded?);
     let t1 = std::time::Instant::now();
     let actual = if refresh && !recorded.is_empty() {
         let lab = lab::lab(name, s.path, &recorded)?;
         tracing::debug!("planning: the lab provider {:?}", t1.elapsed());
-        lab::refresh(&lab, &recorded).await?
+        lab::refresh(&lab, &mut recorded).await?
     } else {
         Default::default()
     };

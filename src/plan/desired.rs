@@ -62,7 +62,7 @@ pub(super) fn push<T: serde::Serialize>(
     deps: Vec<ResId>,
     span: Span,
 ) {
-    let attrs: Attrs = kinds::to_attrs(attrs).into_iter().collect();
+    let attrs: Attrs = kinds::to_attrs(attrs);
     out.push(Desired { id: ResId::new(k, name), provider: provider.into(), attrs, deps, span });
 }
 

@@ -2,7 +2,6 @@
 //! (kind, name, and the host it lives on) within its scenario, a provider, attributes (JSON values, so diffing is generic
 //! and the state database can store them as they are) and the resources it needs.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -65,7 +64,7 @@ impl fmt::Display for ResId {
     }
 }
 
-pub type Attrs = BTreeMap<String, Value>;
+pub type Attrs = serde_json::Map<String, Value>;
 
 /// What the scenario asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,7 +109,7 @@ impl Recorded {
             id: ResId::on(&r.host, &r.kind, r.name),
             provider: r.provider,
             attrs: match r.attrs {
-                Value::Object(m) => m.into_iter().collect(),
+                Value::Object(m) => m,
                 _ => Attrs::new(),
             },
             deps: r.deps.into_iter().map(ResId::of_key).collect(),

@@ -17,7 +17,7 @@ pub const DEFAULT_CMDLINE: &str = "console=ttyS0 panic=-1";
 
 /// One of a VM's resources (provider `libvirt`), its kind's typed attributes serialised.
 fn push<T: serde::Serialize>(out: &mut Vec<Desired>, k: &str, name: &str, attrs: &T, deps: Vec<ResId>, node: &Node) {
-    let attrs: Attrs = kinds::to_attrs(attrs).into_iter().collect();
+    let attrs: Attrs = kinds::to_attrs(attrs);
     out.push(Desired { id: ResId::new(k, name), provider: "libvirt".into(), attrs, deps, span: node.name.span });
 }
 

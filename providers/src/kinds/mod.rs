@@ -10,7 +10,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -23,10 +22,10 @@ pub struct Kind {
     /// Whether a change of this attribute makes the resource anew (else it changes in place).
     pub forces_replacement: fn(&str) -> bool,
     /// Whether serialised attributes are this kind's `Attrs` (no key missing, none unknown).
-    pub check: fn(&BTreeMap<String, Value>) -> std::result::Result<(), String>,
+    pub check: fn(&Map<String, Value>) -> std::result::Result<(), String>,
 }
 
-fn check_as<T: DeserializeOwned>(attrs: &BTreeMap<String, Value>) -> std::result::Result<(), String> {
+fn check_as<T: DeserializeOwned>(attrs: &Map<String, Value>) -> std::result::Result<(), String> {
     from_attrs::<T>("", "", attrs).map(|_| ()).map_err(|e| e.to_string())
 }
 
@@ -138,13 +137,16 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 /// absent optional attribute is not written).
 pub fn to_attrs<T: Serialize>(attrs: &T) -> Map<String, Value> {
     match serde_json::to_value(attrs).expect("attributes serialise") {
-        Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        Value::Object(mut m) => {
+            m.retain(|_, v| !v.is_null());
+            m
+        }
         _ => unreachable!("attributes are structs"),
     }
 }
 
 /// A kind's attributes read back from the plan or the record.
-/// `attrs`: the serialised map (`serde_json::Map`, or the planner's `BTreeMap`), by reference.
+/// `attrs`: the serialised map, by reference.
 pub fn from_attrs<'a, T: DeserializeOwned>(
     kind: &str,
     name: &str,
