@@ -1,7 +1,6 @@
 //! The apply executor against a provider that records its calls: dependency order, the
 //! parallelism bound, partial failure, and what the state database says afterwards.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -80,7 +79,7 @@ fn run(
     parallelism: usize,
     state: &vnx_state::State,
 ) -> engine::Report {
-    let p = plan::plan(desired, recorded, &HashMap::new(), &Options::default());
+    let p = plan::plan(desired, recorded, &plan::IdMap::default(), &Options::default());
     state.put_scenario("lab", "lab.yaml", "yaml", "").unwrap();
     let id = state.apply_begin("lab", "apply", "{}").unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -121,7 +120,7 @@ fn actions_follow_dependencies_within_the_parallelism_bound() {
     // Destroy: in reverse order.
     let recorded: Vec<Recorded> = rows.iter().cloned().map(Recorded::from_row).collect();
     let p2 = Recording::default();
-    let plan = plan::plan(&[], &recorded, &HashMap::new(), &Options { destroy: true, ..Default::default() });
+    let plan = plan::plan(&[], &recorded, &plan::IdMap::default(), &Options { destroy: true, ..Default::default() });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let report = rt.block_on(engine::apply(&plan, &p2, &st, "lab", 2, 4, &AtomicBool::new(false), |_| {})).unwrap();
     assert!(report.ok());
@@ -154,7 +153,7 @@ fn a_failure_stops_only_what_depends_on_it() {
     assert!(j.iter().any(|e| e.name == "h2/1" && e.error.as_deref().is_some_and(|x| x.contains("broke"))));
     // The next plan replaces the unfinished interface and creates what was skipped.
     let recorded: Vec<Recorded> = rows.iter().cloned().map(Recorded::from_row).collect();
-    let again = plan::plan(&lab(), &recorded, &HashMap::new(), &Options::default());
+    let again = plan::plan(&lab(), &recorded, &plan::IdMap::default(), &Options::default());
     let c: Vec<(String, plan::ChangeKind)> = again.changes.iter().map(|c| (c.id.to_string(), c.change)).collect();
     assert_eq!(
         c,
@@ -170,7 +169,7 @@ fn a_failure_stops_only_what_depends_on_it() {
 fn a_stop_request_starts_nothing_new() {
     let (_dir, st) = state();
     let p = Recording::default();
-    let plan = plan::plan(&lab(), &[], &HashMap::new(), &Options::default());
+    let plan = plan::plan(&lab(), &[], &plan::IdMap::default(), &Options::default());
     st.put_scenario("lab", "lab.yaml", "yaml", "").unwrap();
     let stop = AtomicBool::new(false);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

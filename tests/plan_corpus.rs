@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use common::corpus;
@@ -78,7 +77,7 @@ fn plan_of(path: &Path, all_ns: bool) -> String {
     let name = format!("corpus/{}", path.file_name().unwrap().to_string_lossy());
     match desired::desired(&s, &opts, &EveryFileThere) {
         Ok((d, _)) => {
-            let p = plan::plan(&d, &[], &HashMap::new(), &plan::Options::default());
+            let p = plan::plan(&d, &[], &plan::IdMap::default(), &plan::Options::default());
             serde_json::to_string_pretty(&render::to_json(&p, &s.name.value)).unwrap()
         }
         Err(diags) => {

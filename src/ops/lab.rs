@@ -1,14 +1,13 @@
 //! The lab provider and the record, as every operation uses them: the recorded resources,
 //! the provider for a lab, refresh, and the lab's directories.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vnx_providers::lab::{Item, Lab, Provider, Seen};
 use vnx_state::State;
 
-use crate::plan::{Actual, Recorded, ResId};
+use crate::plan::{Actual, IdMap, Recorded, ResId};
 
 /// A lab's own directory (node layers, saved states): beside the state database.
 pub fn lab_dir(state_path: &Path, scenario: &str) -> Result<PathBuf, String> {
@@ -78,7 +77,7 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
 
 /// Reads back what exists of the recorded resources. Their attributes are lent to the
 /// provider's items and given back (a copy of a 10,000-node lab's was 20–60 ms).
-pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Result<HashMap<ResId, Actual>, String> {
+pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Result<IdMap<ResId, Actual>, String> {
     let t0 = std::time::Instant::now();
     let items: Vec<Item> = recorded.iter_mut().map(crate::engine::item_lent_by).collect();
     let t1 = std::time::Instant::now();
@@ -87,7 +86,7 @@ pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Re
         (r.attrs, r.runtime) = (it.attrs, it.runtime);
     }
     let t2 = std::time::Instant::now();
-    let mut out = HashMap::new();
+    let mut out = IdMap::default();
     for (r, s) in recorded.iter().zip(seen) {
         let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
             Seen::Missing => Actual::Missing,

@@ -2,12 +2,12 @@
 //! no randomness; the same inputs give the same plan, in the same order.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::resource::{forces_replacement, kind, Actual, Attrs, Desired, Recorded, ResId};
+use super::resource::{forces_replacement, kind, Actual, Attrs, Desired, IdMap, IdSet, Recorded, ResId};
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -184,16 +184,17 @@ pub struct Believed<'a> {
     /// What differs from the record (for resources whose last action ended well).
     pub drift: Vec<Drift>,
     /// Each resource refresh did not find missing: its attributes as they are now.
-    pub attrs: HashMap<&'a ResId, Cow<'a, Attrs>>,
+    pub attrs: IdMap<&'a ResId, Cow<'a, Attrs>>,
     /// Resources whose last action did not end (`creating`, `updating`, `deleting`).
-    pub tainted: HashSet<&'a ResId>,
+    pub tainted: IdSet<&'a ResId>,
     /// Resources refresh found missing.
-    pub vanished: HashSet<&'a ResId>,
+    pub vanished: IdSet<&'a ResId>,
 }
 
 /// The record corrected by refresh: what the plan starts from, and what `vnx show` shows.
-pub fn believed<'a>(recorded: &'a [Recorded], actual: &HashMap<ResId, Actual>) -> Believed<'a> {
-    let mut out = Believed { drift: vec![], attrs: HashMap::new(), tainted: HashSet::new(), vanished: HashSet::new() };
+pub fn believed<'a>(recorded: &'a [Recorded], actual: &IdMap<ResId, Actual>) -> Believed<'a> {
+    let mut out =
+        Believed { drift: vec![], attrs: IdMap::default(), tainted: IdSet::default(), vanished: IdSet::default() };
     for r in recorded {
         match actual.get(&r.id) {
             Some(Actual::Missing) => {
@@ -230,12 +231,12 @@ pub fn believed<'a>(recorded: &'a [Recorded], actual: &HashMap<ResId, Actual>) -
     out
 }
 
-pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, Actual>, opts: &Options) -> Plan {
+pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Actual>, opts: &Options) -> Plan {
     let mut plan = Plan::default();
     // Keyed by reference: a lab of a thousand nodes has some 6000 resources, planned each time.
-    let desired: BTreeMap<&ResId, &Desired> =
-        if opts.destroy { BTreeMap::new() } else { desired.iter().map(|d| (&d.id, d)).collect() };
-    let recorded_map: HashMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
+    let desired: IdMap<&ResId, &Desired> =
+        if opts.destroy { IdMap::default() } else { desired.iter().map(|d| (&d.id, d)).collect() };
+    let recorded_map: IdMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
 
     let Believed { drift, attrs: believed, tainted, vanished } = believed(recorded, actual);
     plan.drift = drift;
@@ -324,7 +325,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     }
 
     // A resource built anew takes what lives in it along: its dependents are replaced too.
-    let mut dependents: HashMap<&ResId, Vec<&ResId>> = HashMap::new();
+    let mut dependents: IdMap<&ResId, Vec<&ResId>> = IdMap::default();
     for d in desired.values() {
         for dep in &d.deps {
             dependents.entry(dep).or_default().push(&d.id);
@@ -364,7 +365,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
     plan.drift.sort_by_key(|d| sort_key(&d.id));
 
     // Actions and their order.
-    let mut index: HashMap<(Op, ResId), usize> = HashMap::new();
+    let mut index: IdMap<(Op, ResId), usize> = IdMap::default();
     let mut actions: Vec<Action> = Vec::new();
     let mut add = |op: Op, id: &ResId, actions: &mut Vec<Action>| {
         let i = actions.len();
@@ -382,7 +383,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &HashMap<ResId, 
             }
         }
     }
-    let mut recorded_dependents: HashMap<&ResId, Vec<&ResId>> = HashMap::new();
+    let mut recorded_dependents: IdMap<&ResId, Vec<&ResId>> = IdMap::default();
     for r in recorded {
         for d in &r.deps {
             recorded_dependents.entry(d).or_default().push(&r.id);

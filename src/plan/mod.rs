@@ -16,7 +16,7 @@ pub mod unread;
 pub mod vm;
 
 pub use diff::{believed, plan, Action, Change, ChangeKind, Drift, Op, Options, Plan};
-pub use resource::{kind, Actual, Attrs, Desired, Recorded, ResId};
+pub use resource::{kind, Actual, Attrs, Desired, IdMap, IdSet, Recorded, ResId};
 
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,11 @@ impl fmt::Display for ResId {
 
 pub type Attrs = serde_json::Map<String, Value>;
 
+/// Maps and sets keyed by resource, with a fast hash (foldhash: SipHash was a twentieth of a
+/// 10,000-node plan's samples), seeded per process.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type IdSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// What the scenario asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Desired {

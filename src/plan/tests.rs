@@ -1,6 +1,6 @@
 //! Table tests of the planner, and the property that a plan, once applied, leaves nothing to do.
 
-use std::collections::HashMap;
+use super::resource::IdMap;
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -101,7 +101,7 @@ fn with(desired: &[Desired], id: (&str, &str), f: impl Fn(&mut Attrs)) -> Vec<De
 
 #[test]
 fn everything_is_created_in_dependency_order() {
-    let p = plan(&lab(), &[], &HashMap::new(), &Options::default());
+    let p = plan(&lab(), &[], &IdMap::default(), &Options::default());
     assert_eq!(p.changes.len(), 10);
     assert!(p.changes.iter().all(|c| c.change == ChangeKind::Create));
     // Each action comes after the creation of what it needs.
@@ -117,7 +117,7 @@ fn everything_is_created_in_dependency_order() {
 #[test]
 fn nothing_to_do_when_recorded_matches() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let p = plan(&lab(), &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&lab(), &recorded, &IdMap::default(), &Options::default());
     assert!(p.is_empty(), "{:?}", changes(&p));
 }
 
@@ -143,7 +143,7 @@ fn in_place_updates_touch_one_resource() {
         let desired = with(&lab(), id, |a| {
             a.insert(attr.into(), value.clone());
         });
-        let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+        let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
         assert_eq!(changes(&p), vec![(format!("{}.{}", id.0, id.1), ChangeKind::Update)], "{}.{} {attr}", id.0, id.1);
         assert_eq!(p.actions.len(), 1);
         assert_eq!(p.actions[0].op, Op::Update);
@@ -157,7 +157,7 @@ fn replacement_takes_what_lives_inside_along() {
     let desired = with(&lab(), (kind::NODE, "h1"), |a| {
         a.insert("rootfs".into(), json!("/srv/rootfs"));
     });
-    let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
     let c = changes(&p);
     for id in
         ["node.h1", "interface.h1/1", "addresses.h1/1", "routes.h1", "forwarding.h1", "conditions.h1/1", "mgmt.h1"]
@@ -183,7 +183,7 @@ fn net_changes_do_not_restart_nodes() {
         a.insert("mtu".into(), json!(1400));
         a.insert("stp".into(), json!(true));
     });
-    let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
     assert_eq!(changes(&p), vec![("net.Net0".into(), ChangeKind::Update)]);
 }
 
@@ -197,7 +197,7 @@ fn removed_resources_are_destroyed_inside_out() {
                 && x.id.kind != kind::NODE
         })
         .collect();
-    let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
     assert_eq!(p.counts(), (0, 0, 7));
     let idx = |k: &str, n: &str| p.actions.iter().find(|a| a.id == ResId::new(k, n)).unwrap().index;
     assert!(p.actions[idx(kind::NODE, "h1")].after.contains(&idx(kind::INTERFACE, "h1/1")));
@@ -207,7 +207,7 @@ fn removed_resources_are_destroyed_inside_out() {
 #[test]
 fn destroy_plans_everything_recorded() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let p = plan(&lab(), &recorded, &HashMap::new(), &Options { destroy: true, ..Default::default() });
+    let p = plan(&lab(), &recorded, &IdMap::default(), &Options { destroy: true, ..Default::default() });
     assert_eq!(p.counts(), (0, 0, 10));
     // The net goes last: after the interface and the host interface on it.
     let idx = |k: &str, n: &str| p.actions.iter().find(|a| a.id == ResId::new(k, n)).unwrap().index;
@@ -218,7 +218,7 @@ fn destroy_plans_everything_recorded() {
 #[test]
 fn drift_is_shown_and_repaired() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let mut actual = HashMap::new();
+    let mut actual = IdMap::default();
     // A link deleted by hand, an address changed by hand, a node's netns name removed.
     actual.insert(ResId::new(kind::INTERFACE, "h1/1"), Actual::Missing);
     actual.insert(
@@ -244,7 +244,7 @@ fn drift_is_shown_and_repaired() {
 fn an_interrupted_apply_leaves_resources_to_replace() {
     let mut recorded: Vec<Recorded> = lab().iter().map(rec).collect();
     recorded[2].status = "creating".into(); // interface.h1/1
-    let p = plan(&lab(), &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&lab(), &recorded, &IdMap::default(), &Options::default());
     let c = changes(&p);
     assert!(c.contains(&("interface.h1/1".into(), ChangeKind::Replace)), "{c:?}");
     assert!(p
@@ -261,10 +261,10 @@ fn an_interrupted_apply_leaves_resources_to_replace() {
 #[test]
 fn target_and_replace_options() {
     let recorded: Vec<Recorded> = lab().iter().map(rec).collect();
-    let p = plan(&lab(), &recorded, &HashMap::new(), &Options { replace: vec!["h1".into()], ..Default::default() });
+    let p = plan(&lab(), &recorded, &IdMap::default(), &Options { replace: vec!["h1".into()], ..Default::default() });
     assert!(changes(&p).contains(&("node.h1".into(), ChangeKind::Replace)));
     // --target h1 from nothing: h1, what lives in it, and what it needs (the net).
-    let p = plan(&lab(), &[], &HashMap::new(), &Options { targets: vec!["h1".into()], ..Default::default() });
+    let p = plan(&lab(), &[], &IdMap::default(), &Options { targets: vec!["h1".into()], ..Default::default() });
     let c: Vec<String> = changes(&p).into_iter().map(|x| x.0).collect();
     assert!(
         c.contains(&"node.h1".into()) && c.contains(&"net.Net0".into()) && c.contains(&"routes.h1".into()),
@@ -279,7 +279,7 @@ fn the_plan_renders_in_terraforms_style() {
     let desired = with(&lab(), (kind::ADDRESSES, "h1/1"), |a| {
         a.insert("ipv4".into(), json!(["10.0.0.9/24"]));
     });
-    let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+    let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
     let out = super::render::human(&p, false);
     insta::assert_snapshot!(out);
     let j = super::render::to_json(&p, "lab");
@@ -294,7 +294,7 @@ fn the_plan_renders_in_terraforms_style() {
 
 #[test]
 fn the_create_plan_renders() {
-    let p = plan(&lab()[..2], &[], &HashMap::new(), &Options::default());
+    let p = plan(&lab()[..2], &[], &IdMap::default(), &Options::default());
     insta::assert_snapshot!(super::render::human(&p, false));
 }
 
@@ -332,9 +332,9 @@ proptest! {
             if *s == 0 { r.status = "creating".into(); }
             r
         }).collect();
-        let p = plan(&desired, &recorded, &HashMap::new(), &Options::default());
+        let p = plan(&desired, &recorded, &IdMap::default(), &Options::default());
         let after = simulate(&p, &recorded);
-        let again = plan(&desired, &after, &HashMap::new(), &Options::default());
+        let again = plan(&desired, &after, &IdMap::default(), &Options::default());
         prop_assert!(again.is_empty(), "left: {:?}", changes(&again));
         // Every action's prerequisites come earlier in some order: the graph has no cycle.
         let mut done = std::collections::HashSet::new();
