@@ -632,3 +632,25 @@ fn a_nodes_sys_is_its_own_and_mounted_when_entered() {
     assert_eq!(mounts.lines().filter(|l| l.contains(" - sysfs ")).count(), 1, "{mounts}");
     host.vnx_ok(&["destroy", &name, "--auto-approve"]);
 }
+
+/// A network namespace held open (as a destroy holds those it deletes, so that they die in one
+/// of the kernel's cleanup batches) outlives its name until the hold is dropped, then goes
+/// with its links.
+#[test]
+fn held_namespaces_go_when_the_hold_is_dropped() {
+    let host = TestHost::new();
+    let dying = TestHost::new();
+    host.ip(&["link", "add", "vhold", "type", "veth", "peer", "name", "e0", "netns", &dying.netns]);
+    let held = vnx_providers::ns::hold_netns([dying.netns.as_str()]);
+    let out = std::process::Command::new("ip").args(["netns", "del", &dying.netns]).output().unwrap();
+    assert!(out.status.success());
+    let has_peer = || host.ip(&["-o", "link", "show"]).contains("vhold");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(has_peer(), "the held namespace (and its end of the pair) lives on without its name");
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while has_peer() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!has_peer(), "dropped, the namespace goes, and the pair with it");
+}

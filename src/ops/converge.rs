@@ -137,11 +137,14 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
     let t0 = Instant::now();
     let report = async {
         let lab = lab::lab(name, s.path, &recorded)?;
+        let dying = dying_netns(plan);
+        let held = vnx_providers::ns::hold_netns(dying.iter().map(String::as_str));
         let report =
             engine::apply(plan, &lab, s.state, name, apply_id, job.parallelism, &job.stop, |ev| steer.event(ev))
                 .await
                 .map_err(|e| e.to_string());
         steer.finished();
+        drop(held);
         let report = report?;
         // Interfaces and management links removed with their nodes leave the host a moment
         // later (the kernel cleans a namespace up after its last user): wait for them.
@@ -190,4 +193,23 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
         lab::remove_lab_dirs(s.path, name);
     }
     Ok(done)
+}
+
+/// The network namespaces of the nodes and lab namespaces `plan` deletes for good (not to
+/// make them anew: a namespace held past its delete keeps its links, whose names the new one
+/// takes). Held open through the actions ([`vnx_providers::ns::hold_netns`]).
+fn dying_netns(plan: &Plan) -> Vec<String> {
+    use vnx_providers::kinds;
+    let created: std::collections::HashSet<&crate::plan::ResId> =
+        plan.actions.iter().filter(|a| a.op == Op::Create).map(|a| &a.id).collect();
+    plan.actions
+        .iter()
+        .filter(|a| a.op == Op::Delete && !created.contains(&a.id))
+        .filter_map(|a| plan.recorded.get(&a.id))
+        .filter_map(|r| match r.id.kind.as_str() {
+            kinds::node::KIND => r.typed::<kinds::node::Attrs>().ok()?.netns,
+            kinds::lab::KIND => r.typed::<kinds::lab::Attrs>().ok().map(|l| l.netns),
+            _ => None,
+        })
+        .collect()
 }
