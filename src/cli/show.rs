@@ -122,10 +122,7 @@ fn now_of(
     let now = recorded
         .iter()
         .filter(|r| r.id.kind == kind::NODE || !b.vanished.contains(&r.id))
-        .map(|r| Recorded {
-            attrs: b.attrs.get(&r.id).map_or_else(|| r.attrs.clone(), |a| a.clone().into_owned()),
-            ..r.clone()
-        })
+        .map(|r| Recorded { attrs: b.attrs.get(&r.id).unwrap_or(&r.attrs).clone(), ..r.clone() })
         .collect();
     Ok((now, b.drift))
 }

@@ -1,7 +1,6 @@
 //! The planner: a pure function of (desired, recorded, actual) → [`Plan`]. No I/O, no clock,
 //! no randomness; the same inputs give the same plan, in the same order.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -183,12 +182,23 @@ fn in_target(id: &ResId, attrs: &Attrs, targets: &[String]) -> bool {
 pub struct Believed<'a> {
     /// What differs from the record (for resources whose last action ended well).
     pub drift: Vec<Drift>,
-    /// Each resource refresh did not find missing: its attributes as they are now.
-    pub attrs: IdMap<&'a ResId, Cow<'a, Attrs>>,
+    /// The attributes as they are now of each resource refresh found changed (the others are
+    /// as recorded, or missing): see [`Believed::attrs_of`].
+    pub attrs: IdMap<&'a ResId, Attrs>,
     /// Resources whose last action did not end (`creating`, `updating`, `deleting`).
     pub tainted: IdSet<&'a ResId>,
     /// Resources refresh found missing.
     pub vanished: IdSet<&'a ResId>,
+}
+
+impl<'a> Believed<'a> {
+    /// A recorded resource's attributes as they are now; `None` if refresh found it missing.
+    pub fn attrs_of(&self, r: &'a Recorded) -> Option<&Attrs> {
+        if self.vanished.contains(&r.id) {
+            return None;
+        }
+        Some(self.attrs.get(&r.id).unwrap_or(&r.attrs))
+    }
 }
 
 /// The record corrected by refresh: what the plan starts from, and what `vnx show` shows.
@@ -218,11 +228,11 @@ pub fn believed<'a>(recorded: &'a [Recorded], actual: &IdMap<ResId, Actual>) -> 
                 if !diffs.is_empty() && r.status == "ok" {
                     out.drift.push(Drift { id: r.id.clone(), deleted: false, diffs });
                 }
-                out.attrs.insert(&r.id, now.map_or(Cow::Borrowed(&r.attrs), Cow::Owned));
+                if let Some(now) = now {
+                    out.attrs.insert(&r.id, now);
+                }
             }
-            None => {
-                out.attrs.insert(&r.id, Cow::Borrowed(&r.attrs));
-            }
+            None => {}
         }
         if r.status != "ok" && !out.vanished.contains(&r.id) {
             out.tainted.insert(&r.id);
@@ -238,8 +248,10 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
         if opts.destroy { IdMap::default() } else { desired.iter().map(|d| (&d.id, d)).collect() };
     let recorded_map: IdMap<&ResId, &Recorded> = recorded.iter().map(|r| (&r.id, r)).collect();
 
-    let Believed { drift, attrs: believed, tainted, vanished } = believed(recorded, actual);
-    plan.drift = drift;
+    let mut b = believed(recorded, actual);
+    plan.drift = std::mem::take(&mut b.drift);
+    let believed = |id: &ResId| recorded_map.get(id).and_then(|r| b.attrs_of(r));
+    let (tainted, vanished) = (&b.tainted, &b.vanished);
 
     // Targets: the named nodes and nets, what lives in them, and what they depend on.
     let selected: Option<BTreeSet<&ResId>> = (!opts.targets.is_empty()).then(|| {
@@ -272,7 +284,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
             continue;
         }
         let forced = id.kind == kind::NODE && opts.replace.iter().any(|r| *r == id.name);
-        match believed.get(id) {
+        match believed(id) {
             None if recorded_map.contains_key(id) => {
                 changes.insert(
                     id.clone(),
@@ -325,12 +337,6 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
     }
 
     // A resource built anew takes what lives in it along: its dependents are replaced too.
-    let mut dependents: IdMap<&ResId, Vec<&ResId>> = IdMap::default();
-    for d in desired.values() {
-        for dep in &d.deps {
-            dependents.entry(dep).or_default().push(&d.id);
-        }
-    }
     let mut stack: Vec<ResId> = changes
         .values()
         .filter(|c| {
@@ -338,9 +344,18 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
         })
         .map(|c| c.id.clone())
         .collect();
+    // (Made only when something is built anew: a small change to a big lab needs none.)
+    let mut dependents: IdMap<&ResId, Vec<&ResId>> = IdMap::default();
+    if !stack.is_empty() {
+        for d in desired.values() {
+            for dep in &d.deps {
+                dependents.entry(dep).or_default().push(&d.id);
+            }
+        }
+    }
     while let Some(id) = stack.pop() {
         for &dep in dependents.get(&id).into_iter().flatten() {
-            if !believed.contains_key(dep) || !chosen(dep) {
+            if believed(dep).is_none() || !chosen(dep) {
                 continue;
             }
             let entry = changes.get(dep).map(|c| c.change);
@@ -384,9 +399,11 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
         }
     }
     let mut recorded_dependents: IdMap<&ResId, Vec<&ResId>> = IdMap::default();
-    for r in recorded {
-        for d in &r.deps {
-            recorded_dependents.entry(d).or_default().push(&r.id);
+    if actions.iter().any(|a| a.op == Op::Delete) {
+        for r in recorded {
+            for d in &r.deps {
+                recorded_dependents.entry(d).or_default().push(&r.id);
+            }
         }
     }
     for a in &mut actions {
