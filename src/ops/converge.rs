@@ -97,18 +97,17 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
         }
     }
     steer.show(plan);
-    let record = || {
+    // The scenario recorded (as YAML, with the format it was read in).
+    let record = |yaml: &str| {
         let format = if job.format == Format::Xml { "xml" } else { "yaml" };
-        s.state
-            .put_scenario(name, job.source, format, &scenario::write(job.scenario, Format::Yaml))
-            .map_err(|e| e.to_string())
+        s.state.put_scenario(name, job.source, format, yaml).map_err(|e| e.to_string())
     };
     if plan.is_empty() {
         if job.forget_when_empty {
             let _ = s.state.delete_scenario(name);
             lab::remove_lab_dirs(s.path, name);
         } else {
-            record()?;
+            record(&scenario::write(job.scenario, Format::Yaml))?;
         }
         return Ok(Applied::nothing(Status::Ok));
     }
@@ -132,10 +131,7 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
         });
         if let Some(yaml) = yaml {
             let yaml = yaml.join().map_err(|_| "writing the scenario out failed".to_string());
-            if let Err(e) = yaml.and_then(|y| {
-                let format = if job.format == Format::Xml { "xml" } else { "yaml" };
-                s.state.put_scenario(name, job.source, format, &y).map_err(|e| e.to_string())
-            }) {
+            if let Err(e) = yaml.and_then(|y| record(&y)) {
                 let _ = s.state.apply_end(apply_id, "failed", &e);
                 return Err(e);
             }
@@ -213,7 +209,7 @@ pub async fn converge(s: Session<'_>, job: &Job<'_>, plan: &Plan, steer: &mut dy
 /// takes). Held open through the actions ([`vnx_providers::ns::hold_netns`]).
 fn dying_netns(plan: &Plan) -> Vec<String> {
     use vnx_providers::kinds;
-    let created: std::collections::HashSet<&crate::plan::ResId> =
+    let created: crate::plan::IdSet<&crate::plan::ResId> =
         plan.actions.iter().filter(|a| a.op == Op::Create).map(|a| &a.id).collect();
     plan.actions
         .iter()
