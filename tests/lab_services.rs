@@ -186,11 +186,14 @@ fn dhcp_clients_in_nodes_lease_from_a_server_in_the_lab() {
     let server = "dnsmasq --port=0 --user=root --interface=eth1 --bind-interfaces --no-ping \
                   --dhcp-range=10.0.5.50,10.0.5.60,255.255.255.0,1h --pid-file=/run/dnsmasq.pid \
                   --dhcp-leasefile=/run/dnsmasq.leases";
+    // c1's MAC is fixed: dnsmasq picks a free client's first offer by a hash of its MAC
+    // (10.0.5.57 for this one), and a random MAC hashed to 10.0.5.55, c2's address, one time in
+    // eleven.
     let y = |c2: &str| {
         format!(
             "name: {lab}\nversion: '2.0'\nmgmt: {{type: none}}\nnets:\n  - {{name: lan, mode: virtual_bridge}}\nnodes:\n\
              \x20 - name: srv\n    type: ns\n    interfaces: [{{id: 1, net: lan, ipv4: [10.0.5.1/24]}}]\n    execs: [{{seq: on_boot, command: '{server}'}}]\n\
-             \x20 - {{name: c1, type: ns, interfaces: [{{id: 1, net: lan, ipv4: [dhcp]}}]}}\n\
+             \x20 - {{name: c1, type: ns, interfaces: [{{id: 1, net: lan, mac: '02:fd:00:00:01:01', ipv4: [dhcp]}}]}}\n\
              \x20 - {{name: c2, type: ns, interfaces: [{{id: 1, net: lan, ipv4: ['{c2}']}}]}}\n"
         )
     };
@@ -210,7 +213,7 @@ fn dhcp_clients_in_nodes_lease_from_a_server_in_the_lab() {
     let took = took.unwrap_or_else(|| {
         panic!("no leases in 30 s: c1 {:?}, c2 {:?}", v4_of(&h, &lab, "c1", "eth1"), v4_of(&h, &lab, "c2", "eth1"))
     });
-    eprintln!("leased in {took:?}");
+    eprintln!("leased in {took:?}: c1 {:?}", v4_of(&h, &lab, "c1", "eth1"));
     // vnx show and vnx output report the lease.
     let show = h.show(&lab);
     let c2 = show["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "c2").unwrap();
