@@ -108,14 +108,25 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     host.vnx_ok(&["apply", f, "--auto-approve"]);
     assert_eq!(host.pids(&name), pids);
 
-    // Delete a veth by hand (its host end is in the lab's namespace): plan reports it, apply
-    // repairs it.
+    // Take a veth's host end (in the lab's namespace) off its bridge by hand: refresh reads
+    // bridges' ports only, then every link when one is not among them; the bridge changed, and
+    // apply puts it back in place.
     let links = host.lab_ip(&name, &["-o", "link", "show", "type", "veth"]);
     let victim = links
         .lines()
         .find(|l| l.contains(&format!("vnx:{name}:interface:h2/1")))
         .expect("h2's host link has vnx's mark");
     let ifname = victim.split(": ").nth(1).unwrap().split('@').next().unwrap().to_string();
+    host.lab_ip(&name, &["link", "set", &ifname, "nomaster"]);
+    let plan: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["plan", f, "--json"])).unwrap();
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 1, "{plan:#}");
+    assert_eq!(plan["changes"][0]["address"], "interface.h2/1");
+    assert_eq!(plan["changes"][0]["actions"], serde_json::json!(["update"]), "{plan:#}");
+    host.vnx_ok(&["apply", f, "--auto-approve"]);
+    assert!(host.ping_from(&name, "h2", &["10.1.0.1", "10.1.2.2"]).is_empty());
+    assert_eq!(host.pids(&name), pids);
+
+    // Delete a veth by hand: plan reports it, apply repairs it.
     host.lab_ip(&name, &["link", "del", &ifname]);
     let out = host.vnx_ok(&["plan", f]);
     assert!(out.contains("interface.h2/1 has been deleted"), "{out}");

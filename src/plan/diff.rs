@@ -465,7 +465,14 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
             }
         }
         if let Some(r) = recorded_map.get(&c.id) {
-            plan.recorded.insert(c.id.clone(), (*r).clone());
+            // As refresh found it: an update compares it with what is desired, and so repairs
+            // what changed outside vnx (a veth taken off its bridge) instead of seeing nothing
+            // to do between the record and the scenario.
+            let mut r = (*r).clone();
+            if let Some(now) = b.attrs.get(&r.id) {
+                r.attrs = now.clone();
+            }
+            plan.recorded.insert(c.id.clone(), r);
         }
     }
     plan.changes = ordered;
