@@ -197,6 +197,10 @@ fn saved_plan(path: &str, text: &str) -> Option<Result<SavedPlan, String>> {
 pub(super) struct Planned {
     target: Target,
     plan: Plan,
+    /// The lab provider the plan's refresh used (see [`ops::plan`]).
+    lab: Option<vnx_providers::lab::Lab>,
+    /// The scenario's text for the record, if written ahead.
+    ahead: Option<ops::RecordText>,
 }
 
 /// The plan of target `t` (`destroy`: of removing it): its desired resources (their
@@ -223,8 +227,8 @@ pub(super) async fn make_plan(
     let desired = || opts.as_ref().map_or(Ok(vec![]), |opts| common::desired_of(&t, opts, color));
     let session = ops::Session { state, path: state_path };
     let options = common::plan_options(args, destroy);
-    let plan = ops::plan::plan(session, &name, desired, &options, args.refresh).await?;
-    Ok(Planned { target: t, plan })
+    let (plan, lab) = ops::plan::plan(session, &name, desired, &options, args.refresh).await?;
+    Ok(Planned { target: t, plan, lab, ahead: None })
 }
 
 pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
@@ -402,10 +406,11 @@ pub(super) fn converge_with(
         forget_when_empty,
         parallelism: run.parallelism,
         stop,
+        ahead: planned.ahead,
     };
     let session = ops::Session { state, path: state_path };
     let mut terminal = Terminal::new(run, command, color, before);
-    match rt.block_on(ops::converge(session, &job, &planned.plan, &mut terminal)) {
+    match rt.block_on(ops::converge(session, &job, &planned.plan, planned.lab, &mut terminal)) {
         Ok(done) => said(command, &name, &planned.plan, run, &done),
         Err(e) => Converged::refused(fail(&e)),
     }
@@ -608,8 +613,10 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
                 }
             }
         }
+        // Planning leaves a core idle now and then: the record's text is written meanwhile.
+        let ahead = Some(ops::RecordText::ahead(t.scenario.clone()));
         match rt.block_on(make_plan(t, &c.plan, false, &state, &state_path, color)) {
-            Ok(p) => converge(p, "apply", &c.run, &state, &state_path, color, &rt, false),
+            Ok(p) => converge(Planned { ahead, ..p }, "apply", &c.run, &state, &state_path, color, &rt, false),
             Err(e) => fail(&e),
         }
     })

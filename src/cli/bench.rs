@@ -244,7 +244,10 @@ impl Bench {
         let target = (!destroy).then(|| self.target(s));
         let desired = || target.as_ref().map_or(Ok(vec![]), |t| common::desired_of(t, &Default::default(), false));
         let session = ops::Session { state: &self.state, path: &self.state_path };
-        let p = ops::plan::plan(session, &name, desired, &Options { destroy, ..Default::default() }, true).await?;
+        // As `vnx apply` does: the record's text written in planning's idle time.
+        let ahead = (!destroy && apply).then(|| ops::RecordText::ahead(s.clone()));
+        let (p, lab) =
+            ops::plan::plan(session, &name, desired, &Options { destroy, ..Default::default() }, true).await?;
         let planned = t0.elapsed();
         if !apply || p.is_empty() {
             return Ok((planned, t0.elapsed(), p.changes.len()));
@@ -257,8 +260,9 @@ impl Bench {
             forget_when_empty: destroy,
             parallelism: self.parallelism,
             stop: Default::default(),
+            ahead,
         };
-        let applied = ops::converge(session, &job, &p, &mut Quiet).await?;
+        let applied = ops::converge(session, &job, &p, lab, &mut Quiet).await?;
         if applied.status != ops::Status::Ok {
             let first = applied.outcomes.iter().find_map(|(i, o)| match o {
                 engine::Outcome::Failed(e) => Some(format!("{}: {e}", p.actions[*i].id)),

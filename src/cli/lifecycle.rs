@@ -144,6 +144,7 @@ pub fn run(verb: Verb, c: LifecycleCmd, state_arg: &Option<PathBuf>, color: bool
             forget_when_empty: false,
             parallelism: run.parallelism,
             stop: interrupt_flag(&rt),
+            ahead: None,
         };
         let l = Lifecycle { job, nodes: &chosen, steps: &steps, desired: &desired, on_shutdown: &on_shutdown };
         let mut terminal = Terminal::new(&run, verb.name(), color, &|| {});

@@ -38,10 +38,10 @@ pub async fn run(s: Session<'_>, l: &Lifecycle<'_>, steer: &mut dyn Steer) -> Re
         let options = plan::Options { targets: l.nodes.to_vec(), ..Default::default() };
         // From the record (no refresh): a lifecycle command changes run states only, which the
         // record follows step by step.
-        let plan = planning::plan(s, name, move || Ok(desired), &options, false).await?;
+        let (plan, lab) = planning::plan(s, name, move || Ok(desired), &options, false).await?;
         let shutdown_first = || (l.on_shutdown)(l.nodes);
         let mut step_steer = Before { inner: steer, before: step.on_shutdown.then_some(&shutdown_first) };
-        let applied = converge(s, &l.job, &plan, &mut step_steer).await?;
+        let applied = converge(s, &l.job, &plan, lab, &mut step_steer).await?;
         let ok = applied.status == Status::Ok;
         done.push((plan, applied));
         if !ok {

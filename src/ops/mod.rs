@@ -18,7 +18,7 @@ pub mod limits;
 pub mod plan;
 pub mod rootfs;
 
-pub use converge::{converge, Applied, Job, Status, Steer};
+pub use converge::{converge, Applied, Job, RecordText, Status, Steer};
 
 /// The record an operation works on.
 #[derive(Clone, Copy)]
