@@ -119,11 +119,8 @@ fn now_of(
         crate::ops::lab::refresh(&lab, &mut recorded).await
     })?;
     let b = crate::plan::believed(&recorded, &actual);
-    let now = recorded
-        .iter()
-        .filter(|r| r.id.kind == kind::NODE || !b.vanished.contains(&r.id))
-        .map(|r| Recorded { attrs: b.attrs.get(&r.id).unwrap_or(&r.attrs).clone(), ..r.clone() })
-        .collect();
+    let now =
+        recorded.iter().filter(|r| r.id.kind == kind::NODE || !b.vanished.contains(&r.id)).map(|r| b.now(r)).collect();
     Ok((now, b.drift))
 }
 

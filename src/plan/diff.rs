@@ -199,6 +199,18 @@ impl<'a> Believed<'a> {
         }
         Some(self.attrs.get(&r.id).unwrap_or(&r.attrs))
     }
+
+    /// A recorded resource with its attributes as refresh found them (missing or not).
+    pub fn now(&self, r: &Recorded) -> Recorded {
+        Recorded {
+            id: r.id.clone(),
+            provider: r.provider.clone(),
+            attrs: self.attrs.get(&r.id).unwrap_or(&r.attrs).clone(),
+            deps: r.deps.clone(),
+            status: r.status.clone(),
+            runtime: r.runtime.clone(),
+        }
+    }
 }
 
 /// The record corrected by refresh: what the plan starts from, and what `vnx show` shows.
@@ -468,11 +480,7 @@ pub fn plan(desired: &[Desired], recorded: &[Recorded], actual: &IdMap<ResId, Ac
             // As refresh found it: an update compares it with what is desired, and so repairs
             // what changed outside vnx (a veth taken off its bridge) instead of seeing nothing
             // to do between the record and the scenario.
-            let mut r = (*r).clone();
-            if let Some(now) = b.attrs.get(&r.id) {
-                r.attrs = now.clone();
-            }
-            plan.recorded.insert(c.id.clone(), r);
+            plan.recorded.insert(c.id.clone(), b.now(r));
         }
     }
     plan.changes = ordered;
