@@ -405,10 +405,13 @@ pub fn mount_namespace_problem() -> Option<String> {
         let f = std::fs::File::open(path).ok();
         f.into_iter().flat_map(|f| BufReader::new(f).lines().map_while(|l| l.ok()))
     };
-    let mount_id = |l: &str| l.split(' ').next().map(str::to_string);
+    fn mount_id(line: &str) -> Option<&str> {
+        line.split(' ').next()
+    }
     // The mount holding /run/netns: its line in this namespace's mountinfo.
-    let holder =
-        holder_mount_id().and_then(|id| lines_of("/proc/self/mountinfo").find(|l| mount_id(l) == Some(id.to_string())));
+    let holder = holder_mount_id()
+        .map(|id| id.to_string())
+        .and_then(|id| lines_of("/proc/self/mountinfo").find(|l| mount_id(l) == Some(id.as_str())));
     let mut pid1 = lines_of("/proc/1/mountinfo").peekable();
     // Nothing to compare with (no /proc/1/mountinfo to read): not a reason to refuse.
     pid1.peek()?;
