@@ -75,7 +75,8 @@ pub fn lab(scenario: &str, state_path: &Path, recorded: &[Recorded]) -> Result<L
     Ok(lab)
 }
 
-/// Reads back what exists of the recorded resources. Their attributes are lent to the
+/// Reads back what exists of the recorded resources: what differs from its record (or that
+/// it is missing) for each resource that does not stand as recorded. Their attributes are lent to the
 /// provider's items and given back (a copy of a 10,000-node lab's was 20–60 ms).
 pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Result<IdMap<ResId, Actual>, String> {
     let t0 = std::time::Instant::now();
@@ -86,13 +87,15 @@ pub async fn refresh<P: Provider>(provider: &P, recorded: &mut [Recorded]) -> Re
         (r.attrs, r.runtime) = (it.attrs, it.runtime);
     }
     let t2 = std::time::Instant::now();
+    // A resource found as recorded has no entry (the planner believes its record): most of a
+    // lab's, whose 60,000 ids, copied, took 15-35 ms at 10,000 nodes.
     let mut out = IdMap::default();
     for (r, s) in recorded.iter().zip(seen) {
-        let actual = match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
-            Seen::Missing => Actual::Missing,
-            Seen::Present(m) => Actual::Present(m),
-        };
-        out.insert(r.id.clone(), actual);
+        match s.map_err(|e| format!("refreshing {}: {e}", r.id))? {
+            Seen::Present(m) if m.is_empty() => {}
+            Seen::Missing => _ = out.insert(r.id.clone(), Actual::Missing),
+            Seen::Present(m) => _ = out.insert(r.id.clone(), Actual::Present(m)),
+        }
     }
     tracing::debug!("refresh: items {:?}, reading {:?}, results {:?}", t1 - t0, t2 - t1, t2.elapsed());
     Ok(out)

@@ -213,6 +213,7 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
         links: Option<Vec<String>>,
         routes: bool,
     }
+    let t0 = std::time::Instant::now();
     let mut visits: std::collections::BTreeMap<String, Visit> = Default::default();
     for it in items.iter().filter(|it| NodeProvider::of(it) == NodeProvider::Ns) {
         // An item of another shape is not read (no reason to panic).
@@ -316,6 +317,7 @@ async fn prefetch(lab: &Lab, items: &[Item]) -> Views {
             Read::Node(v.node, seen)
         }
     };
+    tracing::debug!("refresh: the batch's {} jobs {:?}", jobs.len(), t0.elapsed());
     let reads = tokio::task::spawn_blocking(move || crate::netlink::in_threads(jobs, 2, read)).await;
     let mut views = Views::default();
     for r in reads.unwrap_or_default() {
