@@ -225,7 +225,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn target(&self, s: &Scenario) -> Target {
+    fn target(s: &Scenario) -> Target {
         Target {
             scenario: s.clone(),
             source: "bench".into(),
@@ -240,14 +240,23 @@ impl Bench {
     async fn converge(&self, s: &Scenario, destroy: bool, apply: bool) -> Result<(Duration, Duration, usize), String> {
         let t0 = Instant::now();
         let name = s.name.value.clone();
-        // The target (a copy of the scenario) only for as long as the desired resources take.
-        let target = (!destroy).then(|| self.target(s));
-        let desired = || target.as_ref().map_or(Ok(vec![]), |t| common::desired_of(t, &Default::default(), false));
+        // As `vnx apply` does, on the desired resources' thread: the record's text written in
+        // planning's idle time, from a copy. The target (another copy: `vnx apply` has the
+        // scenario it read) only for as long as the desired resources take.
+        let ahead = std::sync::OnceLock::new();
+        let desired = || {
+            if destroy {
+                return Ok(vec![]);
+            }
+            if apply {
+                let _ = ahead.set(ops::RecordText::ahead(s.clone()));
+            }
+            common::desired_of(&Bench::target(s), &Default::default(), false)
+        };
         let session = ops::Session { state: &self.state, path: &self.state_path };
-        // As `vnx apply` does: the record's text written in planning's idle time.
-        let ahead = (!destroy && apply).then(|| ops::RecordText::ahead(s.clone()));
         let (p, lab) =
             ops::plan::plan(session, &name, desired, &Options { destroy, ..Default::default() }, true).await?;
+        let ahead = ahead.into_inner();
         let planned = t0.elapsed();
         if !apply || p.is_empty() {
             return Ok((planned, t0.elapsed(), p.changes.len()));
@@ -375,7 +384,7 @@ pub fn run(c: BenchCmd) -> i32 {
     };
     let b = Bench { state_path, state, parallelism: c.parallelism };
     // A lab vnx would refuse is refused before any waiting.
-    if let Err(e) = common::desired_of(&b.target(&s), &Default::default(), false) {
+    if let Err(e) = common::desired_of(&Bench::target(&s), &Default::default(), false) {
         let _ = std::fs::remove_dir_all(&dir);
         return fail(&e);
     }
