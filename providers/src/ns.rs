@@ -157,8 +157,12 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// `read_to_string` added a `statx` and a second read to each (`perf record -g` of a
 /// 10,000-node plan: reading them was a quarter of the nodes' reads).
 fn proc_stat(pid: i32) -> Option<String> {
+    stat_text(std::fs::File::open(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The text of an open /proc/PID/stat ([`proc_stat`]).
+fn stat_text(mut f: std::fs::File) -> Option<String> {
     use std::io::Read as _;
-    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
     // The line is some 300 bytes; a longer one (a long command name) is read on.
     let mut buf = vec![0u8; 1024];
     let mut len = 0;
@@ -903,9 +907,7 @@ fn start_time_at(proc: &std::fs::File, pid: i32) -> Option<u64> {
     if fd < 0 {
         return None;
     }
-    let mut stat = String::new();
-    unsafe { std::fs::File::from_raw_fd(fd) }.read_to_string(&mut stat).ok()?;
-    start_time_of(&stat)
+    start_time_of(&stat_text(unsafe { std::fs::File::from_raw_fd(fd) })?)
 }
 
 fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> std::result::Result<(), String> {
