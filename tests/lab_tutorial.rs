@@ -134,6 +134,19 @@ fn one_change_touches_one_thing_and_drift_is_repaired() {
     assert!(host.ping_from(&name, "h2", &["10.1.0.1", "10.1.2.2"]).is_empty());
     assert!(host.vnx_ok(&["plan", f]).contains("No changes."));
 
+    // Take a net's bridge (in the lab's namespace) down by hand: refresh reads the bridges
+    // with their ports, in one dump; the net changed, and apply brings it up.
+    let bridges = host.lab_ip(&name, &["-o", "link", "show", "type", "bridge"]);
+    let bridge = bridges.lines().next().expect("a bridge").split(": ").nth(1).unwrap().to_string();
+    host.lab_ip(&name, &["link", "set", &bridge, "down"]);
+    let plan: serde_json::Value = serde_json::from_str(&host.vnx_ok(&["plan", f, "--json"])).unwrap();
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 1, "{plan:#}");
+    assert!(plan["changes"][0]["address"].as_str().unwrap().starts_with("net."), "{plan:#}");
+    assert_eq!(plan["changes"][0]["actions"], serde_json::json!(["update"]), "{plan:#}");
+    host.vnx_ok(&["apply", f, "--auto-approve"]);
+    assert!(host.vnx_ok(&["plan", f]).contains("No changes."));
+    assert_eq!(host.pids(&name), pids);
+
     // Delete a node's namespace name by hand: drift, repaired without restarting the node.
     let ns = format!("vnx-{name}.h3");
     let out = std::process::Command::new("ip").args(["netns", "del", &ns]).output().unwrap();

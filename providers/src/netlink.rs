@@ -550,11 +550,11 @@ impl Netlink {
 #[derive(Clone, Copy)]
 enum Dump {
     Links,
-    /// Only the bridges (the kernel filters by kind).
-    Bridges,
-    /// Only the bridges' ports, in the bridge family's short form (name, index, flags,
-    /// master, MTU): no peer namespace's id to look up, no per-family settings.
-    BridgePorts,
+    /// Only the bridges and their ports, in the bridge family's short form (name, index,
+    /// flags, master, MTU): no peer namespace's id to look up, no per-family settings. Asking
+    /// for their VLANs (compressed: a range is one entry) makes the kernel list the bridges
+    /// themselves, not only their ports.
+    Bridged,
     Addrs,
     Addrs4,
     Addrs6,
@@ -576,15 +576,10 @@ impl Dump {
                 m.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
                 RouteNetlinkMessage::GetLink(m)
             }
-            Dump::Bridges => {
-                let mut m = LinkMessage::default();
-                m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
-                m.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
-                RouteNetlinkMessage::GetLink(m)
-            }
-            Dump::BridgePorts => {
+            Dump::Bridged => {
                 let mut m = LinkMessage::default();
                 m.header.interface_family = AddressFamily::Bridge;
+                m.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::BrvlanCompressed]));
                 RouteNetlinkMessage::GetLink(m)
             }
             Dump::Addrs => RouteNetlinkMessage::GetAddress(AddressMessage::default()),
@@ -723,21 +718,19 @@ impl NsReader {
 
     /// The bridges and their ports, if that finds every link named `wanted`; else every link.
     /// A lab's namespace holds its nets' bridges and their veth ends: dumping only those, in
-    /// the bridge family's short form for ports, took 5 ms instead of 12 for a namespace of
-    /// 900 links (a full dump looks up, for each veth end, its peer namespace's id by walking
-    /// the namespace's list of them, and writes each link's per-family settings).
+    /// the bridge family's short form (name, index, flags, master, MTU), took 5 ms instead of
+    /// 12 for a namespace of 900 links (a full dump looks up, for each veth end, its peer
+    /// namespace's id by walking the namespace's list of them, and writes each link's
+    /// per-family settings). One dump: asked for VLANs, the kernel lists the bridges in that
+    /// form too, which took 4 ms instead of 8.5 for the two dumps (bridges in full, then ports)
+    /// it replaced, on a 10,000-node lab's namespaces of 900-1000 links.
     pub fn bridges_and_ports(&self, wanted: &[String]) -> Result<Vec<Link>> {
-        let mut links = Vec::new();
-        blocking_dump_raw(&self.sock, Dump::Bridges, |m| {
+        let mut links: Vec<Link> = Vec::new();
+        blocking_dump_raw(&self.sock, Dump::Bridged, |m| {
             links.extend(link_of_bytes(m));
             Ok(())
         })?;
-        // A bridge that is also a port (of another bridge) is not listed twice.
-        let bridges: std::collections::HashSet<u32> = links.iter().map(|l| l.index).collect();
-        blocking_dump_raw(&self.sock, Dump::BridgePorts, |m| {
-            links.extend(link_of_bytes(m).filter(|l| !bridges.contains(&l.index)));
-            Ok(())
-        })?;
+        let links = bridged(links);
         let names: std::collections::HashSet<&str> = links.iter().map(|l| l.name.as_str()).collect();
         if wanted.iter().all(|w| names.contains(w.as_str())) {
             Ok(links)
@@ -912,6 +905,17 @@ fn nl_attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// The links of a bridge-family dump ([`Dump::Bridged`]) as a link dump gives them: there a
+/// bridge is its own master, and a bridge that is also a port comes twice (as a port first).
+fn bridged(links: Vec<Link>) -> Vec<Link> {
+    let mut seen = std::collections::HashSet::new();
+    links
+        .into_iter()
+        .filter(|l| seen.insert(l.index))
+        .map(|l| if l.master == Some(l.index) { Link { master: None, ..l } } else { l })
+        .collect()
+}
+
 /// A link from an RTM_NEWLINK message's bytes (netlink header included).
 fn link_of_bytes(m: &[u8]) -> Option<Link> {
     const RTM_NEWLINK: u16 = 16;
@@ -988,6 +992,17 @@ mod tests {
         let mut buf = vec![0u8; msg.header.length as usize];
         msg.serialize(&mut buf);
         buf
+    }
+
+    /// A bridge-family dump read as a link dump: a bridge (its own master there) has none,
+    /// a port keeps its bridge, and a bridge that is also a port is listed once, as a port.
+    #[test]
+    fn bridged_reads_bridges_as_link_dumps_give_them() {
+        let link = |index, name: &str, master| Link { index, name: name.into(), master, ..Link::default() };
+        let dump =
+            vec![link(2, "br0", Some(2)), link(3, "ve0", Some(2)), link(4, "br1", Some(2)), link(4, "br1", Some(4))];
+        let got: Vec<_> = bridged(dump).into_iter().map(|l| (l.index, l.master)).collect();
+        assert_eq!(got, vec![(2, None), (3, Some(2)), (4, Some(2))]);
     }
 
     /// The lean reading of a link's bytes agrees with netlink-packet-route's full parse.
