@@ -242,6 +242,7 @@ pub(super) async fn make_plan(
 }
 
 pub fn run_plan(c: PlanCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    common::load_ahead(&c.scenario);
     let how = super::cluster::How { plan: &c.plan, json: c.json, detailed_exitcode: c.detailed_exitcode, start: false };
     if c.cluster.cluster.is_some() && (c.destroy || c.out.is_some() || c.graph) {
         return fail("--destroy, --out and --graph are not for labs over a cluster yet: vnx destroy LAB ends one");
@@ -546,6 +547,7 @@ pub(super) fn locked(state: &vnx_state::State, name: &str, op: &str, run: &RunAr
 }
 
 pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    common::load_ahead(&c.scenario);
     let how = super::cluster::How { plan: &c.plan, json: c.run.json, detailed_exitcode: false, start: c.start };
     if let Some(code) = super::cluster::plan_or_apply(&c.scenario, &c.cluster, &how, Some(&c.run), state_arg, color) {
         return code;
@@ -633,6 +635,7 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
 }
 
 pub fn run_destroy(c: DestroyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
+    common::load_ahead(&c.scenario);
     if let Some(code) = super::cluster::destroy(&c.scenario, &c.hosts, &c.run, state_arg) {
         return code;
     }
