@@ -171,11 +171,14 @@ async fn read_in_order(lab: &Lab, items: &[Item], host_links: &[Link], views: &V
 
 /// What exists of one item: only what differs from its record is kept (the planner asks no
 /// more): a 10,000-node lab's 60,000 read-back attribute maps were most of a plan's peak memory.
+/// A map left empty is dropped here, not after the batch: emptied by `retain`, a map of two
+/// entries still held 1.6 kB (a 640-byte node when full), 40 MB and more of new memory at
+/// 10,000 nodes; freed, the next item's map reuses it.
 async fn read_one(lab: &Lab, it: &Item, host_links: &[Link], views: &Views) -> Result<Seen> {
     read_all_of(lab, it, host_links, views).await.map(|seen| match seen {
         Seen::Present(mut m) => {
             m.retain(|k, v| it.attrs.get(k) != Some(v));
-            Seen::Present(m)
+            Seen::Present(if m.is_empty() { Default::default() } else { m })
         }
         missing => missing,
     })
