@@ -299,6 +299,13 @@ pub struct State {
     path: PathBuf,
 }
 
+/// A text column's value as SQLite holds it (borrowed: no copy).
+fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 impl State {
     /// Opens (creating when needed) the database at `path` and brings its schema up to date.
     /// Opens the state database, making it (mode 0600, in a directory made 0700 whatever the
@@ -551,42 +558,30 @@ impl State {
             .prepare(&format!("SELECT rowid, scenario, host, kind, name, provider, attrs, deps, status, runtime FROM resources WHERE scenario = ?1{and}"))
             .map_err(|e| self.db(e))?;
         let values = std::iter::once(scenario).chain(kinds.unwrap_or_default().iter().copied());
+        // The JSON columns are parsed from SQLite's own copy of their text (no String of each
+        // first: three allocations and copies a row, 180,000 for a 10,000-node lab).
         let rows = st
             .query_map(rusqlite::params_from_iter(values), |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    (
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, String>(9)?,
-                    ),
-                ))
+                let (kind, name) = (r.get::<_, String>(3)?, r.get::<_, String>(4)?);
+                let bad = |e: serde_json::Error| Error::Data(format!("{kind} {name}: {e}"));
+                let attrs = serde_json::from_str::<Value>(text(r, 6)?).map_err(bad);
+                let deps = serde_json::from_str::<Vec<Key>>(text(r, 7)?).map_err(bad);
+                let runtime = serde_json::from_str::<Value>(text(r, 9)?).map_err(bad);
+                let (scenario, host, provider, status) =
+                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(5)?, r.get::<_, String>(8)?);
+                let row = match (attrs, deps, runtime) {
+                    (Ok(attrs), Ok(deps), Ok(runtime)) => {
+                        Ok(ResourceRow { scenario, host, kind, name, provider, attrs, deps, status, runtime })
+                    }
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+                };
+                Ok((r.get::<_, i64>(0)?, row))
             })
             .map_err(|e| self.db(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (rowid, (scenario, host, kind, name, provider, attrs, deps, status, runtime)) =
-                row.map_err(|e| self.db(e))?;
-            let parse =
-                |s: &str| serde_json::from_str::<Value>(s).map_err(|e| Error::Data(format!("{kind} {name}: {e}")));
-            let row = ResourceRow {
-                attrs: parse(&attrs)?,
-                deps: serde_json::from_str(&deps).map_err(|e| Error::Data(format!("{kind} {name}: {e}")))?,
-                runtime: parse(&runtime)?,
-                scenario,
-                host,
-                kind,
-                name,
-                provider,
-                status,
-            };
-            out.push((rowid, row));
+            let (rowid, row) = row.map_err(|e| self.db(e))?;
+            out.push((rowid, row?));
         }
         out.sort_unstable_by_key(|(rowid, _)| *rowid);
         Ok(out.into_iter().map(|(_, row)| row).collect())
@@ -921,6 +916,33 @@ mod tests {
         assert!(s.delete_resource("lab", &Key::new("", "net", "Net0")).unwrap());
         assert!(s.delete_resource("lab", &Key::new("", "node", "h1")).unwrap());
         assert!(s.delete_resource("lab", &Key::new("b", "node", "h1")).unwrap());
+        assert!(s.resources("lab").unwrap().is_empty());
+    }
+
+    /// A record whose JSON text is damaged is refused naming the resource and the column's
+    /// fault, whichever JSON column it is; the good rows beside it change nothing of that.
+    #[test]
+    fn a_damaged_json_column_is_refused_naming_the_resource() {
+        let (_d, s) = open();
+        s.put_scenario("lab", "lab.xml", "xml", "name: lab").unwrap();
+        for (i, column) in ["attrs", "deps", "runtime"].into_iter().enumerate() {
+            let r = ResourceRow {
+                scenario: "lab".into(),
+                host: String::new(),
+                kind: "node".into(),
+                name: format!("h{i}"),
+                provider: "ns".into(),
+                attrs: json!({"hostname": "h"}),
+                deps: vec![],
+                status: "ok".into(),
+                runtime: json!({}),
+            };
+            s.put_resource(&r).unwrap();
+            s.conn.execute(&format!("UPDATE resources SET {column} = '\"cut' WHERE name = ?1"), [&r.name]).unwrap();
+            let e = s.resources("lab").unwrap_err().to_string();
+            assert!(e.contains(&format!("node h{i}: EOF while parsing")), "{column}: {e}");
+            assert!(s.delete_resource("lab", &Key::new("", "node", &r.name)).unwrap());
+        }
         assert!(s.resources("lab").unwrap().is_empty());
     }
 
