@@ -231,7 +231,7 @@ pub(super) async fn make_plan(
     let ahead = std::sync::OnceLock::new();
     let desired = || {
         if write_ahead {
-            let _ = ahead.set(ops::RecordText::ahead(t.scenario.clone()));
+            let _ = ahead.set(ops::RecordText::ahead(std::sync::Arc::clone(&t.scenario)));
         }
         opts.as_ref().map_or(Ok(vec![]), |opts| common::desired_of(&t, opts, color))
     };
@@ -587,7 +587,7 @@ pub fn run_apply(c: ApplyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
                 }
             };
             let t = Target {
-                scenario: s,
+                scenario: std::sync::Arc::new(s),
                 source: saved.source.clone(),
                 format: Format::Yaml,
                 dir: dir.to_path_buf(),
@@ -713,7 +713,7 @@ pub fn run_modify(c: ModifyCmd, state_arg: &Option<PathBuf>, color: bool) -> i32
     let before_scenario = t.scenario.clone();
     let shutdown_first = modified.shutdown_first.clone();
     let dir = t.dir.clone();
-    t.scenario = modified.scenario;
+    t.scenario = std::sync::Arc::new(modified.scenario);
     t.source = format!("{} + {}", t.source, c.patch.display());
     let name = t.scenario.name.value.clone();
     let rt = common::runtime();

@@ -227,7 +227,7 @@ struct Bench {
 impl Bench {
     fn target(s: &Scenario) -> Target {
         Target {
-            scenario: s.clone(),
+            scenario: std::sync::Arc::new(s.clone()),
             source: "bench".into(),
             format: Format::Yaml,
             dir: PathBuf::from("."),
@@ -241,17 +241,18 @@ impl Bench {
         let t0 = Instant::now();
         let name = s.name.value.clone();
         // As `vnx apply` does, on the desired resources' thread: the record's text written in
-        // planning's idle time, from a copy. The target (another copy: `vnx apply` has the
-        // scenario it read) only for as long as the desired resources take.
+        // planning's idle time, from the target's scenario. The target (a copy: `vnx apply` has
+        // the scenario it read) only for as long as the desired resources and that text take.
         let ahead = std::sync::OnceLock::new();
         let desired = || {
             if destroy {
                 return Ok(vec![]);
             }
+            let t = Bench::target(s);
             if apply {
-                let _ = ahead.set(ops::RecordText::ahead(s.clone()));
+                let _ = ahead.set(ops::RecordText::ahead(std::sync::Arc::clone(&t.scenario)));
             }
-            common::desired_of(&Bench::target(s), &Default::default(), false)
+            common::desired_of(&t, &Default::default(), false)
         };
         let session = ops::Session { state: &self.state, path: &self.state_path };
         let (p, lab) =

@@ -151,7 +151,7 @@ fn target(arg: &str, ledger: Option<&Ledger>, color: bool) -> Result<common::Tar
 /// The lab `name` as its ledger recorded it.
 fn recorded(name: &str, l: &Ledger) -> Result<common::Target, String> {
     Ok(common::Target {
-        scenario: l.scenario()?,
+        scenario: std::sync::Arc::new(l.scenario()?),
         source: l.source.clone(),
         format: crate::scenario::Format::Yaml,
         dir: PathBuf::from(&l.dir),
@@ -573,7 +573,7 @@ pub fn modify(c: &super::apply::ModifyCmd, state_arg: &Option<PathBuf>, color: b
                 Ok(m) => m,
                 Err(code) => return Ok(code),
             };
-            let before_scenario = std::mem::replace(&mut t.scenario, m.scenario);
+            let before_scenario = std::mem::replace(&mut t.scenario, std::sync::Arc::new(m.scenario));
             t.source = format!("{} + {}", t.source, c.patch.display());
             let cluster = ledger.cluster()?;
             let opts = options(&cluster, state_arg);

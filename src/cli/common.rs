@@ -58,7 +58,9 @@ pub fn open_and_resolve(
 /// A scenario to act on.
 #[derive(Clone)]
 pub struct Target {
-    pub scenario: Scenario,
+    /// Shared with the thread that writes the record's text of it ahead ([`ops::RecordText`]):
+    /// a copy of a 10,000-node scenario was 27 MB.
+    pub scenario: std::sync::Arc<Scenario>,
     /// The file it was read from, or the recorded scenario's source.
     pub source: String,
     pub format: Format,
@@ -112,7 +114,7 @@ pub fn resolve(arg: &str, state: Option<&State>, color: bool) -> Result<Target, 
         // Absolute, so that the recorded source means the same file from any directory.
         let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         return Ok(Target {
-            scenario: s,
+            scenario: std::sync::Arc::new(s),
             source: source.display().to_string(),
             format: loaded.format,
             dir: ctx.dir.unwrap_or_else(|| PathBuf::from(".")),
@@ -144,7 +146,7 @@ pub fn recorded_target(state: &State, arg: &str) -> Result<Option<Target>, Strin
                     let dir =
                         Path::new(&row.source).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
                     Ok(Some(Target {
-                        scenario: s,
+                        scenario: std::sync::Arc::new(s),
                         source: row.source,
                         format: Format::Yaml,
                         dir,

@@ -32,7 +32,7 @@ pub fn run(c: DiffCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     let name = match common::resolve(&c.scenario, Some(&state), color) {
-        Ok(t) => t.scenario.name.value,
+        Ok(t) => t.scenario.name.value.clone(),
         Err(e) => return fail(&e),
     };
     let row = match state.scenario(&name) {

@@ -237,7 +237,7 @@ pub fn run_show(c: ShowCmd, state_arg: &Option<PathBuf>, color: bool) -> i32 {
         }
     }
     let name = match common::resolve(&arg, Some(&state), color) {
-        Ok(t) => t.scenario.name.value,
+        Ok(t) => t.scenario.name.value.clone(),
         Err(e) => return fail(&e),
     };
     let recorded = match crate::ops::lab::recorded_of(&state, &name) {

@@ -52,7 +52,7 @@ pub struct Job<'a> {
 pub struct RecordText(std::sync::Mutex<Option<std::thread::JoinHandle<String>>>);
 
 impl RecordText {
-    pub fn ahead(scenario: Scenario) -> RecordText {
+    pub fn ahead(scenario: std::sync::Arc<Scenario>) -> RecordText {
         let writing = std::thread::spawn(move || {
             // This thread only: Linux gives each thread its own nice value.
             unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
