@@ -743,9 +743,9 @@ impl NsReader {
     /// RTNL lock, each family's own dump does not (recent kernels: seen on 6.18), so these run
     /// beside another thread's link dump rather than wait for it.
     pub fn addrs(&self) -> Result<Vec<Addr>> {
-        let mut addrs = addrs_of(blocking_dump(&self.sock, Dump::Addrs4)?);
+        let mut addrs = blocking_addrs(&self.sock, Dump::Addrs4)?;
         addrs.retain(|a| a.net.addr().is_ipv4());
-        let mut v6 = addrs_of(blocking_dump(&self.sock, Dump::Addrs6)?);
+        let mut v6 = blocking_addrs(&self.sock, Dump::Addrs6)?;
         // A kernel without a family's own dump answers with every family's.
         v6.retain(|a| a.net.addr().is_ipv6());
         addrs.append(&mut v6);
@@ -883,6 +883,19 @@ fn blocking_links(sock: &netlink_sys::Socket) -> Result<Vec<Link>> {
     Ok(out)
 }
 
+/// The addresses of an address dump, each read straight from its message's bytes (as
+/// [`blocking_links`]): a refresh dumps each node's addresses, and the full parse of each
+/// message (every attribute into a vector of its own) was a fifth of the reading threads'
+/// own time at 10,000 nodes.
+fn blocking_addrs(sock: &netlink_sys::Socket, dump: Dump) -> Result<Vec<Addr>> {
+    let mut out = Vec::new();
+    blocking_dump_raw(sock, dump, |m| {
+        out.extend(addr_of_bytes(m));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// Sends `dump`'s request and hands each message of the answer (its bytes, header included)
 /// to `each`, until the dump is done.
 fn blocking_dump_raw(sock: &netlink_sys::Socket, dump: Dump, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
@@ -949,6 +962,42 @@ fn link_of_bytes(m: &[u8]) -> Option<Link> {
     Some(link)
 }
 
+/// An address from an RTM_NEWADDR message's bytes (netlink header included): its local
+/// address (a point-to-point link's peer address is IFA_ADDRESS), else IFA_ADDRESS, as
+/// [`addrs_of`] reads it.
+fn addr_of_bytes(m: &[u8]) -> Option<Addr> {
+    const RTM_NEWADDR: u16 = 20;
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
+    const IFA_LABEL: u16 = 3;
+    if u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?) != RTM_NEWADDR {
+        return None;
+    }
+    // struct ifaddrmsg after the 16-byte header: family, prefix length, flags, scope, index.
+    let prefix = *m.get(17)?;
+    let index = u32::from_ne_bytes(m.get(20..24)?.try_into().ok()?);
+    let ip = |v: &[u8]| -> Option<IpAddr> {
+        match v.len() {
+            4 => Some(IpAddr::from(<[u8; 4]>::try_from(v).ok()?)),
+            16 => Some(IpAddr::from(<[u8; 16]>::try_from(v).ok()?)),
+            _ => None,
+        }
+    };
+    let (mut local, mut address, mut label) = (None, None, None);
+    for (kind, v) in nl_attrs(m.get(24..)?) {
+        match kind {
+            IFA_LOCAL => local = ip(v),
+            IFA_ADDRESS => address = ip(v),
+            IFA_LABEL => {
+                label = Some(String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned())
+            }
+            _ => {}
+        }
+    }
+    let net = IpNet::new(local.or(address)?, prefix).ok()?;
+    Some(Addr { index, net, label })
+}
+
 fn link_of(l: LinkMessage) -> Link {
     let mut link = Link {
         index: l.header.index,
@@ -992,6 +1041,41 @@ mod tests {
         let mut buf = vec![0u8; msg.header.length as usize];
         msg.serialize(&mut buf);
         buf
+    }
+
+    /// The lean reading of an address's bytes agrees with netlink-packet-route's full parse:
+    /// the local address before the peer's, the label, the prefix, IPv4 and IPv6.
+    #[test]
+    fn addr_of_bytes_reads_what_addrs_of_reads() {
+        let msg = |family, prefix, attributes| {
+            let mut a = AddressMessage::default();
+            a.header.family = family;
+            a.header.prefix_len = prefix;
+            a.header.index = 7;
+            a.attributes = attributes;
+            RouteNetlinkMessage::NewAddress(a)
+        };
+        let v4: IpAddr = "10.0.0.1".parse().expect("ip");
+        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
+        let v6: IpAddr = "fd00::1".parse().expect("ip");
+        let cases = [
+            msg(
+                AddressFamily::Inet,
+                24,
+                vec![
+                    AddressAttribute::Address(peer),
+                    AddressAttribute::Local(v4),
+                    AddressAttribute::Label("eth1".into()),
+                ],
+            ),
+            msg(AddressFamily::Inet6, 64, vec![AddressAttribute::Address(v6)]),
+        ];
+        for m in cases {
+            let lean = addr_of_bytes(&bytes_of(m.clone())).expect("an address");
+            assert_eq!(Some(&lean), addrs_of(vec![m]).first());
+        }
+        let lean = addr_of_bytes(&bytes_of(msg(AddressFamily::Inet, 24, vec![AddressAttribute::Local(v4)])));
+        assert_eq!(lean.map(|a| (a.index, a.net.to_string())), Some((7, "10.0.0.1/24".to_string())));
     }
 
     /// A bridge-family dump read as a link dump: a bridge (its own master there) has none,
