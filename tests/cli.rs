@@ -530,17 +530,21 @@ fn progress_on_a_pipe_and_on_a_terminal() {
 /// (tool paths and libvirt's answer masked: they vary).
 #[test]
 fn doctor_tells_what_this_machine_runs() {
-    // Root filesystems from a store of the test's own (empty, then one built).
-    let store = tempfile::tempdir().unwrap();
+    // Root filesystems from a store of the test's own (empty, then one built); VM images from
+    // an empty one (the machine's own has what earlier runs built).
+    let (store, images) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let doctor = || {
         std::process::Command::new(common::vnx_bin())
             .arg("doctor")
             .env("VNX_ROOTFS_DIR", store.path())
+            .env("VNX_IMAGE_DIR", images.path())
             .output()
             .unwrap()
     };
     let out = doctor();
-    let text = String::from_utf8_lossy(&out.stdout).replace(store.path().to_str().unwrap(), "STORE");
+    let text = String::from_utf8_lossy(&out.stdout)
+        .replace(store.path().to_str().unwrap(), "STORE")
+        .replace(images.path().to_str().unwrap(), "IMAGES");
     assert_eq!(out.status.code(), Some(0), "{text}");
     let mini = store.path().join("mini");
     std::fs::create_dir_all(mini.join("etc")).unwrap();
