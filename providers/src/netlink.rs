@@ -929,6 +929,16 @@ fn bridged(links: Vec<Link>) -> Vec<Link> {
         .collect()
 }
 
+/// The type of the netlink message whose bytes (header included) are `m`.
+fn nl_type(m: &[u8]) -> Option<u16> {
+    Some(u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?))
+}
+
+/// A string attribute's value, up to its terminating NUL.
+fn nl_text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned()
+}
+
 /// A link from an RTM_NEWLINK message's bytes (netlink header included).
 fn link_of_bytes(m: &[u8]) -> Option<Link> {
     const RTM_NEWLINK: u16 = 16;
@@ -940,22 +950,21 @@ fn link_of_bytes(m: &[u8]) -> Option<Link> {
     const IFLA_IFALIAS: u16 = 20;
     const IFLA_GROUP: u16 = 27;
     const IFLA_INFO_KIND: u16 = 1;
-    if u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?) != RTM_NEWLINK {
+    if nl_type(m)? != RTM_NEWLINK {
         return None;
     }
     // struct ifinfomsg after the 16-byte header: family, pad, type (u16), index, flags, change.
     let u32_at = |b: &[u8], at: usize| b.get(at..at + 4).map(|x| u32::from_ne_bytes(x.try_into().expect("4 bytes")));
-    let text = |v: &[u8]| String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
     let mut link = Link { index: u32_at(m, 20)?, up: u32_at(m, 24)? & libc::IFF_UP as u32 != 0, ..Link::default() };
     for (kind, v) in nl_attrs(m.get(32..)?) {
         match kind {
             IFLA_ADDRESS => link.mac = v.try_into().ok(),
-            IFLA_IFNAME => link.name = text(v),
+            IFLA_IFNAME => link.name = nl_text(v),
             IFLA_MTU => link.mtu = u32_at(v, 0),
             IFLA_MASTER => link.master = u32_at(v, 0),
-            IFLA_IFALIAS => link.alias = Some(text(v)),
+            IFLA_IFALIAS => link.alias = Some(nl_text(v)),
             IFLA_GROUP => link.group = u32_at(v, 0),
-            IFLA_LINKINFO => link.kind = nl_attrs(v).find(|(k, _)| *k == IFLA_INFO_KIND).map(|(_, v)| text(v)),
+            IFLA_LINKINFO => link.kind = nl_attrs(v).find(|(k, _)| *k == IFLA_INFO_KIND).map(|(_, v)| nl_text(v)),
             _ => {}
         }
     }
@@ -970,7 +979,7 @@ fn addr_of_bytes(m: &[u8]) -> Option<Addr> {
     const IFA_ADDRESS: u16 = 1;
     const IFA_LOCAL: u16 = 2;
     const IFA_LABEL: u16 = 3;
-    if u16::from_ne_bytes(m.get(4..6)?.try_into().ok()?) != RTM_NEWADDR {
+    if nl_type(m)? != RTM_NEWADDR {
         return None;
     }
     // struct ifaddrmsg after the 16-byte header: family, prefix length, flags, scope, index.
@@ -988,9 +997,7 @@ fn addr_of_bytes(m: &[u8]) -> Option<Addr> {
         match kind {
             IFA_LOCAL => local = ip(v),
             IFA_ADDRESS => address = ip(v),
-            IFA_LABEL => {
-                label = Some(String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned())
-            }
+            IFA_LABEL => label = Some(nl_text(v)),
             _ => {}
         }
     }
