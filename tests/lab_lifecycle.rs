@@ -24,12 +24,28 @@ fn plan_is_empty(host: &TestHost, name: &str) -> bool {
     out.status.code() == Some(0)
 }
 
+/// Each node's init lives in the network namespace vnx ran in (the test host's), holding the
+/// node's (its bound name's) open, and what runs in the node runs in the node's.
+fn inits_outside_their_nodes(host: &TestHost, name: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |path: &str| std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}")).ino();
+    let host_net = ino(&format!("/run/netns/{}", host.netns));
+    for (node, pid) in host.pids(name) {
+        let node_net = ino(&format!("/run/netns/vnx-{name}.{node}"));
+        assert_eq!(ino(&format!("/proc/{pid}/ns/net")), host_net, "{node}'s init is not in vnx's namespace");
+        assert_eq!(ino(&format!("/proc/{pid}/fd/200")), node_net, "{node}'s init does not hold its namespace");
+        let seen = host.vnx_ok(&["exec", name, "-M", &node, "--", "readlink", "/proc/self/ns/net"]);
+        assert_eq!(seen.trim(), format!("net:[{node_net}]"), "a command in {node} ran elsewhere");
+    }
+}
+
 #[test]
 fn ns_node_lifecycle() {
     let host = TestHost::new();
     let (file, name) = host.scenario_from(&corpus().join("scenarios/tutorial_lxc_ubuntu.xml"));
     host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
     assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty());
+    inits_outside_their_nodes(&host, &name);
 
     // shutdown: r2 is off, routing through it stops, and the plan keeps it that way.
     host.vnx_ok(&["shutdown", &name, "-M", "r2"]);
@@ -51,6 +67,7 @@ fn ns_node_lifecycle() {
     assert!(host.ping_from(&name, "h1", &["10.1.2.2", "10.1.1.2"]).is_empty());
     assert!(host.ping_from(&name, "h3", &["10.1.0.2"]).is_empty(), "r2's default route is back");
     assert!(plan_is_empty(&host, &name));
+    inits_outside_their_nodes(&host, &name);
 
     // suspend / resume: frozen processes, refused execs, then thawed.
     host.vnx_ok(&["suspend", &name, "-M", "h3"]);

@@ -1,6 +1,9 @@
-//! `ns` nodes: a long-lived init process in its own network, UTS, mount, IPC and PID
-//! namespaces, whose root is a copy-on-write overlay of the host's root (or of the scenario's
-//! root filesystem), its network namespace also bound to a name in /run/netns.
+//! `ns` nodes: a long-lived init process in its own UTS, mount, IPC and PID namespaces, whose
+//! root is a copy-on-write overlay of the host's root (or of the scenario's root filesystem),
+//! holding the node's network namespace open (also bound to a name in /run/netns).
+//!
+//! The init itself lives in vnx's network namespace, not the node's ([`NETNS_FD`] says why);
+//! whatever runs in the node enters the node's namespace by the file the init holds.
 //!
 //! How a node starts: vnx runs `vnx-init …` (or itself as `vnx __init …`), which makes the
 //! node's namespaces and forks the node's PID 1 ([`init_main`]), which mounts the overlay,
@@ -185,7 +188,27 @@ fn start_time_of(stat: &str) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
+/// Where a node's init holds the node's network namespace open. The init does not live in it:
+/// it makes the node's namespace, sets it up, and moves back into vnx's, so that the node's
+/// namespace has no process of its own until something runs there. A machine's agents that look
+/// at every process's network namespace pay per namespace that has one (this project's CI
+/// machines' PID 1 spent a core of the two scanning a 10,000-node lab's, one init in each:
+/// 3000 sleeping processes each in a namespace of its own cost it 205 clock ticks in 5 s, the
+/// same 3000 in one namespace 12).
+pub const NETNS_FD: i32 = 200;
+
 impl Init {
+    /// The path of the node's network namespace through its init: the file the init holds
+    /// ([`NETNS_FD`]), or, for an init an earlier vnx started in the node's namespace, its own.
+    pub fn netns_path(&self) -> String {
+        let held = format!("/proc/{}/fd/{NETNS_FD}", self.pid);
+        if Path::new(&held).exists() {
+            held
+        } else {
+            format!("/proc/{}/ns/net", self.pid)
+        }
+    }
+
     /// The init's one-letter state (`S`, `T` when frozen, …) if it still runs (a zombie waiting
     /// for its reaper does not); one read of /proc/PID/stat.
     fn state(&self) -> Option<char> {
@@ -197,9 +220,13 @@ impl Init {
     pub fn alive(&self) -> bool {
         self.state().is_some()
     }
-    /// The node's network namespace.
+    /// The node's network namespace (see [`Init::netns_path`]; one open where the init holds it).
     pub fn netns(&self) -> Result<OwnedFd> {
-        open_ns(&format!("/proc/{}/ns/net", self.pid))
+        match std::fs::File::open(format!("/proc/{}/fd/{NETNS_FD}", self.pid)) {
+            Ok(f) => Ok(OwnedFd::from(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => open_ns(&format!("/proc/{}/ns/net", self.pid)),
+            Err(e) => Err(Error::io(format!("opening the network namespace of init {}", self.pid), e)),
+        }
     }
 }
 
@@ -527,14 +554,8 @@ pub fn bind_netns(init: &Init, name: &str, mark: &str) -> Result<()> {
     in_netns(init.netns()?, move || crate::netlink::set_lo_alias_here(&m))?;
     clear_netns_name(name, mark)?;
     std::fs::File::create(&path).map_err(|e| Error::io(path.to_string(), e))?;
-    mount(
-        Some(format!("/proc/{}/ns/net", init.pid).as_str()),
-        path.as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| Error::io(format!("binding {path}"), e))
+    mount(Some(init.netns_path().as_str()), path.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| Error::io(format!("binding {path}"), e))
 }
 
 /// Makes a new, empty network namespace bound to /run/netns/NAME (from a thread of its own:
@@ -660,7 +681,9 @@ pub fn command_in(init: &Init, program: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("nsenter");
     cmd.arg("-t")
         .arg(init.pid.to_string())
-        .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "--"])
+        .args(["-m", "-u", "-i", "-p", "-r", "-w"])
+        .arg(format!("--net={}", init.netns_path()))
+        .arg("--")
         .arg(program)
         .args(args);
     cmd
@@ -816,6 +839,8 @@ pub fn init_main(
 ) -> ! {
     // A session of its own: the node outlives vnx and its terminal.
     let _ = nix::unistd::setsid();
+    // Where the init goes back to once the node's namespace is set up ([`NETNS_FD`]).
+    let home = open_ns("/proc/thread-self/ns/net").unwrap_or_else(|e| init_fail(e.to_string()));
     let mut flags =
         CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
     match netns {
@@ -845,6 +870,16 @@ pub fn init_main(
     // share, after which `dir` would name nothing.
     let pid_file = std::fs::File::create(staged(dir).join("init.pid"));
     let host_proc = std::fs::File::open(staged(Path::new("/proc")));
+    // The node's network namespace (this process's now), held by the init at NETNS_FD.
+    let node_net = match &host_proc {
+        Ok(p) => open_at(p, "thread-self/ns/net"),
+        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+    }
+    .unwrap_or_else(|e| init_fail(format!("opening the node's network namespace: {e}")));
+    if unsafe { libc::dup2(node_net.as_raw_fd(), NETNS_FD) } < 0 {
+        init_fail(format!("holding the node's network namespace: {}", std::io::Error::last_os_error()));
+    }
+    drop(node_net);
     let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| init_fail(format!("pipe: {e}")));
     // Safety: this process is single-threaded here (no runtime has started).
     match unsafe { fork() } {
@@ -871,10 +906,17 @@ pub fn init_main(
                 unsafe { libc::dup2(null.as_raw_fd(), 1) };
             }
             let mut w = std::fs::File::from(w);
-            if let Err(e) = setup_node(hostname, rootfs, dir, hosts) {
+            // Set up inside the node's network namespace (its `lo`, its sysctls), then back
+            // to vnx's ([`NETNS_FD`]).
+            let set_up = setup_node(hostname, rootfs, dir, hosts).and_then(|()| {
+                nix::sched::setns(&home, CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("leaving the node's network namespace: {e}"))
+            });
+            if let Err(e) = set_up {
                 let _ = write!(w, "{e}");
                 std::process::exit(1);
             }
+            drop(home);
             let _ = w.write_all(b"ready");
             drop(w);
             // Be an init: reap whatever ends up here. SIGKILL from the host stops the node.
@@ -899,15 +941,20 @@ pub fn init_main(
     }
 }
 
-/// A process's start time read through a directory handle on the host's /proc (this
-/// process's own /proc became the node's when the init pivoted the shared mount namespace).
-fn start_time_at(proc: &std::fs::File, pid: i32) -> Option<u64> {
-    let path = std::ffi::CString::new(format!("{pid}/stat")).ok()?;
-    let fd = unsafe { libc::openat(proc.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+/// Opens `path` below a directory handle on the host's /proc (this process's own /proc became
+/// the node's when the init pivoted the shared mount namespace).
+fn open_at(proc: &std::fs::File, path: &str) -> std::io::Result<std::fs::File> {
+    let c = std::ffi::CString::new(path).map_err(std::io::Error::other)?;
+    let fd = unsafe { libc::openat(proc.as_raw_fd(), c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return None;
+        return Err(std::io::Error::last_os_error());
     }
-    start_time_of(&stat_text(unsafe { std::fs::File::from_raw_fd(fd) })?)
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// A process's start time read through a directory handle on the host's /proc.
+fn start_time_at(proc: &std::fs::File, pid: i32) -> Option<u64> {
+    start_time_of(&stat_text(open_at(proc, &format!("{pid}/stat")).ok()?)?)
 }
 
 fn setup_node(hostname: &str, rootfs: &Path, dir: &Path, hosts: &[String]) -> std::result::Result<(), String> {

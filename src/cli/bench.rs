@@ -298,7 +298,8 @@ impl Bench {
                     let Some((node, target)) = pings.get(i) else { break };
                     let Some(init) = inits.get(node) else { continue };
                     let ok = std::process::Command::new("nsenter")
-                        .args(["-t", &init.pid.to_string(), "-n", "ping", "-c1", "-W2", target])
+                        .arg(format!("--net={}", init.netns_path()))
+                        .args(["ping", "-c1", "-W2", target])
                         .output()
                         .is_ok_and(|o| o.status.success());
                     if !ok {
@@ -316,7 +317,8 @@ impl Bench {
                 let (node, target) = f.split_once(" -> ").unwrap_or_default();
                 let Some(init) = inits.get(node) else { return true };
                 !std::process::Command::new("nsenter")
-                    .args(["-t", &init.pid.to_string(), "-n", "ping", "-c3", "-i0.5", "-W3", target])
+                    .arg(format!("--net={}", init.netns_path()))
+                    .args(["ping", "-c3", "-i0.5", "-W3", target])
                     .output()
                     .is_ok_and(|o| o.status.success())
             })
