@@ -25,7 +25,8 @@ fn plan_is_empty(host: &TestHost, name: &str) -> bool {
 }
 
 /// Each node's init lives in the network namespace vnx ran in (the test host's), holding the
-/// node's (its bound name's) open, and what runs in the node runs in the node's.
+/// node's (its bound name's) open, its command line names the node, and what runs in the node
+/// runs in the node's.
 fn inits_outside_their_nodes(host: &TestHost, name: &str) {
     use std::os::unix::fs::MetadataExt;
     let ino = |path: &str| std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}")).ino();
@@ -34,6 +35,11 @@ fn inits_outside_their_nodes(host: &TestHost, name: &str) {
         let node_net = ino(&format!("/run/netns/vnx-{name}.{node}"));
         assert_eq!(ino(&format!("/proc/{pid}/ns/net")), host_net, "{node}'s init is not in vnx's namespace");
         assert_eq!(ino(&format!("/proc/{pid}/fd/200")), node_net, "{node}'s init does not hold its namespace");
+        // Forked by vnx's node server, named as a `vnx-init` run for the node was (what finds a
+        // node's init by its directory, and `ps`, read this).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let want = format!("vnx-init\0--hostname\0{node}\0--dir\0/run/vnx/labs/{name}/{node}\0");
+        assert_eq!(String::from_utf8_lossy(&cmdline), want, "{node}'s init's command line");
         let seen = host.vnx_ok(&["exec", name, "-M", &node, "--", "readlink", "/proc/self/ns/net"]);
         assert_eq!(seen.trim(), format!("net:[{node_net}]"), "a command in {node} ran elsewhere");
     }

@@ -142,6 +142,8 @@ pub struct Lab {
     /// Made at the first node start; `Some(None)`: it could not be made.
     mount_template: Mutex<Option<Option<ns::MountTemplate>>>,
     exe: PathBuf,
+    /// The server that starts `ns` nodes, run at the first node start; it ends with the lab.
+    starter: Mutex<Option<Arc<crate::starter::Starter>>>,
     host: Netlink,
     /// libvirt's URI (`VNX_LIBVIRT_URI`, default qemu:///system) and domain type
     /// (`VNX_DOMAIN_TYPE`: auto, kvm, qemu).
@@ -201,6 +203,7 @@ impl Lab {
             run_dir_ready: Mutex::new(false),
             group: crate::names::link_group(scenario),
             mount_template: Mutex::new(None),
+            starter: Mutex::new(None),
             exe,
             host: Netlink::current()?,
             libvirt_uri: crate::libvirt::uri(),
@@ -265,10 +268,6 @@ impl Lab {
     /// The lab's directory beside the state database.
     pub(crate) fn dir(&self) -> &std::path::Path {
         &self.dir
-    }
-
-    pub(crate) fn exe(&self) -> &std::path::Path {
-        &self.exe
     }
 
     /// Netlink in the host's network namespace.
@@ -428,6 +427,19 @@ impl Lab {
             *template = Some(ns::MountTemplate::new(&self.run_dir).inspect_err(|e| tracing::debug!("{e}")).ok());
         }
         Ok(template.as_ref().and_then(|t| t.as_ref()).map(ns::MountTemplate::path))
+    }
+
+    /// The server that starts `ns` nodes ([`crate::starter`]): run once, again if it exited.
+    pub(crate) fn starter(&self) -> Result<Arc<crate::starter::Starter>> {
+        let mut s = self.starter.lock().expect("not poisoned");
+        match s.as_ref() {
+            Some(st) if st.alive() => Ok(st.clone()),
+            _ => {
+                let st = Arc::new(crate::starter::Starter::start(&self.exe)?);
+                *s = Some(st.clone());
+                Ok(st)
+            }
+        }
     }
 
     /// Makes now, for a lab whose nodes' directory is ready (one that runs), the mount

@@ -11,7 +11,7 @@
 //!   what a later call needs is read back from the machine.
 //! - [`netlink`]: links, addresses and routes of one network namespace, in-process.
 //! - [`ns`]: `ns` nodes (init process, namespaces, copy-on-write root), running commands and
-//!   copying files into them.
+//!   copying files into them; [`starter`]: the server that forks their inits.
 //! - [`libvirt`]: virtual machines (domains, configuration drives, the guest agent); talking to
 //!   libvirt needs the `libvirt` feature.
 //!
@@ -28,6 +28,7 @@ pub mod netlink;
 pub mod noderoot;
 pub mod ns;
 pub mod ovsdb;
+pub mod starter;
 
 /// What went wrong, with its cause: the kernel's errno where it gave one (callers decide on
 /// it, never on the text), the operation and the object.

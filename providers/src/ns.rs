@@ -5,10 +5,11 @@
 //! The init itself lives in vnx's network namespace, not the node's ([`NETNS_FD`] says why);
 //! whatever runs in the node enters the node's namespace by the file the init holds.
 //!
-//! How a node starts: vnx runs `vnx-init …` (or itself as `vnx __init …`), which makes the
-//! node's namespaces and forks the node's PID 1 ([`init_main`]), which mounts the overlay,
-//! moves it onto `/` ([`stage`] says how), sets the hostname and says "ready"; the intermediate prints the init's pid
-//! and exits, so the node outlives vnx. Stopping a node is killing its init: the kernel tears
+//! How a node starts: a child of the lab's node server (`vnx-init --serve`, or vnx itself as
+//! `vnx __init --serve`: [`crate::starter`]) makes the node's namespaces and forks the node's
+//! PID 1 ([`init_main`]), which mounts the overlay, moves it onto `/` ([`stage`] says how), sets
+//! the hostname and says "ready"; the intermediate replies with the init's pid and exits, so the
+//! node outlives vnx. Stopping a node is killing its init: the kernel tears
 //! down the PID namespace and everything in it.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,6 +23,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{fork, pivot_root, sethostname, ForkResult, Pid};
 
+use crate::starter::Starter;
 use crate::{Error, Result};
 
 /// The running init of a node: its pid and its start time (so a reused pid is not mistaken
@@ -33,7 +35,7 @@ pub struct Init {
 }
 
 /// What a node is made of.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NodeSpec {
     pub hostname: String,
     /// The lower layer of the node's root: `/` (the host's) or a root filesystem directory.
@@ -235,43 +237,22 @@ pub fn open_ns(path: &str) -> Result<OwnedFd> {
     Ok(OwnedFd::from(f))
 }
 
-/// Starts a node; returns its init. `exe` is `vnx-init`, or the vnx binary (its `__init` entry).
-pub fn start(exe: &Path, spec: &NodeSpec) -> Result<Init> {
+/// Starts a node through the lab's [`Starter`] (a server forking one child per node); returns
+/// its init.
+pub fn start(starter: &Starter, spec: &NodeSpec) -> Result<Init> {
     std::fs::create_dir_all(&spec.dir).map_err(|e| Error::Node(format!("creating {}: {e}", spec.dir.display())))?;
-    let log = std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::io("init log", e))?;
-    let mut cmd = Command::new(exe);
-    if exe.file_name().is_none_or(|n| n != "vnx-init") {
-        cmd.arg("__init");
-    }
-    cmd.arg("--hostname").arg(&spec.hostname).arg("--rootfs").arg(&spec.rootfs).arg("--dir").arg(&spec.dir);
-    for h in &spec.hosts {
-        cmd.arg("--host").arg(h);
-    }
-    if let Some(p) = &spec.netns {
-        cmd.arg("--netns").arg(p);
-    }
-    if let Some(p) = &spec.mounts_from {
-        cmd.arg("--mounts-from").arg(p);
-    }
-    // No pre_exec: the init makes its namespaces itself, so the standard library can spawn it
-    // with posix_spawn (vfork) instead of copying vnx's page tables with fork.
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
-    let mut child = cmd.spawn().map_err(|e| Error::Node(format!("starting {}'s init: {e}", spec.hostname)))?;
-    // One line: the node's init keeps no copy of this pipe, but read only what is needed.
-    let mut out = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut out)
-        .map_err(|e| Error::io("reading init", e))?;
-    let status = child.wait().map_err(|e| Error::io("waiting for init", e))?;
-    let line = out.lines().next().unwrap_or_default();
+    // Empty: the child that starts the node appends its errors here.
+    std::fs::File::create(spec.dir.join("init.log")).map_err(|e| Error::io("init log", e))?;
+    let line = starter.request(spec)?;
     match line.strip_prefix("ready ").and_then(|p| p.trim().parse::<i32>().ok()) {
-        Some(pid) if status.success() => {
+        Some(pid) => {
             let start_time =
                 start_time(pid).ok_or_else(|| Error::Node(format!("init of {} died at once", spec.hostname)))?;
             Ok(Init { pid, start_time })
         }
-        _ => {
+        None => {
             let log = std::fs::read_to_string(spec.dir.join("init.log")).unwrap_or_default();
+            let line = line.strip_prefix("error ").unwrap_or(&line);
             Err(Error::Node(format!("node {} did not start: {} {}", spec.hostname, line, log.trim())))
         }
     }
@@ -820,15 +801,37 @@ pub fn run_in_netns(netns: OwnedFd, program: &str, args: &[String]) -> Result<()
 
 // ---- the init process ----
 
+/// What goes before a reply of this process (the request's id, in a server's child).
+static REPLY_TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets [`REPLY_TAG`]; once, in a server's child ([`crate::starter`]).
+pub fn set_reply_tag(tag: String) {
+    let _ = REPLY_TAG.set(tag);
+}
+
+/// Writes one line of reply to stdout in one call, cut to less than PIPE_BUF, so that lines
+/// written by several processes to one pipe do not interleave.
+pub fn reply(line: &str) {
+    let mut text = format!("{}{}", REPLY_TAG.get().map_or("", String::as_str), line.replace('\n', " "));
+    if text.len() > 4000 {
+        let mut cut = 4000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text.push('\n');
+    let _ = unsafe { libc::write(1, text.as_ptr().cast(), text.len()) };
+}
+
 fn init_fail(msg: String) -> ! {
-    println!("error {msg}");
-    let _ = std::io::stdout().flush();
+    reply(&format!("error {msg}"));
     std::process::exit(1);
 }
 
-/// The `vnx __init` entry: makes the node's network (or joins `netns`), UTS, mount (a copy of
-/// `mounts_from`'s, else of vnx's), IPC and PID namespaces, forks the node's PID 1 and reports
-/// its pid on stdout.
+/// What a child of the node server ([`crate::starter`]) does: makes the node's network (or
+/// joins `netns`), UTS, mount (a copy of `mounts_from`'s, else of vnx's), IPC and PID
+/// namespaces, forks the node's PID 1 and replies with its pid on stdout ([`reply`]).
 pub fn init_main(
     hostname: &str,
     rootfs: &Path,
@@ -894,7 +897,7 @@ pub fn init_main(
                 if let Ok(mut f) = pid_file {
                     let _ = writeln!(f, "{child} {st}");
                 }
-                println!("ready {child}");
+                reply(&format!("ready {child}"));
                 std::process::exit(0);
             }
             init_fail(if msg.is_empty() { "init exited before it was ready".into() } else { msg });

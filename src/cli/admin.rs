@@ -50,21 +50,12 @@ pub struct HistoryCmd {
     pub json: bool,
 }
 
-/// The init of an `ns` node (internal).
+/// The server that starts `ns` nodes (internal).
 #[derive(clap::Args, Debug)]
 pub struct InitCmd {
-    #[arg(long)]
-    pub hostname: String,
-    #[arg(long)]
-    pub rootfs: PathBuf,
-    #[arg(long)]
-    pub dir: PathBuf,
-    #[arg(long = "host")]
-    pub hosts: Vec<String>,
-    #[arg(long)]
-    pub netns: Option<PathBuf>,
-    #[arg(long)]
-    pub mounts_from: Option<PathBuf>,
+    /// Serve node starts on stdin (vnx runs this where `vnx-init` is missing).
+    #[arg(long, required = true)]
+    pub serve: bool,
 }
 
 pub fn run_state(c: StateCmd, state_arg: &Option<PathBuf>) -> i32 {
@@ -161,6 +152,6 @@ pub fn run_history(c: HistoryCmd, state_arg: &Option<PathBuf>) -> i32 {
     }
 }
 
-pub fn run_init(c: InitCmd) -> ! {
-    vnx_providers::ns::init_main(&c.hostname, &c.rootfs, &c.dir, &c.hosts, c.netns.as_deref(), c.mounts_from.as_deref())
+pub fn run_init(_: InitCmd) -> ! {
+    vnx_providers::starter::serve_main()
 }

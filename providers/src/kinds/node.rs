@@ -137,8 +137,8 @@ impl Ops for Attrs {
             netns: None,
             mounts_from,
         };
-        let exe = lab.exe().to_path_buf();
-        let init = blocking(move || ns::start(&exe, &spec)).await?;
+        let starter = lab.starter()?;
+        let init = blocking(move || ns::start(&starter, &spec)).await?;
         lab.keep_init(&it.name, Some(&init))?;
         ns::bind_netns(&init, netns, &lab.alias(KIND, &it.name))?;
         // (The node's init turned duplicate address detection off in its namespace.)
@@ -250,8 +250,8 @@ async fn set_run(lab: &Lab, node: &str, a: &Attrs, want: &str) -> Result<Value> 
                 netns: Some(netns),
                 mounts_from: lab.mounts_from()?,
             };
-            let exe = lab.exe().to_path_buf();
-            let init = blocking(move || ns::start(&exe, &spec)).await?;
+            let starter = lab.starter()?;
+            let init = blocking(move || ns::start(&starter, &spec)).await?;
             lab.keep_init(node, Some(&init))?;
             links_up(lab, node).await?;
             if let Some(attrs) = lab.kept::<boot::Attrs>(node, kept::BOOT) {

@@ -1,0 +1,220 @@
+//! Nodes' inits started by one forking server per vnx run, not one program run per node.
+//!
+//! Running a program costs this machine about a millisecond: `posix_spawn` of `vnx-init` and
+//! waiting for it took 1150 µs, of a static C program that does nothing 700 µs, where `fork` of a
+//! small process took 210 µs. Most of it is the dynamic loader and glibc's probe of the CPU at
+//! every start (`cpuid`, which traps to the hypervisor in a virtual machine): `perf record -a -g`
+//! of a 10,000-node apply found `handle_amd`, `init_cpu_features` and the loader's relocations in
+//! `vnx-init` beside `execve` and the exits. So vnx runs `vnx-init --serve` once ([`Starter`]) and
+//! the server forks a child per node, which does what a `vnx-init` run did ([`ns::init_main`]).
+//!
+//! The protocol: vnx writes one JSON line per node ([`Request`]) to the server's stdin; each child
+//! answers on the server's stdout with one line, `ID ready PID` or `ID error MESSAGE`, written in
+//! one call of less than PIPE_BUF bytes, so that children's lines never interleave
+//! ([`ns::reply`]). The server ends when its stdin does.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use crate::ns::{self, NodeSpec};
+use crate::{Error, Result};
+
+/// One node to start.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Request {
+    pub id: u64,
+    #[serde(flatten)]
+    pub spec: NodeSpec,
+}
+
+/// Replies awaited, by request id; `None` once the server has gone.
+type Waiting = Arc<Mutex<Option<HashMap<u64, mpsc::Sender<String>>>>>;
+
+/// vnx's end of a running server.
+pub struct Starter {
+    stdin: Mutex<Option<ChildStdin>>,
+    waiting: Waiting,
+    next: AtomicU64,
+    child: Mutex<Child>,
+}
+
+impl Starter {
+    /// Runs the server: `exe --serve` (`vnx-init`), or `exe __init --serve` (vnx itself).
+    pub fn start(exe: &Path) -> Result<Starter> {
+        let mut cmd = Command::new(exe);
+        if exe.file_name().is_none_or(|n| n != "vnx-init") {
+            cmd.arg("__init");
+        }
+        cmd.arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().map_err(|e| Error::Node(format!("starting {}: {e}", exe.display())))?;
+        let stdout = child.stdout.take().expect("piped");
+        let waiting: Waiting = Arc::new(Mutex::new(Some(HashMap::new())));
+        let w = waiting.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+                let Some((id, rest)) = line.split_once(' ') else { continue };
+                let Ok(id) = id.parse::<u64>() else { continue };
+                let tx = w.lock().unwrap_or_else(|p| p.into_inner()).as_mut().and_then(|m| m.remove(&id));
+                if let Some(tx) = tx {
+                    let _ = tx.send(rest.to_string());
+                }
+            }
+            // The server is gone: whoever still waits gets an error (its sender dropped).
+            w.lock().unwrap_or_else(|p| p.into_inner()).take();
+        });
+        Ok(Starter {
+            stdin: Mutex::new(child.stdin.take()),
+            waiting,
+            next: AtomicU64::new(1),
+            child: Mutex::new(child),
+        })
+    }
+
+    /// Whether the server still answers.
+    pub fn alive(&self) -> bool {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Asks for a node and waits for its answer: `ready PID` or `error MESSAGE`.
+    pub fn request(&self, spec: &NodeSpec) -> Result<String> {
+        let gone = || Error::Node("the server starting nodes (vnx-init --serve) has exited".into());
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).as_mut().ok_or_else(gone)?.insert(id, tx);
+        let mut line = serde_json::to_string(&Request { id, spec: spec.clone() })
+            .map_err(|e| Error::Node(format!("a node's request: {e}")))?;
+        line.push('\n');
+        let sent = match self.stdin.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(stdin) => stdin.write_all(line.as_bytes()).map_err(|e| Error::io("writing to vnx-init --serve", e)),
+            None => Err(gone()),
+        };
+        if let Err(e) = sent {
+            if let Some(m) = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                m.remove(&id);
+            }
+            return Err(e);
+        }
+        rx.recv().map_err(|_| gone())
+    }
+}
+
+impl Drop for Starter {
+    /// Ends the server (its stdin closed) and waits for it, so nothing of vnx's outlives it.
+    fn drop(&mut self) {
+        self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).wait();
+    }
+}
+
+/// The server (`vnx-init --serve`): forks a child per request line until its stdin ends. It is
+/// single-threaded, so a fork copies only it.
+pub fn serve_main() -> ! {
+    // The children that answered end on their own: none waits as a zombie for this loop.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let req: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                // Without an id no one can be answered: say it where vnx's errors go.
+                eprintln!("vnx-init --serve: an unreadable request: {e}");
+                continue;
+            }
+        };
+        // Safety: this process is single-threaded.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => child_main(req),
+            Ok(nix::unistd::ForkResult::Parent { .. }) => {}
+            Err(e) => ns::reply(&format!("{} error fork: {e}", req.id)),
+        }
+    }
+    std::process::exit(0)
+}
+
+/// A child of the server: becomes what `vnx-init` was for one node.
+fn child_main(req: Request) -> ! {
+    use std::os::fd::AsRawFd;
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    ns::set_reply_tag(format!("{} ", req.id));
+    // The requests are the server's: the node gets nothing to read. Its errors go to its log.
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+    }
+    let log = std::fs::OpenOptions::new().append(true).create(true).open(req.spec.dir.join("init.log"));
+    if let Ok(log) = log {
+        unsafe { libc::dup2(log.as_raw_fd(), 2) };
+    }
+    let s = &req.spec;
+    // As a `vnx-init` run for this node said it: what finds a node's init by its directory
+    // ([`ns::kill_leftovers`]) and `ps` see the node, not the server.
+    let dir = s.dir.display().to_string();
+    if let Err(e) = set_command_line(&["vnx-init", "--hostname", &s.hostname, "--dir", &dir]) {
+        eprintln!("vnx-init: naming the node's init: {e}");
+    }
+    ns::init_main(&s.hostname, &s.rootfs, &s.dir, &s.hosts, s.netns.as_deref(), s.mounts_from.as_deref())
+}
+
+/// linux/prctl.h's `struct prctl_mm_map` (104 bytes).
+#[repr(C)]
+struct MmMap {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    auxv: *mut u64,
+    auxv_size: u32,
+    exe_fd: u32,
+}
+
+/// Sets this process's command line (/proc/PID/cmdline) to `args`, as setproctitle does:
+/// `PR_SET_MM_MAP` pointed at a copy on the heap (the kernel reads a command line only from
+/// anonymous memory), every other field as /proc/self/stat says it is now.
+fn set_command_line(args: &[&str]) -> std::io::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let rest = stat.rfind(')').map(|i| &stat[i + 2..]).unwrap_or_default();
+    // Field N of proc(5) (1-based; the first after the command name is field 3).
+    let fields: Vec<u64> = rest.split(' ').map(|f| f.trim().parse().unwrap_or(0)).collect();
+    let field = |n: usize| fields.get(n - 3).copied().ok_or_else(|| std::io::Error::other("a short /proc/self/stat"));
+    let mut line: Vec<u8> = Vec::new();
+    for a in args {
+        line.extend_from_slice(a.as_bytes());
+        line.push(0);
+    }
+    // Kept for the life of the process (and of the init it forks, whose copy it is).
+    let line: &'static mut [u8] = Box::leak(line.into_boxed_slice());
+    let start = line.as_ptr() as u64;
+    let map = MmMap {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        brk: unsafe { libc::sbrk(0) } as u64,
+        start_stack: field(28)?,
+        arg_start: start,
+        arg_end: start + line.len() as u64,
+        env_start: field(50)?,
+        env_end: field(51)?,
+        auxv: std::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    let size = std::mem::size_of::<MmMap>() as libc::c_ulong;
+    let r = unsafe { libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_MAP, &map as *const MmMap, size, 0) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
