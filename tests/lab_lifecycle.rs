@@ -169,3 +169,65 @@ fn a_lab_of_an_earlier_vnx_is_taken_over_from_its_record() {
     assert!(routes.contains("10.9.0.0/16 via 10.0.1.1"), "the route is not back: {routes}");
     assert!(plan_is_empty(&host, &name));
 }
+
+/// The node server (`vnx-init --serve`) answers each request under its own id: a node that
+/// cannot start with its error, one that can with its init's pid (the init named after its
+/// node, living in the server's network namespace and holding its own); a line that is not a
+/// request is said on stderr and skipped; the server ends when its input does.
+#[test]
+fn the_node_server_answers_each_request_by_its_id() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::MetadataExt;
+    use std::process::{Command, Stdio};
+    let host = TestHost::new();
+    let dir = host.dir.path();
+    let request = |id: u64, name: &str, rootfs: &str| {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        let r = serde_json::json!({"id": id, "hostname": name, "rootfs": rootfs, "dir": dir.join(name),
+            "hosts": [], "netns": null, "mounts_from": null});
+        format!("{r}\n")
+    };
+    let mut server = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", host.netns))
+        .arg(env!("CARGO_BIN_EXE_vnx-init"))
+        .arg("--serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    let lines = request(7, "bad", "/nonexistent-vnx-rootfs") + "not a request\n" + &request(8, "good", "/");
+    stdin.write_all(lines.as_bytes()).unwrap();
+    drop(stdin);
+    // Every reply is in once the server and the children it forked are gone (a node's init
+    // that kept the server's stdout would hold the reader for ever: bounded here).
+    let mut stdout = server.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        let _ = tx.send(out);
+    });
+    let Ok(out) = rx.recv_timeout(std::time::Duration::from_secs(60)) else {
+        let _ = Command::new("pkill").args(["-9", "-f", &dir.join("good").display().to_string()]).status();
+        panic!("the server's output did not end: a node's init holds it");
+    };
+    let mut err = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(server.wait().unwrap().success());
+    assert!(err.contains("an unreadable request"), "{err}");
+    let bad = out.lines().find(|l| l.starts_with("7 ")).unwrap_or_else(|| panic!("no answer to 7: {out}"));
+    assert!(bad.starts_with("7 error ") && bad.contains("copy-on-write root"), "{bad}");
+    let good = out.lines().find(|l| l.starts_with("8 ")).unwrap_or_else(|| panic!("no answer to 8: {out}"));
+    let pid: i32 = good.strip_prefix("8 ready ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{good}"));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let node_ino = std::fs::metadata(format!("/proc/{pid}/fd/200")).map(|m| m.ino());
+    let own_ino = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    let want = format!("vnx-init\0--hostname\0good\0--dir\0{}\0", dir.join("good").display());
+    assert_eq!(String::from_utf8_lossy(&cmdline), want);
+    let host_ino = std::fs::metadata(format!("/run/netns/{}", host.netns)).unwrap().ino();
+    assert_eq!(own_ino.unwrap(), host_ino, "the init is not in the server's network namespace");
+    assert_ne!(node_ino.unwrap(), host_ino, "the init holds no namespace of the node's own");
+}

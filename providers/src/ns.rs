@@ -842,6 +842,8 @@ pub fn init_main(
 ) -> ! {
     // A session of its own: the node outlives vnx and its terminal.
     let _ = nix::unistd::setsid();
+    // Opened here, in vnx's mount namespace: the node's has no /dev/null until it is set up.
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
     // Where the init goes back to once the node's namespace is set up ([`NETNS_FD`]).
     let home = open_ns("/proc/thread-self/ns/net").unwrap_or_else(|e| init_fail(e.to_string()));
     let mut flags =
@@ -904,10 +906,13 @@ pub fn init_main(
         }
         Ok(ForkResult::Child) => {
             drop(r);
-            // The node must not hold vnx's pipe open: stdout goes nowhere from here on.
-            if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-                unsafe { libc::dup2(null.as_raw_fd(), 1) };
-            }
+            // The node must not hold vnx's pipe open (its reader waits for the pipe's end):
+            // stdout goes nowhere from here on.
+            match &null {
+                Ok(null) => unsafe { libc::dup2(null.as_raw_fd(), 1) },
+                Err(_) => unsafe { libc::close(1) },
+            };
+            drop(null);
             let mut w = std::fs::File::from(w);
             // Set up inside the node's network namespace (its `lo`, its sysctls), then back
             // to vnx's ([`NETNS_FD`]).

@@ -111,35 +111,73 @@ impl Drop for Starter {
 }
 
 /// The server (`vnx-init --serve`): forks a child per request line until its stdin ends. It is
-/// single-threaded, so a fork copies only it.
+/// single-threaded, so a fork copies only it. It reaps its children, and answers for a child
+/// that ended without success (killed, or panicked before it could say why): its caller would
+/// wait for ever otherwise. (A child that answered and then failed is answered twice; vnx
+/// takes the first answer.)
 pub fn serve_main() -> ! {
-    // The children that answered end on their own: none waits as a zombie for this loop.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
-        let req: Request = match serde_json::from_str(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                // Without an id no one can be answered: say it where vnx's errors go.
-                eprintln!("vnx-init --serve: an unreadable request: {e}");
-                continue;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    // Nothing vnx's own caller left open reaches the nodes.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let mut children: HashMap<i32, u64> = HashMap::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // Woken by a request, or every 100 ms to reap.
+        let mut fds = [libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 }];
+        if unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) } > 0 {
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 || (n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted) {
+                break;
             }
-        };
-        // Safety: this process is single-threaded.
-        match unsafe { nix::unistd::fork() } {
-            Ok(nix::unistd::ForkResult::Child) => child_main(req),
-            Ok(nix::unistd::ForkResult::Parent { .. }) => {}
-            Err(e) => ns::reply(&format!("{} error fork: {e}", req.id)),
+            pending.extend_from_slice(&buf[..n.max(0) as usize]);
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if let Some((pid, id)) = fork_for(&line[..end]) {
+                    children.insert(pid, id);
+                }
+            }
+        }
+        loop {
+            let (pid, why) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, 0)) => (pid, None),
+                Ok(WaitStatus::Exited(pid, code)) => (pid, Some(format!("ended with status {code}"))),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Some(format!("was killed ({sig})"))),
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            if let (Some(id), Some(why)) = (children.remove(&pid.as_raw()), why) {
+                ns::reply(&format!("{id} error the process starting the node {why}"));
+            }
         }
     }
     std::process::exit(0)
 }
 
+/// Forks a child for one request line; returns its pid and the request's id.
+fn fork_for(line: &[u8]) -> Option<(i32, u64)> {
+    let req: Request = match serde_json::from_slice(line) {
+        Ok(r) => r,
+        Err(e) => {
+            // Without an id no one can be answered: say it where vnx's errors go.
+            eprintln!("vnx-init --serve: an unreadable request: {e}");
+            return None;
+        }
+    };
+    // Safety: this process is single-threaded.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => child_main(req),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Some((child.as_raw(), req.id)),
+        Err(e) => {
+            ns::reply(&format!("{} error fork: {e}", req.id));
+            None
+        }
+    }
+}
+
 /// A child of the server: becomes what `vnx-init` was for one node.
 fn child_main(req: Request) -> ! {
     use std::os::fd::AsRawFd;
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     ns::set_reply_tag(format!("{} ", req.id));
     // The requests are the server's: the node gets nothing to read. Its errors go to its log.
     if let Ok(null) = std::fs::File::open("/dev/null") {
