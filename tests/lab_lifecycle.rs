@@ -171,9 +171,10 @@ fn a_lab_of_an_earlier_vnx_is_taken_over_from_its_record() {
 }
 
 /// The node server (`vnx-init --serve`) answers each request under its own id: a node that
-/// cannot start with its error, one that can with its init's pid (the init named after its
-/// node, living in the server's network namespace and holding its own); a line that is not a
-/// request is said on stderr and skipped; the server ends when its input does.
+/// cannot start with its error, one that can with its init's pid (the init: the reaper, named
+/// after its node, living in the server's network namespace, holding its own, reaping the
+/// node's orphans); a line that is not a request is said on stderr and skipped; the server ends
+/// when its input does.
 #[test]
 fn the_node_server_answers_each_request_by_its_id() {
     use std::io::{Read, Write};
@@ -221,10 +222,32 @@ fn the_node_server_answers_each_request_by_its_id() {
     assert!(bad.starts_with("7 error ") && bad.contains("copy-on-write root"), "{bad}");
     let good = out.lines().find(|l| l.starts_with("8 ")).unwrap_or_else(|| panic!("no answer to 8: {out}"));
     let pid: i32 = good.strip_prefix("8 ready ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{good}"));
+    // An orphan of the node's (its parent gone) is the init's to reap: no zombie stays.
+    let orphan = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-m", "-p", "-r", "-w", "--", "sh", "-c", "sleep 0.2 & echo $!"])
+        .output()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let zombies: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| {
+            let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+            rest.starts_with('Z') && rest.split(' ').nth(1) == Some(pid.to_string().as_str())
+        })
+        .collect();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let node_ino = std::fs::metadata(format!("/proc/{pid}/fd/200")).map(|m| m.ino());
     let own_ino = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
     let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    assert!(orphan.status.success(), "{orphan:?}");
+    assert!(zombies.is_empty(), "the init left its orphans unreaped: {zombies:?}");
+    // Where the reaper is built (x86-64), the init is it: a program of a few pages.
+    if cfg!(target_arch = "x86_64") {
+        assert!(exe.to_string_lossy().starts_with("/memfd:vnx-init"), "the init runs {exe:?}");
+    }
     let want = format!("vnx-init\0--hostname\0good\0--dir\0{}\0", dir.join("good").display());
     assert_eq!(String::from_utf8_lossy(&cmdline), want);
     let host_ino = std::fs::metadata(format!("/run/netns/{}", host.netns)).unwrap().ino();

@@ -927,6 +927,9 @@ pub fn init_main(
             drop(home);
             let _ = w.write_all(b"ready");
             drop(w);
+            // Become the reaper (a program of a few pages: [`load_reaper`]); where there is none,
+            // or the exec fails, this process reaps as the reaper would.
+            exec_reaper(hostname, dir);
             // Be an init: reap whatever ends up here. SIGKILL from the host stops the node.
             // Daemons started through nsenter become this process's children only when their
             // parent exits, long after it found it had none: it waits for SIGCHLD (blocked, so
@@ -947,6 +950,46 @@ pub fn init_main(
             }
         }
     }
+}
+
+/// The nodes' reaper (`src/reaper.c`, built by build.rs), in a sealed memfd of the node
+/// server's that its children inherit ([`load_reaper`]).
+static REAPER: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+#[cfg(vnx_reaper)]
+const REAPER_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/reaper"));
+#[cfg(not(vnx_reaper))]
+const REAPER_ELF: &[u8] = &[];
+
+/// Puts the reaper in a memfd for the node server's children ([`REAPER`]): once, in the
+/// server. Nodes' inits exec it from there (a node's mount namespace has no host files to exec).
+pub fn load_reaper() {
+    if REAPER_ELF.is_empty() {
+        return;
+    }
+    let fd = unsafe { libc::memfd_create(c"vnx-init".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return;
+    }
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    if f.write_all(REAPER_ELF).is_ok() && unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } == 0 {
+        let _ = REAPER.set(std::os::fd::IntoRawFd::into_raw_fd(f));
+    }
+}
+
+/// Replaces this process (a node's init, set up) with the reaper, named as a `vnx-init` run
+/// for the node was (`vnx-init --hostname NODE --dir DIR`: [`kill_leftovers`] and the leftover
+/// checks find a node's init by its directory). Returns only if that cannot be done.
+fn exec_reaper(hostname: &str, dir: &Path) {
+    use std::ffi::CString;
+    let Some(&fd) = REAPER.get() else { return };
+    let args = ["vnx-init", "--hostname", hostname, "--dir", &dir.display().to_string()]
+        .map(|a| CString::new(a).unwrap_or_default());
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    unsafe { libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH) };
 }
 
 /// Opens `path` below a directory handle on the host's /proc (this process's own /proc became

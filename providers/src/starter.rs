@@ -119,6 +119,7 @@ pub fn serve_main() -> ! {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     // Nothing vnx's own caller left open reaches the nodes.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    ns::load_reaper();
     let mut children: HashMap<i32, u64> = HashMap::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
