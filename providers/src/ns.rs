@@ -183,11 +183,15 @@ fn stat_text(mut f: std::fs::File) -> Option<String> {
     String::from_utf8(buf).ok()
 }
 
+/// The fields of a /proc/PID/stat text after the command name (field 3, the state, first).
+fn stat_fields(stat: &str) -> Option<&str> {
+    // The command name is in parentheses and may hold spaces: split after the last ')'.
+    stat.get(stat.rfind(')')? + 2..)
+}
+
 /// The start time in the text of a /proc/PID/stat.
 fn start_time_of(stat: &str) -> Option<u64> {
-    // The command name is in parentheses and may hold spaces: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    stat_fields(stat)?.split(' ').nth(19)?.parse().ok()
 }
 
 /// Where a node's init holds the node's network namespace open. The init does not live in it:
@@ -215,7 +219,7 @@ impl Init {
     /// for its reaper does not); one read of /proc/PID/stat.
     fn state(&self) -> Option<char> {
         let stat = proc_stat(self.pid)?;
-        let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+        let state = stat_fields(&stat)?.chars().next()?;
         (start_time_of(&stat) == Some(self.start_time) && !matches!(state, 'Z' | 'X')).then_some(state)
     }
     /// Whether the node's init still runs.
@@ -930,6 +934,10 @@ pub fn init_main(
             // Become the reaper (a program of a few pages: [`load_reaper`]); where there is none,
             // or the exec fails, this process reaps as the reaper would.
             exec_reaper(hostname, dir);
+            // Still the server's fork: named as the reaper would have been.
+            if let Err(e) = set_command_line(&init_command_line(hostname, dir)) {
+                eprintln!("vnx-init: naming the node's init: {e}");
+            }
             // Be an init: reap whatever ends up here. SIGKILL from the host stops the node.
             // Daemons started through nsenter become this process's children only when their
             // parent exits, long after it found it had none: it waits for SIGCHLD (blocked, so
@@ -978,18 +986,83 @@ pub fn load_reaper() {
     }
 }
 
-/// Replaces this process (a node's init, set up) with the reaper, named as a `vnx-init` run
-/// for the node was (`vnx-init --hostname NODE --dir DIR`: [`kill_leftovers`] and the leftover
-/// checks find a node's init by its directory). Returns only if that cannot be done.
+/// A node's init's command line, as a `vnx-init` run for the node had it: [`kill_leftovers`]
+/// and the leftover checks find a node's init by its directory (`--dir\0DIR\0`), `ps` shows
+/// the node.
+fn init_command_line(hostname: &str, dir: &Path) -> [String; 5] {
+    ["vnx-init", "--hostname", hostname, "--dir", &dir.display().to_string()].map(String::from)
+}
+
+/// Replaces this process (a node's init, set up) with the reaper, under the node's command line
+/// ([`init_command_line`]). Returns only if that cannot be done.
 fn exec_reaper(hostname: &str, dir: &Path) {
     use std::ffi::CString;
     let Some(&fd) = REAPER.get() else { return };
-    let args = ["vnx-init", "--hostname", hostname, "--dir", &dir.display().to_string()]
-        .map(|a| CString::new(a).unwrap_or_default());
+    let args = init_command_line(hostname, dir).map(|a| CString::new(a).unwrap_or_default());
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let envp: [*const libc::c_char; 1] = [std::ptr::null()];
     unsafe { libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH) };
+}
+
+/// linux/prctl.h's `struct prctl_mm_map` (104 bytes).
+#[repr(C)]
+struct MmMap {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    auxv: *mut u64,
+    auxv_size: u32,
+    exe_fd: u32,
+}
+
+/// Sets this process's command line (/proc/PID/cmdline) to `args`, as setproctitle does:
+/// `PR_SET_MM_MAP` pointed at a copy on the heap (the kernel reads a command line only from
+/// anonymous memory), every other field as /proc/self/stat says it is now.
+fn set_command_line(args: &[String]) -> std::io::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Field N of proc(5) (1-based; the first after the command name is field 3).
+    let fields: Vec<u64> =
+        stat_fields(&stat).unwrap_or_default().split(' ').map(|f| f.trim().parse().unwrap_or(0)).collect();
+    let field = |n: usize| fields.get(n - 3).copied().ok_or_else(|| std::io::Error::other("a short /proc/self/stat"));
+    let mut line: Vec<u8> = Vec::new();
+    for a in args {
+        line.extend_from_slice(a.as_bytes());
+        line.push(0);
+    }
+    // Kept for the life of the process.
+    let line: &'static mut [u8] = Box::leak(line.into_boxed_slice());
+    let start = line.as_ptr() as u64;
+    let map = MmMap {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        brk: unsafe { libc::sbrk(0) } as u64,
+        start_stack: field(28)?,
+        arg_start: start,
+        arg_end: start + line.len() as u64,
+        env_start: field(50)?,
+        env_end: field(51)?,
+        auxv: std::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    let size = std::mem::size_of::<MmMap>() as libc::c_ulong;
+    let r = unsafe { libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_MAP, &map as *const MmMap, size, 0) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Opens `path` below a directory handle on the host's /proc (this process's own /proc became
