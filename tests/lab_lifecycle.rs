@@ -52,6 +52,15 @@ fn ns_node_lifecycle() {
     host.vnx_ok(&["apply", file.to_str().unwrap(), "--auto-approve"]);
     assert!(host.ping_from(&name, "h1", &["10.1.2.2"]).is_empty());
     inits_outside_their_nodes(&host, &name);
+    // Each veth end has one queue each way, in the node and on the lab's bridge.
+    let queues = host.vnx_ok(&["exec", &name, "-M", "r1", "--", "ls", "/sys/class/net/eth2/queues"]);
+    assert_eq!(queues.split_whitespace().collect::<Vec<_>>(), ["rx-0", "tx-0"], "r1's eth2");
+    let lab = host.lab_ip(&name, &["-d", "link", "show", "type", "veth"]);
+    let ends = lab.lines().filter(|l| l.contains("numtxqueues")).collect::<Vec<_>>();
+    assert!(!ends.is_empty(), "no veth in the lab's namespace: {lab}");
+    for l in ends {
+        assert!(l.contains("numtxqueues 1 numrxqueues 1 "), "a lab end with more queues: {l}");
+    }
 
     // shutdown: r2 is off, routing through it stops, and the plan keeps it that way.
     host.vnx_ok(&["shutdown", &name, "-M", "r2"]);
