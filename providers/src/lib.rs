@@ -25,6 +25,7 @@ pub mod lab;
 pub mod libvirt;
 pub mod names;
 pub mod netlink;
+pub mod netns_socket;
 pub mod noderoot;
 pub mod ns;
 pub mod ovsdb;

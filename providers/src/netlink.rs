@@ -5,7 +5,7 @@
 //! the namespace vnx runs in ("the host"), [`Netlink::in_netns`] for a node's.
 
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use futures::StreamExt;
 use ipnet::IpNet;
@@ -117,23 +117,15 @@ impl Netlink {
     }
 
     /// A socket in the network namespace `netns` (a file descriptor of /proc/PID/ns/net or of a
-    /// /run/netns file). The socket is opened from a thread that enters the namespace, so the
-    /// calling thread never changes namespace.
+    /// /run/netns file), made there by [`crate::netns_socket`]: the calling thread never
+    /// changes namespace.
     pub async fn in_netns(netns: OwnedFd) -> Result<Netlink> {
-        let rt = tokio::runtime::Handle::current();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // A short-lived thread of its own enters the namespace (never a pooled one, which
-        // would go on to do other work in the wrong namespace).
-        std::thread::spawn(move || {
-            let r = (|| -> Result<_> {
-                nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| nl_err("entering the node's network namespace", e))?;
-                let _guard = rt.enter();
-                connect()
-            })();
-            let _ = tx.send(r);
-        });
-        let (conn, handle) = rx.await.map_err(|e| nl_err("netns thread", e))??;
+        let fd = crate::netns_socket::route_socket_in(netns).await?;
+        // SAFETY: a netlink socket's descriptor, handed over whole. (This panics if the runtime
+        // cannot watch it: only past fs.epoll.max_user_watches, millions.)
+        let socket = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };
+        let (conn, handle, _) =
+            netlink_proto::from_socket_with_codec::<RouteNetlinkMessage, _, netlink_proto::NetlinkCodec>(socket);
         tokio::spawn(conn);
         Ok(Netlink { handle, dump: Default::default() })
     }
