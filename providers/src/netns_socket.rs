@@ -47,8 +47,9 @@ fn start() -> Option<mpsc::Sender<Job>> {
         .spawn(move || {
             for (netns, reply) in jobs {
                 let made = make_in(&netns);
-                // Back before answering: a socket made after a failed return would be in the
-                // wrong namespace. Without a way back, stop; the senders fall back.
+                // Back before answering: a thread sitting in a node's namespace keeps it alive
+                // after the node is destroyed. Without a way back, stop (the senders then fall
+                // back to a thread each, which ends with its socket).
                 let back = setns(home.as_fd(), CloneFlags::CLONE_NEWNET);
                 let _ = reply.send(made);
                 if back.is_err() {
