@@ -41,7 +41,7 @@ pub async fn route_socket_in(netns: OwnedFd) -> Result<OwnedFd> {
 /// Starts the thread; `None` when it cannot be (each socket then gets a thread of its own).
 fn start() -> Option<mpsc::Sender<Job>> {
     let (tx, jobs) = mpsc::channel::<Job>();
-    let home = std::fs::File::open("/proc/thread-self/ns/net").ok()?;
+    let home = crate::ns::open_ns("/proc/thread-self/ns/net").ok()?;
     std::thread::Builder::new()
         .name("vnx-netns-sock".into())
         .spawn(move || {
@@ -94,7 +94,7 @@ mod tests {
             assert!(ns >= 0, "SIOCGSKNS: {}", std::io::Error::last_os_error());
             ino(&unsafe { OwnedFd::from_raw_fd(ns) })
         };
-        let open = |path: &str| OwnedFd::from(std::fs::File::open(path).unwrap());
+        let open = |path: &str| crate::ns::open_ns(path).unwrap();
         let home = ino(&open("/proc/self/ns/net"));
         // Another namespace, made by a thread of its own and held by a descriptor.
         let other = std::thread::spawn(move || {
