@@ -29,6 +29,12 @@ fn small_benchmarks_run_and_leave_nothing() {
         assert_eq!(steps[6], "check: nothing left", "{steps:?}");
         assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
         assert!(v["kernel_kib_per_node"].is_number(), "{v}");
+        // The machine's CPU for the apply (counted in 10 ms ticks: a small lab's may be 0), no more
+        // than all cores for the whole apply.
+        let cpu = v["apply_cpu_seconds"].as_f64().unwrap_or(-1.0);
+        let apply = v["steps"][0]["seconds"].as_f64().unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        assert!(cpu >= 0.0 && cpu <= apply * cores + 0.05, "{args:?}: CPU {cpu} s for a {apply} s apply");
         let left = std::fs::read_dir("/run/netns")
             .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("vnx-bench")).count())
             .unwrap_or(0);

@@ -207,6 +207,27 @@ fn rss_kib() -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
+/// The CPU time the machine has spent so far, all cores, in seconds: what a step cost the
+/// machine, the kernel's work for the lab with vnx's own. Wall-clock time hides it where the
+/// cores wait (RTNL), and it is what grows when a lab does.
+fn machine_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks = busy_ticks(stat.lines().next()?)?;
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks as f64 / per_second as f64)
+}
+
+/// The busy clock ticks of `/proc/stat`'s `cpu` line: user, nice, system, irq and softirq (not
+/// idle, I/O wait, or steal, which is the hypervisor's).
+fn busy_ticks(line: &str) -> Option<u64> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let f: Vec<u64> = fields.map(|v| v.parse().ok()).collect::<Option<_>>()?;
+    Some(f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)?)
+}
+
 /// Approves every plan and shows nothing (the bench prints its own table).
 struct Quiet;
 
@@ -400,13 +421,16 @@ pub fn run(c: BenchCmd) -> i32 {
     let rt = common::runtime();
     let mut rows: Vec<(String, f64, String)> = Vec::new();
     let mut kernel_kib_per_node = None;
+    let mut apply_cpu = None;
     // Changed in place for the steps that add a node and change an address, and put back after
     // (copies of a 10,000-node scenario would count in vnx's peak memory).
     let mut s = s;
     let result: Result<(), String> = rt.block_on(async {
         let s = &mut s;
         let before = (crate::ops::limits::host().mem_available_kib, rss_kib());
+        let cpu0 = machine_cpu_seconds();
         let (_, t, n) = b.converge(s, false, true).await?;
+        apply_cpu = cpu0.zip(machine_cpu_seconds()).map(|(a, b)| b - a);
         let after = (crate::ops::limits::host().mem_available_kib, rss_kib());
         // What the machine gave the lab: the memory gone, but for what vnx itself grew by.
         if let ((Some(b), Some(rb)), (Some(a), Some(ra))) = (before, after) {
@@ -415,9 +439,10 @@ pub fn run(c: BenchCmd) -> i32 {
         }
         let (host, lab) = lab_links(&name).await;
         let objects = format!(
-            "{n} resources, {host} links in the host, {lab} in the lab's namespaces, {} node namespaces, {} kB of memory a node",
+            "{n} resources, {host} links in the host, {lab} in the lab's namespaces, {} node namespaces, {} kB of memory a node, {} CPU-seconds of the machine",
             s.nodes.len(),
-            kernel_kib_per_node.map_or("?".into(), |k| format!("{k:.0}"))
+            kernel_kib_per_node.map_or("?".into(), |k| format!("{k:.0}")),
+            apply_cpu.map_or("?".into(), |c| format!("{c:.1}"))
         );
         rows.push(("apply from nothing".into(), t.as_secs_f64(), objects));
         let t0 = Instant::now();
@@ -514,7 +539,7 @@ pub fn run(c: BenchCmd) -> i32 {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "topology": label, "nodes": s.nodes.len(), "nets": s.nets.len(), "parallelism": c.parallelism,
-                "steps": steps, "peak_rss_mb": rss_mb, "kernel_kib_per_node": kernel_kib_per_node, "mininet_seconds": mininet, "ok": result.is_ok(),
+                "steps": steps, "peak_rss_mb": rss_mb, "kernel_kib_per_node": kernel_kib_per_node, "apply_cpu_seconds": apply_cpu, "mininet_seconds": mininet, "ok": result.is_ok(),
                 "error": result.as_ref().err(), "hosts": c.hosts, "distribution_overhead": overhead,
                 "segments": spread,
             }))
@@ -706,4 +731,18 @@ fn leftovers(scenario: &str) -> Vec<String> {
         left = look();
     }
     left
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_ticks_count_work_not_waiting() {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        assert_eq!(busy_ticks("cpu  100 2 30 5000 40 6 7 800 0 0"), Some(100 + 2 + 30 + 6 + 7));
+        assert_eq!(busy_ticks("cpu0 100 2 30 5000 40 6 7 800 0 0"), None, "one core's line is not the machine's");
+        assert_eq!(busy_ticks("cpu  100 2"), None);
+        assert!(machine_cpu_seconds().is_some_and(|s| s > 0.0));
+    }
 }

@@ -70,6 +70,16 @@ pub fn table(points: &[Point]) -> String {
         }
         o.push('\n');
     }
+    let _ = write!(o, "{:<26}", "apply, the machine's CPU");
+    for p in points {
+        let cpu = p.report["apply_cpu_seconds"].as_f64();
+        let _ = write!(
+            o,
+            " {:>16}",
+            cpu.map_or("-".to_string(), |c| format!("{c:.1}s {:.2}ms/n", c * 1000.0 / p.n as f64))
+        );
+    }
+    o.push('\n');
     let _ = write!(o, "{:<26}", "peak RSS of vnx");
     for p in points {
         let mb = p.report["peak_rss_mb"].as_f64().unwrap_or(0.0);
@@ -84,13 +94,15 @@ pub fn table(points: &[Point]) -> String {
     o.push('\n');
     if let (Some(a), Some(b)) = (points.first(), points.last()) {
         if let (Some(x), Some(y)) = (seconds(&a.report, STEPS[0]), seconds(&b.report, STEPS[0])) {
+            let cpu = |p: &Point| p.report["apply_cpu_seconds"].as_f64();
             let _ = writeln!(
                 o,
-                "apply grew {:.1}× from N={} to N={} ({:.1}× the nodes)",
+                "apply grew {:.1}× from N={} to N={} ({:.1}× the nodes){}",
                 y / x.max(1e-9),
                 a.n,
                 b.n,
-                b.n as f64 / a.n as f64
+                b.n as f64 / a.n as f64,
+                cpu(a).zip(cpu(b)).map_or(String::new(), |(x, y)| format!(", its CPU {:.1}×", y / x.max(1e-9)))
             );
         }
     }
@@ -176,7 +188,7 @@ mod tests {
     #[test]
     fn the_table_and_plot_show_each_size() {
         let rep = |a: f64| {
-            serde_json::json!({"ok": true, "peak_rss_mb": 50.0, "steps": [
+            serde_json::json!({"ok": true, "peak_rss_mb": 50.0, "apply_cpu_seconds": a * 1.5, "steps": [
             {"step": "apply from nothing", "seconds": a}, {"step": "no-op plan with refresh", "seconds": a / 10.0},
             {"step": "add one node (plan + apply)", "seconds": 0.2}, {"step": "change one address (plan + apply)", "seconds": 0.1},
             {"step": "destroy", "seconds": a / 3.0}]})
@@ -185,7 +197,8 @@ mod tests {
         let t = table(&points);
         assert!(t.contains("N=500") && t.contains("N=1000"), "{t}");
         assert!(t.contains("5.00s 5.00ms/n"), "{t}");
-        assert!(t.contains("apply grew 2.5× from N=500 to N=1000 (2.0× the nodes)"), "{t}");
+        assert!(t.contains("7.5s 7.50ms/n"), "the apply's CPU per node: {t}");
+        assert!(t.contains("apply grew 2.5× from N=500 to N=1000 (2.0× the nodes), its CPU 2.5×"), "{t}");
         let svg = plot(&points, "linear");
         assert_eq!(svg.matches("<polyline").count(), STEPS.len());
         assert!(svg.contains("add one node"));
