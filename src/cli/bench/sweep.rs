@@ -48,6 +48,11 @@ fn seconds(r: &Value, step: &str) -> Option<f64> {
     r["steps"].as_array()?.iter().find(|s| s["step"].as_str().is_some_and(|n| n.starts_with(step)))?["seconds"].as_f64()
 }
 
+/// The CPU the machine spent on the apply, in a report.
+fn apply_cpu(r: &Value) -> Option<f64> {
+    r["apply_cpu_seconds"].as_f64()
+}
+
 /// The table: each step's seconds at every size and milliseconds per node; peak RSS.
 pub fn table(points: &[Point]) -> String {
     let mut o = String::new();
@@ -72,11 +77,10 @@ pub fn table(points: &[Point]) -> String {
     }
     let _ = write!(o, "{:<26}", "apply, the machine's CPU");
     for p in points {
-        let cpu = p.report["apply_cpu_seconds"].as_f64();
         let _ = write!(
             o,
             " {:>16}",
-            cpu.map_or("-".to_string(), |c| format!("{c:.1}s {:.2}ms/n", c * 1000.0 / p.n as f64))
+            apply_cpu(&p.report).map_or("-".to_string(), |c| format!("{c:.1}s {:.2}ms/n", c * 1000.0 / p.n as f64))
         );
     }
     o.push('\n');
@@ -94,7 +98,6 @@ pub fn table(points: &[Point]) -> String {
     o.push('\n');
     if let (Some(a), Some(b)) = (points.first(), points.last()) {
         if let (Some(x), Some(y)) = (seconds(&a.report, STEPS[0]), seconds(&b.report, STEPS[0])) {
-            let cpu = |p: &Point| p.report["apply_cpu_seconds"].as_f64();
             let _ = writeln!(
                 o,
                 "apply grew {:.1}× from N={} to N={} ({:.1}× the nodes){}",
@@ -102,7 +105,9 @@ pub fn table(points: &[Point]) -> String {
                 a.n,
                 b.n,
                 b.n as f64 / a.n as f64,
-                cpu(a).zip(cpu(b)).map_or(String::new(), |(x, y)| format!(", its CPU {:.1}×", y / x.max(1e-9)))
+                apply_cpu(&a.report)
+                    .zip(apply_cpu(&b.report))
+                    .map_or(String::new(), |(x, y)| format!(", its CPU {:.1}×", y / x.max(1e-9)))
             );
         }
     }
